@@ -1,0 +1,264 @@
+//! The registry of served resources: one row per resource, as upstream's
+//! discovery documents describe it.
+//!
+//! Everything that depends on "which resources exist" — routing, discovery,
+//! OpenAPI, tables, storage keys — reads this table, so adding a resource is
+//! adding a row.
+
+/// Verbs of a fully featured collection resource.
+pub const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+/// Namespaces cannot be deleted as a collection.
+const NAMESPACE_VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
+
+const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
+
+/// A subresource such as `pods/status` or `statefulsets/scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subresource {
+    pub name: &'static str,
+    /// Group, version and kind of the object the subresource speaks.
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub verbs: &'static [&'static str],
+}
+
+const fn status(group: &'static str, version: &'static str, kind: &'static str) -> Subresource {
+    Subresource {
+        name: "status",
+        group,
+        version,
+        kind,
+        verbs: STATUS_VERBS,
+    }
+}
+
+/// One served resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resource {
+    /// API group; `""` is the core ("legacy") group served under `/api`.
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    /// The URL segment: `pods`, `statefulsets`.
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    pub verbs: &'static [&'static str],
+    pub subresources: &'static [Subresource],
+    /// Whether `metadata.generation` is maintained (bumped on spec changes).
+    pub generation: bool,
+}
+
+impl Resource {
+    /// `v1` for the core group, `apps/v1` otherwise.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// The list kind, e.g. `PodList`.
+    pub fn list_kind(&self) -> String {
+        format!("{}List", self.kind)
+    }
+
+    /// The `group/resource` name upstream uses in error messages: `pods`,
+    /// `statefulsets.apps`.
+    pub fn qualified_name(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    pub fn subresource(&self, name: &str) -> Option<&'static Subresource> {
+        self.subresources.iter().find(|s| s.name == name)
+    }
+
+    pub fn has_status(&self) -> bool {
+        self.subresource("status").is_some()
+    }
+
+    /// The storage key prefix of this resource: `/core/pods/`.
+    pub fn key_prefix(&self) -> String {
+        let group = if self.group.is_empty() {
+            "core"
+        } else {
+            self.group
+        };
+        format!("/{group}/{}/", self.plural)
+    }
+
+    /// The storage key prefix of one namespace: `/core/pods/default/`.
+    pub fn namespace_prefix(&self, namespace: &str) -> String {
+        format!("{}{namespace}/", self.key_prefix())
+    }
+
+    /// The storage key of one object.
+    pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
+        match (self.namespaced, namespace) {
+            (true, Some(ns)) => format!("{}{ns}/{name}", self.key_prefix()),
+            _ => format!("{}{name}", self.key_prefix()),
+        }
+    }
+}
+
+macro_rules! resource {
+    ($group:expr, $version:expr, $kind:expr, $plural:expr, $singular:expr, $namespaced:expr,
+     short: [$($short:expr),*], cat: [$($cat:expr),*], verbs: $verbs:expr, sub: [$($sub:expr),*], generation: $gen:expr) => {
+        Resource {
+            group: $group,
+            version: $version,
+            kind: $kind,
+            plural: $plural,
+            singular: $singular,
+            namespaced: $namespaced,
+            short_names: &[$($short),*],
+            categories: &[$($cat),*],
+            verbs: $verbs,
+            subresources: &[$($sub),*],
+            generation: $gen,
+        }
+    };
+}
+
+/// Every served resource, in discovery order.
+pub static RESOURCES: &[Resource] = &[
+    resource!("", "v1", "ConfigMap", "configmaps", "configmap", true,
+        short: ["cm"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+    resource!("", "v1", "Endpoints", "endpoints", "endpoints", true,
+        short: ["ep"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+    resource!("", "v1", "Event", "events", "event", true,
+        short: ["ev"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+    resource!("", "v1", "Namespace", "namespaces", "namespace", false,
+        short: ["ns"], cat: [], verbs: NAMESPACE_VERBS,
+        sub: [status("", "v1", "Namespace"),
+              Subresource { name: "finalize", group: "", version: "v1", kind: "Namespace", verbs: &["update"] }],
+        generation: false),
+    resource!("", "v1", "Node", "nodes", "node", false,
+        short: ["no"], cat: [], verbs: ALL_VERBS, sub: [status("", "v1", "Node")], generation: false),
+    resource!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", true,
+        short: ["pvc"], cat: [], verbs: ALL_VERBS, sub: [status("", "v1", "PersistentVolumeClaim")],
+        generation: false),
+    resource!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", false,
+        short: ["pv"], cat: [], verbs: ALL_VERBS, sub: [status("", "v1", "PersistentVolume")],
+        generation: false),
+    resource!("", "v1", "Pod", "pods", "pod", true,
+        short: ["po"], cat: ["all"], verbs: ALL_VERBS,
+        sub: [
+            Subresource { name: "binding", group: "", version: "v1", kind: "Binding", verbs: &["create"] },
+            Subresource { name: "eviction", group: "policy", version: "v1", kind: "Eviction", verbs: &["create"] },
+            Subresource { name: "exec", group: "", version: "v1", kind: "PodExecOptions", verbs: &["create", "get"] },
+            Subresource { name: "log", group: "", version: "v1", kind: "Pod", verbs: &["get"] },
+            status("", "v1", "Pod")
+        ],
+        generation: true),
+    resource!("", "v1", "Secret", "secrets", "secret", true,
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+    resource!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true,
+        short: ["sa"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+    resource!("", "v1", "Service", "services", "service", true,
+        short: ["svc"], cat: ["all"], verbs: ALL_VERBS, sub: [status("", "v1", "Service")],
+        generation: false),
+    resource!("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", true,
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+    resource!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", true,
+        short: ["sts"], cat: ["all"], verbs: ALL_VERBS,
+        sub: [
+            Subresource { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: &["get", "patch", "update"] },
+            status("apps", "v1", "StatefulSet")
+        ],
+        generation: true),
+    resource!("coordination.k8s.io", "v1", "Lease", "leases", "lease", true,
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+    resource!("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", true,
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+    resource!("events.k8s.io", "v1", "Event", "events", "event", true,
+        short: ["ev"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+    resource!("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", false,
+        short: ["sc"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+];
+
+/// The API groups other than core, in the order discovery lists them.
+pub const GROUPS: &[&str] = &[
+    "apps",
+    "events.k8s.io",
+    "storage.k8s.io",
+    "discovery.k8s.io",
+    "coordination.k8s.io",
+];
+
+/// Finds a resource by group, version and URL segment.
+pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// Finds a resource by group and kind (any served version).
+pub fn by_kind(group: &str, kind: &str) -> Option<&'static Resource> {
+    RESOURCES.iter().find(|r| r.group == group && r.kind == kind)
+}
+
+/// The resources of one group-version.
+pub fn in_group_version<'a>(
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'static Resource> + 'a {
+    RESOURCES
+        .iter()
+        .filter(move |r| r.group == group && r.version == version)
+}
+
+/// The versions served for a group (all groups serve only `v1` today).
+pub fn versions(group: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for r in RESOURCES.iter().filter(|r| r.group == group) {
+        if !out.contains(&r.version) {
+            out.push(r.version);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_resource_is_unique_and_findable() {
+        for r in RESOURCES {
+            assert_eq!(lookup(r.group, r.version, r.plural), Some(r));
+            assert!(r.group.is_empty() || GROUPS.contains(&r.group), "{}", r.group);
+        }
+    }
+
+    #[test]
+    fn keys_separate_namespaces_and_scopes() {
+        let pods = lookup("", "v1", "pods").unwrap();
+        assert_eq!(pods.key(Some("default"), "web-0"), "/core/pods/default/web-0");
+        assert!(pods.key(Some("default"), "web-0").starts_with(&pods.namespace_prefix("default")));
+        assert!(!pods.key(Some("default2"), "x").starts_with(&pods.namespace_prefix("default")));
+        let pv = lookup("", "v1", "persistentvolumes").unwrap();
+        assert_eq!(pv.key(None, "pv-1"), "/core/persistentvolumes/pv-1");
+        let sts = lookup("apps", "v1", "statefulsets").unwrap();
+        assert_eq!(sts.qualified_name(), "statefulsets.apps");
+        assert_eq!(sts.api_version(), "apps/v1");
+    }
+}
