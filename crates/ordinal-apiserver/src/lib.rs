@@ -4,5 +4,20 @@
 //! use unchanged: discovery, OpenAPI, CRUD, list and watch with
 //! resourceVersion semantics, Table output and Status errors. Objects live in
 //! [`ordinal_store`].
+//!
+//! A request flows: [`server`] (TLS, authentication) → [`request`] (which
+//! resource) → [`rest`] (the verb; [`list`] and [`watch`] for reads of
+//! collections) → [`ordinal_store`] → [`render`] (JSON, YAML or a Table).
 
+pub mod list;
+pub mod negotiate;
+pub mod objects;
+pub mod patch;
+pub mod pki;
+pub mod render;
+pub mod request;
 pub mod resources;
+pub mod rest;
+pub mod server;
+pub mod status;
+pub mod watch;

@@ -1,0 +1,197 @@
+//! The data dir's credentials: a CA, a serving certificate, the admin token,
+//! and the kubeconfig that ties them together for kubectl.
+//!
+//! The CA and token are made once, on first start, and kept; the serving
+//! certificate is re-issued by that CA on every start, so it always names the
+//! address the server listens on while existing kubeconfigs stay valid.
+
+use std::fs;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use rand::Rng;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("certificate: {0}")]
+    Cert(#[from] rcgen::Error),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
+    move |source| PkiError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What the server needs to serve TLS and authenticate its admin.
+#[derive(Clone)]
+pub struct Credentials {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub token: String,
+}
+
+/// Writes a file readable by its owner only.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), PkiError> {
+    let tmp = path.with_extension("tmp");
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    file.write_all(contents).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    Ok(())
+}
+
+fn ca_params() -> Result<CertificateParams, PkiError> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "ordinal-ca");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(params)
+}
+
+fn random_token() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Loads or creates the CA and token in `dir`, and issues a serving
+/// certificate for `localhost`, `127.0.0.1` and the listen address.
+pub fn ensure(dir: &Path, listen: SocketAddr) -> Result<Credentials, PkiError> {
+    let pki = dir.join("pki");
+    fs::create_dir_all(&pki).map_err(io(&pki))?;
+    let ca_key_path = pki.join("ca.key");
+    let ca_crt_path = pki.join("ca.crt");
+    let ca_key = match fs::read_to_string(&ca_key_path) {
+        Ok(pem) if ca_crt_path.exists() => KeyPair::from_pem(&pem)?,
+        _ => {
+            let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+            let cert = ca_params()?.self_signed(&key)?;
+            write_private(&ca_key_path, key.serialize_pem().as_bytes())?;
+            write_private(&ca_crt_path, cert.pem().as_bytes())?;
+            key
+        }
+    };
+    let ca_pem = fs::read_to_string(&ca_crt_path).map_err(io(&ca_crt_path))?;
+
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let ip = listen.ip();
+    if !ip.is_unspecified() && ip != IpAddr::from([127, 0, 0, 1]) {
+        names.push(ip.to_string());
+    }
+    let mut params = CertificateParams::new(names)?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "ordinal-apiserver");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let issuer = Issuer::new(ca_params()?, ca_key);
+    let cert = params.signed_by(&key, &issuer)?;
+
+    let token_path = dir.join("token");
+    let token = match fs::read_to_string(&token_path) {
+        Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+        _ => {
+            let t = random_token();
+            write_private(&token_path, t.as_bytes())?;
+            t
+        }
+    };
+    Ok(Credentials {
+        ca_pem,
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+        token,
+    })
+}
+
+/// The kubeconfig for the admin, pointing at `server` (an `https://` URL).
+pub fn kubeconfig(creds: &Credentials, server: &str) -> String {
+    let ca = base64::engine::general_purpose::STANDARD.encode(creds.ca_pem.as_bytes());
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: ordinal
+  cluster:
+    server: {server}
+    certificate-authority-data: {ca}
+users:
+- name: admin
+  user:
+    token: {token}
+contexts:
+- name: ordinal
+  context:
+    cluster: ordinal
+    user: admin
+    namespace: default
+current-context: ordinal
+preferences: {{}}
+",
+        token = creds.token
+    )
+}
+
+/// The address clients should use for a listen address: a wildcard listen
+/// is reached through loopback.
+pub fn client_url(listen: SocketAddr) -> String {
+    let ip = if listen.ip().is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        listen.ip()
+    };
+    match ip {
+        IpAddr::V4(v4) => format!("https://{v4}:{}", listen.port()),
+        IpAddr::V6(v6) => format!("https://[{v6}]:{}", listen.port()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn credentials_persist_and_files_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let listen: SocketAddr = "127.0.0.1:6443".parse().unwrap();
+        let first = ensure(dir.path(), listen).unwrap();
+        let second = ensure(dir.path(), listen).unwrap();
+        assert_eq!(first.ca_pem, second.ca_pem, "the CA is made once");
+        assert_eq!(first.token, second.token, "the token is made once");
+        for file in ["token", "pki/ca.key", "pki/ca.crt"] {
+            let mode = fs::metadata(dir.path().join(file)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{file} is private");
+        }
+        let config = kubeconfig(&first, &client_url(listen));
+        assert!(config.contains("server: https://127.0.0.1:6443"));
+        assert!(config.contains(&first.token));
+    }
+}

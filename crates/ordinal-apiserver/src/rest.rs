@@ -1,0 +1,661 @@
+//! The REST verbs on resources: get, create, update, delete and
+//! deletecollection, with list and watch delegated to their own modules.
+//!
+//! Each handler reads the request, checks it as upstream's generic registry
+//! does (verb allowed, body well formed and of the right kind, namespace
+//! present, preconditions met), writes through the store, and renders the
+//! result in the representation the client asked for.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http_body_util::BodyExt;
+use ordinal_store::{Object, StoreError};
+use serde_json::{Value, json};
+
+use crate::decode;
+use crate::list;
+use crate::negotiate::{self, BodyType, Output};
+use crate::patch;
+use crate::objects::{self, Scope};
+use crate::render;
+use crate::request::{Query, Target};
+use crate::resources::{self, Resource};
+use crate::server::{AppState, MAX_BODY_BYTES};
+use crate::status::{ApiError, ApiResult};
+use crate::watch;
+
+/// How often an update whose precondition is "whatever is stored now" is
+/// retried when another writer slips in between read and write.
+const UPDATE_RETRIES: usize = 32;
+
+/// Namespaces that exist from the start and may not be deleted.
+pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Serves one request to a resource path.
+pub async fn handle(
+    state: Arc<AppState>,
+    method: Method,
+    target: Target,
+    query: Query,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = dispatch(&state, &method, &target, &query, &headers, body).await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn require_verb(resource: &Resource, verb: &str) -> ApiResult<()> {
+    if resource.verbs.contains(&verb) {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed())
+    }
+}
+
+async fn dispatch(
+    state: &Arc<AppState>,
+    method: &Method,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let resource = target.resource;
+    let sub = target.subresource.as_deref();
+    match (method, target.name.is_some(), sub) {
+        (&Method::GET, false, _) => {
+            if query.flag("watch")? {
+                require_verb(resource, "watch")?;
+                watch::serve(state, target, query, headers).await
+            } else {
+                require_verb(resource, "list")?;
+                list::serve(state, target, query, headers)
+            }
+        }
+        (&Method::GET, true, None | Some("status")) => {
+            require_verb(resource, "get")?;
+            get(state, target, query, headers)
+        }
+        (&Method::POST, false, _) => {
+            require_verb(resource, "create")?;
+            let bytes = read_body(body).await?;
+            create(state, target, query, headers, bytes).await
+        }
+        (&Method::PUT, true, None | Some("status")) => {
+            require_verb(resource, "update")?;
+            let bytes = read_body(body).await?;
+            update(state, target, query, headers, bytes).await
+        }
+        (&Method::PATCH, true, None | Some("status")) => {
+            require_verb(resource, "patch")?;
+            let bytes = read_body(body).await?;
+            patch(state, target, query, headers, bytes).await
+        }
+        (&Method::DELETE, true, None) => {
+            require_verb(resource, "delete")?;
+            let bytes = read_body(body).await?;
+            delete(state, target, query, headers, bytes).await
+        }
+        (&Method::DELETE, false, _) => {
+            require_verb(resource, "deletecollection")?;
+            let bytes = read_body(body).await?;
+            delete_collection(state, target, query, headers, bytes).await
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// Reads a request body, refusing anything over the limit with 413.
+pub async fn read_body(body: Body) -> ApiResult<Bytes> {
+    match http_body_util::Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large()),
+        Err(e) => Err(ApiError::bad_request(format!("reading the request body: {e}"))),
+    }
+}
+
+/// Maps a store failure that is not the client's doing.
+pub fn store_failure(err: StoreError) -> ApiError {
+    match err {
+        StoreError::Closed => ApiError::service_unavailable("the server is shutting down"),
+        other => ApiError::internal(format!("storage: {other}")),
+    }
+}
+
+fn parse_stored(object: &Object) -> ApiResult<Value> {
+    serde_json::from_slice(&object.bytes)
+        .map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))
+}
+
+fn get(state: &AppState, target: &Target, query: &Query, headers: &HeaderMap) -> ApiResult<Response> {
+    let output = negotiate::output(headers, query.get("includeObject"))?;
+    let key = target.key().expect("item path");
+    let name = target.name.as_deref().unwrap_or("");
+    let object = state
+        .store
+        .get(&key)
+        .ok_or_else(|| ApiError::not_found(target.resource, name))?;
+    render::object(target.resource, output, StatusCode::OK, &object.bytes)
+}
+
+/// `fieldValidation`: what to do with unknown and duplicate fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+fn field_validation(query: &Query) -> ApiResult<FieldValidation> {
+    match query.get("fieldValidation") {
+        None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+        Some("Ignore") => Ok(FieldValidation::Ignore),
+        Some("Strict") => Ok(FieldValidation::Strict),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+        ))),
+    }
+}
+
+/// A decoded write body, with the warnings to return beside the response.
+struct Decoded {
+    object: Value,
+    warnings: Vec<String>,
+}
+
+/// Parses a create or update body and checks its fields against the kind's
+/// schema as `fieldValidation` asks.
+fn decode_body(
+    resource: &Resource,
+    kind: (&str, &str, &str),
+    query: &Query,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> ApiResult<Decoded> {
+    let (group, version, kind_name) = kind;
+    let format = match negotiate::body_type(headers)? {
+        BodyType::Json => decode::Format::Json,
+        BodyType::Yaml => decode::Format::Yaml,
+        _ => {
+            let raw = headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            return Err(ApiError::unsupported_media_type(raw));
+        }
+    };
+    let validation = field_validation(query)?;
+    let mut object = decode::parse_body(bytes, format).map_err(|e| decode_error(kind_name, version, &e.to_string()))?;
+    if !object.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "{kind_name} in version \"{version}\" cannot be handled as a {kind_name}: the body must be a JSON object"
+        )));
+    }
+    let api_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    objects::check_type(resource, kind_name, &api_version, &mut object)?;
+    let mut warnings = Vec::new();
+    if validation != FieldValidation::Ignore {
+        let report = decode::check_fields(group, kind_name, bytes, format)
+            .map_err(|e| decode_error(kind_name, version, &e.to_string()))?;
+        match validation {
+            FieldValidation::Strict => {
+                if let Some(message) = report.strict_error_message() {
+                    return Err(decode_error(kind_name, version, &message));
+                }
+            }
+            FieldValidation::Warn => warnings = report.warnings(),
+            FieldValidation::Ignore => {}
+        }
+    }
+    Ok(Decoded { object, warnings })
+}
+
+fn decode_error(kind: &str, version: &str, message: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "{kind} in version \"{version}\" cannot be handled as a {kind}: {message}"
+    ))
+}
+
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let text = format!("299 - \"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""));
+        if let Ok(value) = HeaderValue::from_str(&text) {
+            response.headers_mut().append("Warning", value);
+        }
+    }
+    response
+}
+
+fn dry_run(query: &Query) -> ApiResult<bool> {
+    match query.get("dryRun") {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+        ))),
+    }
+}
+
+/// The namespace must exist and not be terminating to receive new objects.
+fn check_namespace_open(state: &AppState, resource: &Resource, namespace: &str, name: &str) -> ApiResult<()> {
+    let namespaces = resources::lookup("", "v1", "namespaces").expect("namespaces are served");
+    let Some(ns) = state.store.get(&namespaces.key(None, namespace)) else {
+        return Err(ApiError::not_found(namespaces, namespace));
+    };
+    let ns = parse_stored(&ns)?;
+    if ns.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+        return Err(ApiError::forbidden(
+            resource,
+            name,
+            &format!("unable to create new content in namespace {namespace} because it is being terminated"),
+        ));
+    }
+    Ok(())
+}
+
+/// Create-time state the API server itself owns: a new namespace is Active
+/// and carries the `kubernetes` finalizer.
+fn apply_create_defaults(resource: &Resource, object: &mut Value) {
+    if resource.group.is_empty() && resource.plural == "namespaces" {
+        if !object.get("spec").is_some_and(Value::is_object) {
+            object["spec"] = json!({});
+        }
+        object["spec"]["finalizers"] = json!(["kubernetes"]);
+        object["status"] = json!({"phase": "Active"});
+    }
+}
+
+async fn create(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let resource = target.resource;
+    if resource.namespaced && target.namespace.is_none() {
+        return Err(ApiError::method_not_allowed());
+    }
+    let output = negotiate::output(headers, query.get("includeObject"))?;
+    let Decoded { mut object, warnings } = decode_body(
+        resource,
+        (resource.group, resource.version, resource.kind),
+        query,
+        headers,
+        &bytes,
+    )?;
+    objects::check_namespace(resource, target.namespace.as_deref(), &mut object)?;
+    let name = objects::prepare_create(resource, &mut object)?;
+    if let Some(ns) = &target.namespace {
+        check_namespace_open(state, resource, ns, &name)?;
+    }
+    apply_create_defaults(resource, &mut object);
+    objects::normalize(resource, &mut object);
+    if dry_run(query)? {
+        if state.store.get(&resource.key(target.namespace.as_deref(), &name)).is_some() {
+            return Err(ApiError::already_exists(resource, &name));
+        }
+        let response = render::value_in(resource, output, StatusCode::CREATED, &object)?;
+        return Ok(with_warnings(response, &warnings));
+    }
+    let key = resource.key(target.namespace.as_deref(), &name);
+    let stored = state.store.create(key, object).await.map_err(|e| match e {
+        StoreError::AlreadyExists => ApiError::already_exists(resource, &name),
+        other => store_failure(other),
+    })?;
+    let response = render::object(resource, output, StatusCode::CREATED, &stored.bytes)?;
+    Ok(with_warnings(response, &warnings))
+}
+
+/// The resourceVersion precondition a body carries, if any.
+fn precondition_rv(resource: &Resource, name: &str, object: &Value) -> ApiResult<Option<u64>> {
+    match objects::meta_str(object, "resourceVersion") {
+        None | Some("") => Ok(None),
+        Some(rv) => rv.parse::<u64>().map(Some).map_err(|_| {
+            ApiError::invalid(
+                resource,
+                name,
+                vec![crate::status::Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: format!("Invalid value: \"{rv}\": must be a valid resourceVersion"),
+                    field: "metadata.resourceVersion".into(),
+                }],
+            )
+        }),
+    }
+}
+
+async fn update(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let resource = target.resource;
+    let name = target.name.clone().unwrap_or_default();
+    let Decoded { mut object, warnings } = decode_body(
+        resource,
+        (resource.group, resource.version, resource.kind),
+        query,
+        headers,
+        &bytes,
+    )?;
+    objects::check_namespace(resource, target.namespace.as_deref(), &mut object)?;
+    match objects::meta_str(&object, "name") {
+        Some(n) if n == name => {}
+        None | Some("") => {
+            objects::metadata_mut(&mut object)?.insert("name".into(), json!(name));
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({other}) does not match the name on the URL ({name})"
+            )));
+        }
+    }
+    let wanted_rv = precondition_rv(resource, &name, &object)?;
+    let response = guaranteed_update(state, target, query, headers, wanted_rv, |_| Ok(object.clone())).await?;
+    Ok(with_warnings(response, &warnings))
+}
+
+async fn patch(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let resource = target.resource;
+    let name = target.name.clone().unwrap_or_default();
+    let patch = patch::parse(negotiate::body_type(headers)?, &bytes)?;
+    field_validation(query)?;
+    let api_version = resource.api_version();
+    guaranteed_update(state, target, query, headers, None, |old| {
+        let mut new = patch.apply(old)?;
+        objects::check_type(resource, resource.kind, &api_version, &mut new)?;
+        objects::check_namespace(resource, target.namespace.as_deref(), &mut new)?;
+        if objects::meta_str(&new, "name") != Some(name.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                objects::meta_str(&new, "name").unwrap_or("")
+            )));
+        }
+        // A resourceVersion the patch sets is a precondition.
+        if objects::meta_str(&new, "resourceVersion") != objects::meta_str(old, "resourceVersion") {
+            return Err(ApiError::stale(resource, &name));
+        }
+        Ok(new)
+    })
+    .await
+}
+
+/// Read, compute the new object, compare-and-swap; retried when another
+/// writer got in between, unless the client pinned a resourceVersion.
+async fn guaranteed_update(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    wanted_rv: Option<u64>,
+    make: impl Fn(&Value) -> ApiResult<Value>,
+) -> ApiResult<Response> {
+    let resource = target.resource;
+    let name = target.name.clone().unwrap_or_default();
+    let output = negotiate::output(headers, query.get("includeObject"))?;
+    let scope = if target.subresource.as_deref() == Some("status") {
+        Scope::Status
+    } else {
+        Scope::Main
+    };
+    let key = target.key().expect("item path");
+    let dry = dry_run(query)?;
+    for _ in 0..UPDATE_RETRIES {
+        let current = state
+            .store
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(resource, &name))?;
+        if let Some(rv) = wanted_rv
+            && rv != current.rev
+        {
+            return Err(ApiError::stale(resource, &name));
+        }
+        let old = parse_stored(&current)?;
+        let mut new = make(&old)?;
+        objects::prepare_update(resource, &old, &mut new, scope)?;
+        objects::normalize(resource, &mut new);
+        if objects::same_content(&old, &new) {
+            return render::object(resource, output, StatusCode::OK, &current.bytes);
+        }
+        if dry {
+            return render::value_in(resource, output, StatusCode::OK, &new);
+        }
+        match state.store.update(key.clone(), new, current.rev).await {
+            Ok(stored) => return render::object(resource, output, StatusCode::OK, &stored.bytes),
+            Err(StoreError::Conflict { .. }) if wanted_rv.is_none() => continue,
+            Err(StoreError::Conflict { .. }) => return Err(ApiError::stale(resource, &name)),
+            Err(StoreError::NotFound) => return Err(ApiError::not_found(resource, &name)),
+            Err(other) => return Err(store_failure(other)),
+        }
+    }
+    Err(ApiError::conflict(
+        resource,
+        &name,
+        "the object is being modified too often; please try again",
+    ))
+}
+
+/// `DeleteOptions`, from the body or the query.
+#[derive(Debug, Default)]
+struct DeleteOptions {
+    uid: Option<String>,
+    resource_version: Option<String>,
+    dry_run: bool,
+}
+
+fn delete_options(query: &Query, bytes: &[u8]) -> ApiResult<DeleteOptions> {
+    let mut opts = DeleteOptions {
+        dry_run: dry_run(query)?,
+        ..Default::default()
+    };
+    // Upstream accepts these in the query too; validate them here.
+    query.integer("gracePeriodSeconds")?;
+    if let Some(policy) = query.get("propagationPolicy") {
+        check_propagation(policy)?;
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(opts);
+    }
+    let body = decode::parse_body(bytes, decode::Format::Json)
+        .map_err(|e| decode_error("DeleteOptions", "v1", &e.to_string()))?;
+    if !body.is_object() {
+        return Err(decode_error("DeleteOptions", "v1", "the body must be a JSON object"));
+    }
+    if let Some(policy) = body.get("propagationPolicy").and_then(Value::as_str) {
+        check_propagation(policy)?;
+    }
+    if let Some(dry) = body.get("dryRun").and_then(Value::as_array) {
+        for d in dry {
+            match d.as_str() {
+                Some("All") => opts.dry_run = true,
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "dryRun: Unsupported value: {}: supported values: \"All\"",
+                        other.map(|s| format!("\"{s}\"")).unwrap_or_else(|| d.to_string())
+                    )));
+                }
+            }
+        }
+    }
+    if let Some(pre) = body.get("preconditions") {
+        opts.uid = pre.get("uid").and_then(Value::as_str).map(str::to_string);
+        opts.resource_version = pre
+            .get("resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+    }
+    Ok(opts)
+}
+
+fn check_propagation(policy: &str) -> ApiResult<()> {
+    match policy {
+        "Orphan" | "Background" | "Foreground" => Ok(()),
+        other => Err(ApiError::bad_request(format!(
+            "propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+        ))),
+    }
+}
+
+async fn delete(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let output = negotiate::output(headers, query.get("includeObject"))?;
+    let opts = delete_options(query, &bytes)?;
+    let key = target.key().expect("item path");
+    let name = target.name.clone().unwrap_or_default();
+    let (code, value) = delete_one(state, target.resource, &key, &name, &opts).await?;
+    render::value_in(target.resource, output, code, &value)
+}
+
+/// Deletes one object, honouring preconditions and finalizers; returns the
+/// status code and the object as it stands after the request.
+async fn delete_one(
+    state: &AppState,
+    resource: &Resource,
+    key: &str,
+    name: &str,
+    opts: &DeleteOptions,
+) -> ApiResult<(StatusCode, Value)> {
+    if resource.group.is_empty() && resource.plural == "namespaces" && SYSTEM_NAMESPACES[..3].contains(&name) {
+        return Err(ApiError::forbidden(resource, name, "this namespace may not be deleted"));
+    }
+    for _ in 0..UPDATE_RETRIES {
+        let current = state
+            .store
+            .get(key)
+            .ok_or_else(|| ApiError::not_found(resource, name))?;
+        let mut value = parse_stored(&current)?;
+        if let Some(uid) = &opts.uid
+            && objects::meta_str(&value, "uid") != Some(uid.as_str())
+        {
+            return Err(ApiError::conflict(
+                resource,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    objects::meta_str(&value, "uid").unwrap_or("")
+                ),
+            ));
+        }
+        if let Some(rv) = &opts.resource_version
+            && rv != &current.rev.to_string()
+        {
+            return Err(ApiError::conflict(
+                resource,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    current.rev
+                ),
+            ));
+        }
+        let finalizers = value
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        let spec_finalizers = resource.plural == "namespaces"
+            && value
+                .pointer("/spec/finalizers")
+                .and_then(Value::as_array)
+                .is_some_and(|f| !f.is_empty());
+        if finalizers || spec_finalizers {
+            // Finalizers hold the object: mark it and let their owners act.
+            if value.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+                return Ok((StatusCode::OK, value));
+            }
+            let meta = objects::metadata_mut(&mut value)?;
+            meta.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+            if resource.generation
+                && let Some(g) = meta.get("generation").and_then(Value::as_i64)
+            {
+                meta.insert("generation".into(), json!(g + 1));
+            }
+            if resource.plural == "namespaces" {
+                value["status"]["phase"] = json!("Terminating");
+            }
+            if opts.dry_run {
+                return Ok((StatusCode::OK, value));
+            }
+            match state.store.update(key.to_string(), value, current.rev).await {
+                Ok(stored) => return Ok((StatusCode::OK, parse_stored(&stored)?)),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::NotFound) => return Err(ApiError::not_found(resource, name)),
+                Err(other) => return Err(store_failure(other)),
+            }
+        }
+        if opts.dry_run {
+            return Ok((StatusCode::OK, value));
+        }
+        match state.store.delete(key.to_string(), Some(current.rev)).await {
+            Ok(deleted) => return Ok((StatusCode::OK, parse_stored(&deleted)?)),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(StoreError::NotFound) => return Err(ApiError::not_found(resource, name)),
+            Err(other) => return Err(store_failure(other)),
+        }
+    }
+    Err(ApiError::conflict(
+        resource,
+        name,
+        "the object is being modified too often; please try again",
+    ))
+}
+
+async fn delete_collection(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let resource = target.resource;
+    let output = negotiate::output(headers, query.get("includeObject"))?;
+    let opts = delete_options(query, &bytes)?;
+    let filter = list::Filter::from_query(resource, query)?;
+    let snapshot = state.store.snapshot();
+    let selected: Vec<Arc<Object>> = snapshot
+        .range(&target.prefix(), None)
+        .filter(|o| filter.matches(o))
+        .cloned()
+        .collect();
+    let mut deleted = Vec::with_capacity(selected.len());
+    for object in selected {
+        let name = object.key.rsplit('/').next().unwrap_or("").to_string();
+        match delete_one(state, resource, &object.key, &name, &opts).await {
+            Ok((_, value)) => deleted.push(value),
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let body = json!({
+        "kind": resource.list_kind(),
+        "apiVersion": resource.api_version(),
+        "metadata": {"resourceVersion": state.store.revision().to_string()},
+        "items": deleted,
+    });
+    match output {
+        Output::Json => Ok(render::json_response(StatusCode::OK, body.to_string())),
+        other => render::value_in(resource, other, StatusCode::OK, &body),
+    }
+}

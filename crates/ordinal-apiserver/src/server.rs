@@ -1,0 +1,441 @@
+//! Starting and stopping the API server: the data dir and its lock, the
+//! store, credentials, the router, TLS serving and graceful shutdown.
+
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderValue, StatusCode, header};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use ordinal_store::{Attrs, Store, StoreConfig};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::discovery;
+use crate::openapi;
+use crate::pki::{self, Credentials};
+use crate::render;
+use crate::request::{self, Query};
+use crate::resources;
+use crate::rest;
+use crate::selector;
+use crate::status::ApiError;
+
+/// Request bodies larger than this get 413, as upstream's 3 MiB limit.
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// The Kubernetes version the server reports; kubectl's dispatcher picks the
+/// matching kubectl from it.
+pub const KUBERNETES_VERSION: &str = "v1.33.0";
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Events kept in memory for watches that resume from a revision.
+    pub watch_history: usize,
+    /// How often idle watches that asked for bookmarks get one.
+    pub bookmark_interval: Duration,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            listen,
+            watch_history: 10_000,
+            bookmark_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data dir {dir} is in use by another ordinal (pid {pid}); stop it first, or choose another --data-dir")]
+    Locked { dir: PathBuf, pid: String },
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("listening on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
+    #[error("opening the store: {0}")]
+    Store(#[from] ordinal_store::StoreError),
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// Shared state of all request handlers.
+pub struct AppState {
+    pub store: Store,
+    pub token: String,
+    pub shutdown: watch::Receiver<bool>,
+    pub bookmark_interval: Duration,
+    pub server_address: String,
+}
+
+/// Selector attributes of an object, computed once when it is stored. The
+/// key (`/<group>/<plural>/...`) says which resource it is.
+fn attrs(key: &str, object: &serde_json::Value) -> Attrs {
+    let mut parts = key.trim_start_matches('/').splitn(3, '/');
+    let group = match parts.next() {
+        Some("core") | None => "",
+        Some(g) => g,
+    };
+    let plural = parts.next().unwrap_or("");
+    Attrs {
+        labels: selector::labels_of(object),
+        fields: selector::selectable_fields(group, plural, object),
+    }
+}
+
+/// Opens the store of a data dir.
+pub fn open_store(data_dir: &Path, history: usize) -> Result<Store, StartError> {
+    let mut config = StoreConfig::new(data_dir.join("state.db"));
+    config.history = history;
+    config.attrs = Arc::new(attrs);
+    Ok(Store::open(config)?)
+}
+
+/// Takes the data dir's lock for the life of the process; a second server on
+/// the same dir fails here, before it touches anything.
+fn lock_data_dir(dir: &Path) -> Result<fs::File, StartError> {
+    fs::create_dir_all(dir).map_err(|e| StartError::Io(dir.to_path_buf(), e))?;
+    let path = dir.join("lock");
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| StartError::Io(path.clone(), e))?;
+    if file.try_lock().is_err() {
+        let pid = fs::read_to_string(&path).unwrap_or_default();
+        return Err(StartError::Locked {
+            dir: dir.to_path_buf(),
+            pid: pid.trim().to_string(),
+        });
+    }
+    file.set_len(0).map_err(|e| StartError::Io(path.clone(), e))?;
+    write!(file, "{}", std::process::id()).map_err(|e| StartError::Io(path.clone(), e))?;
+    Ok(file)
+}
+
+/// Creates the namespaces that exist from the start.
+async fn bootstrap(store: &Store) -> Result<(), ordinal_store::StoreError> {
+    let namespaces = resources::lookup("", "v1", "namespaces").expect("served");
+    for name in rest::SYSTEM_NAMESPACES {
+        let key = namespaces.key(None, name);
+        if store.get(&key).is_some() {
+            continue;
+        }
+        let object = json!({
+            "kind": "Namespace",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": name,
+                "uid": uuid::Uuid::new_v4().to_string(),
+                "creationTimestamp": crate::objects::now_rfc3339(),
+                "labels": {"kubernetes.io/metadata.name": name},
+            },
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        });
+        match store.create(key, object).await {
+            Ok(_) | Err(ordinal_store::StoreError::AlreadyExists) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// A running API server.
+pub struct Running {
+    /// The address it listens on (with the real port when 0 was asked).
+    pub addr: SocketAddr,
+    pub kubeconfig: PathBuf,
+    pub credentials: Credentials,
+    pub store: Store,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    _lock: fs::File,
+}
+
+impl Running {
+    /// The URL clients use.
+    pub fn url(&self) -> String {
+        pki::client_url(self.addr)
+    }
+
+    /// Stops accepting, ends open watches, waits for in-flight requests (up
+    /// to a bound), and closes the store so every acknowledged write is on
+    /// disk.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+        self.store.close();
+    }
+}
+
+/// Starts a server: lock, store, credentials, kubeconfig, listener.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let started = Instant::now();
+    let lock = lock_data_dir(&config.data_dir)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let credentials = pki::ensure(&config.data_dir, addr)?;
+    let store = open_store(&config.data_dir, config.watch_history)?;
+    bootstrap(&store).await?;
+
+    let kubeconfig = config.data_dir.join("kubeconfig");
+    pki::write_private(&kubeconfig, pki::kubeconfig(&credentials, &pki::client_url(addr)).as_bytes())?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        token: credentials.token.clone(),
+        shutdown: shutdown_rx.clone(),
+        bookmark_interval: config.bookmark_interval,
+        server_address: addr.to_string(),
+    });
+    let tls = tls_acceptor(&credentials)?;
+    let app = router(state);
+    let task = tokio::spawn(serve(listener, tls, app, shutdown_rx));
+    tracing::info!(%addr, elapsed_ms = started.elapsed().as_millis() as u64, "API server ready");
+    Ok(Running {
+        addr,
+        kubeconfig,
+        credentials,
+        store,
+        shutdown: shutdown_tx,
+        task,
+        _lock: lock,
+    })
+}
+
+fn tls_acceptor(creds: &Credentials) -> Result<TlsAcceptor, StartError> {
+    let certs = rustls_pemfile::certs(&mut creds.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StartError::Tls(e.to_string()))?;
+    let key = rustls_pemfile::private_key(&mut creds.key_pem.as_bytes())
+        .map_err(|e| StartError::Tls(e.to_string()))?
+        .ok_or_else(|| StartError::Tls("no private key".into()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StartError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| StartError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+async fn serve(listener: TcpListener, tls: TlsAcceptor, app: Router, mut shutdown: watch::Receiver<bool>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let tls = tls.clone();
+        let service = TowerToHyperService::new(app.clone());
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let stream = match tls.accept(tcp).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+            };
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// The HTTP surface: health, version, discovery, OpenAPI and resources.
+pub fn router(state: Arc<AppState>) -> Router {
+    let public = Router::new()
+        .route("/healthz", get(health))
+        .route("/livez", get(health))
+        .route("/readyz", get(ready));
+    let private = Router::new()
+        .route("/version", get(version))
+        .route("/api", get(api_root))
+        .route("/apis", get(apis_root))
+        .route("/apis/{group}", get(api_group))
+        .route("/openapi/v3", get(openapi_index))
+        .route("/openapi/v3/{*path}", get(openapi_document))
+        .fallback(resource_request)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    public.merge(private).with_state(state)
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if *state.shutdown.borrow() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+    } else {
+        "ok".into_response()
+    }
+}
+
+/// Bearer-token authentication; everything but the health endpoints.
+async fn authenticate(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => next.run(request).await,
+        _ => ApiError::unauthorized().into_response(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn version() -> Response {
+    let body = json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": KUBERNETES_VERSION,
+        "gitCommit": "ordinal",
+        "gitTreeState": "clean",
+        "buildDate": "2025-01-01T00:00:00Z",
+        "goVersion": format!("rust (ordinal {})", env!("CARGO_PKG_VERSION")),
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, go_arch()),
+    });
+    render::json_response(StatusCode::OK, body.to_string())
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn discovery_response(request_headers: &http::HeaderMap, aggregated: serde_json::Value, legacy: serde_json::Value) -> Response {
+    let accept = request_headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if discovery::wants_aggregated(accept) {
+        let mut response = render::json_response(StatusCode::OK, aggregated.to_string());
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE),
+        );
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+        response
+    } else {
+        render::json_response(StatusCode::OK, legacy.to_string())
+    }
+}
+
+async fn api_root(State(state): State<Arc<AppState>>, headers: http::HeaderMap) -> Response {
+    discovery_response(&headers, discovery::aggregated_core(), discovery::api_versions(&state.server_address))
+}
+
+async fn apis_root(headers: http::HeaderMap) -> Response {
+    discovery_response(&headers, discovery::aggregated_groups(), discovery::api_group_list())
+}
+
+async fn api_group(axum::extract::Path(group): axum::extract::Path<String>) -> Response {
+    match discovery::api_group(&group) {
+        Some(doc) => render::json_response(StatusCode::OK, doc.to_string()),
+        None => ApiError::no_route().into_response(),
+    }
+}
+
+async fn openapi_index() -> Response {
+    render::json_response(StatusCode::OK, openapi::v3_index().to_string())
+}
+
+async fn openapi_document(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
+    match openapi::v3_document(&path) {
+        Some((doc, hash)) => {
+            let mut response = render::json_response(StatusCode::OK, doc);
+            if let Ok(etag) = HeaderValue::from_str(&format!("\"{hash}\"")) {
+                response.headers_mut().insert(header::ETAG, etag);
+            }
+            response
+        }
+        None => ApiError::no_route().into_response(),
+    }
+}
+
+/// Everything under `/api/v1/...` and `/apis/<group>/<version>/...`.
+async fn resource_request(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    // Legacy resource lists: /api/v1 and /apis/<group>/<version>.
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["api", version] => {
+            return match discovery::api_resource_list("", version) {
+                Some(doc) => render::json_response(StatusCode::OK, doc.to_string()),
+                None => ApiError::no_route().into_response(),
+            };
+        }
+        ["apis", group, version] => {
+            return match discovery::api_resource_list(group, version) {
+                Some(doc) => render::json_response(StatusCode::OK, doc.to_string()),
+                None => ApiError::no_route().into_response(),
+            };
+        }
+        _ => {}
+    }
+    let target = match request::parse_path(path) {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return e.into_response(),
+        None => return ApiError::no_route().into_response(),
+    };
+    let query = Query::parse(parts.uri.query());
+    rest::handle(state, parts.method, target, query, parts.headers, body).await
+}

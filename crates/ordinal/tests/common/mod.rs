@@ -1,0 +1,198 @@
+//! Test harness: a real `ordinal up` process on a temporary data dir and a
+//! free loopback port, and the real kubectl 1.33 pointed at it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The kubectl the tests drive: `$KUBECTL`, or kubectl 1.33 where this
+/// machine installs it. A missing kubectl fails the test loudly.
+pub fn kubectl_path() -> PathBuf {
+    if let Ok(p) = std::env::var("KUBECTL") {
+        return PathBuf::from(p);
+    }
+    let default = PathBuf::from("/usr/lib/google-cloud-sdk/bin/kubectl.1.33");
+    assert!(
+        default.exists(),
+        "kubectl 1.33 not found at {} (set KUBECTL to its path)",
+        default.display()
+    );
+    default
+}
+
+/// A running `ordinal up`.
+pub struct Ordinal {
+    pub dir: PathBuf,
+    pub url: String,
+    child: Option<Child>,
+    _tmp: Option<tempfile::TempDir>,
+    cache: tempfile::TempDir,
+}
+
+impl Ordinal {
+    /// Starts ordinal on a fresh temporary data dir.
+    pub fn start() -> Ordinal {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut o = Ordinal::start_on(&dir);
+        o._tmp = Some(tmp);
+        o
+    }
+
+    /// Starts ordinal on a given data dir (which the caller keeps).
+    pub fn start_on(dir: &Path) -> Ordinal {
+        let (child, url) = spawn(dir).expect("ordinal up starts");
+        Ordinal {
+            dir: dir.to_path_buf(),
+            url,
+            child: Some(child),
+            _tmp: None,
+            cache: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    /// A kubectl command for this server, with a fresh discovery cache.
+    pub fn kubectl(&self) -> Command {
+        let mut cmd = Command::new(kubectl_path());
+        cmd.env("KUBECONFIG", self.kubeconfig())
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .arg("--cache-dir")
+            .arg(self.cache.path())
+            .arg("--request-timeout=20s");
+        cmd
+    }
+
+    /// Runs kubectl and returns its output, whatever the exit code.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.kubectl().args(args).output().expect("kubectl runs")
+    }
+
+    /// Runs kubectl, asserts success and returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// Runs kubectl with stdin, asserts success and returns stdout.
+    pub fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
+        use std::io::Write;
+        let mut child = self
+            .kubectl()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A kube-rs client for this server, through its kubeconfig.
+    pub async fn client(&self) -> kube::Client {
+        let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("config");
+        kube::Client::try_from(config).expect("client")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "ordinal did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Ordinal {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_ordinal")
+}
+
+/// Spawns `ordinal up` on a free port and waits for it to say it is up.
+/// Returns the error output when it exits instead.
+pub fn spawn(dir: &Path) -> Result<(Child, String), String> {
+    let mut child = Command::new(binary())
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ordinal");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    match lines.next() {
+        Some(Ok(line)) if line.starts_with("ordinal is up") => {
+            let url = line
+                .split_whitespace()
+                .find(|w| w.starts_with("https://"))
+                .expect("url in the banner")
+                .to_string();
+            // Keep draining stdout so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            Ok((child, url))
+        }
+        _ => {
+            let out = child.wait_with_output().unwrap();
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+/// Polls `check` until it returns true or the time runs out.
+pub fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for: {what}");
+}

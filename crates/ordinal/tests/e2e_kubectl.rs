@@ -1,0 +1,188 @@
+//! End to end: the real kubectl 1.33 against `ordinal up`, doing what a user
+//! does, with no `--validate=false` and a fresh discovery cache.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::Ordinal;
+
+const APP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/manifests/app.yaml");
+
+/// The header line of a `kubectl get` table, split into column names.
+fn header(output: &str) -> Vec<String> {
+    let first = output.lines().next().unwrap_or("");
+    first.split("  ").map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+#[test]
+fn apply_then_get_every_kind_with_upstream_columns() {
+    let o = Ordinal::start();
+    let applied = o.ok(&["apply", "-f", APP]);
+    for line in [
+        "namespace/shop created",
+        "configmap/web-config created",
+        "secret/web-secret created",
+        "service/web created",
+        "statefulset.apps/web created",
+    ] {
+        assert!(applied.contains(line), "apply said:\n{applied}");
+    }
+
+    let sts = o.ok(&["get", "statefulsets", "-n", "shop"]);
+    assert_eq!(header(&sts), ["NAME", "READY", "AGE"]);
+    assert!(sts.lines().nth(1).unwrap().starts_with("web "), "{sts}");
+    assert!(sts.contains("0/3"), "{sts}");
+
+    let wide = o.ok(&["get", "sts", "web", "-n", "shop", "-o", "wide"]);
+    assert_eq!(header(&wide), ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]);
+    assert!(wide.contains("registry.k8s.io/nginx-slim:0.24"), "{wide}");
+
+    let svc = o.ok(&["get", "svc", "-n", "shop"]);
+    assert_eq!(header(&svc), ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]);
+    assert!(svc.contains("None"), "a headless service shows None:\n{svc}");
+    assert!(svc.contains("80/TCP"), "{svc}");
+
+    let cm = o.ok(&["get", "configmap", "web-config", "-n", "shop"]);
+    assert_eq!(header(&cm), ["NAME", "DATA", "AGE"]);
+    assert!(cm.lines().nth(1).unwrap().split_whitespace().nth(1) == Some("2"), "{cm}");
+
+    let secret = o.ok(&["get", "secret", "-n", "shop"]);
+    assert_eq!(header(&secret), ["NAME", "TYPE", "DATA", "AGE"]);
+    assert!(secret.contains("Opaque"), "{secret}");
+
+    let ns = o.ok(&["get", "ns"]);
+    assert_eq!(header(&ns), ["NAME", "STATUS", "AGE"]);
+    for name in ["default", "kube-system", "kube-public", "kube-node-lease", "shop"] {
+        assert!(ns.lines().any(|l| l.starts_with(&format!("{name} "))), "{name} missing:\n{ns}");
+    }
+    assert!(ns.contains("Active"));
+
+    // -o yaml is the stored object, with server-set metadata.
+    let yaml = o.ok(&["get", "sts", "web", "-n", "shop", "-o", "yaml"]);
+    for needle in ["kind: StatefulSet", "uid:", "resourceVersion:", "creationTimestamp:", "generation: 1", "serviceName: web"] {
+        assert!(yaml.contains(needle), "{needle} missing:\n{yaml}");
+    }
+
+    // The secret's stringData became base64 data.
+    let password = o.ok(&["get", "secret", "web-secret", "-n", "shop", "-o", "jsonpath={.data.password}"]);
+    assert_eq!(password, "czNjcmV0");
+
+    // -A adds the NAMESPACE column; --show-labels and -l work on labels.
+    let all_ns = o.ok(&["get", "configmaps", "-A"]);
+    assert_eq!(header(&all_ns)[0], "NAMESPACE");
+    assert!(all_ns.contains("shop") && all_ns.contains("web-config"), "{all_ns}");
+    let labels = o.ok(&["get", "ns", "shop", "--show-labels"]);
+    assert!(labels.contains("team=storefront"), "{labels}");
+    assert!(labels.contains("kubernetes.io/metadata.name=shop"), "{labels}");
+    let selected = o.ok(&["get", "ns", "-l", "team=storefront", "-o", "name"]);
+    assert_eq!(selected.trim(), "namespace/shop");
+    let none = o.run(&["get", "ns", "-l", "team in (backend)"]);
+    assert!(String::from_utf8_lossy(&none.stderr).contains("No resources found"));
+
+    // Applying the same manifests again is a no-op.
+    let again = o.ok(&["apply", "-f", APP]);
+    assert!(again.contains("statefulset.apps/web unchanged"), "{again}");
+}
+
+#[test]
+fn create_twice_is_already_exists_and_delete_removes() {
+    let o = Ordinal::start();
+    o.ok(&["create", "configmap", "settings", "--from-literal=a=1"]);
+    let second = o.run(&["create", "configmap", "settings", "--from-literal=a=1"]);
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("Error from server (AlreadyExists)") && err.contains("configmaps \"settings\" already exists"),
+        "{err}"
+    );
+    let deleted = o.ok(&["delete", "configmap", "settings"]);
+    assert!(deleted.contains("configmap \"settings\" deleted"), "{deleted}");
+    let gone = o.run(&["get", "configmap", "settings"]);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("(NotFound)"));
+}
+
+#[test]
+fn get_watch_prints_changes_made_by_another_kubectl() {
+    let o = Ordinal::start();
+    o.ok(&["create", "configmap", "watched", "--from-literal=a=1"]);
+    let mut watch = o
+        .kubectl()
+        .args(["get", "configmaps", "-w", "--request-timeout=0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str| rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no line: {what}"));
+    assert!(next("header").starts_with("NAME"));
+    assert!(next("initial row").starts_with("watched "));
+    o.ok(&["create", "configmap", "newcomer", "--from-literal=x=1", "--from-literal=y=2"]);
+    let line = next("the new configmap");
+    assert!(line.starts_with("newcomer ") && line.split_whitespace().nth(1) == Some("2"), "{line}");
+    o.ok(&["label", "configmap", "watched", "touched=yes"]);
+    assert!(next("the relabel").starts_with("watched "));
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
+
+#[test]
+fn discovery_commands_get_all_and_version() {
+    let o = Ordinal::start();
+    let resources = o.ok(&["api-resources"]);
+    for row in [
+        ("pods", "po", "v1", "true", "Pod"),
+        ("statefulsets", "sts", "apps/v1", "true", "StatefulSet"),
+        ("persistentvolumes", "pv", "v1", "false", "PersistentVolume"),
+        ("storageclasses", "sc", "storage.k8s.io/v1", "false", "StorageClass"),
+        ("leases", "", "coordination.k8s.io/v1", "true", "Lease"),
+    ] {
+        let found = resources.lines().any(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let expect: Vec<&str> = [row.0, row.1, row.2, row.3, row.4].into_iter().filter(|s| !s.is_empty()).collect();
+            cols == expect
+        });
+        assert!(found, "{row:?} missing:\n{resources}");
+    }
+
+    o.ok(&["apply", "-f", APP]);
+    let all = o.ok(&["get", "all", "-n", "shop"]);
+    assert!(all.contains("service/web"), "{all}");
+    assert!(all.contains("statefulset.apps/web"), "{all}");
+
+    let version = o.ok(&["version", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&version).unwrap();
+    assert_eq!(v["serverVersion"]["minor"], "33");
+    assert!(v["serverVersion"]["gitVersion"].as_str().unwrap().starts_with("v1.33."));
+}
+
+#[test]
+fn strict_validation_rejects_unknown_fields() {
+    let o = Ordinal::start();
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndata:\n  a: b\ndatta:\n  c: d\n";
+    let mut child = o
+        .kubectl()
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(manifest.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field \"datta\""), "{err}");
+}
