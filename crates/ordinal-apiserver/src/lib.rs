@@ -6,3 +6,4 @@
 //! [`ordinal_store`].
 
 pub mod resources;
+pub mod table;
