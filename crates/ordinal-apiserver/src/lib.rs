@@ -9,15 +9,21 @@
 //! resource) → [`rest`] (the verb; [`list`] and [`watch`] for reads of
 //! collections) → [`ordinal_store`] → [`render`] (JSON, YAML or a Table).
 
+pub mod decode;
+pub mod discovery;
 pub mod list;
+pub mod names;
 pub mod negotiate;
 pub mod objects;
+pub mod openapi;
 pub mod patch;
 pub mod pki;
 pub mod render;
 pub mod request;
 pub mod resources;
 pub mod rest;
+pub mod selector;
 pub mod server;
 pub mod status;
+pub mod table;
 pub mod watch;

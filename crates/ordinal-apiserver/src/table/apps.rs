@@ -1,0 +1,78 @@
+//! apps/v1: StatefulSets and ControllerRevisions.
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::{
+    AGE, Column, NAME, age_of, array_at, at, col, container_cells, desc, int_at, name_of, str_at,
+    wide,
+};
+
+pub(super) const STATEFULSET_COLUMNS: &[Column] = &[
+    NAME,
+    col("Ready", "Number of the pod with ready state"),
+    AGE,
+    wide("Containers", "Names of each container in the template."),
+    wide(
+        "Images",
+        "Images referenced by each container in the template.",
+    ),
+];
+
+pub(super) fn statefulset_cells(set: &Value, now: Timestamp) -> Vec<Value> {
+    // spec.replicas defaults to 1.
+    let desired = at(set, "spec.replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let ready = int_at(set, "status.readyReplicas");
+    let (names, images) = container_cells(at(set, "spec.template.spec"));
+    vec![
+        name_of(set),
+        Value::String(format!("{ready}/{desired}")),
+        age_of(set, now),
+        Value::String(names),
+        Value::String(images),
+    ]
+}
+
+pub(super) const CONTROLLER_REVISION_COLUMNS: &[Column] = &[
+    NAME,
+    col("Controller", "Controller of the object"),
+    col("Revision", desc::CR_REVISION),
+    AGE,
+];
+
+pub(super) fn controller_revision_cells(revision: &Value, now: Timestamp) -> Vec<Value> {
+    let controller = array_at(revision, "metadata.ownerReferences")
+        .iter()
+        .find(|r| at(r, "controller").and_then(Value::as_bool) == Some(true))
+        .map_or_else(|| "<none>".to_string(), controller_name);
+    vec![
+        name_of(revision),
+        Value::String(controller),
+        Value::from(int_at(revision, "revision")),
+        age_of(revision, now),
+    ]
+}
+
+/// upstream's `formatResourceName` of the controller: `kind.group/name` in
+/// lower case (`statefulset.apps/web`), `kind/name` for the core group.
+fn controller_name(owner: &Value) -> String {
+    let api_version = str_at(owner, "apiVersion");
+    // schema.ParseGroupVersion: "v1" is the core group, "apps/v1" is "apps".
+    let group = match api_version.split_once('/') {
+        Some((group, _)) => group,
+        None => "",
+    };
+    let kind = str_at(owner, "kind");
+    let name = str_at(owner, "name");
+    if kind.is_empty() && group.is_empty() {
+        return name.to_string();
+    }
+    let group_kind = if group.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}.{group}")
+    };
+    format!("{}/{name}", group_kind.to_lowercase())
+}
