@@ -5,4 +5,6 @@
 //! resourceVersion semantics, Table output and Status errors. Objects live in
 //! [`ordinal_store`].
 
+pub mod discovery;
+pub mod openapi;
 pub mod resources;
