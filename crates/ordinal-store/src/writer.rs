@@ -259,3 +259,134 @@ fn apply(working: &mut Objects, key: Arc<str>, op: Op, rev: u64) -> Result<Event
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Store, StoreConfig};
+    use serde_json::json;
+
+    fn open(dir: &tempfile::TempDir, max_batch: usize) -> Store {
+        let mut config = StoreConfig::new(dir.path().join("db"));
+        config.max_batch = max_batch;
+        Store::open(config).unwrap()
+    }
+
+    /// Queues `n` creates while the writer is paused, then lets it run, so
+    /// the batching is not left to timing.
+    async fn queue_creates_while_paused(store: &Store, n: usize) -> Vec<u64> {
+        let (resume, paused) = mpsc::channel::<()>();
+        store.inner.tx.send(Msg::Pause(paused)).unwrap();
+        let mut answers = Vec::new();
+        for i in 0..n {
+            let (reply, answer) = oneshot::channel();
+            let op = Op::Create {
+                value: json!({}),
+                attrs: Attrs::default(),
+            };
+            let key = format!("/p/{i}").into();
+            store
+                .inner
+                .tx
+                .send(Msg::Write(Request { key, op, reply }))
+                .unwrap();
+            answers.push(answer);
+        }
+        drop(resume);
+        let mut revs = Vec::new();
+        for answer in answers {
+            revs.push(answer.await.unwrap().unwrap().rev);
+        }
+        revs
+    }
+
+    #[tokio::test]
+    async fn queued_writes_share_one_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir, 512);
+        let revs = queue_creates_while_paused(&store, 64).await;
+        assert_eq!(
+            revs,
+            (1..=64).collect::<Vec<_>>(),
+            "queue order is revision order"
+        );
+        let stats = store.stats();
+        assert_eq!((stats.writes, stats.commits), (64, 1));
+    }
+
+    #[tokio::test]
+    async fn batches_are_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir, 16);
+        queue_creates_while_paused(&store, 64).await;
+        let stats = store.stats();
+        assert_eq!((stats.writes, stats.commits), (64, 4));
+    }
+
+    #[tokio::test]
+    async fn a_batch_sees_its_own_earlier_writes_and_rejects_use_no_revision() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir, 512);
+        let (resume, paused) = mpsc::channel::<()>();
+        store.inner.tx.send(Msg::Pause(paused)).unwrap();
+        let ops = vec![
+            Op::Create {
+                value: json!({"v": 1}),
+                attrs: Attrs::default(),
+            },
+            Op::Create {
+                value: json!({"v": 2}),
+                attrs: Attrs::default(),
+            },
+            Op::Update {
+                value: json!({"v": 3}),
+                attrs: Attrs::default(),
+                expected_rev: 1,
+            },
+            Op::Update {
+                value: json!({"v": 4}),
+                attrs: Attrs::default(),
+                expected_rev: 1,
+            },
+            Op::Delete {
+                expected_rev: Some(2),
+            },
+            Op::Delete { expected_rev: None },
+            Op::Create {
+                value: json!({"v": 5}),
+                attrs: Attrs::default(),
+            },
+        ];
+        let mut answers = Vec::new();
+        for op in ops {
+            let (reply, answer) = oneshot::channel();
+            store
+                .inner
+                .tx
+                .send(Msg::Write(Request {
+                    key: "/k".into(),
+                    op,
+                    reply,
+                }))
+                .unwrap();
+            answers.push(answer);
+        }
+        drop(resume);
+        let mut results = Vec::new();
+        for answer in answers {
+            results.push(answer.await.unwrap().map(|o| o.rev));
+        }
+        assert!(matches!(results[0], Ok(1)));
+        assert!(matches!(results[1], Err(StoreError::AlreadyExists)));
+        assert!(matches!(results[2], Ok(2)));
+        assert!(matches!(
+            results[3],
+            Err(StoreError::Conflict { current_rev: 2 })
+        ));
+        assert!(matches!(results[4], Ok(3)));
+        assert!(matches!(results[5], Err(StoreError::NotFound)));
+        assert!(matches!(results[6], Ok(4)));
+        assert_eq!(store.stats().commits, 1);
+        assert_eq!(store.get("/k").unwrap().value()["v"], 5);
+    }
+}
