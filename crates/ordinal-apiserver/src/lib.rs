@@ -6,3 +6,6 @@
 //! [`ordinal_store`].
 
 pub mod resources;
+pub mod decode;
+pub mod names;
+pub mod selector;
