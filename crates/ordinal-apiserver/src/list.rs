@@ -140,8 +140,8 @@ fn snapshot_for(state: &AppState, query: &Query) -> ApiResult<Snapshot> {
         (Some(raw), None | Some("NotOlderThan")) => {
             let rv = parse_rv(raw)?;
             let snapshot = state.store.snapshot();
-            if rv > snapshot.rev() {
-                return Err(ApiError::too_large_resource_version(rv, snapshot.rev()));
+            if rv > snapshot.rev {
+                return Err(ApiError::too_large_resource_version(rv, snapshot.rev));
             }
             Ok(snapshot)
         }
@@ -204,13 +204,13 @@ pub fn serve(state: &AppState, target: &Target, query: &Query, headers: &HeaderM
         items.push(object.clone());
     }
     let cont = if more {
-        let last = items.last().map(|o| o.key.as_str()).unwrap_or("");
-        Some(encode_continue(snapshot.rev(), last.strip_prefix(&prefix).unwrap_or(last)))
+        let last = items.last().map(|o| &*o.key).unwrap_or("");
+        Some(encode_continue(snapshot.rev, last.strip_prefix(&prefix).unwrap_or(last)))
     } else {
         None
     };
     let meta = ListMeta {
-        resource_version: snapshot.rev().to_string(),
+        resource_version: snapshot.rev.to_string(),
         remaining: (more && filter.is_empty()).then_some(remaining),
         cont,
     };

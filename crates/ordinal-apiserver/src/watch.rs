@@ -169,8 +169,8 @@ pub async fn serve(
         let snapshot = state.store.snapshot();
         if let Some(raw) = rv.filter(|r| *r != "0") {
             let wanted = list::parse_rv(raw)?;
-            if wanted > snapshot.rev() {
-                return Err(ApiError::too_large_resource_version(wanted, snapshot.rev()));
+            if wanted > snapshot.rev {
+                return Err(ApiError::too_large_resource_version(wanted, snapshot.rev));
             }
         }
         let objects: Vec<Arc<Object>> = snapshot
@@ -178,7 +178,7 @@ pub async fn serve(
             .filter(|o| filter.matches(o))
             .cloned()
             .collect();
-        (objects, snapshot.rev())
+        (objects, snapshot.rev)
     } else {
         (Vec::new(), list::parse_rv(rv.unwrap_or("0"))?)
     };
