@@ -5,7 +5,7 @@
 //! resourceVersion semantics, Table output and Status errors. Objects live in
 //! [`ordinal_store`].
 
-pub mod resources;
 pub mod decode;
 pub mod names;
+pub mod resources;
 pub mod selector;
