@@ -30,9 +30,9 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::marker::PhantomData;
 
+use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::names::go_quote;
@@ -150,11 +150,10 @@ pub fn parse_tracking(body: &[u8], format: Format) -> Result<Parsed, DecodeError
     let value = match format {
         Format::Json => {
             let mut de = serde_json::Deserializer::from_slice(body);
-            let v = NodeSeed { c: &mut c }
+            NodeSeed { c: &mut c }
                 .deserialize(&mut de)
                 .and_then(|v| de.end().map(|_| v))
-                .map_err(|e| DecodeError::syntax(json_syntax_detail(&e, body)))?;
-            v
+                .map_err(|e| DecodeError::syntax(json_syntax_detail(&e, body)))?
         }
         Format::Yaml => {
             let mut docs = serde_yaml::Deserializer::from_slice(body);
@@ -239,7 +238,10 @@ fn yaml_syntax_detail(e: &serde_yaml::Error) -> String {
         None => &full,
     };
     match e.location() {
-        Some(loc) => format!("error converting YAML to JSON: yaml: line {}: {msg}", loc.line()),
+        Some(loc) => format!(
+            "error converting YAML to JSON: yaml: line {}: {msg}",
+            loc.line()
+        ),
         None => format!("error converting YAML to JSON: yaml: {msg}"),
     }
 }
@@ -448,7 +450,10 @@ impl FieldReport {
         if self.is_clean() {
             return None;
         }
-        Some(format!("strict decoding error: {}", self.problems().join(", ")))
+        Some(format!(
+            "strict decoding error: {}",
+            self.problems().join(", ")
+        ))
     }
 
     /// The whole 400 message for `fieldValidation=Strict` on create and
@@ -581,10 +586,10 @@ pub fn decode_checked(
     let target_version = target_version(group, kind);
     let (body_version, body_kind) = body_version_kind(&parsed.value, group, target_version, kind)
         .map_err(|detail| DecodeError {
-            kind: DecodeErrorKind::Syntax,
-            message: unrecognized_message(kind, &detail, body),
-            detail,
-        })?;
+        kind: DecodeErrorKind::Syntax,
+        message: unrecognized_message(kind, &detail, body),
+        detail,
+    })?;
     let prefix = format!(
         "{body_kind} in version {} cannot be handled as a {kind}",
         go_quote(&body_version)
@@ -683,7 +688,10 @@ impl<'de, M: MapAccess<'de>> MapAccess<'de> for SkipTypeMeta<M> {
         }
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Self::Error> {
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
         self.inner.next_value_seed(seed)
     }
 }
@@ -703,9 +711,9 @@ fn render_path(path: &serde_ignored::Path<'_>, out: &mut String) {
             }
             out.push_str(key);
         }
-        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
-            render_path(parent, out)
-        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => render_path(parent, out),
     }
 }
 
@@ -860,6 +868,14 @@ mod tests {
         assert!(r.is_clean(), "{r:?}");
         assert_eq!(r.strict_error_message(), None);
         assert!(r.warnings().is_empty());
+        // volumeClaimTemplates usually come without apiVersion/kind.
+        let mut sts = statefulset();
+        let t = sts["spec"]["volumeClaimTemplates"][0]
+            .as_object_mut()
+            .unwrap();
+        t.remove("apiVersion");
+        t.remove("kind");
+        assert!(check("apps", "StatefulSet", &sts).is_clean());
     }
 
     #[test]
@@ -890,7 +906,10 @@ mod tests {
             r.bad_request_message().unwrap(),
             "StatefulSet in version \"v1\" cannot be handled as a StatefulSet: strict decoding error: unknown field \"spec.replicass\""
         );
-        assert_eq!(r.warnings(), vec!["299 - \"unknown field \\\"spec.replicass\\\"\""]);
+        assert_eq!(
+            r.warnings(),
+            vec!["299 - \"unknown field \\\"spec.replicass\\\"\""]
+        );
     }
 
     #[test]
@@ -929,11 +948,19 @@ mod tests {
         );
         let body = br#"{"metadata":{"labels":{"a":1}}}"#;
         let e = check_fields("", "ConfigMap", body, Format::Json).unwrap_err();
-        assert!(e.message.starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap: "), "{e}");
+        assert!(
+            e.message
+                .starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap: "),
+            "{e}"
+        );
         // The body's kind and version appear in the prefix.
         let body = br#"{"apiVersion":"v2","kind":"Thing","spec":{"replicas":true}}"#;
         let e = check_fields("apps", "StatefulSet", body, Format::Json).unwrap_err();
-        assert!(e.message.starts_with("Thing in version \"v2\" cannot be handled as a StatefulSet: "), "{e}");
+        assert!(
+            e.message
+                .starts_with("Thing in version \"v2\" cannot be handled as a StatefulSet: "),
+            "{e}"
+        );
     }
 
     #[test]
@@ -943,7 +970,11 @@ mod tests {
         assert!(r.is_clean(), "{r:?}");
         // A mismatching apiVersion is not a field problem here.
         let body = br#"{"apiVersion":"apps/v1beta1","kind":"Pod"}"#;
-        assert!(check_fields("", "Pod", body, Format::Json).unwrap().is_clean());
+        assert!(
+            check_fields("", "Pod", body, Format::Json)
+                .unwrap()
+                .is_clean()
+        );
         let r = check_fields("", "Pod", b"null", Format::Json).unwrap();
         assert!(r.is_clean());
     }
@@ -951,26 +982,106 @@ mod tests {
     #[test]
     fn every_registered_kind_accepts_a_realistic_manifest() {
         let manifests: Vec<(&str, &str, Value)> = vec![
-            ("", "ConfigMap", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "b"}, "binaryData": {"b": "AAE="}, "immutable": false})),
-            ("", "Endpoints", json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"}, "subsets": [{"addresses": [{"ip": "10.0.0.1", "hostname": "web-0", "targetRef": {"kind": "Pod", "name": "web-0", "uid": "u"}}], "ports": [{"port": 80, "name": "web", "protocol": "TCP"}]}]})),
-            ("", "Event", json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "web-0.1"}, "involvedObject": {"kind": "Pod", "name": "web-0", "namespace": "default", "uid": "u", "apiVersion": "v1", "resourceVersion": "5", "fieldPath": "spec.containers{nginx}"}, "reason": "Started", "message": "Started container", "source": {"component": "kubelet", "host": "n1"}, "firstTimestamp": "2024-01-01T00:00:00Z", "lastTimestamp": "2024-01-01T00:00:01Z", "count": 1, "type": "Normal", "eventTime": "2024-01-01T00:00:00.000000Z", "reportingComponent": "kubelet", "reportingInstance": "n1"})),
-            ("", "Namespace", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})),
-            ("", "Node", json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}, "spec": {"podCIDR": "10.0.0.0/24", "unschedulable": false, "taints": [{"key": "k", "effect": "NoSchedule"}]}, "status": {"capacity": {"cpu": "4", "memory": "8Gi", "pods": 110}, "allocatable": {"cpu": "4"}, "conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": "2024-01-01T00:00:00Z", "lastTransitionTime": "2024-01-01T00:00:00Z", "reason": "KubeletReady", "message": "ok"}], "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}], "nodeInfo": {"architecture": "amd64", "bootID": "", "containerRuntimeVersion": "ordinal", "kernelVersion": "6", "kubeProxyVersion": "", "kubeletVersion": "v1.33.0", "machineID": "", "operatingSystem": "linux", "osImage": "x", "systemUUID": ""}, "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}}})),
-            ("", "PersistentVolumeClaim", json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "www-web-0"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "storageClassName": "local-path", "volumeMode": "Filesystem", "volumeName": "pv-1"}, "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]}})),
-            ("", "PersistentVolume", json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv-1"}, "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "local-path", "hostPath": {"path": "/tmp/pv", "type": "DirectoryOrCreate"}, "claimRef": {"kind": "PersistentVolumeClaim", "name": "www-web-0", "namespace": "default", "uid": "u"}, "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]}]}}}, "status": {"phase": "Bound"}})),
-            ("", "Pod", json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-0", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "u", "controller": true, "blockOwnerDeletion": true}], "finalizers": ["x/y"], "deletionGracePeriodSeconds": 30}, "spec": {"hostname": "web-0", "subdomain": "web", "nodeName": "n1", "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "containers": [{"name": "c", "image": "busybox", "imagePullPolicy": "IfNotPresent", "terminationMessagePolicy": "File", "lifecycle": {"preStop": {"exec": {"command": ["sleep", "1"]}}}}], "initContainers": [{"name": "init", "image": "busybox", "restartPolicy": "Always"}], "volumes": [{"name": "www", "persistentVolumeClaim": {"claimName": "www-web-0"}}, {"name": "e", "emptyDir": {"sizeLimit": "1Gi"}}], "securityContext": {"fsGroup": 2000}, "readinessGates": [{"conditionType": "x"}]}, "status": {"phase": "Running", "podIP": "10.0.0.1", "podIPs": [{"ip": "10.0.0.1"}], "startTime": "2024-01-01T00:00:00Z", "conditions": [{"type": "Ready", "status": "True", "lastProbeTime": null, "lastTransitionTime": "2024-01-01T00:00:00Z"}], "containerStatuses": [{"name": "c", "ready": true, "restartCount": 0, "image": "busybox", "imageID": "", "started": true, "state": {"running": {"startedAt": "2024-01-01T00:00:00Z"}}, "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": null, "finishedAt": null}}}], "qosClass": "BestEffort"}})),
-            ("", "Secret", json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque", "data": {"a": "YQ=="}, "stringData": {"b": "c"}})),
-            ("", "ServiceAccount", json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}, "automountServiceAccountToken": false, "secrets": [{"name": "x"}], "imagePullSecrets": [{"name": "y"}]})),
-            ("", "Service", json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"clusterIP": "None", "clusterIPs": ["None"], "type": "ClusterIP", "selector": {"app": "web"}, "ports": [{"name": "web", "port": 80, "targetPort": "web", "protocol": "TCP"}, {"port": 8080, "targetPort": 8080}], "publishNotReadyAddresses": true, "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "sessionAffinity": "None", "internalTrafficPolicy": "Cluster"}, "status": {"loadBalancer": {}}})),
-            ("apps", "ControllerRevision", json!({"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {"name": "web-1"}, "revision": 1, "data": {"spec": {"template": {"$patch": "replace", "anything": {"goes": 1}}}}})),
-            ("coordination.k8s.io", "Lease", json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n1"}, "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40, "renewTime": "2024-01-01T00:00:00.000000Z", "acquireTime": "2024-01-01T00:00:00.000000Z", "leaseTransitions": 0}})),
-            ("discovery.k8s.io", "EndpointSlice", json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "web-abc", "labels": {"kubernetes.io/service-name": "web"}}, "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": true, "serving": true, "terminating": false}, "hostname": "web-0", "nodeName": "n1", "targetRef": {"kind": "Pod", "name": "web-0"}}], "ports": [{"name": "web", "port": 80, "protocol": "TCP"}]})),
-            ("events.k8s.io", "Event", json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": "2024-01-01T00:00:00.000000Z", "reportingController": "ordinal/statefulset", "reportingInstance": "x", "action": "Create", "reason": "SuccessfulCreate", "regarding": {"kind": "StatefulSet", "name": "web"}, "note": "create Pod web-0", "type": "Normal", "series": {"count": 2, "lastObservedTime": "2024-01-01T00:00:00.000000Z"}})),
-            ("storage.k8s.io", "StorageClass", json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "local-path", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "ordinal.dev/local-path", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer", "allowVolumeExpansion": true, "parameters": {"a": "b"}})),
-            ("autoscaling", "Scale", json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 3}, "status": {"replicas": 2, "selector": "app=web"}})),
-            ("policy", "Eviction", json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "web-0"}, "deleteOptions": {"gracePeriodSeconds": 0}})),
-            ("", "Binding", json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "web-0"}, "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}})),
-            ("", "DeleteOptions", json!({"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background", "gracePeriodSeconds": 30, "preconditions": {"uid": "u", "resourceVersion": "1"}, "dryRun": ["All"]})),
+            (
+                "",
+                "ConfigMap",
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "b"}, "binaryData": {"b": "AAE="}, "immutable": false}),
+            ),
+            (
+                "",
+                "Endpoints",
+                json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"}, "subsets": [{"addresses": [{"ip": "10.0.0.1", "hostname": "web-0", "targetRef": {"kind": "Pod", "name": "web-0", "uid": "u"}}], "ports": [{"port": 80, "name": "web", "protocol": "TCP"}]}]}),
+            ),
+            (
+                "",
+                "Event",
+                json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "web-0.1"}, "involvedObject": {"kind": "Pod", "name": "web-0", "namespace": "default", "uid": "u", "apiVersion": "v1", "resourceVersion": "5", "fieldPath": "spec.containers{nginx}"}, "reason": "Started", "message": "Started container", "source": {"component": "kubelet", "host": "n1"}, "firstTimestamp": "2024-01-01T00:00:00Z", "lastTimestamp": "2024-01-01T00:00:01Z", "count": 1, "type": "Normal", "eventTime": "2024-01-01T00:00:00.000000Z", "reportingComponent": "kubelet", "reportingInstance": "n1"}),
+            ),
+            (
+                "",
+                "Namespace",
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
+            ),
+            (
+                "",
+                "Node",
+                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}, "spec": {"podCIDR": "10.0.0.0/24", "unschedulable": false, "taints": [{"key": "k", "effect": "NoSchedule"}]}, "status": {"capacity": {"cpu": "4", "memory": "8Gi", "pods": 110}, "allocatable": {"cpu": "4"}, "conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": "2024-01-01T00:00:00Z", "lastTransitionTime": "2024-01-01T00:00:00Z", "reason": "KubeletReady", "message": "ok"}], "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}], "nodeInfo": {"architecture": "amd64", "bootID": "", "containerRuntimeVersion": "ordinal", "kernelVersion": "6", "kubeProxyVersion": "", "kubeletVersion": "v1.33.0", "machineID": "", "operatingSystem": "linux", "osImage": "x", "systemUUID": ""}, "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}}}),
+            ),
+            (
+                "",
+                "PersistentVolumeClaim",
+                json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "www-web-0"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "storageClassName": "local-path", "volumeMode": "Filesystem", "volumeName": "pv-1"}, "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]}}),
+            ),
+            (
+                "",
+                "PersistentVolume",
+                json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv-1"}, "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "local-path", "hostPath": {"path": "/tmp/pv", "type": "DirectoryOrCreate"}, "claimRef": {"kind": "PersistentVolumeClaim", "name": "www-web-0", "namespace": "default", "uid": "u"}, "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]}]}}}, "status": {"phase": "Bound"}}),
+            ),
+            (
+                "",
+                "Pod",
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-0", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "u", "controller": true, "blockOwnerDeletion": true}], "finalizers": ["x/y"], "deletionGracePeriodSeconds": 30}, "spec": {"hostname": "web-0", "subdomain": "web", "nodeName": "n1", "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "containers": [{"name": "c", "image": "busybox", "imagePullPolicy": "IfNotPresent", "terminationMessagePolicy": "File", "lifecycle": {"preStop": {"exec": {"command": ["sleep", "1"]}}}}], "initContainers": [{"name": "init", "image": "busybox", "restartPolicy": "Always"}], "volumes": [{"name": "www", "persistentVolumeClaim": {"claimName": "www-web-0"}}, {"name": "e", "emptyDir": {"sizeLimit": "1Gi"}}], "securityContext": {"fsGroup": 2000}, "readinessGates": [{"conditionType": "x"}]}, "status": {"phase": "Running", "podIP": "10.0.0.1", "podIPs": [{"ip": "10.0.0.1"}], "startTime": "2024-01-01T00:00:00Z", "conditions": [{"type": "Ready", "status": "True", "lastProbeTime": null, "lastTransitionTime": "2024-01-01T00:00:00Z"}], "containerStatuses": [{"name": "c", "ready": true, "restartCount": 0, "image": "busybox", "imageID": "", "started": true, "state": {"running": {"startedAt": "2024-01-01T00:00:00Z"}}, "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": null, "finishedAt": null}}}], "qosClass": "BestEffort"}}),
+            ),
+            (
+                "",
+                "Secret",
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque", "data": {"a": "YQ=="}, "stringData": {"b": "c"}}),
+            ),
+            (
+                "",
+                "ServiceAccount",
+                json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}, "automountServiceAccountToken": false, "secrets": [{"name": "x"}], "imagePullSecrets": [{"name": "y"}]}),
+            ),
+            (
+                "",
+                "Service",
+                json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"clusterIP": "None", "clusterIPs": ["None"], "type": "ClusterIP", "selector": {"app": "web"}, "ports": [{"name": "web", "port": 80, "targetPort": "web", "protocol": "TCP"}, {"port": 8080, "targetPort": 8080}], "publishNotReadyAddresses": true, "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "sessionAffinity": "None", "internalTrafficPolicy": "Cluster"}, "status": {"loadBalancer": {}}}),
+            ),
+            (
+                "apps",
+                "ControllerRevision",
+                json!({"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {"name": "web-1"}, "revision": 1, "data": {"spec": {"template": {"$patch": "replace", "anything": {"goes": 1}}}}}),
+            ),
+            (
+                "coordination.k8s.io",
+                "Lease",
+                json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "n1"}, "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 40, "renewTime": "2024-01-01T00:00:00.000000Z", "acquireTime": "2024-01-01T00:00:00.000000Z", "leaseTransitions": 0}}),
+            ),
+            (
+                "discovery.k8s.io",
+                "EndpointSlice",
+                json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {"name": "web-abc", "labels": {"kubernetes.io/service-name": "web"}}, "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": true, "serving": true, "terminating": false}, "hostname": "web-0", "nodeName": "n1", "targetRef": {"kind": "Pod", "name": "web-0"}}], "ports": [{"name": "web", "port": 80, "protocol": "TCP"}]}),
+            ),
+            (
+                "events.k8s.io",
+                "Event",
+                json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"}, "eventTime": "2024-01-01T00:00:00.000000Z", "reportingController": "ordinal/statefulset", "reportingInstance": "x", "action": "Create", "reason": "SuccessfulCreate", "regarding": {"kind": "StatefulSet", "name": "web"}, "note": "create Pod web-0", "type": "Normal", "series": {"count": 2, "lastObservedTime": "2024-01-01T00:00:00.000000Z"}}),
+            ),
+            (
+                "storage.k8s.io",
+                "StorageClass",
+                json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "local-path", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "ordinal.dev/local-path", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer", "allowVolumeExpansion": true, "parameters": {"a": "b"}}),
+            ),
+            (
+                "autoscaling",
+                "Scale",
+                json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 3}, "status": {"replicas": 2, "selector": "app=web"}}),
+            ),
+            (
+                "policy",
+                "Eviction",
+                json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "web-0"}, "deleteOptions": {"gracePeriodSeconds": 0}}),
+            ),
+            (
+                "",
+                "Binding",
+                json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "web-0"}, "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}),
+            ),
+            (
+                "",
+                "DeleteOptions",
+                json!({"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background", "gracePeriodSeconds": 30, "preconditions": {"uid": "u", "resourceVersion": "1"}, "dryRun": ["All"]}),
+            ),
         ];
         let mut covered: Vec<(&str, &str)> = Vec::new();
         for (group, kind, v) in &manifests {
@@ -981,7 +1092,12 @@ mod tests {
         }
         covered.push(("apps", "StatefulSet"));
         for r in crate::resources::RESOURCES {
-            assert!(covered.contains(&(r.group, r.kind)), "no manifest for {}/{}", r.group, r.kind);
+            assert!(
+                covered.contains(&(r.group, r.kind)),
+                "no manifest for {}/{}",
+                r.group,
+                r.kind
+            );
             assert!(is_known_kind(r.group, r.kind));
         }
     }
@@ -1002,13 +1118,23 @@ mod tests {
         assert_eq!(v["data"]["true"], "yes");
         assert_eq!(parse_body(b"", Format::Yaml).unwrap(), Value::Null);
         let e = parse_body(b"a: b: c\n", Format::Yaml).unwrap_err();
-        assert!(e.message.starts_with("error converting YAML to JSON: yaml: line 1: "), "{e}");
+        assert!(
+            e.message
+                .starts_with("error converting YAML to JSON: yaml: line 1: "),
+            "{e}"
+        );
         let e = check_fields("", "Pod", b"a: [\n", Format::Yaml).unwrap_err();
         assert!(
             e.message.starts_with("the object provided is unrecognized (must be of type Pod): error converting YAML to JSON: yaml: "),
             "{e}"
         );
-        let e = check_fields("apps", "StatefulSet", b"spec:\n  replicas: three\n", Format::Yaml).unwrap_err();
+        let e = check_fields(
+            "apps",
+            "StatefulSet",
+            b"spec:\n  replicas: three\n",
+            Format::Yaml,
+        )
+        .unwrap_err();
         assert!(
             e.message.starts_with("StatefulSet in version \"v1\" cannot be handled as a StatefulSet: invalid type: string \"three\""),
             "{e}"
@@ -1018,7 +1144,13 @@ mod tests {
 
     #[test]
     fn malformed_json_is_unrecognized() {
-        let e = check_fields("", "Pod", br#"{"apiVersion":"v1","kind":"Pod"#, Format::Json).unwrap_err();
+        let e = check_fields(
+            "",
+            "Pod",
+            br#"{"apiVersion":"v1","kind":"Pod"#,
+            Format::Json,
+        )
+        .unwrap_err();
         assert_eq!(e.kind, DecodeErrorKind::Syntax);
         assert_eq!(
             e.message,
@@ -1034,20 +1166,64 @@ mod tests {
             e.message,
             "couldn't get version/kind; json parse error: invalid character 'x' after top-level value"
         );
-        let e = check_fields("", "Pod", br#"{"apiVersion":"v1","kind":"Pod","metadata":{"#, Format::Json).unwrap_err();
-        assert!(e.message.ends_with(r#"({"apiVersion":"v1","kind":"Pod ...)"#), "{e}");
+        let e = check_fields(
+            "",
+            "Pod",
+            br#"{"apiVersion":"v1","kind":"Pod","metadata":{"#,
+            Format::Json,
+        )
+        .unwrap_err();
+        assert!(
+            e.message
+                .ends_with(r#"({"apiVersion":"v1","kind":"Pod ...)"#),
+            "{e}"
+        );
         let e = check_fields("", "Pod", b"", Format::Json).unwrap_err();
         assert_eq!(
             e.message,
             "the object provided is unrecognized (must be of type Pod): couldn't get version/kind; json parse error: unexpected end of JSON input (<empty>)"
         );
         let e = check_fields("", "Pod", b"[1]", Format::Json).unwrap_err();
-        assert!(e.message.contains("json: cannot unmarshal array into Go value of type struct"), "{e}");
+        assert!(
+            e.message
+                .contains("json: cannot unmarshal array into Go value of type struct"),
+            "{e}"
+        );
         assert!(e.message.ends_with("(5b315d)"), "{e}");
         let e = check_fields("", "Pod", br#"{"apiVersion":"a/b/c"}"#, Format::Json).unwrap_err();
-        assert!(e.message.contains(": unexpected GroupVersion string: a/b/c ("), "{e}");
+        assert!(
+            e.message
+                .contains(": unexpected GroupVersion string: a/b/c ("),
+            "{e}"
+        );
         let e = check_fields("", "Pod", br#"{"kind":5}"#, Format::Json).unwrap_err();
-        assert!(e.message.contains("cannot unmarshal number into Go struct field .kind of type string"), "{e}");
+        assert!(
+            e.message
+                .contains("cannot unmarshal number into Go struct field .kind of type string"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    #[ignore = "timing; run with --ignored --nocapture"]
+    fn timing_of_a_statefulset_check() {
+        let body = serde_json::to_vec(&statefulset()).unwrap();
+        let n = 2000;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            let (_, r) = decode_checked("apps", "StatefulSet", &body, Format::Json).unwrap();
+            assert!(r.is_clean());
+        }
+        let per = start.elapsed() / n;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            let _: Value = serde_json::from_slice(&body).unwrap();
+        }
+        let plain = start.elapsed() / n;
+        println!(
+            "{} bytes: decode_checked {per:?}, plain serde_json::Value {plain:?}",
+            body.len()
+        );
     }
 
     #[test]
@@ -1058,5 +1234,75 @@ mod tests {
         }
         let r = check("", "ConfigMap", &Value::Object(m));
         assert_eq!(r.problems().len(), 100);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            "[a-zA-Z0-9 ]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("metadata".to_string()),
+                        Just("spec".to_string()),
+                        Just("containers".to_string()),
+                        Just("name".to_string()),
+                        Just("replicas".to_string()),
+                        Just("template".to_string()),
+                        Just("apiVersion".to_string()),
+                        "[a-z]{1,6}",
+                    ],
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(b in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_body(&b, Format::Json);
+            let _ = parse_body(&b, Format::Yaml);
+            let _ = check_fields("apps", "StatefulSet", &b, Format::Json);
+            let _ = check_fields("", "Pod", &b, Format::Yaml);
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(v in arb_json()) {
+            let b = serde_json::to_vec(&v).unwrap();
+            for (g, k) in [("apps", "StatefulSet"), ("", "Pod"), ("", "Service"), ("autoscaling", "Scale")] {
+                match check_fields(g, k, &b, Format::Json) {
+                    Ok(r) => { let _ = r.bad_request_message(); let _ = r.warnings(); }
+                    Err(e) => prop_assert!(!e.message.is_empty()),
+                }
+            }
+            let y = serde_yaml::to_string(&v).unwrap();
+            let _ = check_fields("", "Pod", y.as_bytes(), Format::Yaml);
+            // JSON parsing keeps the value.
+            prop_assert_eq!(parse_body(&b, Format::Json).unwrap(), v);
+        }
+
+        #[test]
+        fn deep_nesting_is_an_error_not_a_crash(depth in 100usize..2000) {
+            let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let _ = parse_body(body.as_bytes(), Format::Json);
+            let body = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+            let _ = check_fields("", "Pod", body.as_bytes(), Format::Json);
+            let yaml = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+            let _ = parse_body(yaml.as_bytes(), Format::Yaml);
+        }
     }
 }

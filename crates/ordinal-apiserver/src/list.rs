@@ -43,14 +43,9 @@ impl Filter {
         let fields = match query.get("fieldSelector") {
             None | Some("") => None,
             Some(s) => {
-                let selector = FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
-                for field in selector.fields() {
-                    if !crate::selector::is_supported_field(resource.group, resource.plural, field) {
-                        return Err(ApiError::bad_request(format!(
-                            "field label not supported: {field}"
-                        )));
-                    }
-                }
+                let selector = FieldSelector::parse(s)
+                    .and_then(|f| f.convert_for(resource.group, resource.plural))
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 Some(selector)
             }
         };

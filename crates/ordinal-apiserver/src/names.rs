@@ -320,7 +320,8 @@ pub fn go_quote(s: &str) -> String {
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
-const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1123_SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const DNS1035_LABEL_ERR: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
@@ -400,8 +401,7 @@ fn matches_qualified_name_part(s: &str) -> bool {
     !b.is_empty()
         && is_alnum(b[0])
         && is_alnum(b[b.len() - 1])
-        && b
-            .iter()
+        && b.iter()
             .all(|&c| is_alnum(c) || c == b'-' || c == b'_' || c == b'.')
 }
 
@@ -714,7 +714,11 @@ pub fn validate_object_meta(
     let generate_name = get_str("generateName");
     if !generate_name.is_empty() {
         for m in validate_generate_name(group, plural, generate_name) {
-            errs.push(FieldError::invalid("metadata.generateName", generate_name, m));
+            errs.push(FieldError::invalid(
+                "metadata.generateName",
+                generate_name,
+                m,
+            ));
         }
     }
     let name = get_str("name");
@@ -857,8 +861,7 @@ mod tests {
             "metadata.namespace: Required value"
         );
         assert_eq!(
-            FieldError::too_long("metadata.annotations", TOTAL_ANNOTATION_SIZE_LIMIT)
-                .to_string(),
+            FieldError::too_long("metadata.annotations", TOTAL_ANNOTATION_SIZE_LIMIT).to_string(),
             "metadata.annotations: Too long: may not be more than 262144 bytes"
         );
         assert_eq!(
@@ -945,5 +948,29 @@ mod tests {
         let errs = validate_object_meta("", "pods", true, &meta);
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].kind, ErrorKind::Required);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn name_validation_never_panics(s in ".{0,300}") {
+            for plural in ["pods", "namespaces", "services", "persistentvolumes"] {
+                let _ = validate_name("", plural, &s);
+                let _ = validate_generate_name("", plural, &s);
+            }
+            let _ = is_qualified_name(&s);
+            let _ = is_valid_label_value(&s);
+            let _ = go_quote(&s);
+        }
+
+        #[test]
+        fn valid_subdomains_are_accepted(s in "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]{1,5}){0,3}") {
+            prop_assert!(validate_name("", "pods", &s).is_empty());
+        }
     }
 }

@@ -104,7 +104,16 @@ pub fn check_namespace(resource: &Resource, url_ns: Option<&str>, object: &mut V
 }
 
 fn field_causes(errors: Vec<names::FieldError>) -> Vec<Cause> {
-    errors.into_iter().map(|e| e.into_cause()).collect()
+    errors.iter().map(Cause::from).collect()
+}
+
+fn meta_errors(resource: &Resource, meta: &Map<String, Value>) -> Vec<names::FieldError> {
+    names::validate_object_meta(
+        resource.group,
+        resource.plural,
+        resource.namespaced,
+        &Value::Object(meta.clone()),
+    )
 }
 
 /// Fills in server-owned metadata for a create and validates the name.
@@ -120,10 +129,6 @@ pub fn prepare_create(resource: &Resource, object: &mut Value) -> ApiResult<Stri
     let name = if !name.is_empty() {
         name
     } else if !generate.is_empty() {
-        let errors = names::validate_generate_name(resource.group, resource.plural, &generate);
-        if !errors.is_empty() {
-            return Err(ApiError::invalid(resource, &generate, field_causes(errors)));
-        }
         let mut trimmed = generate.clone();
         // Upstream keeps the generated name within 63 characters.
         trimmed.truncate(58);
@@ -139,10 +144,6 @@ pub fn prepare_create(resource: &Resource, object: &mut Value) -> ApiResult<Stri
             }],
         ));
     };
-    let errors = names::validate_name(resource.group, resource.plural, &name);
-    if !errors.is_empty() {
-        return Err(ApiError::invalid(resource, &name, field_causes(errors)));
-    }
     if let Some(rv) = meta.get("resourceVersion").and_then(Value::as_str)
         && !rv.is_empty()
     {
@@ -150,11 +151,11 @@ pub fn prepare_create(resource: &Resource, object: &mut Value) -> ApiResult<Stri
             "resourceVersion should not be set on objects to be created",
         ));
     }
-    let errors = names::validate_object_meta(meta);
+    meta.insert("name".into(), json!(name));
+    let errors = meta_errors(resource, meta);
     if !errors.is_empty() {
         return Err(ApiError::invalid(resource, &name, field_causes(errors)));
     }
-    meta.insert("name".into(), json!(name));
     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
     meta.remove("resourceVersion");
@@ -269,7 +270,7 @@ pub fn prepare_update(resource: &Resource, old: &Value, new: &mut Value, scope: 
         Some(v) => meta.insert("generateName".into(), v.clone()),
         None => meta.remove("generateName"),
     };
-    let errors = names::validate_object_meta(meta);
+    let errors = meta_errors(resource, meta);
     if !errors.is_empty() {
         let name = old_meta.get("name").and_then(Value::as_str).unwrap_or("");
         return Err(ApiError::invalid(resource, name, field_causes(errors)));

@@ -18,7 +18,9 @@ pub const ALL_VERBS: &[&str] = &[
 ];
 
 /// Namespaces cannot be deleted as a collection.
-const NAMESPACE_VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
+const NAMESPACE_VERBS: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 
 const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 
@@ -213,7 +215,9 @@ pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static Resou
 
 /// Finds a resource by group and kind (any served version).
 pub fn by_kind(group: &str, kind: &str) -> Option<&'static Resource> {
-    RESOURCES.iter().find(|r| r.group == group && r.kind == kind)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.kind == kind)
 }
 
 /// The resources of one group-version.
@@ -245,16 +249,30 @@ mod tests {
     fn every_resource_is_unique_and_findable() {
         for r in RESOURCES {
             assert_eq!(lookup(r.group, r.version, r.plural), Some(r));
-            assert!(r.group.is_empty() || GROUPS.contains(&r.group), "{}", r.group);
+            assert!(
+                r.group.is_empty() || GROUPS.contains(&r.group),
+                "{}",
+                r.group
+            );
         }
     }
 
     #[test]
     fn keys_separate_namespaces_and_scopes() {
         let pods = lookup("", "v1", "pods").unwrap();
-        assert_eq!(pods.key(Some("default"), "web-0"), "/core/pods/default/web-0");
-        assert!(pods.key(Some("default"), "web-0").starts_with(&pods.namespace_prefix("default")));
-        assert!(!pods.key(Some("default2"), "x").starts_with(&pods.namespace_prefix("default")));
+        assert_eq!(
+            pods.key(Some("default"), "web-0"),
+            "/core/pods/default/web-0"
+        );
+        assert!(
+            pods.key(Some("default"), "web-0")
+                .starts_with(&pods.namespace_prefix("default"))
+        );
+        assert!(
+            !pods
+                .key(Some("default2"), "x")
+                .starts_with(&pods.namespace_prefix("default"))
+        );
         let pv = lookup("", "v1", "persistentvolumes").unwrap();
         assert_eq!(pv.key(None, "pv-1"), "/core/persistentvolumes/pv-1");
         let sts = lookup("apps", "v1", "statefulsets").unwrap();

@@ -189,7 +189,8 @@ fn decode_body(
         }
     };
     let validation = field_validation(query)?;
-    let mut object = decode::parse_body(bytes, format).map_err(|e| decode_error(kind_name, version, &e.to_string()))?;
+    let mut object = decode::parse_body(bytes, format)
+        .map_err(|e| ApiError::bad_request(e.for_kind(kind_name, bytes).message))?;
     if !object.is_object() {
         return Err(ApiError::bad_request(format!(
             "{kind_name} in version \"{version}\" cannot be handled as a {kind_name}: the body must be a JSON object"
@@ -204,11 +205,11 @@ fn decode_body(
     let mut warnings = Vec::new();
     if validation != FieldValidation::Ignore {
         let report = decode::check_fields(group, kind_name, bytes, format)
-            .map_err(|e| decode_error(kind_name, version, &e.to_string()))?;
+            .map_err(|e| ApiError::bad_request(e.message))?;
         match validation {
             FieldValidation::Strict => {
-                if let Some(message) = report.strict_error_message() {
-                    return Err(decode_error(kind_name, version, &message));
+                if let Some(message) = report.bad_request_message() {
+                    return Err(ApiError::bad_request(message));
                 }
             }
             FieldValidation::Warn => warnings = report.warnings(),
@@ -224,10 +225,10 @@ fn decode_error(kind: &str, version: &str, message: &str) -> ApiError {
     ))
 }
 
+/// Adds `Warning` headers (values already in `299 - "..."` form).
 fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
-    for w in warnings {
-        let text = format!("299 - \"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""));
-        if let Ok(value) = HeaderValue::from_str(&text) {
+    for text in warnings {
+        if let Ok(value) = HeaderValue::from_str(text) {
             response.headers_mut().append("Warning", value);
         }
     }

@@ -13,7 +13,9 @@ use std::fmt;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 
-use crate::names::{BadValue, FieldError, aggregate_message, go_quote, is_qualified_name, is_valid_label_value};
+use crate::names::{
+    BadValue, FieldError, aggregate_message, go_quote, is_qualified_name, is_valid_label_value,
+};
 
 /// A malformed selector or an unsupported field label. The message is
 /// upstream's; the server answers 400 BadRequest with it.
@@ -568,9 +570,7 @@ impl Parser {
                             }
                         }
                         _ => {
-                            return Err(format!(
-                                "found '{l}', expected: ',' or 'end of string'"
-                            ));
+                            return Err(format!("found '{l}', expected: ',' or 'end of string'"));
                         }
                     }
                 }
@@ -1076,7 +1076,10 @@ pub fn selectable_fields(
             out.push(("spec.nodeName", s(&["spec", "nodeName"])));
             out.push(("spec.restartPolicy", s(&["spec", "restartPolicy"])));
             out.push(("spec.schedulerName", s(&["spec", "schedulerName"])));
-            out.push(("spec.serviceAccountName", s(&["spec", "serviceAccountName"])));
+            out.push((
+                "spec.serviceAccountName",
+                s(&["spec", "serviceAccountName"]),
+            ));
             out.push((
                 "spec.hostNetwork",
                 bool_at(object, &["spec", "hostNetwork"]).to_string(),
@@ -1253,8 +1256,14 @@ mod tests {
         );
         assert_eq!(err("a=b c"), "found 'c', expected: ',' or 'end of string'");
         assert_eq!(err("a,"), "found '', expected: identifier after ','");
-        assert_eq!(err(",a"), "found ',', expected: !, identifier, or 'end of string'");
-        assert_eq!(err("!"), "unable to parse requirement: found '', expected: identifier");
+        assert_eq!(
+            err(",a"),
+            "found ',', expected: !, identifier, or 'end of string'"
+        );
+        assert_eq!(
+            err("!"),
+            "unable to parse requirement: found '', expected: identifier"
+        );
         assert_eq!(
             err("a in (,"),
             "unable to parse requirement: found '', expected: ',', or identifier"
@@ -1290,14 +1299,24 @@ mod tests {
         assert!(!s.matches(&labels(&[("app", "web"), ("tier", "b"), ("canary", "1")])));
         assert!(!s.matches(&labels(&[("app", "web")])));
         let empty = metav1::LabelSelector::default();
-        assert!(LabelSelector::from_label_selector(&empty).unwrap().is_empty());
-        assert!(!LabelSelector::from_optional(None).unwrap().matches(&labels(&[])));
+        assert!(
+            LabelSelector::from_label_selector(&empty)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            !LabelSelector::from_optional(None)
+                .unwrap()
+                .matches(&labels(&[]))
+        );
         let bad: metav1::LabelSelector = serde_json::from_value(serde_json::json!({
             "matchExpressions": [{"key": "k", "operator": "Foo"}]
         }))
         .unwrap();
         assert_eq!(
-            LabelSelector::from_label_selector(&bad).unwrap_err().to_string(),
+            LabelSelector::from_label_selector(&bad)
+                .unwrap_err()
+                .to_string(),
             "\"Foo\" is not a valid label selector operator"
         );
         let bad: metav1::LabelSelector = serde_json::from_value(serde_json::json!({
@@ -1305,7 +1324,9 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            LabelSelector::from_label_selector(&bad).unwrap_err().to_string(),
+            LabelSelector::from_label_selector(&bad)
+                .unwrap_err()
+                .to_string(),
             "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty"
         );
     }
@@ -1349,7 +1370,9 @@ mod tests {
             "invalid field selector: unescaped character in value: 61"
         );
         assert_eq!(
-            FieldSelector::parse("a=b,nonsense").unwrap_err().to_string(),
+            FieldSelector::parse("a=b,nonsense")
+                .unwrap_err()
+                .to_string(),
             "invalid selector: 'a=b,nonsense'; can't understand 'nonsense'"
         );
         assert_eq!(escape_field_value(r"a,b=c\"), r"a\,b\=c\\");
@@ -1359,17 +1382,28 @@ mod tests {
     fn field_labels_per_resource() {
         assert!(is_supported_field("", "pods", "spec.nodeName"));
         assert!(is_supported_field("", "events", "involvedObject.uid"));
-        assert!(is_supported_field("apps", "statefulsets", "metadata.namespace"));
+        assert!(is_supported_field(
+            "apps",
+            "statefulsets",
+            "metadata.namespace"
+        ));
         assert!(!is_supported_field("", "nodes", "metadata.namespace"));
         assert_eq!(
-            convert_field_label("", "pods", "spec.foo").unwrap_err().to_string(),
+            convert_field_label("", "pods", "spec.foo")
+                .unwrap_err()
+                .to_string(),
             "field label not supported: spec.foo"
         );
         assert_eq!(
-            convert_field_label("", "configmaps", "data.x").unwrap_err().to_string(),
+            convert_field_label("", "configmaps", "data.x")
+                .unwrap_err()
+                .to_string(),
             "\"data.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
         );
-        let fs = FieldSelector::parse("spec.host=n1").unwrap().convert_for("", "pods").unwrap();
+        let fs = FieldSelector::parse("spec.host=n1")
+            .unwrap()
+            .convert_for("", "pods")
+            .unwrap();
         assert_eq!(fs.requirements()[0].field, "spec.nodeName");
     }
 
@@ -1381,8 +1415,9 @@ mod tests {
             "status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.5"}]}
         });
         let f = selectable_fields("", "pods", &pod);
-        let fs = FieldSelector::parse("spec.nodeName=n1,status.podIP=10.0.0.5,spec.hostNetwork=false")
-            .unwrap();
+        let fs =
+            FieldSelector::parse("spec.nodeName=n1,status.podIP=10.0.0.5,spec.hostNetwork=false")
+                .unwrap();
         assert!(fs.matches(&f));
         assert_eq!(labels_of(&pod), labels(&[("app", "web")]));
         let ev = serde_json::json!({
@@ -1392,12 +1427,54 @@ mod tests {
             "type": "Normal"
         });
         let f = selectable_fields("", "events", &ev);
-        let fs = FieldSelector::parse("involvedObject.uid=u1,involvedObject.name=web-0,source=kubelet")
-            .unwrap();
+        let fs =
+            FieldSelector::parse("involvedObject.uid=u1,involvedObject.name=web-0,source=kubelet")
+                .unwrap();
         assert!(fs.matches(&f));
         let node = serde_json::json!({"metadata": {"name": "n"}, "spec": {"unschedulable": true}});
         let f = selectable_fields("", "nodes", &node);
         assert!(!f.iter().any(|(k, _)| *k == "metadata.namespace"));
-        assert!(FieldSelector::parse("spec.unschedulable=true").unwrap().matches(&f));
+        assert!(
+            FieldSelector::parse("spec.unschedulable=true")
+                .unwrap()
+                .matches(&f)
+        );
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn label_parser_never_panics(s in ".{0,64}") {
+            let _ = LabelSelector::parse(&s);
+        }
+
+        #[test]
+        fn label_parser_never_panics_on_selector_alphabet(s in "[a-z!=(), \t<>\0_./-]{0,40}") {
+            if let Ok(sel) = LabelSelector::parse(&s) {
+                // What parses prints back to something that parses the same.
+                let again = LabelSelector::parse(&sel.to_string()).unwrap();
+                prop_assert_eq!(again.requirements(), sel.requirements());
+            }
+        }
+
+        #[test]
+        fn field_parser_never_panics(s in ".{0,64}") {
+            if let Ok(fs) = FieldSelector::parse(&s) {
+                let _ = fs.convert_for("", "pods");
+                let _ = fs.matches(&[("metadata.name", "x".to_string())]);
+            }
+        }
+
+        #[test]
+        fn field_values_round_trip(v in ".{0,20}") {
+            let s = format!("metadata.name={}", escape_field_value(&v));
+            let fs = FieldSelector::parse(&s).unwrap();
+            prop_assert_eq!(fs.requires_exact_match("metadata.name"), Some(v.as_str()));
+        }
     }
 }

@@ -19,6 +19,16 @@ pub struct Cause {
     pub field: String,
 }
 
+impl From<&crate::names::FieldError> for Cause {
+    fn from(e: &crate::names::FieldError) -> Self {
+        Cause {
+            reason: e.kind.reason().to_string(),
+            message: e.body(),
+            field: e.field.clone(),
+        }
+    }
+}
+
 /// A failed request, convertible into a Status response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
