@@ -38,7 +38,9 @@ impl Filter {
     pub fn from_query(resource: &Resource, query: &Query) -> ApiResult<Self> {
         let labels = match query.get("labelSelector") {
             None | Some("") => None,
-            Some(s) => Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?),
+            Some(s) => {
+                Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?)
+            }
         };
         let fields = match query.get("fieldSelector") {
             None | Some("") => None,
@@ -69,17 +71,16 @@ impl Filter {
 
 /// The revision a request names in `resourceVersion`.
 pub fn parse_rv(raw: &str) -> ApiResult<u64> {
-    raw.parse::<u64>().map_err(|_| {
-        ApiError::bad_request(format!("invalid resource version: {raw:?}"))
-    })
+    raw.parse::<u64>()
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {raw:?}")))
 }
 
 /// Maps a failure to read history.
 pub fn history_error(err: StoreError) -> ApiError {
     match err {
-        StoreError::Expired { requested, oldest } => ApiError::expired(format!(
-            "too old resource version: {requested} ({oldest})"
-        )),
+        StoreError::Expired { requested, oldest } => {
+            ApiError::expired(format!("too old resource version: {requested} ({oldest})"))
+        }
         StoreError::TooLarge { requested, current } => {
             ApiError::too_large_resource_version(requested, current)
         }
@@ -104,7 +105,11 @@ fn encode_continue(rv: u64, start: &str) -> String {
 }
 
 fn decode_continue(raw: &str) -> ApiResult<(u64, String)> {
-    let invalid = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    let invalid = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
     let bytes = base64::engine::general_purpose::URL_SAFE
         .decode(raw)
         .or_else(|_| base64::engine::general_purpose::STANDARD.decode(raw))
@@ -151,7 +156,12 @@ fn snapshot_for(state: &AppState, query: &Query) -> ApiResult<Snapshot> {
 }
 
 /// Serves a LIST.
-pub fn serve(state: &AppState, target: &Target, query: &Query, headers: &HeaderMap) -> ApiResult<Response> {
+pub fn serve(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let resource = target.resource;
     let output = negotiate::output(headers, query.get("includeObject"))?;
     let filter = Filter::from_query(resource, query)?;
@@ -162,7 +172,10 @@ pub fn serve(state: &AppState, target: &Target, query: &Query, headers: &HeaderM
     let prefix = target.prefix();
     let (snapshot, after) = match query.get("continue").filter(|s| !s.is_empty()) {
         Some(token) => {
-            if query.get("resourceVersion").is_some_and(|rv| !rv.is_empty() && rv != "0") {
+            if query
+                .get("resourceVersion")
+                .is_some_and(|rv| !rv.is_empty() && rv != "0")
+            {
                 return Err(ApiError::bad_request(
                     "specifying resource version is not allowed when using continue",
                 ));
@@ -200,7 +213,10 @@ pub fn serve(state: &AppState, target: &Target, query: &Query, headers: &HeaderM
     }
     let cont = if more {
         let last = items.last().map(|o| &*o.key).unwrap_or("");
-        Some(encode_continue(snapshot.rev, last.strip_prefix(&prefix).unwrap_or(last)))
+        Some(encode_continue(
+            snapshot.rev,
+            last.strip_prefix(&prefix).unwrap_or(last),
+        ))
     } else {
         None
     };
@@ -232,8 +248,17 @@ mod tests {
     #[test]
     fn continue_tokens_round_trip_and_reject_garbage() {
         let token = encode_continue(42, "default/web-3");
-        assert_eq!(decode_continue(&token).unwrap(), (42, "default/web-3".to_string()));
-        for bad in ["", "!!!", "e30", &base64::engine::general_purpose::URL_SAFE.encode(b"{\"v\":\"x\",\"rv\":1,\"start\":\"a\"}")] {
+        assert_eq!(
+            decode_continue(&token).unwrap(),
+            (42, "default/web-3".to_string())
+        );
+        for bad in [
+            "",
+            "!!!",
+            "e30",
+            &base64::engine::general_purpose::URL_SAFE
+                .encode(b"{\"v\":\"x\",\"rv\":1,\"start\":\"a\"}"),
+        ] {
             assert_eq!(decode_continue(bad).unwrap_err().code, 400, "{bad}");
         }
     }

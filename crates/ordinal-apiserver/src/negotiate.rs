@@ -91,6 +91,9 @@ pub enum BodyType {
     MergePatch,
     StrategicMergePatch,
     ApplyPatch,
+    /// `application/vnd.kubernetes.protobuf`: what kubectl's typed clients
+    /// send for built-in kinds.
+    Protobuf,
 }
 
 impl BodyType {
@@ -108,7 +111,12 @@ pub fn body_type(headers: &HeaderMap) -> ApiResult<BodyType> {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
-    let media = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media = raw
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     Ok(match media.as_str() {
         "" | "application/json" => BodyType::Json,
         "application/yaml" | "application/x-yaml" | "text/yaml" => BodyType::Yaml,
@@ -116,6 +124,7 @@ pub fn body_type(headers: &HeaderMap) -> ApiResult<BodyType> {
         "application/merge-patch+json" => BodyType::MergePatch,
         "application/strategic-merge-patch+json" => BodyType::StrategicMergePatch,
         "application/apply-patch+yaml" => BodyType::ApplyPatch,
+        "application/vnd.kubernetes.protobuf" => BodyType::Protobuf,
         _ => return Err(ApiError::unsupported_media_type(raw)),
     })
 }
@@ -133,8 +142,13 @@ mod tests {
 
     #[test]
     fn kubectl_get_asks_for_a_table() {
-        let h = accept("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json");
-        assert_eq!(output(&h, None).unwrap(), Output::Table(IncludeObject::Metadata));
+        let h = accept(
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json",
+        );
+        assert_eq!(
+            output(&h, None).unwrap(),
+            Output::Table(IncludeObject::Metadata)
+        );
         assert_eq!(
             output(&h, Some("Object")).unwrap(),
             Output::Table(IncludeObject::Object)
@@ -144,11 +158,21 @@ mod tests {
     #[test]
     fn plain_and_metadata_and_unacceptable() {
         assert_eq!(output(&HeaderMap::new(), None).unwrap(), Output::Json);
-        assert_eq!(output(&accept("application/json"), None).unwrap(), Output::Json);
-        assert_eq!(output(&accept("*/*"), None).unwrap(), Output::Json);
-        assert_eq!(output(&accept("application/yaml"), None).unwrap(), Output::Yaml);
         assert_eq!(
-            output(&accept("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"), None).unwrap(),
+            output(&accept("application/json"), None).unwrap(),
+            Output::Json
+        );
+        assert_eq!(output(&accept("*/*"), None).unwrap(), Output::Json);
+        assert_eq!(
+            output(&accept("application/yaml"), None).unwrap(),
+            Output::Yaml
+        );
+        assert_eq!(
+            output(
+                &accept("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"),
+                None
+            )
+            .unwrap(),
             Output::Metadata
         );
         assert_eq!(

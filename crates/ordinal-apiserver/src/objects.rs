@@ -11,7 +11,9 @@ use crate::status::{ApiError, ApiResult, Cause};
 
 /// Now, as Kubernetes writes timestamps: RFC 3339, seconds, UTC.
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// The five random characters upstream appends to a generateName.
@@ -34,7 +36,9 @@ pub fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
 /// The metadata map, created if missing.
 pub fn metadata_mut(object: &mut Value) -> ApiResult<&mut Map<String, Value>> {
     let Value::Object(map) = object else {
-        return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
     };
     let meta = map.entry("metadata").or_insert_with(|| json!({}));
     if meta.is_null() {
@@ -46,9 +50,16 @@ pub fn metadata_mut(object: &mut Value) -> ApiResult<&mut Map<String, Value>> {
 
 /// Checks that `apiVersion` and `kind` in a body match the URL, filling them
 /// in when absent, as upstream's decoder does with the URL's defaults.
-pub fn check_type(resource: &Resource, kind: &str, api_version: &str, object: &mut Value) -> ApiResult<()> {
+pub fn check_type(
+    resource: &Resource,
+    kind: &str,
+    api_version: &str,
+    object: &mut Value,
+) -> ApiResult<()> {
     let Value::Object(map) = object else {
-        return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
     };
     match map.get("apiVersion") {
         None | Some(Value::Null) => {
@@ -85,7 +96,11 @@ pub fn check_type(resource: &Resource, kind: &str, api_version: &str, object: &m
 }
 
 /// Reconciles the namespace in the body with the one in the URL.
-pub fn check_namespace(resource: &Resource, url_ns: Option<&str>, object: &mut Value) -> ApiResult<()> {
+pub fn check_namespace(
+    resource: &Resource,
+    url_ns: Option<&str>,
+    object: &mut Value,
+) -> ApiResult<()> {
     let meta = metadata_mut(object)?;
     if !resource.namespaced {
         meta.remove("namespace");
@@ -120,7 +135,11 @@ fn meta_errors(resource: &Resource, meta: &Map<String, Value>) -> Vec<names::Fie
 /// Returns the object's final name.
 pub fn prepare_create(resource: &Resource, object: &mut Value) -> ApiResult<String> {
     let meta = metadata_mut(object)?;
-    let name = meta.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = meta
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let generate = meta
         .get("generateName")
         .and_then(Value::as_str)
@@ -177,7 +196,9 @@ fn spec_of(object: &Value) -> Map<String, Value> {
         .as_object()
         .map(|m| {
             m.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion"))
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion")
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         })
@@ -197,7 +218,12 @@ pub enum Scope {
 /// Carries server-owned metadata over from the stored object into an
 /// update, as upstream's BeforeUpdate does, and bumps generation on spec
 /// changes.
-pub fn prepare_update(resource: &Resource, old: &Value, new: &mut Value, scope: Scope) -> ApiResult<()> {
+pub fn prepare_update(
+    resource: &Resource,
+    old: &Value,
+    new: &mut Value,
+    scope: Scope,
+) -> ApiResult<()> {
     let old_meta = metadata(old).cloned().unwrap_or_default();
     if scope == Scope::Status {
         let status = new.get("status").cloned();
@@ -219,7 +245,9 @@ pub fn prepare_update(resource: &Resource, old: &Value, new: &mut Value, scope: 
     }
     if resource.has_status() {
         let Value::Object(map) = new else {
-            return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "the body of the request must be a JSON object",
+            ));
         };
         match old.get("status") {
             Some(s) => {
@@ -276,7 +304,10 @@ pub fn prepare_update(resource: &Resource, old: &Value, new: &mut Value, scope: 
         return Err(ApiError::invalid(resource, name, field_causes(errors)));
     }
     if resource.generation && spec_changed {
-        let generation = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
+        let generation = old_meta
+            .get("generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         meta.insert("generation".into(), json!(generation + 1));
     }
     Ok(())
@@ -299,16 +330,22 @@ pub fn normalize(resource: &Resource, object: &mut Value) {
         }
         "secrets" => {
             use base64::Engine;
-            if let Some(Value::Object(string_data)) = object.as_object_mut().and_then(|m| m.remove("stringData")) {
+            if let Some(Value::Object(string_data)) =
+                object.as_object_mut().and_then(|m| m.remove("stringData"))
+            {
                 if !object.get("data").is_some_and(Value::is_object) {
                     object["data"] = json!({});
                 }
                 for (k, v) in string_data {
                     let text = v.as_str().unwrap_or_default();
-                    object["data"][k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+                    object["data"][k] =
+                        json!(base64::engine::general_purpose::STANDARD.encode(text));
                 }
             }
-            if object.get("type").is_none_or(|t| t.as_str().is_none_or(str::is_empty)) {
+            if object
+                .get("type")
+                .is_none_or(|t| t.as_str().is_none_or(str::is_empty))
+            {
                 object["type"] = json!("Opaque");
             }
         }
@@ -336,12 +373,17 @@ mod tests {
     #[test]
     fn create_fills_server_fields_and_generates_names() {
         let sts = lookup("apps", "v1", "statefulsets").unwrap();
-        let mut obj = json!({"metadata": {"generateName": "web-"}, "spec": {"replicas": 1}});
+        let mut obj = json!({"metadata": {"generateName": "web-", "namespace": "default"}, "spec": {"replicas": 1}});
         let name = prepare_create(sts, &mut obj).unwrap();
         assert!(name.starts_with("web-") && name.len() == 9, "{name}");
         assert_eq!(obj["metadata"]["generation"], 1);
         assert!(obj["metadata"]["uid"].as_str().unwrap().len() == 36);
-        assert!(obj["metadata"]["creationTimestamp"].as_str().unwrap().ends_with('Z'));
+        assert!(
+            obj["metadata"]["creationTimestamp"]
+                .as_str()
+                .unwrap()
+                .ends_with('Z')
+        );
     }
 
     #[test]
@@ -349,21 +391,29 @@ mod tests {
         let cm = lookup("", "v1", "configmaps").unwrap();
         let err = prepare_create(cm, &mut json!({"metadata": {"name": "Bad_Name"}})).unwrap_err();
         assert_eq!((err.code, err.reason), (422, "Invalid"));
-        assert_eq!(err.causes[0].field, "metadata.name");
+        assert_eq!(err.causes()[0].field, "metadata.name");
         let err = prepare_create(cm, &mut json!({"metadata": {}})).unwrap_err();
-        assert_eq!(err.causes[0].reason, "FieldValueRequired");
-        let err = prepare_create(cm, &mut json!({"metadata": {"name": "a", "resourceVersion": "5"}})).unwrap_err();
+        assert_eq!(err.causes()[0].reason, "FieldValueRequired");
+        let err = prepare_create(
+            cm,
+            &mut json!({"metadata": {"name": "a", "resourceVersion": "5"}}),
+        )
+        .unwrap_err();
         assert_eq!(err.code, 400);
     }
 
     #[test]
     fn generation_moves_only_with_spec() {
         let sts = lookup("apps", "v1", "statefulsets").unwrap();
-        let old = json!({"metadata": {"name": "web", "uid": "u", "generation": 3}, "spec": {"replicas": 1}, "status": {"replicas": 1}});
-        let mut relabel = json!({"metadata": {"name": "web", "labels": {"a": "b"}}, "spec": {"replicas": 1}});
+        let old = json!({"metadata": {"name": "web", "namespace": "default", "uid": "u", "generation": 3}, "spec": {"replicas": 1}, "status": {"replicas": 1}});
+        let mut relabel =
+            json!({"metadata": {"name": "web", "labels": {"a": "b"}}, "spec": {"replicas": 1}});
         prepare_update(sts, &old, &mut relabel, Scope::Main).unwrap();
         assert_eq!(relabel["metadata"]["generation"], 3);
-        assert_eq!(relabel["status"]["replicas"], 1, "status is kept on main writes");
+        assert_eq!(
+            relabel["status"]["replicas"], 1,
+            "status is kept on main writes"
+        );
         let mut scale = json!({"metadata": {"name": "web"}, "spec": {"replicas": 2}, "status": {"replicas": 9}});
         prepare_update(sts, &old, &mut scale, Scope::Main).unwrap();
         assert_eq!(scale["metadata"]["generation"], 4);
@@ -379,9 +429,15 @@ mod tests {
     fn type_mismatch_is_bad_request() {
         let pods = lookup("", "v1", "pods").unwrap();
         let mut obj = json!({"apiVersion": "v1", "kind": "Service"});
-        assert_eq!(check_type(pods, "Pod", "v1", &mut obj).unwrap_err().code, 400);
+        assert_eq!(
+            check_type(pods, "Pod", "v1", &mut obj).unwrap_err().code,
+            400
+        );
         let mut obj = json!({"apiVersion": "apps/v1", "kind": "Pod"});
-        assert_eq!(check_type(pods, "Pod", "v1", &mut obj).unwrap_err().code, 400);
+        assert_eq!(
+            check_type(pods, "Pod", "v1", &mut obj).unwrap_err().code,
+            400
+        );
         let mut obj = json!({});
         check_type(pods, "Pod", "v1", &mut obj).unwrap();
         assert_eq!(obj["kind"], "Pod");

@@ -32,21 +32,34 @@ fn contains_list_or_directive(value: &Value) -> bool {
 
 /// Parses a patch body of the given type.
 pub fn parse(kind: BodyType, body: &[u8]) -> ApiResult<Patch> {
+    if matches!(kind, BodyType::Json | BodyType::Yaml | BodyType::Protobuf) {
+        return Err(ApiError::unsupported_media_type(match kind {
+            BodyType::Yaml => "application/yaml",
+            BodyType::Protobuf => "application/vnd.kubernetes.protobuf",
+            _ => "application/json",
+        }));
+    }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
     match kind {
-        BodyType::JsonPatch => serde_json::from_value(value)
-            .map(Patch::Json)
-            .map_err(|e| ApiError::bad_request(format!("the server rejected our request due to an error in our request: {e}"))),
+        BodyType::JsonPatch => serde_json::from_value(value).map(Patch::Json).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the server rejected our request due to an error in our request: {e}"
+            ))
+        }),
         BodyType::MergePatch => {
             if !value.is_object() {
-                return Err(ApiError::bad_request("json: cannot unmarshal a non-object into a merge patch"));
+                return Err(ApiError::bad_request(
+                    "json: cannot unmarshal a non-object into a merge patch",
+                ));
             }
             Ok(Patch::Merge(value))
         }
         BodyType::StrategicMergePatch => {
             if !value.is_object() {
-                return Err(ApiError::bad_request("json: cannot unmarshal a non-object into a strategic merge patch"));
+                return Err(ApiError::bad_request(
+                    "json: cannot unmarshal a non-object into a strategic merge patch",
+                ));
             }
             if contains_list_or_directive(&value) {
                 return Err(ApiError::unsupported_media_type(
@@ -58,10 +71,9 @@ pub fn parse(kind: BodyType, body: &[u8]) -> ApiResult<Patch> {
         BodyType::ApplyPatch => Err(ApiError::unsupported_media_type(
             "application/apply-patch+yaml (server-side apply: not yet supported)",
         )),
-        BodyType::Json | BodyType::Yaml => Err(ApiError::unsupported_media_type(match kind {
-            BodyType::Yaml => "application/yaml",
-            _ => "application/json",
-        })),
+        BodyType::Json | BodyType::Yaml | BodyType::Protobuf => {
+            Err(ApiError::unsupported_media_type("a non-patch body"))
+        }
     }
 }
 
@@ -71,7 +83,9 @@ impl Patch {
         let mut doc = original.clone();
         match self {
             Patch::Json(p) => json_patch::patch(&mut doc, p).map_err(|e| {
-                ApiError::unprocessable(format!("the server rejected our request due to an error in our request: {e}"))
+                ApiError::unprocessable(format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ))
             })?,
             Patch::Merge(p) => json_patch::merge(&mut doc, p),
         }
@@ -86,17 +100,39 @@ mod tests {
 
     #[test]
     fn merge_patch_sets_and_deletes() {
-        let p = parse(BodyType::MergePatch, br#"{"metadata":{"labels":{"a":"1","b":null}}}"#).unwrap();
-        let out = p.apply(&json!({"metadata": {"labels": {"b": "2", "c": "3"}}})).unwrap();
+        let p = parse(
+            BodyType::MergePatch,
+            br#"{"metadata":{"labels":{"a":"1","b":null}}}"#,
+        )
+        .unwrap();
+        let out = p
+            .apply(&json!({"metadata": {"labels": {"b": "2", "c": "3"}}}))
+            .unwrap();
         assert_eq!(out["metadata"]["labels"], json!({"a": "1", "c": "3"}));
     }
 
     #[test]
     fn json_patch_tests_and_fails_cleanly() {
-        let p = parse(BodyType::JsonPatch, br#"[{"op":"replace","path":"/spec/replicas","value":3}]"#).unwrap();
-        assert_eq!(p.apply(&json!({"spec": {"replicas": 1}})).unwrap()["spec"]["replicas"], 3);
-        let bad = parse(BodyType::JsonPatch, br#"[{"op":"test","path":"/spec/replicas","value":9}]"#).unwrap();
-        assert_eq!(bad.apply(&json!({"spec": {"replicas": 1}})).unwrap_err().code, 422);
+        let p = parse(
+            BodyType::JsonPatch,
+            br#"[{"op":"replace","path":"/spec/replicas","value":3}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.apply(&json!({"spec": {"replicas": 1}})).unwrap()["spec"]["replicas"],
+            3
+        );
+        let bad = parse(
+            BodyType::JsonPatch,
+            br#"[{"op":"test","path":"/spec/replicas","value":9}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            bad.apply(&json!({"spec": {"replicas": 1}}))
+                .unwrap_err()
+                .code,
+            422
+        );
         assert_eq!(parse(BodyType::JsonPatch, b"{").unwrap_err().code, 400);
     }
 
@@ -107,10 +143,21 @@ mod tests {
             br#"{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"now"}}}}}"#,
         )
         .unwrap();
-        let out = p.apply(&json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}})).unwrap();
-        assert_eq!(out["spec"]["template"]["spec"]["containers"][0]["name"], "a");
-        assert_eq!(out["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"], "now");
-        let listy = parse(BodyType::StrategicMergePatch, br#"{"spec":{"containers":[{"name":"a"}]}}"#);
+        let out = p
+            .apply(&json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}))
+            .unwrap();
+        assert_eq!(
+            out["spec"]["template"]["spec"]["containers"][0]["name"],
+            "a"
+        );
+        assert_eq!(
+            out["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"],
+            "now"
+        );
+        let listy = parse(
+            BodyType::StrategicMergePatch,
+            br#"{"spec":{"containers":[{"name":"a"}]}}"#,
+        );
         assert_eq!(listy.unwrap_err().code, 415);
     }
 }

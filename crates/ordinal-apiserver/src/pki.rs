@@ -187,7 +187,10 @@ mod tests {
         assert_eq!(first.ca_pem, second.ca_pem, "the CA is made once");
         assert_eq!(first.token, second.token, "the token is made once");
         for file in ["token", "pki/ca.key", "pki/ca.crt"] {
-            let mode = fs::metadata(dir.path().join(file)).unwrap().permissions().mode();
+            let mode = fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "{file} is private");
         }
         let config = kubeconfig(&first, &client_url(listen));

@@ -107,7 +107,10 @@ pub fn value_in(
                 .and_then(Value::as_str)
                 .unwrap_or("");
             let row = table_row(resource, value, include);
-            Ok(json_response(code, table(resource, rv, vec![row], None).to_string()))
+            Ok(json_response(
+                code,
+                table(resource, rv, vec![row], None).to_string(),
+            ))
         }
     }
 }

@@ -106,7 +106,9 @@ impl Query {
         let mut values = HashMap::new();
         if let Some(raw) = raw {
             for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
-                values.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+                values
+                    .entry(k.into_owned())
+                    .or_insert_with(|| v.into_owned());
             }
         }
         Query { values }
@@ -132,7 +134,9 @@ impl Query {
         match self.get(key) {
             None | Some("") => Ok(None),
             Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
-                ApiError::bad_request(format!("invalid value for {key}: {v:?}: must be an integer"))
+                ApiError::bad_request(format!(
+                    "invalid value for {key}: {v:?}: must be an integer"
+                ))
             }),
         }
     }
@@ -175,7 +179,10 @@ mod tests {
         assert_eq!(t.namespace, None);
         assert_eq!(t.prefix(), "/core/pods/");
         let t = target("/apis/storage.k8s.io/v1/storageclasses/local-path");
-        assert_eq!(t.key().unwrap(), "/storage.k8s.io/storageclasses/local-path");
+        assert_eq!(
+            t.key().unwrap(),
+            "/storage.k8s.io/storageclasses/local-path"
+        );
     }
 
     #[test]
@@ -202,6 +209,12 @@ mod tests {
         assert!(!q.flag("absent").unwrap());
         assert_eq!(q.integer("limit").unwrap(), Some(5));
         assert_eq!(q.get("x"), Some(" y"));
-        assert_eq!(Query::parse(Some("watch=maybe")).flag("watch").unwrap_err().code, 400);
+        assert_eq!(
+            Query::parse(Some("watch=maybe"))
+                .flag("watch")
+                .unwrap_err()
+                .code,
+            400
+        );
     }
 }

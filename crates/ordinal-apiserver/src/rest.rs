@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use crate::decode;
 use crate::list;
 use crate::negotiate::{self, BodyType, Output};
-use crate::patch;
 use crate::objects::{self, Scope};
+use crate::patch;
 use crate::render;
 use crate::request::{Query, Target};
 use crate::resources::{self, Resource};
@@ -33,7 +33,8 @@ use crate::watch;
 const UPDATE_RETRIES: usize = 32;
 
 /// Namespaces that exist from the start and may not be deleted.
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Serves one request to a resource path.
 pub async fn handle(
@@ -111,10 +112,15 @@ async fn dispatch(
 
 /// Reads a request body, refusing anything over the limit with 413.
 pub async fn read_body(body: Body) -> ApiResult<Bytes> {
-    match http_body_util::Limited::new(body, MAX_BODY_BYTES).collect().await {
+    match http_body_util::Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large()),
-        Err(e) => Err(ApiError::bad_request(format!("reading the request body: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "reading the request body: {e}"
+        ))),
     }
 }
 
@@ -131,7 +137,12 @@ fn parse_stored(object: &Object) -> ApiResult<Value> {
         .map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))
 }
 
-fn get(state: &AppState, target: &Target, query: &Query, headers: &HeaderMap) -> ApiResult<Response> {
+fn get(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let output = negotiate::output(headers, query.get("includeObject"))?;
     let key = target.key().expect("item path");
     let name = target.name.as_deref().unwrap_or("");
@@ -246,17 +257,27 @@ fn dry_run(query: &Query) -> ApiResult<bool> {
 }
 
 /// The namespace must exist and not be terminating to receive new objects.
-fn check_namespace_open(state: &AppState, resource: &Resource, namespace: &str, name: &str) -> ApiResult<()> {
+fn check_namespace_open(
+    state: &AppState,
+    resource: &Resource,
+    namespace: &str,
+    name: &str,
+) -> ApiResult<()> {
     let namespaces = resources::lookup("", "v1", "namespaces").expect("namespaces are served");
     let Some(ns) = state.store.get(&namespaces.key(None, namespace)) else {
         return Err(ApiError::not_found(namespaces, namespace));
     };
     let ns = parse_stored(&ns)?;
-    if ns.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+    if ns
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
+    {
         return Err(ApiError::forbidden(
             resource,
             name,
-            &format!("unable to create new content in namespace {namespace} because it is being terminated"),
+            &format!(
+                "unable to create new content in namespace {namespace} because it is being terminated"
+            ),
         ));
     }
     Ok(())
@@ -286,7 +307,10 @@ async fn create(
         return Err(ApiError::method_not_allowed());
     }
     let output = negotiate::output(headers, query.get("includeObject"))?;
-    let Decoded { mut object, warnings } = decode_body(
+    let Decoded {
+        mut object,
+        warnings,
+    } = decode_body(
         resource,
         (resource.group, resource.version, resource.kind),
         query,
@@ -301,7 +325,11 @@ async fn create(
     apply_create_defaults(resource, &mut object);
     objects::normalize(resource, &mut object);
     if dry_run(query)? {
-        if state.store.get(&resource.key(target.namespace.as_deref(), &name)).is_some() {
+        if state
+            .store
+            .get(&resource.key(target.namespace.as_deref(), &name))
+            .is_some()
+        {
             return Err(ApiError::already_exists(resource, &name));
         }
         let response = render::value_in(resource, output, StatusCode::CREATED, &object)?;
@@ -343,7 +371,10 @@ async fn update(
 ) -> ApiResult<Response> {
     let resource = target.resource;
     let name = target.name.clone().unwrap_or_default();
-    let Decoded { mut object, warnings } = decode_body(
+    let Decoded {
+        mut object,
+        warnings,
+    } = decode_body(
         resource,
         (resource.group, resource.version, resource.kind),
         query,
@@ -363,7 +394,10 @@ async fn update(
         }
     }
     let wanted_rv = precondition_rv(resource, &name, &object)?;
-    let response = guaranteed_update(state, target, query, headers, wanted_rv, |_| Ok(object.clone())).await?;
+    let response = guaranteed_update(state, target, query, headers, wanted_rv, |_| {
+        Ok(object.clone())
+    })
+    .await?;
     Ok(with_warnings(response, &warnings))
 }
 
@@ -477,7 +511,11 @@ fn delete_options(query: &Query, bytes: &[u8]) -> ApiResult<DeleteOptions> {
     let body = decode::parse_body(bytes, decode::Format::Json)
         .map_err(|e| decode_error("DeleteOptions", "v1", &e.to_string()))?;
     if !body.is_object() {
-        return Err(decode_error("DeleteOptions", "v1", "the body must be a JSON object"));
+        return Err(decode_error(
+            "DeleteOptions",
+            "v1",
+            "the body must be a JSON object",
+        ));
     }
     if let Some(policy) = body.get("propagationPolicy").and_then(Value::as_str) {
         check_propagation(policy)?;
@@ -489,7 +527,9 @@ fn delete_options(query: &Query, bytes: &[u8]) -> ApiResult<DeleteOptions> {
                 other => {
                     return Err(ApiError::bad_request(format!(
                         "dryRun: Unsupported value: {}: supported values: \"All\"",
-                        other.map(|s| format!("\"{s}\"")).unwrap_or_else(|| d.to_string())
+                        other
+                            .map(|s| format!("\"{s}\""))
+                            .unwrap_or_else(|| d.to_string())
                     )));
                 }
             }
@@ -538,8 +578,15 @@ async fn delete_one(
     name: &str,
     opts: &DeleteOptions,
 ) -> ApiResult<(StatusCode, Value)> {
-    if resource.group.is_empty() && resource.plural == "namespaces" && SYSTEM_NAMESPACES[..3].contains(&name) {
-        return Err(ApiError::forbidden(resource, name, "this namespace may not be deleted"));
+    if resource.group.is_empty()
+        && resource.plural == "namespaces"
+        && SYSTEM_NAMESPACES[..3].contains(&name)
+    {
+        return Err(ApiError::forbidden(
+            resource,
+            name,
+            "this namespace may not be deleted",
+        ));
     }
     for _ in 0..UPDATE_RETRIES {
         let current = state
@@ -582,7 +629,10 @@ async fn delete_one(
                 .is_some_and(|f| !f.is_empty());
         if finalizers || spec_finalizers {
             // Finalizers hold the object: mark it and let their owners act.
-            if value.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+            if value
+                .pointer("/metadata/deletionTimestamp")
+                .is_some_and(|v| !v.is_null())
+            {
                 return Ok((StatusCode::OK, value));
             }
             let meta = objects::metadata_mut(&mut value)?;
@@ -599,7 +649,11 @@ async fn delete_one(
             if opts.dry_run {
                 return Ok((StatusCode::OK, value));
             }
-            match state.store.update(key.to_string(), value, current.rev).await {
+            match state
+                .store
+                .update(key.to_string(), value, current.rev)
+                .await
+            {
                 Ok(stored) => return Ok((StatusCode::OK, parse_stored(&stored)?)),
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(StoreError::NotFound) => return Err(ApiError::not_found(resource, name)),

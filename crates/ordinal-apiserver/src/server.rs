@@ -65,7 +65,9 @@ impl Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("data dir {dir} is in use by another ordinal (pid {pid}); stop it first, or choose another --data-dir")]
+    #[error(
+        "data dir {dir} is in use by another ordinal (pid {pid}); stop it first, or choose another --data-dir"
+    )]
     Locked { dir: PathBuf, pid: String },
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
@@ -130,7 +132,8 @@ fn lock_data_dir(dir: &Path) -> Result<fs::File, StartError> {
             pid: pid.trim().to_string(),
         });
     }
-    file.set_len(0).map_err(|e| StartError::Io(path.clone(), e))?;
+    file.set_len(0)
+        .map_err(|e| StartError::Io(path.clone(), e))?;
     write!(file, "{}", std::process::id()).map_err(|e| StartError::Io(path.clone(), e))?;
     Ok(file)
 }
@@ -206,7 +209,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     bootstrap(&store).await?;
 
     let kubeconfig = config.data_dir.join("kubeconfig");
-    pki::write_private(&kubeconfig, pki::kubeconfig(&credentials, &pki::client_url(addr)).as_bytes())?;
+    pki::write_private(
+        &kubeconfig,
+        pki::kubeconfig(&credentials, &pki::client_url(addr)).as_bytes(),
+    )?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = Arc::new(AppState {
@@ -249,7 +255,12 @@ fn tls_acceptor(creds: &Credentials) -> Result<TlsAcceptor, StartError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-async fn serve(listener: TcpListener, tls: TlsAcceptor, app: Router, mut shutdown: watch::Receiver<bool>) {
+async fn serve(
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    app: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (tcp, peer) = tokio::select! {
@@ -317,7 +328,11 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// Bearer-token authentication; everything but the health endpoints.
-async fn authenticate(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -325,7 +340,9 @@ async fn authenticate(State(state): State<Arc<AppState>>, request: Request, next
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match presented {
-        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => next.run(request).await,
+        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => {
+            next.run(request).await
+        }
         _ => ApiError::unauthorized().into_response(),
     }
 }
@@ -360,7 +377,11 @@ fn go_arch() -> &'static str {
     }
 }
 
-fn discovery_response(request_headers: &http::HeaderMap, aggregated: serde_json::Value, legacy: serde_json::Value) -> Response {
+fn discovery_response(
+    request_headers: &http::HeaderMap,
+    aggregated: serde_json::Value,
+    legacy: serde_json::Value,
+) -> Response {
     let accept = request_headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -371,7 +392,9 @@ fn discovery_response(request_headers: &http::HeaderMap, aggregated: serde_json:
             header::CONTENT_TYPE,
             HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE),
         );
-        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept"));
         response
     } else {
         render::json_response(StatusCode::OK, legacy.to_string())
@@ -379,11 +402,19 @@ fn discovery_response(request_headers: &http::HeaderMap, aggregated: serde_json:
 }
 
 async fn api_root(State(state): State<Arc<AppState>>, headers: http::HeaderMap) -> Response {
-    discovery_response(&headers, discovery::aggregated_core(), discovery::api_versions(&state.server_address))
+    discovery_response(
+        &headers,
+        discovery::aggregated_core(),
+        discovery::api_versions(&state.server_address),
+    )
 }
 
 async fn apis_root(headers: http::HeaderMap) -> Response {
-    discovery_response(&headers, discovery::aggregated_groups(), discovery::api_group_list())
+    discovery_response(
+        &headers,
+        discovery::aggregated_groups(),
+        discovery::api_group_list(),
+    )
 }
 
 async fn api_group(axum::extract::Path(group): axum::extract::Path<String>) -> Response {

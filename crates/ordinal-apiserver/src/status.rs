@@ -29,18 +29,24 @@ impl From<&crate::names::FieldError> for Cause {
     }
 }
 
-/// A failed request, convertible into a Status response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub code: u16,
-    pub reason: &'static str,
-    pub message: String,
-    /// `details.name`, `details.group`, `details.kind`.
+/// `details` of a Status: what the error is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
     pub name: Option<String>,
     pub group: Option<String>,
     pub kind: Option<String>,
     pub causes: Vec<Cause>,
     pub retry_after_seconds: Option<u32>,
+}
+
+/// A failed request, convertible into a Status response. Kept small (the
+/// details are boxed) because every handler returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Box<Details>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -59,20 +65,21 @@ impl ApiError {
             code,
             reason,
             message: message.into(),
-            name: None,
-            group: None,
-            kind: None,
-            causes: Vec::new(),
-            retry_after_seconds: None,
+            details: Box::default(),
         }
     }
 
+    /// The field causes of an `Invalid` error.
+    pub fn causes(&self) -> &[Cause] {
+        &self.details.causes
+    }
+
     fn about(mut self, resource: &Resource, name: &str) -> Self {
-        self.name = Some(name.to_string());
+        self.details.name = Some(name.to_string());
         if !resource.group.is_empty() {
-            self.group = Some(resource.group.to_string());
+            self.details.group = Some(resource.group.to_string());
         }
-        self.kind = Some(resource.plural.to_string());
+        self.details.kind = Some(resource.plural.to_string());
         self
     }
 
@@ -88,7 +95,11 @@ impl ApiError {
 
     /// A path that names nothing the server serves.
     pub fn no_route() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     /// `pods "web-0" already exists`.
@@ -150,12 +161,12 @@ impl ApiError {
             "Invalid",
             format!("{kind} \"{name}\" is invalid: {summary}"),
         );
-        err.name = Some(name.to_string());
+        err.details.name = Some(name.to_string());
         if !resource.group.is_empty() {
-            err.group = Some(resource.group.to_string());
+            err.details.group = Some(resource.group.to_string());
         }
-        err.kind = Some(resource.kind.to_string());
-        err.causes = causes;
+        err.details.kind = Some(resource.kind.to_string());
+        err.details.causes = causes;
         err
     }
 
@@ -198,7 +209,9 @@ impl ApiError {
         Self::new(
             406,
             "NotAcceptable",
-            format!("the server was unable to respond with a content type that the client supports (requested: {accept})"),
+            format!(
+                "the server was unable to respond with a content type that the client supports (requested: {accept})"
+            ),
         )
     }
 
@@ -222,7 +235,9 @@ impl ApiError {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"
+            ),
         )
     }
 
@@ -233,12 +248,12 @@ impl ApiError {
             "Timeout",
             format!("Too large resource version: {requested}, current: {current}"),
         );
-        err.causes = vec![Cause {
+        err.details.causes = vec![Cause {
             reason: "ResourceVersionTooLarge".into(),
             message: "Too large resource version".into(),
             field: String::new(),
         }];
-        err.retry_after_seconds = Some(1);
+        err.details.retry_after_seconds = Some(1);
         err
     }
 
@@ -264,17 +279,18 @@ impl ApiError {
             "code": self.code,
         });
         let mut details = serde_json::Map::new();
-        if let Some(name) = &self.name {
+        let d = &self.details;
+        if let Some(name) = &d.name {
             details.insert("name".into(), json!(name));
         }
-        if let Some(group) = &self.group {
+        if let Some(group) = &d.group {
             details.insert("group".into(), json!(group));
         }
-        if let Some(kind) = &self.kind {
+        if let Some(kind) = &d.kind {
             details.insert("kind".into(), json!(kind));
         }
-        if !self.causes.is_empty() {
-            let causes: Vec<Value> = self
+        if !d.causes.is_empty() {
+            let causes: Vec<Value> = d
                 .causes
                 .iter()
                 .map(|c| {
@@ -287,7 +303,7 @@ impl ApiError {
                 .collect();
             details.insert("causes".into(), Value::Array(causes));
         }
-        if let Some(secs) = self.retry_after_seconds {
+        if let Some(secs) = d.retry_after_seconds {
             details.insert("retryAfterSeconds".into(), json!(secs));
         }
         if !details.is_empty() {
@@ -306,7 +322,7 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let Some(secs) = self.retry_after_seconds {
+        if let Some(secs) = self.details.retry_after_seconds {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

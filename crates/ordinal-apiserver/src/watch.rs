@@ -84,7 +84,9 @@ impl Plan {
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
-        let mut text = json!({"type": "BOOKMARK", "object": list::bookmark(self.resource, rv, initial_end)}).to_string();
+        let mut text =
+            json!({"type": "BOOKMARK", "object": list::bookmark(self.resource, rv, initial_end)})
+                .to_string();
         text.push('\n');
         Bytes::from(text)
     }
@@ -121,9 +123,10 @@ fn stream_response(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> Respons
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(render::JSON));
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
     response
 }
 
@@ -193,7 +196,8 @@ pub async fn serve(
     let mut watcher = match state.store.watch(&prefix, from_rev) {
         Ok(w) => w,
         Err(StoreError::Expired { requested, oldest }) => {
-            let err = ApiError::expired(format!("too old resource version: {requested} ({oldest})"));
+            let err =
+                ApiError::expired(format!("too old resource version: {requested} ({oldest})"));
             let _ = tx.send(Ok(error_line(&err))).await;
             drop(tx);
             return Ok(stream_response(rx));

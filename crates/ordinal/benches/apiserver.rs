@@ -56,7 +56,9 @@ fn rss_mb(pid: u32) -> f64 {
 
 async fn client(dir: &Path) -> kube::Client {
     let kubeconfig = kube::config::Kubeconfig::read_from(dir.join("kubeconfig")).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
     kube::Client::try_from(config).unwrap()
 }
 
@@ -115,8 +117,18 @@ async fn main() {
         let _ = child.wait();
     }
     let startup = median(startups);
-    rows.push(Row { name: "start-up to ready, empty data dir", value: format!("{:.0} ms", ms(startup)), goal: "<= 150 ms", ok: startup <= Duration::from_millis(150) });
-    rows.push(Row { name: "idle RSS, empty", value: format!("{idle_rss:.1} MB"), goal: "<= 40 MB", ok: idle_rss <= 40.0 });
+    rows.push(Row {
+        name: "start-up to ready, empty data dir",
+        value: format!("{:.0} ms", ms(startup)),
+        goal: "<= 150 ms",
+        ok: startup <= Duration::from_millis(150),
+    });
+    rows.push(Row {
+        name: "idle RSS, empty",
+        value: format!("{idle_rss:.1} MB"),
+        goal: "<= 40 MB",
+        ok: idle_rss <= 40.0,
+    });
 
     // Durable pod creates from 32 concurrent HTTPS clients.
     let dir = tmp.path().join("loaded");
@@ -139,7 +151,9 @@ async fn main() {
                     break;
                 }
                 let t = Instant::now();
-                api.create(&PostParams::default(), &pod(&format!("pod-{i:05}"))).await.expect("create");
+                api.create(&PostParams::default(), &pod(&format!("pod-{i:05}")))
+                    .await
+                    .expect("create");
                 latencies.push(t.elapsed());
             }
             latencies
@@ -153,8 +167,18 @@ async fn main() {
     latencies.sort();
     let rate = PODS as f64 / elapsed.as_secs_f64();
     let p99 = percentile(&latencies, 0.99);
-    rows.push(Row { name: "durable pod creates, 32 HTTPS clients", value: format!("{rate:.0}/s"), goal: ">= 2000/s", ok: rate >= 2000.0 });
-    rows.push(Row { name: "  create latency p50 / p99", value: format!("{:.1} / {:.1} ms", ms(percentile(&latencies, 0.5)), ms(p99)), goal: "p99 <= 20 ms", ok: p99 <= Duration::from_millis(20) });
+    rows.push(Row {
+        name: "durable pod creates, 32 HTTPS clients",
+        value: format!("{rate:.0}/s"),
+        goal: ">= 2000/s",
+        ok: rate >= 2000.0,
+    });
+    rows.push(Row {
+        name: "  create latency p50 / p99",
+        value: format!("{:.1} / {:.1} ms", ms(percentile(&latencies, 0.5)), ms(p99)),
+        goal: "p99 <= 20 ms",
+        ok: p99 <= Duration::from_millis(20),
+    });
 
     // LIST of 10,000 pods, full JSON body, median of five.
     let api: Api<Pod> = Api::all(clients[0].clone());
@@ -166,7 +190,12 @@ async fn main() {
         assert_eq!(list.items.len(), PODS);
     }
     let list_time = median(lists);
-    rows.push(Row { name: "LIST 10,000 pods (client-side decode included)", value: format!("{:.0} ms", ms(list_time)), goal: "<= 150 ms", ok: list_time <= Duration::from_millis(150) });
+    rows.push(Row {
+        name: "LIST 10,000 pods (client-side decode included)",
+        value: format!("{:.0} ms", ms(list_time)),
+        goal: "<= 150 ms",
+        ok: list_time <= Duration::from_millis(150),
+    });
     let raw = {
         let mut v = Vec::new();
         for _ in 0..5 {
@@ -178,25 +207,51 @@ async fn main() {
         }
         median(v)
     };
-    rows.push(Row { name: "LIST 10,000 pods (bytes on the wire)", value: format!("{:.0} ms", ms(raw)), goal: "<= 150 ms", ok: raw <= Duration::from_millis(150) });
+    rows.push(Row {
+        name: "LIST 10,000 pods (bytes on the wire)",
+        value: format!("{:.0} ms", ms(raw)),
+        goal: "<= 150 ms",
+        ok: raw <= Duration::from_millis(150),
+    });
     std::thread::sleep(Duration::from_millis(500));
     let loaded_rss = rss_mb(child.id());
-    rows.push(Row { name: "RSS with 10,000 pods", value: format!("{loaded_rss:.1} MB"), goal: "<= 200 MB", ok: loaded_rss <= 200.0 });
+    rows.push(Row {
+        name: "RSS with 10,000 pods",
+        value: format!("{loaded_rss:.1} MB"),
+        goal: "<= 200 MB",
+        ok: loaded_rss <= 200.0,
+    });
 
     // Watch delivery latency to 100 watchers.
     let cms: Api<ConfigMap> = Api::namespaced(clients[0].clone(), "default");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
-    let start_rv = cms.list(&ListParams::default().limit(1)).await.unwrap().metadata.resource_version.unwrap();
+    let start_rv = cms
+        .list(&ListParams::default().limit(1))
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
     for w in 0..WATCHERS {
         let c = clients[w % WRITERS].clone();
         let tx = tx.clone();
         let rv = start_rv.clone();
         tokio::spawn(async move {
             let api: Api<ConfigMap> = Api::namespaced(c, "default");
-            let mut stream = api.watch(&WatchParams::default().timeout(120), &rv).await.unwrap().boxed();
+            let mut stream = api
+                .watch(&WatchParams::default().timeout(120), &rv)
+                .await
+                .unwrap()
+                .boxed();
             while let Some(Ok(event)) = stream.next().await {
                 if let WatchEvent::Added(cm) = event {
-                    let i: usize = cm.metadata.name.unwrap().trim_start_matches("w-").parse().unwrap();
+                    let i: usize = cm
+                        .metadata
+                        .name
+                        .unwrap()
+                        .trim_start_matches("w-")
+                        .parse()
+                        .unwrap();
                     let _ = tx.send((i, Instant::now()));
                 }
             }
@@ -206,7 +261,9 @@ async fn main() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut sent = Vec::new();
     for i in 0..WATCH_WRITES {
-        let cm: ConfigMap = serde_json::from_value(serde_json::json!({"metadata": {"name": format!("w-{i}")}})).unwrap();
+        let cm: ConfigMap =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": format!("w-{i}")}}))
+                .unwrap();
         let t = Instant::now();
         cms.create(&PostParams::default(), &cm).await.unwrap();
         sent.push((t, t.elapsed()));
@@ -221,7 +278,10 @@ async fn main() {
                 // From the moment the write was acknowledged to the client,
                 // or from the send if the event beat the acknowledgement.
                 let acked = t0 + request;
-                delivery.push(at.saturating_duration_since(acked.min(at)).max(at.saturating_duration_since(acked)));
+                delivery.push(
+                    at.saturating_duration_since(acked.min(at))
+                        .max(at.saturating_duration_since(acked)),
+                );
             }
             _ => break,
         }
@@ -231,7 +291,12 @@ async fn main() {
     let p99 = percentile(&delivery, 0.99);
     rows.push(Row {
         name: "watch delivery after ack, 100 watchers, p50 / p99",
-        value: format!("{:.2} / {:.2} ms{}", ms(percentile(&delivery, 0.5)), ms(p99), if complete { "" } else { " (events missing!)" }),
+        value: format!(
+            "{:.2} / {:.2} ms{}",
+            ms(percentile(&delivery, 0.5)),
+            ms(p99),
+            if complete { "" } else { " (events missing!)" }
+        ),
         goal: "p99 <= 5 ms",
         ok: complete && p99 <= Duration::from_millis(5),
     });
@@ -254,13 +319,29 @@ async fn main() {
         let _ = child.wait();
     }
     let restart = median(restarts);
-    rows.push(Row { name: "start-up to ready, 10,000 stored pods", value: format!("{:.0} ms", ms(restart)), goal: "<= 1 s", ok: restart <= Duration::from_secs(1) });
-    rows.push(Row { name: "idle RSS after restart, 10,000 pods", value: format!("{after_rss:.1} MB"), goal: "<= 200 MB", ok: after_rss <= 200.0 });
+    rows.push(Row {
+        name: "start-up to ready, 10,000 stored pods",
+        value: format!("{:.0} ms", ms(restart)),
+        goal: "<= 1 s",
+        ok: restart <= Duration::from_secs(1),
+    });
+    rows.push(Row {
+        name: "idle RSS after restart, 10,000 pods",
+        value: format!("{after_rss:.1} MB"),
+        goal: "<= 200 MB",
+        ok: after_rss <= 200.0,
+    });
 
     println!();
     println!("| benchmark | result | goal | met |");
     println!("|---|---|---|---|");
     for r in rows {
-        println!("| {} | {} | {} | {} |", r.name, r.value, r.goal, if r.ok { "yes" } else { "NO" });
+        println!(
+            "| {} | {} | {} | {} |",
+            r.name,
+            r.value,
+            r.goal,
+            if r.ok { "yes" } else { "NO" }
+        );
     }
 }

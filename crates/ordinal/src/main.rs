@@ -10,7 +10,11 @@ use ordinal_apiserver::server::{self, Config};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "ordinal", version, about = "The Kubernetes StatefulSet system in one binary")]
+#[command(
+    name = "ordinal",
+    version,
+    about = "The Kubernetes StatefulSet system in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,7 +39,9 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("ORDINAL_LOG").unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_env_filter(
+            EnvFilter::try_from_env("ORDINAL_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
@@ -62,7 +68,8 @@ async fn up(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
     let running = server::start(Config::new(&data_dir, listen))
         .await
         .with_context(|| format!("starting ordinal on {}", data_dir.display()))?;
-    let kubeconfig = std::fs::canonicalize(&running.kubeconfig).unwrap_or(running.kubeconfig.clone());
+    let kubeconfig =
+        std::fs::canonicalize(&running.kubeconfig).unwrap_or(running.kubeconfig.clone());
     println!(
         "ordinal is up: API server {} (ready in {} ms)",
         running.url(),

@@ -8,13 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::Ordinal;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, PostParams, WatchEvent, WatchParams};
 
 fn configmap(name: &str) -> ConfigMap {
     ConfigMap {
-        metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
         data: Some([("payload".to_string(), "x".repeat(512))].into()),
         ..Default::default()
     }
@@ -37,9 +40,19 @@ async fn acknowledged_writes_survive_sigkill() {
         writers.push(tokio::spawn(async move {
             for i in 0..200 {
                 let name = format!("w{w}-{i}");
-                match tokio::time::timeout(Duration::from_secs(10), api.create(&PostParams::default(), &configmap(&name))).await {
+                match tokio::time::timeout(
+                    Duration::from_secs(10),
+                    api.create(&PostParams::default(), &configmap(&name)),
+                )
+                .await
+                {
                     Ok(Ok(cm)) => {
-                        let rv = cm.metadata.resource_version.unwrap().parse::<u64>().unwrap();
+                        let rv = cm
+                            .metadata
+                            .resource_version
+                            .unwrap()
+                            .parse::<u64>()
+                            .unwrap();
                         acked.lock().unwrap().push((name, rv));
                     }
                     _ => return,
@@ -49,7 +62,10 @@ async fn acknowledged_writes_survive_sigkill() {
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while acked.lock().unwrap().len() < 400 {
-        assert!(std::time::Instant::now() < deadline, "the load did not reach 400 writes");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the load did not reach 400 writes"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     server.kill();
@@ -64,24 +80,54 @@ async fn acknowledged_writes_survive_sigkill() {
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     let list = api.list(&Default::default()).await.unwrap();
     let list_rv: u64 = list.metadata.resource_version.unwrap().parse().unwrap();
-    assert!(list_rv >= max_rv, "revision went backwards: {list_rv} < {max_rv}");
+    assert!(
+        list_rv >= max_rv,
+        "revision went backwards: {list_rv} < {max_rv}"
+    );
     let stored: std::collections::HashMap<String, u64> = list
         .items
         .iter()
-        .map(|c| (c.metadata.name.clone().unwrap(), c.metadata.resource_version.clone().unwrap().parse().unwrap()))
+        .map(|c| {
+            (
+                c.metadata.name.clone().unwrap(),
+                c.metadata
+                    .resource_version
+                    .clone()
+                    .unwrap()
+                    .parse()
+                    .unwrap(),
+            )
+        })
         .collect();
     for (name, rv) in &acked {
-        assert_eq!(stored.get(name), Some(rv), "acknowledged write {name}@{rv} lost");
+        assert_eq!(
+            stored.get(name),
+            Some(rv),
+            "acknowledged write {name}@{rv} lost"
+        );
     }
 
     // A watcher resumes from the last revision it saw before the crash.
-    let mut events = api.watch(&WatchParams::default().timeout(20), &max_rv.to_string()).await.unwrap().boxed();
-    let fresh = api.create(&PostParams::default(), &configmap("after-restart")).await.unwrap();
+    let mut events = api
+        .watch(&WatchParams::default().timeout(20), &max_rv.to_string())
+        .await
+        .unwrap()
+        .boxed();
+    let fresh = api
+        .create(&PostParams::default(), &configmap("after-restart"))
+        .await
+        .unwrap();
     let fresh_rv: u64 = fresh.metadata.resource_version.unwrap().parse().unwrap();
     assert!(fresh_rv > list_rv, "new writes get higher revisions");
     loop {
-        match tokio::time::timeout(Duration::from_secs(20), events.try_next()).await.unwrap().unwrap() {
-            Some(WatchEvent::Added(cm)) if cm.metadata.name.as_deref() == Some("after-restart") => break,
+        match tokio::time::timeout(Duration::from_secs(20), events.try_next())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Some(WatchEvent::Added(cm)) if cm.metadata.name.as_deref() == Some("after-restart") => {
+                break;
+            }
             Some(WatchEvent::Error(e)) => panic!("watch could not resume: {e:?}"),
             Some(_) => {}
             None => panic!("watch ended before the new write arrived"),
@@ -92,7 +138,9 @@ async fn acknowledged_writes_survive_sigkill() {
 #[test]
 fn second_server_on_the_same_data_dir_is_refused() {
     let first = Ordinal::start();
-    let err = common::spawn(&first.dir).map(|_| ()).expect_err("the second must fail");
+    let err = common::spawn(&first.dir)
+        .map(|_| ())
+        .expect_err("the second must fail");
     assert!(err.contains("in use by another ordinal"), "{err}");
     // The first still serves.
     first.ok(&["get", "ns", "default"]);

@@ -15,7 +15,12 @@ const APP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/manifests/app.yaml
 /// The header line of a `kubectl get` table, split into column names.
 fn header(output: &str) -> Vec<String> {
     let first = output.lines().next().unwrap_or("");
-    first.split("  ").map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+    first
+        .split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -38,17 +43,36 @@ fn apply_then_get_every_kind_with_upstream_columns() {
     assert!(sts.contains("0/3"), "{sts}");
 
     let wide = o.ok(&["get", "sts", "web", "-n", "shop", "-o", "wide"]);
-    assert_eq!(header(&wide), ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]);
+    assert_eq!(
+        header(&wide),
+        ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]
+    );
     assert!(wide.contains("registry.k8s.io/nginx-slim:0.24"), "{wide}");
 
     let svc = o.ok(&["get", "svc", "-n", "shop"]);
-    assert_eq!(header(&svc), ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]);
-    assert!(svc.contains("None"), "a headless service shows None:\n{svc}");
+    assert_eq!(
+        header(&svc),
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE"
+        ]
+    );
+    assert!(
+        svc.contains("None"),
+        "a headless service shows None:\n{svc}"
+    );
     assert!(svc.contains("80/TCP"), "{svc}");
 
     let cm = o.ok(&["get", "configmap", "web-config", "-n", "shop"]);
     assert_eq!(header(&cm), ["NAME", "DATA", "AGE"]);
-    assert!(cm.lines().nth(1).unwrap().split_whitespace().nth(1) == Some("2"), "{cm}");
+    assert!(
+        cm.lines().nth(1).unwrap().split_whitespace().nth(1) == Some("2"),
+        "{cm}"
+    );
 
     let secret = o.ok(&["get", "secret", "-n", "shop"]);
     assert_eq!(header(&secret), ["NAME", "TYPE", "DATA", "AGE"]);
@@ -56,28 +80,58 @@ fn apply_then_get_every_kind_with_upstream_columns() {
 
     let ns = o.ok(&["get", "ns"]);
     assert_eq!(header(&ns), ["NAME", "STATUS", "AGE"]);
-    for name in ["default", "kube-system", "kube-public", "kube-node-lease", "shop"] {
-        assert!(ns.lines().any(|l| l.starts_with(&format!("{name} "))), "{name} missing:\n{ns}");
+    for name in [
+        "default",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "shop",
+    ] {
+        assert!(
+            ns.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} missing:\n{ns}"
+        );
     }
     assert!(ns.contains("Active"));
 
     // -o yaml is the stored object, with server-set metadata.
     let yaml = o.ok(&["get", "sts", "web", "-n", "shop", "-o", "yaml"]);
-    for needle in ["kind: StatefulSet", "uid:", "resourceVersion:", "creationTimestamp:", "generation: 1", "serviceName: web"] {
+    for needle in [
+        "kind: StatefulSet",
+        "uid:",
+        "resourceVersion:",
+        "creationTimestamp:",
+        "generation: 1",
+        "serviceName: web",
+    ] {
         assert!(yaml.contains(needle), "{needle} missing:\n{yaml}");
     }
 
     // The secret's stringData became base64 data.
-    let password = o.ok(&["get", "secret", "web-secret", "-n", "shop", "-o", "jsonpath={.data.password}"]);
+    let password = o.ok(&[
+        "get",
+        "secret",
+        "web-secret",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.data.password}",
+    ]);
     assert_eq!(password, "czNjcmV0");
 
     // -A adds the NAMESPACE column; --show-labels and -l work on labels.
     let all_ns = o.ok(&["get", "configmaps", "-A"]);
     assert_eq!(header(&all_ns)[0], "NAMESPACE");
-    assert!(all_ns.contains("shop") && all_ns.contains("web-config"), "{all_ns}");
+    assert!(
+        all_ns.contains("shop") && all_ns.contains("web-config"),
+        "{all_ns}"
+    );
     let labels = o.ok(&["get", "ns", "shop", "--show-labels"]);
     assert!(labels.contains("team=storefront"), "{labels}");
-    assert!(labels.contains("kubernetes.io/metadata.name=shop"), "{labels}");
+    assert!(
+        labels.contains("kubernetes.io/metadata.name=shop"),
+        "{labels}"
+    );
     let selected = o.ok(&["get", "ns", "-l", "team=storefront", "-o", "name"]);
     assert_eq!(selected.trim(), "namespace/shop");
     let none = o.run(&["get", "ns", "-l", "team in (backend)"]);
@@ -96,11 +150,15 @@ fn create_twice_is_already_exists_and_delete_removes() {
     assert!(!second.status.success());
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(
-        err.contains("Error from server (AlreadyExists)") && err.contains("configmaps \"settings\" already exists"),
+        err.contains("Error from server (AlreadyExists)")
+            && err.contains("configmaps \"settings\" already exists"),
         "{err}"
     );
     let deleted = o.ok(&["delete", "configmap", "settings"]);
-    assert!(deleted.contains("configmap \"settings\" deleted"), "{deleted}");
+    assert!(
+        deleted.contains("configmap \"settings\" deleted"),
+        "{deleted}"
+    );
     let gone = o.run(&["get", "configmap", "settings"]);
     assert!(String::from_utf8_lossy(&gone.stderr).contains("(NotFound)"));
 }
@@ -125,12 +183,24 @@ fn get_watch_prints_changes_made_by_another_kubectl() {
             }
         }
     });
-    let next = |what: &str| rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no line: {what}"));
+    let next = |what: &str| {
+        rx.recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no line: {what}"))
+    };
     assert!(next("header").starts_with("NAME"));
     assert!(next("initial row").starts_with("watched "));
-    o.ok(&["create", "configmap", "newcomer", "--from-literal=x=1", "--from-literal=y=2"]);
+    o.ok(&[
+        "create",
+        "configmap",
+        "newcomer",
+        "--from-literal=x=1",
+        "--from-literal=y=2",
+    ]);
     let line = next("the new configmap");
-    assert!(line.starts_with("newcomer ") && line.split_whitespace().nth(1) == Some("2"), "{line}");
+    assert!(
+        line.starts_with("newcomer ") && line.split_whitespace().nth(1) == Some("2"),
+        "{line}"
+    );
     o.ok(&["label", "configmap", "watched", "touched=yes"]);
     assert!(next("the relabel").starts_with("watched "));
     let _ = watch.kill();
@@ -145,12 +215,21 @@ fn discovery_commands_get_all_and_version() {
         ("pods", "po", "v1", "true", "Pod"),
         ("statefulsets", "sts", "apps/v1", "true", "StatefulSet"),
         ("persistentvolumes", "pv", "v1", "false", "PersistentVolume"),
-        ("storageclasses", "sc", "storage.k8s.io/v1", "false", "StorageClass"),
+        (
+            "storageclasses",
+            "sc",
+            "storage.k8s.io/v1",
+            "false",
+            "StorageClass",
+        ),
         ("leases", "", "coordination.k8s.io/v1", "true", "Lease"),
     ] {
         let found = resources.lines().any(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();
-            let expect: Vec<&str> = [row.0, row.1, row.2, row.3, row.4].into_iter().filter(|s| !s.is_empty()).collect();
+            let expect: Vec<&str> = [row.0, row.1, row.2, row.3, row.4]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect();
             cols == expect
         });
         assert!(found, "{row:?} missing:\n{resources}");
@@ -164,13 +243,19 @@ fn discovery_commands_get_all_and_version() {
     let version = o.ok(&["version", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&version).unwrap();
     assert_eq!(v["serverVersion"]["minor"], "33");
-    assert!(v["serverVersion"]["gitVersion"].as_str().unwrap().starts_with("v1.33."));
+    assert!(
+        v["serverVersion"]["gitVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1.33.")
+    );
 }
 
 #[test]
 fn strict_validation_rejects_unknown_fields() {
     let o = Ordinal::start();
-    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndata:\n  a: b\ndatta:\n  c: d\n";
+    let manifest =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndata:\n  a: b\ndatta:\n  c: d\n";
     let mut child = o
         .kubectl()
         .args(["apply", "-f", "-"])
@@ -180,7 +265,12 @@ fn strict_validation_rejects_unknown_fields() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(manifest.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(manifest.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

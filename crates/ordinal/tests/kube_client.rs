@@ -28,18 +28,30 @@ async fn create_list_replace_and_stale_replace_conflicts() {
     let o = Ordinal::start();
     let client = o.client().await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let created = api.create(&PostParams::default(), &configmap("one", "1")).await.unwrap();
+    let created = api
+        .create(&PostParams::default(), &configmap("one", "1"))
+        .await
+        .unwrap();
     let rv1 = created.metadata.resource_version.clone().unwrap();
     assert!(created.metadata.uid.is_some());
 
-    let list = api.list(&ListParams::default().labels("app=demo")).await.unwrap();
+    let list = api
+        .list(&ListParams::default().labels("app=demo"))
+        .await
+        .unwrap();
     assert_eq!(list.items.len(), 1);
     assert!(list.metadata.resource_version.is_some());
 
     let mut changed = created.clone();
     changed.data = Some([("value".to_string(), "2".to_string())].into());
-    let replaced = api.replace("one", &PostParams::default(), &changed).await.unwrap();
-    assert_ne!(replaced.metadata.resource_version.as_deref(), Some(rv1.as_str()));
+    let replaced = api
+        .replace("one", &PostParams::default(), &changed)
+        .await
+        .unwrap();
+    assert_ne!(
+        replaced.metadata.resource_version.as_deref(),
+        Some(rv1.as_str())
+    );
 
     // Replaying the old resourceVersion is a 409 Conflict.
     let mut stale = created.clone();
@@ -55,7 +67,10 @@ async fn create_list_replace_and_stale_replace_conflicts() {
 
     // Creating into a missing namespace is 404 on the namespace.
     let missing: Api<ConfigMap> = Api::namespaced(client.clone(), "nowhere");
-    match missing.create(&PostParams::default(), &configmap("x", "1")).await {
+    match missing
+        .create(&PostParams::default(), &configmap("x", "1"))
+        .await
+    {
         Err(kube::Error::Api(status)) => {
             assert_eq!(status.code, 404);
             assert_eq!(status.message, "namespaces \"nowhere\" not found");
@@ -70,7 +85,12 @@ async fn paginated_list_is_complete_and_ordered() {
     let client = o.client().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     for i in 0..25 {
-        api.create(&PostParams::default(), &configmap(&format!("cm-{i:02}"), "x")).await.unwrap();
+        api.create(
+            &PostParams::default(),
+            &configmap(&format!("cm-{i:02}"), "x"),
+        )
+        .await
+        .unwrap();
     }
     let mut names = Vec::new();
     let mut params = ListParams::default().limit(7);
@@ -94,9 +114,14 @@ async fn runtime_watcher_sees_initial_state_and_changes() {
     let o = Ordinal::start();
     let client = o.client().await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    api.create(&PostParams::default(), &configmap("before", "1")).await.unwrap();
+    api.create(&PostParams::default(), &configmap("before", "1"))
+        .await
+        .unwrap();
 
-    for config in [watcher::Config::default(), watcher::Config::default().streaming_lists()] {
+    for config in [
+        watcher::Config::default(),
+        watcher::Config::default().streaming_lists(),
+    ] {
         let mut stream = watcher(api.clone(), config.labels("app=demo")).boxed();
         let mut seen_init = false;
         let mut seen_before = false;
@@ -110,14 +135,27 @@ async fn runtime_watcher_sees_initial_state_and_changes() {
                 .expect("watcher ok")
                 .expect("stream open");
             match event {
-                watcher::Event::InitApply(cm) if cm.metadata.name.as_deref() == Some("before") => seen_before = true,
+                watcher::Event::InitApply(cm) if cm.metadata.name.as_deref() == Some("before") => {
+                    seen_before = true
+                }
                 watcher::Event::InitDone => {
                     seen_init = true;
                     let fresh = format!("{name}-{}", rand_suffix());
-                    api.create(&PostParams::default(), &configmap(&fresh, "2")).await.unwrap();
+                    api.create(&PostParams::default(), &configmap(&fresh, "2"))
+                        .await
+                        .unwrap();
                     created = true;
                 }
-                watcher::Event::Apply(cm) if created && cm.metadata.name.as_deref().is_some_and(|n| n.starts_with("after")) => break,
+                watcher::Event::Apply(cm)
+                    if created
+                        && cm
+                            .metadata
+                            .name
+                            .as_deref()
+                            .is_some_and(|n| n.starts_with("after")) =>
+                {
+                    break;
+                }
                 _ => {}
             }
         }
@@ -129,5 +167,8 @@ async fn runtime_watcher_sees_initial_state_and_changes() {
 }
 
 fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }

@@ -1,0 +1,326 @@
+//! The API server's router driven in-process (no TLS, no client retries):
+//! resourceVersion edge cases and watch semantics that clients react to.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use ordinal_apiserver::server::{self, AppState};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const TOKEN: &str = "test-token";
+
+struct Harness {
+    router: axum::Router,
+    store: ordinal_store::Store,
+    _dir: tempfile::TempDir,
+    _shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+fn harness(history: usize) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store = server::open_store(dir.path(), history).unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        token: TOKEN.into(),
+        shutdown: rx,
+        bookmark_interval: Duration::from_millis(100),
+        server_address: "127.0.0.1:6443".into(),
+    });
+    Harness {
+        router: server::router(state),
+        store,
+        _dir: dir,
+        _shutdown: tx,
+    }
+}
+
+impl Harness {
+    async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(
+                body.map(|b| Body::from(b.to_string()))
+                    .unwrap_or_else(Body::empty),
+            )
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Opens a watch and returns its first `n` lines.
+    async fn watch_lines(&self, uri: &str, n: usize) -> Vec<Value> {
+        let request = Request::builder()
+            .uri(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut body = response.into_body();
+        let mut buffer = Vec::new();
+        let mut lines = Vec::new();
+        while lines.len() < n {
+            let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+                .await
+                .expect("a watch event in time");
+            let Some(Ok(frame)) = frame else { break };
+            if let Ok(data) = frame.into_data() {
+                buffer.extend_from_slice(&data);
+                while let Some(pos) = buffer.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buffer.drain(..=pos).collect();
+                    lines.push(serde_json::from_slice(&line).unwrap());
+                }
+            }
+        }
+        lines
+    }
+
+    async fn create_cm(&self, name: &str, labels: Value) -> u64 {
+        let (code, body) = self
+            .call(
+                "POST",
+                "/api/v1/namespaces/default/configmaps",
+                Some(json!({"metadata": {"name": name, "labels": labels}})),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+        body["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+async fn bootstrapped(history: usize) -> Harness {
+    let h = harness(history);
+    // The default namespace, as `ordinal up` creates it.
+    h.store
+        .create(
+            "/core/namespaces/default".into(),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}),
+        )
+        .await
+        .unwrap();
+    h
+}
+
+#[tokio::test]
+async fn list_from_a_future_revision_is_a_504_with_retry_after() {
+    let h = bootstrapped(100).await;
+    let (code, status) = h
+        .call(
+            "GET",
+            "/api/v1/namespaces/default/configmaps?resourceVersion=999",
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(status["reason"], "Timeout");
+    assert_eq!(
+        status["details"]["causes"][0]["reason"],
+        "ResourceVersionTooLarge"
+    );
+    assert_eq!(status["details"]["retryAfterSeconds"], 1);
+}
+
+#[tokio::test]
+async fn exact_list_shows_the_past_and_continue_pins_the_first_page() {
+    let h = bootstrapped(100).await;
+    let rv1 = h.create_cm("a", json!({})).await;
+    h.create_cm("b", json!({})).await;
+    let (_, past) = h.call("GET", &format!("/api/v1/namespaces/default/configmaps?resourceVersion={rv1}&resourceVersionMatch=Exact"), None).await;
+    let names: Vec<&str> = past["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a"]);
+    assert_eq!(past["metadata"]["resourceVersion"], rv1.to_string());
+
+    let (_, page) = h
+        .call("GET", "/api/v1/namespaces/default/configmaps?limit=1", None)
+        .await;
+    assert_eq!(page["metadata"]["remainingItemCount"], 1);
+    let token = page["metadata"]["continue"].as_str().unwrap().to_string();
+    // A write between pages does not show up in the second page.
+    h.create_cm("c", json!({})).await;
+    let (_, rest) = h
+        .call(
+            "GET",
+            &format!("/api/v1/namespaces/default/configmaps?limit=5&continue={token}"),
+            None,
+        )
+        .await;
+    let names: Vec<&str> = rest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["b"]);
+    assert!(rest["metadata"].get("continue").is_none());
+}
+
+#[tokio::test]
+async fn watch_from_a_revision_older_than_history_gets_an_in_stream_410() {
+    let h = bootstrapped(3).await;
+    let first = h.create_cm("first", json!({})).await;
+    for i in 0..10 {
+        h.create_cm(&format!("cm-{i}"), json!({})).await;
+    }
+    let lines = h
+        .watch_lines(
+            &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={first}"),
+            1,
+        )
+        .await;
+    assert_eq!(lines[0]["type"], "ERROR");
+    assert_eq!(lines[0]["object"]["code"], 410);
+    assert_eq!(lines[0]["object"]["reason"], "Expired");
+}
+
+#[tokio::test]
+async fn watch_replays_then_streams_and_follows_selectors() {
+    let h = bootstrapped(100).await;
+    h.create_cm("seen", json!({"app": "web"})).await;
+    h.create_cm("hidden", json!({"app": "db"})).await;
+    let uri = "/api/v1/namespaces/default/configmaps?watch=1&labelSelector=app%3Dweb";
+    let router = h.router.clone();
+    let store = h.store.clone();
+    let writer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let h2 = Harness {
+            router,
+            store,
+            _dir: tempfile::tempdir().unwrap(),
+            _shutdown: tokio::sync::watch::channel(false).0,
+        };
+        // "hidden" starts matching: ADDED; "seen" stops matching: DELETED.
+        let (code, _) = h2
+            .call(
+                "PATCH",
+                "/api/v1/namespaces/default/configmaps/hidden",
+                None,
+            )
+            .await;
+        assert_eq!(
+            code,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a PATCH without a patch content type"
+        );
+        for (name, app) in [("hidden", "web"), ("seen", "db")] {
+            let request = Request::builder()
+                .method("PATCH")
+                .uri(format!("/api/v1/namespaces/default/configmaps/{name}"))
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .header("content-type", "application/merge-patch+json")
+                .body(Body::from(
+                    json!({"metadata": {"labels": {"app": app}}}).to_string(),
+                ))
+                .unwrap();
+            let response = h2.router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    });
+    let lines = h.watch_lines(uri, 3).await;
+    writer.await.unwrap();
+    let summary: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["type"].as_str().unwrap().to_string(),
+                l["object"]["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("ADDED".into(), "seen".into()),
+            ("ADDED".into(), "hidden".into()),
+            ("DELETED".into(), "seen".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn send_initial_events_ends_with_the_marked_bookmark() {
+    let h = bootstrapped(100).await;
+    h.create_cm("one", json!({})).await;
+    let lines = h
+        .watch_lines("/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan", 2)
+        .await;
+    assert_eq!(lines[0]["type"], "ADDED");
+    assert_eq!(lines[1]["type"], "BOOKMARK");
+    assert_eq!(
+        lines[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    assert_eq!(lines[1]["object"]["kind"], "ConfigMap");
+}
+
+#[tokio::test]
+async fn generation_moves_with_spec_and_status_writes_keep_spec() {
+    let h = bootstrapped(100).await;
+    let sts = json!({
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "serviceName": "web", "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}
+    });
+    let (code, created) = h
+        .call(
+            "POST",
+            "/apis/apps/v1/namespaces/default/statefulsets",
+            Some(sts),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    assert_eq!(created["metadata"]["generation"], 1);
+    let mut scaled = created.clone();
+    scaled["spec"]["replicas"] = json!(3);
+    scaled["status"] = json!({"replicas": 99});
+    let (_, after) = h
+        .call(
+            "PUT",
+            "/apis/apps/v1/namespaces/default/statefulsets/web",
+            Some(scaled),
+        )
+        .await;
+    assert_eq!(after["metadata"]["generation"], 2);
+    assert!(
+        after.get("status").is_none(),
+        "main writes do not set status: {after}"
+    );
+    let mut status = after.clone();
+    status["status"] = json!({"replicas": 3, "readyReplicas": 1});
+    status["spec"]["replicas"] = json!(7);
+    let (code, after) = h
+        .call(
+            "PUT",
+            "/apis/apps/v1/namespaces/default/statefulsets/web/status",
+            Some(status),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{after}");
+    assert_eq!(after["status"]["readyReplicas"], 1);
+    assert_eq!(after["spec"]["replicas"], 3);
+    assert_eq!(after["metadata"]["generation"], 2);
+}
