@@ -23,6 +23,7 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
+use crate::checkpoint::Checkpointer;
 use crate::object::{restamp, stamp};
 use crate::snapshot::Objects;
 use crate::sqlite::{Db, LogWrite};
@@ -65,6 +66,7 @@ pub(crate) enum Msg {
 
 pub(crate) struct Writer {
     pub(crate) db: Db,
+    pub(crate) checkpointer: Checkpointer,
     pub(crate) rx: mpsc::Receiver<Msg>,
     pub(crate) shared: Arc<Shared>,
     /// The committed cache (what readers see once published).
@@ -149,6 +151,10 @@ impl Writer {
             })
             .collect();
         let committed = self.db.commit(&writes, compact);
+        let appended: usize = writes
+            .iter()
+            .map(|w| w.value.len() + w.key.len() + 64)
+            .sum();
         drop(writes);
         let stats = &self.shared.stats;
         if let Err(err) = committed {
@@ -163,6 +169,7 @@ impl Writer {
             return;
         }
 
+        self.checkpointer.committed(appended);
         self.objects = working;
         self.rev = last_rev;
         if let Some((_, to)) = compact {

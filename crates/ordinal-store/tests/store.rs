@@ -302,10 +302,10 @@ async fn snapshot_at_returns_the_exact_past_state() {
         snap.range("/", None).cloned().collect::<Vec<_>>()
     };
     assert_eq!(at(0), []);
-    assert_eq!(at(1), [a1.clone()]);
+    assert_eq!(at(1), vec![a1.clone()]);
     assert_eq!(at(2), [a1, b1.clone()]);
     assert_eq!(at(3), [a2.clone(), b1]);
-    assert_eq!(at(4), [a2.clone()]);
+    assert_eq!(at(4), vec![a2.clone()]);
     assert_eq!(at(5), [a2, c1]);
     assert!(matches!(
         store.snapshot_at(6),
