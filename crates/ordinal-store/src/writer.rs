@@ -396,4 +396,56 @@ mod tests {
         assert_eq!(store.stats().commits, 1);
         assert_eq!(store.get("/k").unwrap().value()["v"], 5);
     }
+
+    #[tokio::test]
+    async fn a_failed_commit_fails_the_whole_batch_and_publishes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir, 512);
+        let mut watcher = store.watch("/", 0).unwrap();
+        // Make SQLite refuse one particular row, from outside the store.
+        rusqlite::Connection::open(dir.path().join("db"))
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE INSERT ON log WHEN NEW.key = '/bad'
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
+            .unwrap();
+
+        let (resume, paused) = mpsc::channel::<()>();
+        store.inner.tx.send(Msg::Pause(paused)).unwrap();
+        let mut answers = Vec::new();
+        for key in ["/ok", "/bad", "/ok"] {
+            let (reply, answer) = oneshot::channel();
+            let op = Op::Create {
+                value: json!({}),
+                attrs: Attrs::default(),
+            };
+            store
+                .inner
+                .tx
+                .send(Msg::Write(Request {
+                    key: key.into(),
+                    op,
+                    reply,
+                }))
+                .unwrap();
+            answers.push(answer);
+        }
+        drop(resume);
+        for answer in answers {
+            let err = answer.await.unwrap().unwrap_err();
+            assert!(matches!(err, StoreError::Sqlite(_)), "{err}");
+        }
+        let stats = store.stats();
+        assert_eq!(
+            (stats.revision, stats.commits, stats.failed_commits),
+            (0, 0, 1)
+        );
+        assert!(store.get("/ok").is_none());
+        assert!(watcher.try_recv().is_none());
+
+        // The revisions of the failed batch are used by the next one.
+        assert_eq!(store.create("/ok".into(), json!({})).await.unwrap().rev, 1);
+        assert_eq!(watcher.try_recv().unwrap().rev(), 1);
+    }
 }
