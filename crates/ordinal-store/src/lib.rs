@@ -19,6 +19,8 @@
 //!   without touching SQLite and hand out the stored bytes as they are.
 //! - `watch`: the bounded history of recent events and the fan-out to
 //!   watchers.
+//! - `checkpoint`: copies the WAL back into the database file on a thread
+//!   of its own, so no commit pays for it.
 //! - `recover`: start-up, rebuilding the cache and the history from disk.
 //!
 //! ```no_run
@@ -35,6 +37,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checkpoint;
 mod error;
 mod object;
 mod recover;
@@ -235,6 +238,7 @@ impl Store {
         let (tx, rx) = std::sync::mpsc::channel();
         let writer = writer::Writer {
             db,
+            checkpointer: checkpoint::Checkpointer::start(&config.path)?,
             rx,
             shared: shared.clone(),
             objects: recovered.objects,

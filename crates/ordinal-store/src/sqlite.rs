@@ -113,7 +113,9 @@ impl Db {
         conn.execute_batch(
             "PRAGMA synchronous = FULL;
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -16384;",
+             PRAGMA cache_size = -16384;
+             -- checkpoints run on their own thread: see checkpoint.rs
+             PRAGMA wal_autocheckpoint = 0;",
         )?;
         conn.execute_batch(SCHEMA)?;
         let db = Db { conn };

@@ -23,6 +23,7 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
+use crate::checkpoint::Checkpointer;
 use crate::object::{restamp, stamp};
 use crate::snapshot::Objects;
 use crate::sqlite::{Db, LogWrite};
@@ -65,6 +66,7 @@ pub(crate) enum Msg {
 
 pub(crate) struct Writer {
     pub(crate) db: Db,
+    pub(crate) checkpointer: Checkpointer,
     pub(crate) rx: mpsc::Receiver<Msg>,
     pub(crate) shared: Arc<Shared>,
     /// The committed cache (what readers see once published).
@@ -149,6 +151,10 @@ impl Writer {
             })
             .collect();
         let committed = self.db.commit(&writes, compact);
+        let appended: usize = writes
+            .iter()
+            .map(|w| w.value.len() + w.key.len() + 64)
+            .sum();
         drop(writes);
         let stats = &self.shared.stats;
         if let Err(err) = committed {
@@ -163,6 +169,7 @@ impl Writer {
             return;
         }
 
+        self.checkpointer.committed(appended);
         self.objects = working;
         self.rev = last_rev;
         if let Some((_, to)) = compact {
@@ -388,5 +395,57 @@ mod tests {
         assert!(matches!(results[6], Ok(4)));
         assert_eq!(store.stats().commits, 1);
         assert_eq!(store.get("/k").unwrap().value()["v"], 5);
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_fails_the_whole_batch_and_publishes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir, 512);
+        let mut watcher = store.watch("/", 0).unwrap();
+        // Make SQLite refuse one particular row, from outside the store.
+        rusqlite::Connection::open(dir.path().join("db"))
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER refuse BEFORE INSERT ON log WHEN NEW.key = '/bad'
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+            )
+            .unwrap();
+
+        let (resume, paused) = mpsc::channel::<()>();
+        store.inner.tx.send(Msg::Pause(paused)).unwrap();
+        let mut answers = Vec::new();
+        for key in ["/ok", "/bad", "/ok"] {
+            let (reply, answer) = oneshot::channel();
+            let op = Op::Create {
+                value: json!({}),
+                attrs: Attrs::default(),
+            };
+            store
+                .inner
+                .tx
+                .send(Msg::Write(Request {
+                    key: key.into(),
+                    op,
+                    reply,
+                }))
+                .unwrap();
+            answers.push(answer);
+        }
+        drop(resume);
+        for answer in answers {
+            let err = answer.await.unwrap().unwrap_err();
+            assert!(matches!(err, StoreError::Sqlite(_)), "{err}");
+        }
+        let stats = store.stats();
+        assert_eq!(
+            (stats.revision, stats.commits, stats.failed_commits),
+            (0, 0, 1)
+        );
+        assert!(store.get("/ok").is_none());
+        assert!(watcher.try_recv().is_none());
+
+        // The revisions of the failed batch are used by the next one.
+        assert_eq!(store.create("/ok".into(), json!({})).await.unwrap().rev, 1);
+        assert_eq!(watcher.try_recv().unwrap().rev(), 1);
     }
 }

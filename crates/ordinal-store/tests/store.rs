@@ -302,10 +302,10 @@ async fn snapshot_at_returns_the_exact_past_state() {
         snap.range("/", None).cloned().collect::<Vec<_>>()
     };
     assert_eq!(at(0), []);
-    assert_eq!(at(1), [a1.clone()]);
+    assert_eq!(at(1), vec![a1.clone()]);
     assert_eq!(at(2), [a1, b1.clone()]);
     assert_eq!(at(3), [a2.clone(), b1]);
-    assert_eq!(at(4), [a2.clone()]);
+    assert_eq!(at(4), vec![a2.clone()]);
     assert_eq!(at(5), [a2, c1]);
     assert!(matches!(
         store.snapshot_at(6),
@@ -618,4 +618,48 @@ async fn close_flushes_pending_writes_and_ends_watches() {
     assert!(w.recv().await.is_none());
     drop(store);
     assert_eq!(Store::open(cfg).unwrap().snapshot().len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_started_during_writes_miss_and_repeat_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..100 {
+                    store
+                        .create(format!("/p/{w}-{i}"), json!({}))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut watches = Vec::new();
+    let mut last = u64::MAX;
+    while store.revision() < 400 {
+        // The list-then-watch pattern of every Kubernetes client, once per
+        // revision seen.
+        let snap = store.snapshot();
+        if snap.rev != last {
+            last = snap.rev;
+            watches.push((snap.rev, snap.len(), store.watch("/p/", snap.rev).unwrap()));
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert!(watches.len() > 1);
+    for (from, listed, mut watcher) in watches {
+        assert_eq!(listed as u64, from, "a snapshot holds whole batches");
+        let revs: Vec<_> = drain(&mut watcher).iter().map(|e| e.rev()).collect();
+        assert_eq!(
+            revs,
+            (from + 1..=400).collect::<Vec<_>>(),
+            "watch from {from}"
+        );
+    }
 }
