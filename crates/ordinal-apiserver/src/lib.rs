@@ -18,6 +18,7 @@ pub mod objects;
 pub mod openapi;
 pub mod patch;
 pub mod pki;
+pub mod protobuf;
 pub mod render;
 pub mod request;
 pub mod resources;
