@@ -21,6 +21,7 @@ use crate::list;
 use crate::negotiate::{self, BodyType, Output};
 use crate::objects::{self, Scope};
 use crate::patch;
+use crate::protobuf;
 use crate::render;
 use crate::request::{Query, Target};
 use crate::resources::{self, Resource};
@@ -188,9 +189,24 @@ fn decode_body(
     bytes: &[u8],
 ) -> ApiResult<Decoded> {
     let (group, version, kind_name) = kind;
-    let format = match negotiate::body_type(headers)? {
-        BodyType::Json => decode::Format::Json,
-        BodyType::Yaml => decode::Format::Yaml,
+    let validation = field_validation(query)?;
+    let body_type = negotiate::body_type(headers)?;
+    // A protobuf body becomes the JSON it encodes; from there on it is
+    // checked like any JSON body.
+    let converted;
+    let (bytes, format) = match body_type {
+        BodyType::Json => (bytes, decode::Format::Json),
+        BodyType::Yaml => (bytes, decode::Format::Yaml),
+        BodyType::Protobuf => {
+            let value = protobuf::decode(bytes).map_err(|e| match e {
+                protobuf::ProtobufError::UnsupportedKind { .. } => {
+                    ApiError::unsupported_media_type(&format!("{} ({e})", protobuf::CONTENT_TYPE))
+                }
+                other => ApiError::bad_request(other.to_string()),
+            })?;
+            converted = value.to_string().into_bytes();
+            (converted.as_slice(), decode::Format::Json)
+        }
         _ => {
             let raw = headers
                 .get(http::header::CONTENT_TYPE)
@@ -199,7 +215,6 @@ fn decode_body(
             return Err(ApiError::unsupported_media_type(raw));
         }
     };
-    let validation = field_validation(query)?;
     let mut object = decode::parse_body(bytes, format)
         .map_err(|e| ApiError::bad_request(e.for_kind(kind_name, bytes).message))?;
     if !object.is_object() {
