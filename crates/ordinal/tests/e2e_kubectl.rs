@@ -148,10 +148,36 @@ fn create_twice_is_already_exists_and_delete_removes() {
     o.ok(&["create", "configmap", "settings", "--from-literal=a=1"]);
     let second = o.run(&["create", "configmap", "settings", "--from-literal=a=1"]);
     assert!(!second.status.success());
+    // kubectl's generators print the server's message in their own frame.
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(
+        err.contains("failed to create configmap: configmaps \"settings\" already exists"),
+        "{err}"
+    );
+    // `create -f` shows the Status reason.
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-file\ndata:\n  a: b\n";
+    o.ok_stdin(&["create", "-f", "-"], manifest);
+    let mut child = o
+        .kubectl()
+        .args(["create", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(manifest.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
         err.contains("Error from server (AlreadyExists)")
-            && err.contains("configmaps \"settings\" already exists"),
+            && err.contains("configmaps \"from-file\" already exists"),
         "{err}"
     );
     let deleted = o.ok(&["delete", "configmap", "settings"]);
