@@ -298,9 +298,13 @@ fn check_namespace_open(
     Ok(())
 }
 
-/// Create-time state the API server itself owns: a new namespace is Active
-/// and carries the `kubernetes` finalizer.
+/// Create-time state the API server itself owns: a new pod is Pending; a
+/// new namespace is Active and carries the `kubernetes` finalizer.
 fn apply_create_defaults(resource: &Resource, object: &mut Value) {
+    if resource.group.is_empty() && resource.plural == "pods" {
+        // A new pod is Pending until a node reports on it.
+        object["status"] = json!({"phase": "Pending"});
+    }
     if resource.group.is_empty() && resource.plural == "namespaces" {
         if !object.get("spec").is_some_and(Value::is_object) {
             object["spec"] = json!({});
