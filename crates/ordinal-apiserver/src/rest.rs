@@ -179,16 +179,17 @@ struct Decoded {
     warnings: Vec<String>,
 }
 
-/// Parses a create or update body and checks its fields against the kind's
-/// schema as `fieldValidation` asks.
+/// Parses a create or update body, checks its fields against the kind's
+/// schema as `fieldValidation` asks, and reconciles its type and namespace
+/// with the URL.
 fn decode_body(
-    resource: &Resource,
-    kind: (&str, &str, &str),
+    target: &Target,
     query: &Query,
     headers: &HeaderMap,
     bytes: &[u8],
 ) -> ApiResult<Decoded> {
-    let (group, version, kind_name) = kind;
+    let resource = target.resource;
+    let (group, version, kind_name) = (resource.group, resource.version, resource.kind);
     let validation = field_validation(query)?;
     let body_type = negotiate::body_type(headers)?;
     // A protobuf body becomes the JSON it encodes; from there on it is
@@ -228,6 +229,7 @@ fn decode_body(
         format!("{group}/{version}")
     };
     objects::check_type(resource, kind_name, &api_version, &mut object)?;
+    objects::check_namespace(resource, target.namespace.as_deref(), &mut object)?;
     let mut warnings = Vec::new();
     if validation != FieldValidation::Ignore {
         let report = decode::check_fields(group, kind_name, bytes, format)
@@ -329,14 +331,7 @@ async fn create(
     let Decoded {
         mut object,
         warnings,
-    } = decode_body(
-        resource,
-        (resource.group, resource.version, resource.kind),
-        query,
-        headers,
-        &bytes,
-    )?;
-    objects::check_namespace(resource, target.namespace.as_deref(), &mut object)?;
+    } = decode_body(target, query, headers, &bytes)?;
     let name = objects::prepare_create(resource, &mut object)?;
     if let Some(ns) = &target.namespace {
         check_namespace_open(state, resource, ns, &name)?;
@@ -393,14 +388,7 @@ async fn update(
     let Decoded {
         mut object,
         warnings,
-    } = decode_body(
-        resource,
-        (resource.group, resource.version, resource.kind),
-        query,
-        headers,
-        &bytes,
-    )?;
-    objects::check_namespace(resource, target.namespace.as_deref(), &mut object)?;
+    } = decode_body(target, query, headers, &bytes)?;
     match objects::meta_str(&object, "name") {
         Some(n) if n == name => {}
         None | Some("") => {

@@ -86,8 +86,8 @@ impl Ordinal {
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
-    /// Runs kubectl with stdin, asserts success and returns stdout.
-    pub fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
+    /// Runs kubectl with `stdin` fed to it; returns its output.
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
         use std::io::Write;
         let mut child = self
             .kubectl()
@@ -103,7 +103,12 @@ impl Ordinal {
             .unwrap()
             .write_all(stdin.as_bytes())
             .unwrap();
-        let out = child.wait_with_output().unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs kubectl with stdin, asserts success and returns stdout.
+    pub fn ok_stdin(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.run_stdin(args, stdin);
         assert!(
             out.status.success(),
             "kubectl {args:?} failed: {}",
