@@ -1095,7 +1095,14 @@ pub fn selectable_fields(
                 s(&["status", "nominatedNodeName"]),
             ));
         }
-        ("", "events") => {
+        ("", "events") | ("events.k8s.io", "events") => {
+            // The two Event APIs expose the same field labels; events.k8s.io
+            // names the underlying fields differently.
+            let (object, reporting_field, source_field) = if group.is_empty() {
+                ("involvedObject", "reportingComponent", "source")
+            } else {
+                ("regarding", "reportingController", "deprecatedSource")
+            };
             for (label, key) in [
                 ("involvedObject.kind", "kind"),
                 ("involvedObject.namespace", "namespace"),
@@ -1105,33 +1112,11 @@ pub fn selectable_fields(
                 ("involvedObject.resourceVersion", "resourceVersion"),
                 ("involvedObject.fieldPath", "fieldPath"),
             ] {
-                out.push((label, s(&["involvedObject", key])));
+                out.push((label, s(&[object, key])));
             }
             out.push(("reason", s(&["reason"])));
-            let reporting = s(&["reportingComponent"]);
-            let mut source = s(&["source", "component"]);
-            if source.is_empty() {
-                source = reporting.clone();
-            }
-            out.push(("reportingComponent", reporting));
-            out.push(("source", source));
-            out.push(("type", s(&["type"])));
-        }
-        ("events.k8s.io", "events") => {
-            for (label, key) in [
-                ("involvedObject.kind", "kind"),
-                ("involvedObject.namespace", "namespace"),
-                ("involvedObject.name", "name"),
-                ("involvedObject.uid", "uid"),
-                ("involvedObject.apiVersion", "apiVersion"),
-                ("involvedObject.resourceVersion", "resourceVersion"),
-                ("involvedObject.fieldPath", "fieldPath"),
-            ] {
-                out.push((label, s(&["regarding", key])));
-            }
-            out.push(("reason", s(&["reason"])));
-            let reporting = s(&["reportingController"]);
-            let mut source = s(&["deprecatedSource", "component"]);
+            let reporting = s(&[reporting_field]);
+            let mut source = s(&[source_field, "component"]);
             if source.is_empty() {
                 source = reporting.clone();
             }
