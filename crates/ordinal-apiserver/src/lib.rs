@@ -26,5 +26,6 @@ pub mod rest;
 pub mod selector;
 pub mod server;
 pub mod status;
+pub mod subresource;
 pub mod table;
 pub mod watch;

@@ -197,6 +197,20 @@ pub static RESOURCES: &[Resource] = &[
         short: ["sc"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
 ];
 
+/// autoscaling/v1 `Scale`, the body of `statefulsets/scale`. Not served on
+/// its own (so not in [`RESOURCES`]); it names the kind in errors and picks
+/// the Scale table printer.
+pub static SCALE: Resource = resource!("autoscaling", "v1", "Scale", "scale", "scale", true,
+    short: [], cat: [], verbs: &[], sub: [], generation: false);
+
+/// core/v1 `Binding`, the body of `pods/binding`.
+pub static BINDING: Resource = resource!("", "v1", "Binding", "pods/binding", "binding", true,
+    short: [], cat: [], verbs: &[], sub: [], generation: false);
+
+/// policy/v1 `Eviction`, the body of `pods/eviction`.
+pub static EVICTION: Resource = resource!("policy", "v1", "Eviction", "pods/eviction", "eviction", true,
+    short: [], cat: [], verbs: &[], sub: [], generation: false);
+
 /// The API groups other than core, in the order discovery lists them.
 pub const GROUPS: &[&str] = &[
     "apps",

@@ -27,11 +27,12 @@ use crate::request::{Query, Target};
 use crate::resources::{self, Resource};
 use crate::server::{AppState, MAX_BODY_BYTES};
 use crate::status::{ApiError, ApiResult};
+use crate::subresource;
 use crate::watch;
 
 /// How often an update whose precondition is "whatever is stored now" is
 /// retried when another writer slips in between read and write.
-const UPDATE_RETRIES: usize = 32;
+pub(crate) const UPDATE_RETRIES: usize = 32;
 
 /// Namespaces that exist from the start and may not be deleted.
 pub const SYSTEM_NAMESPACES: &[&str] =
@@ -77,6 +78,25 @@ async fn dispatch(
                 require_verb(resource, "list")?;
                 list::serve(state, target, query, headers)
             }
+        }
+        (&Method::GET, true, Some("scale")) => {
+            subresource::get_scale(state, target, query, headers)
+        }
+        (&Method::PUT, true, Some("scale")) => {
+            let bytes = read_body(body).await?;
+            subresource::update_scale(state, target, query, headers, bytes).await
+        }
+        (&Method::PATCH, true, Some("scale")) => {
+            let bytes = read_body(body).await?;
+            subresource::patch_scale(state, target, query, headers, bytes).await
+        }
+        (&Method::POST, true, Some("binding")) => {
+            let bytes = read_body(body).await?;
+            subresource::bind(state, target, query, headers, bytes).await
+        }
+        (&Method::POST, true, Some("eviction")) => {
+            let bytes = read_body(body).await?;
+            subresource::evict(state, target, query, headers, bytes).await
         }
         (&Method::GET, true, None | Some("status")) => {
             require_verb(resource, "get")?;
@@ -133,7 +153,7 @@ pub fn store_failure(err: StoreError) -> ApiError {
     }
 }
 
-fn parse_stored(object: &Object) -> ApiResult<Value> {
+pub(crate) fn parse_stored(object: &Object) -> ApiResult<Value> {
     serde_json::from_slice(&object.bytes)
         .map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))
 }
@@ -174,9 +194,9 @@ fn field_validation(query: &Query) -> ApiResult<FieldValidation> {
 }
 
 /// A decoded write body, with the warnings to return beside the response.
-struct Decoded {
-    object: Value,
-    warnings: Vec<String>,
+pub(crate) struct Decoded {
+    pub object: Value,
+    pub warnings: Vec<String>,
 }
 
 /// Parses a create or update body, checks its fields against the kind's
@@ -189,7 +209,35 @@ fn decode_body(
     bytes: &[u8],
 ) -> ApiResult<Decoded> {
     let resource = target.resource;
-    let (group, version, kind_name) = (resource.group, resource.version, resource.kind);
+    let mut decoded = decode_as(
+        resource.group,
+        resource.version,
+        resource.kind,
+        query,
+        headers,
+        bytes,
+    )?;
+    objects::check_type(
+        resource,
+        resource.kind,
+        &resource.api_version(),
+        &mut decoded.object,
+    )?;
+    objects::check_namespace(resource, target.namespace.as_deref(), &mut decoded.object)?;
+    Ok(decoded)
+}
+
+/// Parses a write body meant to be a `group/version` `kind` (JSON, YAML or
+/// protobuf), checking its fields as `fieldValidation` asks. The type and
+/// namespace in the body are left for the caller to reconcile.
+pub(crate) fn decode_as(
+    group: &str,
+    version: &str,
+    kind_name: &str,
+    query: &Query,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> ApiResult<Decoded> {
     let validation = field_validation(query)?;
     let body_type = negotiate::body_type(headers)?;
     // A protobuf body becomes the JSON it encodes; from there on it is
@@ -216,20 +264,13 @@ fn decode_body(
             return Err(ApiError::unsupported_media_type(raw));
         }
     };
-    let mut object = decode::parse_body(bytes, format)
+    let object = decode::parse_body(bytes, format)
         .map_err(|e| ApiError::bad_request(e.for_kind(kind_name, bytes).message))?;
     if !object.is_object() {
         return Err(ApiError::bad_request(format!(
             "{kind_name} in version \"{version}\" cannot be handled as a {kind_name}: the body must be a JSON object"
         )));
     }
-    let api_version = if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    };
-    objects::check_type(resource, kind_name, &api_version, &mut object)?;
-    objects::check_namespace(resource, target.namespace.as_deref(), &mut object)?;
     let mut warnings = Vec::new();
     if validation != FieldValidation::Ignore {
         let report = decode::check_fields(group, kind_name, bytes, format)
@@ -254,7 +295,7 @@ fn decode_error(kind: &str, version: &str, message: &str) -> ApiError {
 }
 
 /// Adds `Warning` headers (values already in `299 - "..."` form).
-fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+pub(crate) fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     for text in warnings {
         if let Ok(value) = HeaderValue::from_str(text) {
             response.headers_mut().append("Warning", value);
@@ -263,7 +304,7 @@ fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     response
 }
 
-fn dry_run(query: &Query) -> ApiResult<bool> {
+pub(crate) fn dry_run(query: &Query) -> ApiResult<bool> {
     match query.get("dryRun") {
         None | Some("") => Ok(false),
         Some("All") => Ok(true),
@@ -441,7 +482,7 @@ async fn patch(
 
 /// Read, compute the new object, compare-and-swap; retried when another
 /// writer got in between, unless the client pinned a resourceVersion.
-async fn guaranteed_update(
+pub(crate) async fn guaranteed_update(
     state: &AppState,
     target: &Target,
     query: &Query,
@@ -449,9 +490,41 @@ async fn guaranteed_update(
     wanted_rv: Option<u64>,
     make: impl Fn(&Value) -> ApiResult<Value>,
 ) -> ApiResult<Response> {
+    let output = negotiate::output(headers, query.get("includeObject"))?;
+    let resource = target.resource;
+    match update_object(state, target, query, wanted_rv, make).await? {
+        Updated::Stored(object) => render::object(resource, output, StatusCode::OK, &object.bytes),
+        Updated::DryRun(value) => render::value_in(resource, output, StatusCode::OK, &value),
+    }
+}
+
+/// The object an update left behind.
+pub(crate) enum Updated {
+    /// What the store holds now (unchanged when the update was a no-op).
+    Stored(Arc<Object>),
+    /// What a dry run would have stored.
+    DryRun(Value),
+}
+
+impl Updated {
+    pub(crate) fn value(&self) -> ApiResult<Value> {
+        match self {
+            Updated::Stored(object) => parse_stored(object),
+            Updated::DryRun(value) => Ok(value.clone()),
+        }
+    }
+}
+
+/// The read-modify-write loop behind every update and patch.
+pub(crate) async fn update_object(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    wanted_rv: Option<u64>,
+    make: impl Fn(&Value) -> ApiResult<Value>,
+) -> ApiResult<Updated> {
     let resource = target.resource;
     let name = target.name.clone().unwrap_or_default();
-    let output = negotiate::output(headers, query.get("includeObject"))?;
     let scope = if target.subresource.as_deref() == Some("status") {
         Scope::Status
     } else {
@@ -474,13 +547,13 @@ async fn guaranteed_update(
         objects::prepare_update(resource, &old, &mut new, scope)?;
         objects::normalize(resource, &mut new);
         if objects::same_content(&old, &new) {
-            return render::object(resource, output, StatusCode::OK, &current.bytes);
+            return Ok(Updated::Stored(current));
         }
         if dry {
-            return render::value_in(resource, output, StatusCode::OK, &new);
+            return Ok(Updated::DryRun(new));
         }
         match state.store.update(key.clone(), new, current.rev).await {
-            Ok(stored) => return render::object(resource, output, StatusCode::OK, &stored.bytes),
+            Ok(stored) => return Ok(Updated::Stored(stored)),
             Err(StoreError::Conflict { .. }) if wanted_rv.is_none() => continue,
             Err(StoreError::Conflict { .. }) => return Err(ApiError::stale(resource, &name)),
             Err(StoreError::NotFound) => return Err(ApiError::not_found(resource, &name)),
@@ -496,13 +569,13 @@ async fn guaranteed_update(
 
 /// `DeleteOptions`, from the body or the query.
 #[derive(Debug, Default)]
-struct DeleteOptions {
+pub(crate) struct DeleteOptions {
     uid: Option<String>,
     resource_version: Option<String>,
     dry_run: bool,
 }
 
-fn delete_options(query: &Query, bytes: &[u8]) -> ApiResult<DeleteOptions> {
+pub(crate) fn delete_options(query: &Query, bytes: &[u8]) -> ApiResult<DeleteOptions> {
     let mut opts = DeleteOptions {
         dry_run: dry_run(query)?,
         ..Default::default()
@@ -578,7 +651,7 @@ async fn delete(
 
 /// Deletes one object, honouring preconditions and finalizers; returns the
 /// status code and the object as it stands after the request.
-async fn delete_one(
+pub(crate) async fn delete_one(
     state: &AppState,
     resource: &Resource,
     key: &str,

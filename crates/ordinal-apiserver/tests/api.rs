@@ -41,11 +41,22 @@ fn harness(history: usize) -> Harness {
 
 impl Harness {
     async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_as(method, uri, "application/json", body).await
+    }
+
+    /// Like `call`, with the body's content type (a patch type, say).
+    async fn call_as(
+        &self,
+        method: &str,
+        uri: &str,
+        content_type: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let request = Request::builder()
             .method(method)
             .uri(uri)
             .header("authorization", format!("Bearer {TOKEN}"))
-            .header("content-type", "application/json")
+            .header("content-type", content_type)
             .body(
                 body.map(|b| Body::from(b.to_string()))
                     .unwrap_or_else(Body::empty),
@@ -323,4 +334,160 @@ async fn generation_moves_with_spec_and_status_writes_keep_spec() {
     assert_eq!(after["status"]["readyReplicas"], 1);
     assert_eq!(after["spec"]["replicas"], 3);
     assert_eq!(after["metadata"]["generation"], 2);
+}
+
+const WEB: &str = "/apis/apps/v1/namespaces/default/statefulsets/web";
+
+async fn with_web_set() -> Harness {
+    let h = bootstrapped(100).await;
+    let sts = json!({
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 2, "serviceName": "web", "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}
+    });
+    let (code, body) = h
+        .call(
+            "POST",
+            "/apis/apps/v1/namespaces/default/statefulsets",
+            Some(sts),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    h
+}
+
+#[tokio::test]
+async fn scale_subresource_reads_and_writes_replicas() {
+    let h = with_web_set().await;
+    let (code, scale) = h.call("GET", &format!("{WEB}/scale"), None).await;
+    assert_eq!(code, StatusCode::OK, "{scale}");
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["apiVersion"], "autoscaling/v1");
+    assert_eq!(scale["spec"]["replicas"], 2);
+    assert_eq!(scale["status"]["selector"], "app=web");
+
+    // kubectl scale: a merge patch of the Scale.
+    let (code, scale) = h
+        .call_as(
+            "PATCH",
+            &format!("{WEB}/scale"),
+            "application/merge-patch+json",
+            Some(json!({"spec": {"replicas": 5}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{scale}");
+    assert_eq!(scale["spec"]["replicas"], 5);
+    let (_, set) = h.call("GET", WEB, None).await;
+    assert_eq!(set["spec"]["replicas"], 5);
+    assert_eq!(set["metadata"]["generation"], 2);
+
+    // PUT with a stale resourceVersion is a conflict on the set.
+    let mut stale = scale.clone();
+    stale["metadata"]["resourceVersion"] = json!("1");
+    stale["spec"]["replicas"] = json!(1);
+    let (code, status) = h.call("PUT", &format!("{WEB}/scale"), Some(stale)).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{status}");
+    let mut fresh = scale.clone();
+    fresh["spec"]["replicas"] = json!(1);
+    let (code, scale) = h.call("PUT", &format!("{WEB}/scale"), Some(fresh)).await;
+    assert_eq!(code, StatusCode::OK, "{scale}");
+    assert_eq!(scale["spec"]["replicas"], 1);
+
+    let (code, status) = h
+        .call_as(
+            "PATCH",
+            &format!("{WEB}/scale"),
+            "application/merge-patch+json",
+            Some(json!({"spec": {"replicas": -1}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(status["details"]["causes"][0]["field"], "spec.replicas");
+    let (code, _) = h
+        .call(
+            "GET",
+            "/apis/apps/v1/namespaces/default/statefulsets/nope/scale",
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+async fn create_pod(h: &Harness, name: &str) {
+    let pod =
+        json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
+    let (code, body) = h
+        .call("POST", "/api/v1/namespaces/default/pods", Some(pod))
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
+async fn binding_assigns_a_node_once() {
+    let h = bootstrapped(100).await;
+    create_pod(&h, "p").await;
+    let binding = json!({"apiVersion": "v1", "kind": "Binding",
+        "metadata": {"name": "p", "annotations": {"scheduled-by": "test"}},
+        "target": {"kind": "Node", "name": "node-1"}});
+    let uri = "/api/v1/namespaces/default/pods/p/binding";
+    let (code, status) = h.call("POST", uri, Some(binding.clone())).await;
+    assert_eq!(code, StatusCode::CREATED, "{status}");
+    assert_eq!(status["status"], "Success");
+    let (_, pod) = h
+        .call("GET", "/api/v1/namespaces/default/pods/p", None)
+        .await;
+    assert_eq!(pod["spec"]["nodeName"], "node-1");
+    assert_eq!(pod["metadata"]["annotations"]["scheduled-by"], "test");
+    assert_eq!(pod["status"]["conditions"][0]["type"], "PodScheduled");
+    assert_eq!(pod["status"]["conditions"][0]["status"], "True");
+
+    let (code, status) = h.call("POST", uri, Some(binding)).await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert_eq!(
+        status["message"],
+        "Operation cannot be fulfilled on pods/binding \"p\": pod p is already assigned to node \"node-1\""
+    );
+    let (code, _) = h
+        .call(
+            "POST",
+            uri,
+            Some(json!({"metadata": {"name": "other"}, "target": {"name": "n"}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    create_pod(&h, "q").await;
+    let (code, status) = h
+        .call(
+            "POST",
+            "/api/v1/namespaces/default/pods/q/binding",
+            Some(json!({"metadata": {"name": "q"}, "target": {"kind": "Pod"}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(status["details"]["causes"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn eviction_deletes_the_pod() {
+    let h = bootstrapped(100).await;
+    create_pod(&h, "p").await;
+    let uri = "/api/v1/namespaces/default/pods/p/eviction";
+    let (code, _) = h
+        .call(
+            "POST",
+            uri,
+            Some(json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "x"}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p"},
+                          "deleteOptions": {"gracePeriodSeconds": 0}});
+    let (code, status) = h.call("POST", uri, Some(eviction.clone())).await;
+    assert_eq!(code, StatusCode::CREATED, "{status}");
+    let (code, _) = h
+        .call("GET", "/api/v1/namespaces/default/pods/p", None)
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, _) = h.call("POST", uri, Some(eviction)).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
 }

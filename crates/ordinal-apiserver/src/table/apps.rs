@@ -76,3 +76,39 @@ fn controller_name(owner: &Value) -> String {
     };
     format!("{}/{name}", group_kind.to_lowercase())
 }
+
+/// autoscaling/v1 Scale (`kubectl get sts web --subresource=scale`). Unlike
+/// other printers, upstream's name column here carries no `name` format.
+pub(super) const SCALE_COLUMNS: &[Column] = &[
+    Column {
+        name: "Name",
+        kind: "string",
+        format: "",
+        description: desc::META_NAME,
+        priority: 0,
+    },
+    Column {
+        name: "Desired",
+        kind: "integer",
+        format: "",
+        description: desc::SCALE_SPEC_REPLICAS,
+        priority: 0,
+    },
+    Column {
+        name: "Available",
+        kind: "integer",
+        format: "",
+        description: desc::SCALE_STATUS_REPLICAS,
+        priority: 0,
+    },
+    AGE,
+];
+
+pub(super) fn scale_cells(scale: &Value, now: Timestamp) -> Vec<Value> {
+    vec![
+        name_of(scale),
+        Value::from(int_at(scale, "spec.replicas")),
+        Value::from(int_at(scale, "status.replicas")),
+        age_of(scale, now),
+    ]
+}

@@ -123,6 +123,7 @@ enum Printer {
     PersistentVolumes,
     PersistentVolumeClaims,
     StorageClasses,
+    Scale,
     Default,
 }
 
@@ -145,6 +146,7 @@ fn printer(resource: &Resource) -> Printer {
         ("coordination.k8s.io", "leases") => Printer::Leases,
         ("discovery.k8s.io", "endpointslices") => Printer::EndpointSlices,
         ("storage.k8s.io", "storageclasses") => Printer::StorageClasses,
+        ("autoscaling", "scale") => Printer::Scale,
         _ => Printer::Default,
     }
 }
@@ -168,6 +170,7 @@ pub fn columns(resource: &Resource) -> &'static [Column] {
         Printer::PersistentVolumes => storage::PV_COLUMNS,
         Printer::PersistentVolumeClaims => storage::PVC_COLUMNS,
         Printer::StorageClasses => storage::STORAGE_CLASS_COLUMNS,
+        Printer::Scale => apps::SCALE_COLUMNS,
         Printer::Default => DEFAULT_COLUMNS,
     }
 }
@@ -191,6 +194,7 @@ pub fn cells(resource: &Resource, object: &Value, now: Timestamp) -> Vec<Value> 
         Printer::PersistentVolumes => storage::pv_cells(object, now),
         Printer::PersistentVolumeClaims => storage::pvc_cells(object, now),
         Printer::StorageClasses => storage::storage_class_cells(object, now),
+        Printer::Scale => apps::scale_cells(object, now),
         Printer::Default => default_cells(object),
     }
 }
