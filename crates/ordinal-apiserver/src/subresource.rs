@@ -339,16 +339,16 @@ fn assign(pod: &mut Value, node: &str, annotations: &serde_json::Map<String, Val
         pod["spec"] = json!({});
     }
     pod["spec"]["nodeName"] = json!(node);
-    if !annotations.is_empty() {
-        if let Ok(meta) = objects::metadata_mut(pod) {
-            let entry = meta.entry("annotations").or_insert_with(|| json!({}));
-            if !entry.is_object() {
-                *entry = json!({});
-            }
-            if let Some(map) = entry.as_object_mut() {
-                for (k, v) in annotations {
-                    map.insert(k.clone(), v.clone());
-                }
+    if !annotations.is_empty()
+        && let Ok(meta) = objects::metadata_mut(pod)
+    {
+        let entry = meta.entry("annotations").or_insert_with(|| json!({}));
+        if !entry.is_object() {
+            *entry = json!({});
+        }
+        if let Some(map) = entry.as_object_mut() {
+            for (k, v) in annotations {
+                map.insert(k.clone(), v.clone());
             }
         }
     }
