@@ -11,6 +11,7 @@
 
 pub mod decode;
 pub mod discovery;
+pub mod expiry;
 pub mod list;
 pub mod names;
 pub mod negotiate;

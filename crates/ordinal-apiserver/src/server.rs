@@ -50,6 +50,9 @@ pub struct Config {
     pub watch_history: usize,
     /// How often idle watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,
+    /// How long an Event lives after its last update (kube-apiserver's
+    /// `--event-ttl`, one hour by default).
+    pub event_ttl: Duration,
 }
 
 impl Config {
@@ -59,6 +62,7 @@ impl Config {
             listen,
             watch_history: 10_000,
             bookmark_interval: Duration::from_secs(30),
+            event_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -222,6 +226,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         bookmark_interval: config.bookmark_interval,
         server_address: addr.to_string(),
     });
+    crate::expiry::spawn(store.clone(), config.event_ttl, shutdown_rx.clone());
     let tls = tls_acceptor(&credentials)?;
     let app = router(state);
     let task = tokio::spawn(serve(listener, tls, app, shutdown_rx));

@@ -1,5 +1,9 @@
-//! Controllers that reconcile through the Kubernetes API only (`kube::Client`).
+//! Controllers that reconcile through the Kubernetes API only (`kube::Client`),
+//! so each works in `ordinal up` and against any other API server alike.
 //!
-//! Not built yet: the StatefulSet controller (issue 4), the garbage collector
-//! and the endpoints, volume and node-lifecycle controllers arrive with their
-//! issues. This crate exists now so the workspace has its final shape.
+//! - [`events`]: recording core/v1 Events with client-go's aggregation.
+//!
+//! The StatefulSet controller (issue 4), the garbage collector and the
+//! endpoints, volume and node-lifecycle controllers arrive with their issues.
+
+pub mod events;
