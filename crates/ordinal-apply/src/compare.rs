@@ -89,14 +89,18 @@ impl Compare<'_> {
         path: &mut Vec<PathElement>,
     ) {
         let (o, n) = (shape(old), shape(new));
-        let same = |s: Shape| (o == s || o == Shape::Absent) && (n == s || n == Shape::Absent);
+        // `null` stands for an empty object or list that is there.
+        let fits = |v: Option<&Value>, s: Shape| {
+            shape(v) == s || shape(v) == Shape::Absent || matches!(v, Some(Value::Null))
+        };
+        let either_is = |s: Shape| o == s || n == s;
         if o == Shape::Absent && n == Shape::Absent {
-        } else if same(Shape::Object) {
+        } else if either_is(Shape::Object) && fits(old, Shape::Object) && fits(new, Shape::Object) {
             let atomic = !path.is_empty() && self.schema.is_atomic(schema_path);
             self.walk_object(old, new, atomic, schema_path, path);
-        } else if same(Shape::List) {
+        } else if either_is(Shape::List) && fits(old, Shape::List) && fits(new, Shape::List) {
             self.walk_list(old, new, schema_path, path);
-        } else if same(Shape::Scalar) {
+        } else if fits(old, Shape::Scalar) && fits(new, Shape::Scalar) {
             self.leaf(old, new, path);
         } else {
             // The value changed shape: the old one went away, a new one came.
@@ -250,5 +254,21 @@ mod tests {
         assert_eq!(c.added.to_fields_v1(), json!({"f:data": {}}));
         assert!(c.removed.is_empty());
         assert_eq!(compare(&new, &new, &PodSchema), Comparison::default());
+    }
+
+    #[test]
+    fn null_counts_as_an_empty_container_that_is_there() {
+        let old = json!({"spec": {"containers": null, "selector": null}});
+        let new = json!({"spec": {"containers": [{"name": "c"}], "selector": {"a": "b"}}});
+        let c = compare(&old, &new, &PodSchema);
+        assert_eq!(
+            c.added.to_fields_v1(),
+            json!({"f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {".": {}, "f:name": {}}}}})
+        );
+        assert_eq!(
+            c.modified.to_fields_v1(),
+            json!({"f:spec": {"f:selector": {}}})
+        );
+        assert!(c.removed.is_empty());
     }
 }

@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn elements_sort_fields_before_keys_before_values() {
-        let mut elements = vec![
+        let mut elements = [
             PathElement::Index(0),
             PathElement::Value(json!("x")),
             PathElement::key(vec![("name".into(), json!("b"))]),
