@@ -19,12 +19,11 @@
 //! Kinds and fields without metadata (see [`crate::schema`]) merge like a
 //! JSON merge patch: maps merge, lists are replaced.
 //!
-//! Where upstream stores a patch's value as sent (a key the object does not
-//! have yet), its typed decoding later drops directive keys and `null`s;
-//! this crate stores JSON as it is, so it drops them itself: such a value is
-//! stored without `$`-keys, `null` members or `$patch: delete` elements.
-//! Deleting scalars from a list the object lacks adds nothing (as newer
-//! upstream does), and `$deleteFromPrimitiveList` works on any list.
+//! A patch value for a key the object lacks (or holds a value of another
+//! type) is stored without its directives and `null` members, and a
+//! `{"$patch": "delete"}` there stores nothing, as upstream does. Deleting
+//! scalars from a list the object lacks adds nothing, and
+//! `$deleteFromPrimitiveList` works on any list.
 
 mod error;
 mod list;
@@ -190,10 +189,14 @@ impl Merger {
             match (orig.get_mut(key.as_str()), value) {
                 (Some(Value::Object(o)), Value::Object(p)) => self.merge_map(o, p, child)?,
                 (Some(Value::Array(o)), Value::Array(p)) => self.merge_list(o, p, info, child)?,
-                (Some(slot), _) => *slot = self.fresh(value),
-                (None, _) => {
-                    orig.insert(key.clone(), self.fresh(value));
-                }
+                (Some(_), _) | (None, _) => match self.fresh(value) {
+                    Some(v) => {
+                        orig.insert(key.clone(), v);
+                    }
+                    None => {
+                        orig.remove(key);
+                    }
+                },
             }
         }
 
@@ -247,10 +250,11 @@ impl Merger {
         Ok(())
     }
 
-    /// A patch value stored where the object has nothing to merge it with.
-    fn fresh(&self, v: &Value) -> Value {
+    /// A patch value stored where the object has nothing to merge it with;
+    /// `None` when it is only a `$patch: delete` directive.
+    fn fresh(&self, v: &Value) -> Option<Value> {
         match self.mode {
-            Mode::Combine => v.clone(),
+            Mode::Combine => Some(v.clone()),
             Mode::Apply => sanitize(v),
         }
     }
@@ -259,11 +263,7 @@ impl Merger {
     fn fresh_list(&self, items: &[Value]) -> Vec<Value> {
         match self.mode {
             Mode::Combine => items.to_vec(),
-            Mode::Apply => items
-                .iter()
-                .filter(|v| !is_list_directive(v))
-                .map(sanitize)
-                .collect(),
+            Mode::Apply => sanitize_list(items),
         }
     }
 
@@ -281,22 +281,23 @@ impl Merger {
 }
 
 /// A patch value as the object keeps it: no directive keys, no `null`
-/// members, no `$patch` list elements.
-fn sanitize(v: &Value) -> Value {
+/// members, no `$patch` list elements; nothing at all for a map that is a
+/// `$patch: delete` directive.
+fn sanitize(v: &Value) -> Option<Value> {
     match v {
-        Value::Object(m) if m.get(PATCH).is_some_and(|d| d == "delete") => {
-            Value::Object(Map::new())
-        }
-        Value::Object(m) => Value::Object(sanitize_entries(m)),
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .filter(|v| !is_list_directive(v))
-                .map(sanitize)
-                .collect(),
-        ),
-        other => other.clone(),
+        Value::Object(m) if m.get(PATCH).is_some_and(|d| d == "delete") => None,
+        Value::Object(m) => Some(Value::Object(sanitize_entries(m))),
+        Value::Array(items) => Some(Value::Array(sanitize_list(items))),
+        other => Some(other.clone()),
     }
+}
+
+fn sanitize_list(items: &[Value]) -> Vec<Value> {
+    items
+        .iter()
+        .filter(|v| !is_list_directive(v))
+        .filter_map(sanitize)
+        .collect()
 }
 
 /// A `{"$patch": "delete" | "replace", ...}` list element.
@@ -315,7 +316,7 @@ fn sanitize_entries(m: &Map<String, Value>) -> Map<String, Value> {
                 && !k.starts_with(SET_ELEMENT_ORDER)
                 && !k.starts_with(DELETE_FROM_PRIMITIVE_LIST)
         })
-        .map(|(k, v)| (k.clone(), sanitize(v)))
+        .filter_map(|(k, v)| Some((k.clone(), sanitize(v)?)))
         .collect()
 }
 

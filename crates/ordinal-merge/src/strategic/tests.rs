@@ -496,7 +496,7 @@ fn new_values_are_stored_without_directives_or_nulls() {
     .unwrap();
     assert_eq!(
         out["spec"],
-        json!({"containers": [{"name": "a", "env": [{"name": "Y"}]}], "affinity": {}})
+        json!({"containers": [{"name": "a", "env": [{"name": "Y"}]}]})
     );
 }
 
