@@ -5,9 +5,13 @@ Upstream's markers (+patchStrategy, +patchMergeKey, +listType, +listMapKey,
 +mapType, +structType) reach us through the doc comments that the k8s-pb
 crate keeps from the .proto files; the JSON field names (and which proto
 fields are Go `json:",inline"` embeddings) come from k8s-openapi's serde code.
-Both crates are in the cargo registry after any build of the workspace.
+k8s-openapi 0.29 is a workspace dependency; k8s-pb 0.9.0 (a 1.3x API, newer
+than the 1.33 we serve: extra fields do no harm) is not, so fetch its
+source first, e.g. in a scratch crate:
+    cargo new /tmp/pb && cd /tmp/pb && cargo add k8s-pb@0.9.0 && cargo fetch
 
 Run from the crate directory:  python3 tools/gen_schema.py > src/schema/tables.rs
+then `cargo fmt -p ordinal-merge`.
 """
 import glob
 import os
