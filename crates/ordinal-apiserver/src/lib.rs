@@ -12,6 +12,7 @@
 pub mod decode;
 pub mod discovery;
 pub mod expiry;
+pub mod fields;
 pub mod list;
 pub mod names;
 pub mod negotiate;

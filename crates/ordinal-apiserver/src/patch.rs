@@ -1,16 +1,14 @@
 //! PATCH bodies applied to a stored object.
 //!
 //! JSON patch (RFC 6902) and JSON merge patch (RFC 7396) come from the
-//! `json-patch` crate. A strategic merge patch is exactly a merge patch while
-//! it carries no lists and no `$` directives (the common case: labels,
-//! annotations, scalars, the `restartedAt` annotation of `rollout restart`),
-//! and is applied as one; patches that need merge keys or directives are
-//! refused with 415 until the strategic merge engine lands (issue 3).
-//! Server-side apply is refused the same way.
+//! `json-patch` crate; strategic merge patch from [`ordinal_merge`], which
+//! knows the merge keys and strategies of every served kind. Server-side
+//! apply is not a patch of this kind: `rest` hands it to [`crate::fields`].
 
 use serde_json::Value;
 
 use crate::negotiate::BodyType;
+use crate::resources::Resource;
 use crate::status::{ApiError, ApiResult};
 
 /// A parsed patch, ready to apply to any version of the object.
@@ -18,24 +16,23 @@ use crate::status::{ApiError, ApiResult};
 pub enum Patch {
     Json(json_patch::Patch),
     Merge(Value),
+    Strategic {
+        patch: Value,
+        group: &'static str,
+        kind: &'static str,
+    },
 }
 
-fn contains_list_or_directive(value: &Value) -> bool {
-    match value {
-        Value::Array(_) => true,
-        Value::Object(map) => map
-            .iter()
-            .any(|(k, v)| k.starts_with('$') || contains_list_or_directive(v)),
-        _ => false,
-    }
-}
-
-/// Parses a patch body of the given type.
-pub fn parse(kind: BodyType, body: &[u8]) -> ApiResult<Patch> {
-    if matches!(kind, BodyType::Json | BodyType::Yaml | BodyType::Protobuf) {
+/// Parses a patch body of the given type, for an object of `resource`.
+pub fn parse(kind: BodyType, resource: &Resource, body: &[u8]) -> ApiResult<Patch> {
+    if matches!(
+        kind,
+        BodyType::Json | BodyType::Yaml | BodyType::Protobuf | BodyType::ApplyPatch
+    ) {
         return Err(ApiError::unsupported_media_type(match kind {
             BodyType::Yaml => "application/yaml",
             BodyType::Protobuf => "application/vnd.kubernetes.protobuf",
+            BodyType::ApplyPatch => "application/apply-patch+yaml",
             _ => "application/json",
         }));
     }
@@ -55,53 +52,72 @@ pub fn parse(kind: BodyType, body: &[u8]) -> ApiResult<Patch> {
             }
             Ok(Patch::Merge(value))
         }
-        BodyType::StrategicMergePatch => {
+        _ => {
             if !value.is_object() {
                 return Err(ApiError::bad_request(
                     "json: cannot unmarshal a non-object into a strategic merge patch",
                 ));
             }
-            if contains_list_or_directive(&value) {
-                return Err(ApiError::unsupported_media_type(
-                    "application/strategic-merge-patch+json (with lists or directives: not yet supported)",
-                ));
-            }
-            Ok(Patch::Merge(value))
+            Ok(Patch::Strategic {
+                patch: value,
+                group: resource.group,
+                kind: resource.kind,
+            })
         }
-        BodyType::ApplyPatch => Err(ApiError::unsupported_media_type(
-            "application/apply-patch+yaml (server-side apply: not yet supported)",
-        )),
-        BodyType::Json | BodyType::Yaml | BodyType::Protobuf => {
-            Err(ApiError::unsupported_media_type("a non-patch body"))
-        }
+    }
+}
+
+/// The Status of a strategic merge patch that cannot be applied. Where
+/// upstream passes an engine error through as a 500 (a merge-list element
+/// without its key, an unknown directive), we answer 422 with the same
+/// message: the fault is the request's, and a 500 invites a retry of it.
+fn strategic_error(e: &ordinal_merge::PatchError) -> ApiError {
+    match e.status_code() {
+        400 => ApiError::bad_request(e.to_string()),
+        _ => ApiError::unprocessable(e.to_string()),
     }
 }
 
 impl Patch {
     /// Applies the patch to a copy of `original`.
     pub fn apply(&self, original: &Value) -> ApiResult<Value> {
-        let mut doc = original.clone();
         match self {
-            Patch::Json(p) => json_patch::patch(&mut doc, p).map_err(|e| {
-                ApiError::unprocessable(format!(
-                    "the server rejected our request due to an error in our request: {e}"
-                ))
-            })?,
-            Patch::Merge(p) => json_patch::merge(&mut doc, p),
+            Patch::Json(p) => {
+                let mut doc = original.clone();
+                json_patch::patch(&mut doc, p).map_err(|e| {
+                    ApiError::unprocessable(format!(
+                        "the server rejected our request due to an error in our request: {e}"
+                    ))
+                })?;
+                Ok(doc)
+            }
+            Patch::Merge(p) => {
+                let mut doc = original.clone();
+                json_patch::merge(&mut doc, p);
+                Ok(doc)
+            }
+            Patch::Strategic { patch, group, kind } => {
+                ordinal_merge::apply(original, patch, group, kind).map_err(|e| strategic_error(&e))
+            }
         }
-        Ok(doc)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::lookup;
     use serde_json::json;
+
+    fn pods() -> &'static Resource {
+        lookup("", "v1", "pods").unwrap()
+    }
 
     #[test]
     fn merge_patch_sets_and_deletes() {
         let p = parse(
             BodyType::MergePatch,
+            pods(),
             br#"{"metadata":{"labels":{"a":"1","b":null}}}"#,
         )
         .unwrap();
@@ -115,6 +131,7 @@ mod tests {
     fn json_patch_tests_and_fails_cleanly() {
         let p = parse(
             BodyType::JsonPatch,
+            pods(),
             br#"[{"op":"replace","path":"/spec/replicas","value":3}]"#,
         )
         .unwrap();
@@ -124,6 +141,7 @@ mod tests {
         );
         let bad = parse(
             BodyType::JsonPatch,
+            pods(),
             br#"[{"op":"test","path":"/spec/replicas","value":9}]"#,
         )
         .unwrap();
@@ -133,31 +151,71 @@ mod tests {
                 .code,
             422
         );
-        assert_eq!(parse(BodyType::JsonPatch, b"{").unwrap_err().code, 400);
+        assert_eq!(
+            parse(BodyType::JsonPatch, pods(), b"{").unwrap_err().code,
+            400
+        );
     }
 
     #[test]
-    fn strategic_patches_without_lists_are_merge_patches() {
+    fn strategic_patches_merge_containers_by_name() {
         let p = parse(
             BodyType::StrategicMergePatch,
-            br#"{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"now"}}}}}"#,
+            pods(),
+            br#"{"spec":{"containers":[{"name":"b","image":"b:2"}]}}"#,
         )
         .unwrap();
         let out = p
-            .apply(&json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}}))
+            .apply(&json!({"spec": {"containers": [{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]}}))
             .unwrap();
         assert_eq!(
-            out["spec"]["template"]["spec"]["containers"][0]["name"],
-            "a"
+            out["spec"]["containers"],
+            json!([{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:2"}])
+        );
+    }
+
+    #[test]
+    fn strategic_patch_errors_are_client_errors() {
+        let missing_key = parse(
+            BodyType::StrategicMergePatch,
+            pods(),
+            br#"{"spec":{"containers":[{"image":"x"}]}}"#,
+        )
+        .unwrap();
+        let err = missing_key
+            .apply(&json!({"spec": {"containers": [{"name": "a"}]}}))
+            .unwrap_err();
+        assert_eq!(err.code, 422, "{err}");
+        assert!(
+            err.message
+                .contains("does not contain declared merge key: name"),
+            "{err}"
+        );
+        let bad_order = parse(
+            BodyType::StrategicMergePatch,
+            pods(),
+            br#"{"spec":{"$setElementOrder/containers":5}}"#,
+        )
+        .unwrap();
+        assert_eq!(bad_order.apply(&json!({"spec": {}})).unwrap_err().code, 422);
+        let bad_retain = parse(
+            BodyType::StrategicMergePatch,
+            pods(),
+            br#"{"spec":{"volumes":[{"name":"v","$retainKeys":5}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            bad_retain
+                .apply(&json!({"spec": {"volumes": [{"name": "v"}]}}))
+                .unwrap_err()
+                .code,
+            400
         );
         assert_eq!(
-            out["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"],
-            "now"
+            parse(BodyType::StrategicMergePatch, pods(), b"[1]")
+                .unwrap_err()
+                .code,
+            400
         );
-        let listy = parse(
-            BodyType::StrategicMergePatch,
-            br#"{"spec":{"containers":[{"name":"a"}]}}"#,
-        );
-        assert_eq!(listy.unwrap_err().code, 415);
     }
 }

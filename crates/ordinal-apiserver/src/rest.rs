@@ -17,6 +17,7 @@ use ordinal_store::{Object, StoreError};
 use serde_json::{Value, json};
 
 use crate::decode;
+use crate::fields;
 use crate::list;
 use crate::negotiate::{self, BodyType, Output};
 use crate::objects::{self, Scope};
@@ -369,34 +370,53 @@ async fn create(
         return Err(ApiError::method_not_allowed());
     }
     let output = negotiate::output(headers, query.get("includeObject"))?;
-    let Decoded {
-        mut object,
-        warnings,
-    } = decode_body(target, query, headers, &bytes)?;
+    let manager = fields::manager(query, headers, fields::Options::Create)?;
+    let Decoded { object, warnings } = decode_body(target, query, headers, &bytes)?;
+    let created = insert_object(state, target, query, object, Ownership::Update(&manager)).await?;
+    let response = created.render(resource, output, StatusCode::CREATED)?;
+    Ok(with_warnings(response, &warnings))
+}
+
+/// Creates an object from a decoded body: server-owned metadata, defaults,
+/// validation, field ownership, then the store.
+async fn insert_object(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    mut object: Value,
+    ownership: Ownership<'_>,
+) -> ApiResult<Updated> {
+    let resource = target.resource;
     let name = objects::prepare_create(resource, &mut object)?;
     if let Some(ns) = &target.namespace {
         check_namespace_open(state, resource, ns, &name)?;
     }
     apply_create_defaults(resource, &mut object);
     objects::normalize(resource, &mut object);
-    if dry_run(query)? {
-        if state
-            .store
-            .get(&resource.key(target.namespace.as_deref(), &name))
-            .is_some()
-        {
-            return Err(ApiError::already_exists(resource, &name));
-        }
-        let response = render::value_in(resource, output, StatusCode::CREATED, &object)?;
-        return Ok(with_warnings(response, &warnings));
+    if let Ownership::Update(manager) = ownership {
+        object = fields::track_update(target, None, object, manager);
     }
     let key = resource.key(target.namespace.as_deref(), &name);
+    if dry_run(query)? {
+        if state.store.get(&key).is_some() {
+            return Err(ApiError::already_exists(resource, &name));
+        }
+        return Ok(Updated::DryRun(object));
+    }
     let stored = state.store.create(key, object).await.map_err(|e| match e {
         StoreError::AlreadyExists => ApiError::already_exists(resource, &name),
         other => store_failure(other),
     })?;
-    let response = render::object(resource, output, StatusCode::CREATED, &stored.bytes)?;
-    Ok(with_warnings(response, &warnings))
+    Ok(Updated::Stored(stored))
+}
+
+/// Who a write's changed fields are recorded for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ownership<'a> {
+    /// A create, update or non-apply patch by this manager.
+    Update(&'a str),
+    /// Server-side apply, which has already recorded ownership.
+    Applied,
 }
 
 /// The resourceVersion precondition a body carries, if any.
@@ -442,7 +462,9 @@ async fn update(
         }
     }
     let wanted_rv = precondition_rv(resource, &name, &object)?;
-    let response = guaranteed_update(state, target, query, headers, wanted_rv, |_| {
+    let manager = fields::manager(query, headers, fields::Options::Update)?;
+    let ownership = Ownership::Update(&manager);
+    let response = guaranteed_update(state, target, query, headers, wanted_rv, ownership, |_| {
         Ok(object.clone())
     })
     .await?;
@@ -458,10 +480,17 @@ async fn patch(
 ) -> ApiResult<Response> {
     let resource = target.resource;
     let name = target.name.clone().unwrap_or_default();
-    let patch = patch::parse(negotiate::body_type(headers)?, &bytes)?;
+    let body_type = negotiate::body_type(headers)?;
+    if body_type == BodyType::ApplyPatch {
+        return apply_patch(state, target, query, headers, bytes).await;
+    }
+    fields::check_patch_options(query, false)?;
+    let manager = fields::manager(query, headers, fields::Options::Patch)?;
+    let patch = patch::parse(body_type, resource, &bytes)?;
     field_validation(query)?;
     let api_version = resource.api_version();
-    guaranteed_update(state, target, query, headers, None, |old| {
+    let ownership = Ownership::Update(&manager);
+    guaranteed_update(state, target, query, headers, None, ownership, |old| {
         let mut new = patch.apply(old)?;
         objects::check_type(resource, resource.kind, &api_version, &mut new)?;
         objects::check_namespace(resource, target.namespace.as_deref(), &mut new)?;
@@ -488,14 +517,13 @@ pub(crate) async fn guaranteed_update(
     query: &Query,
     headers: &HeaderMap,
     wanted_rv: Option<u64>,
+    ownership: Ownership<'_>,
     make: impl Fn(&Value) -> ApiResult<Value>,
 ) -> ApiResult<Response> {
     let output = negotiate::output(headers, query.get("includeObject"))?;
-    let resource = target.resource;
-    match update_object(state, target, query, wanted_rv, make).await? {
-        Updated::Stored(object) => render::object(resource, output, StatusCode::OK, &object.bytes),
-        Updated::DryRun(value) => render::value_in(resource, output, StatusCode::OK, &value),
-    }
+    update_object(state, target, query, wanted_rv, ownership, make)
+        .await?
+        .render(target.resource, output, StatusCode::OK)
 }
 
 /// The object an update left behind.
@@ -513,6 +541,13 @@ impl Updated {
             Updated::DryRun(value) => Ok(value.clone()),
         }
     }
+
+    fn render(&self, resource: &Resource, output: Output, code: StatusCode) -> ApiResult<Response> {
+        match self {
+            Updated::Stored(object) => render::object(resource, output, code, &object.bytes),
+            Updated::DryRun(value) => render::value_in(resource, output, code, value),
+        }
+    }
 }
 
 /// The read-modify-write loop behind every update and patch.
@@ -521,6 +556,7 @@ pub(crate) async fn update_object(
     target: &Target,
     query: &Query,
     wanted_rv: Option<u64>,
+    ownership: Ownership<'_>,
     make: impl Fn(&Value) -> ApiResult<Value>,
 ) -> ApiResult<Updated> {
     let resource = target.resource;
@@ -546,6 +582,9 @@ pub(crate) async fn update_object(
         let mut new = make(&old)?;
         objects::prepare_update(resource, &old, &mut new, scope)?;
         objects::normalize(resource, &mut new);
+        if let Ownership::Update(manager) = ownership {
+            new = fields::track_update(target, Some(&old), new, manager);
+        }
         if objects::same_content(&old, &new) {
             return Ok(Updated::Stored(current));
         }
@@ -558,6 +597,103 @@ pub(crate) async fn update_object(
             Err(StoreError::Conflict { .. }) => return Err(ApiError::stale(resource, &name)),
             Err(StoreError::NotFound) => return Err(ApiError::not_found(resource, &name)),
             Err(other) => return Err(store_failure(other)),
+        }
+    }
+    Err(ApiError::conflict(
+        resource,
+        &name,
+        "the object is being modified too often; please try again",
+    ))
+}
+
+/// PATCH with `application/apply-patch+yaml`: server-side apply, creating
+/// the object when it does not exist.
+async fn apply_patch(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let resource = target.resource;
+    let name = target.name.clone().unwrap_or_default();
+    let output = negotiate::output(headers, query.get("includeObject"))?;
+    let force = fields::check_patch_options(query, true)?;
+    let manager = fields::manager(query, headers, fields::Options::Patch)?;
+    let validation = field_validation(query)?;
+    let mut applied = decode::parse_body(&bytes, decode::Format::Yaml)
+        .map_err(|e| ApiError::bad_request(e.for_kind(resource.kind, &bytes).message))?;
+    if applied.is_null() {
+        applied = json!({});
+    }
+    if !applied.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "error decoding YAML: the apply configuration of a {} must be an object",
+            resource.kind
+        )));
+    }
+    let mut warnings = Vec::new();
+    if validation != FieldValidation::Ignore {
+        let report =
+            decode::check_fields(resource.group, resource.kind, &bytes, decode::Format::Yaml)
+                .map_err(|e| ApiError::bad_request(e.message))?;
+        match validation {
+            FieldValidation::Strict => {
+                if let Some(message) = report.bad_request_message() {
+                    return Err(ApiError::bad_request(message));
+                }
+            }
+            _ => warnings = report.warnings(),
+        }
+    }
+    objects::check_type(
+        resource,
+        resource.kind,
+        &resource.api_version(),
+        &mut applied,
+    )?;
+    objects::check_namespace(resource, target.namespace.as_deref(), &mut applied)?;
+    match objects::meta_str(&applied, "name") {
+        Some(n) if n == name => {}
+        None | Some("") => {
+            objects::metadata_mut(&mut applied)?.insert("name".into(), json!(name));
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({other}) does not match the name on the URL ({name})"
+            )));
+        }
+    }
+    let wanted_rv = precondition_rv(resource, &name, &applied)?;
+    let key = target.key().unwrap_or_default();
+    for _ in 0..UPDATE_RETRIES {
+        if state.store.get(&key).is_none() {
+            if wanted_rv.is_some() {
+                return Err(ApiError::not_found(resource, &name));
+            }
+            let created = fields::apply(target, None, &applied, &manager, force)?;
+            match insert_object(state, target, query, created, Ownership::Applied).await {
+                Ok(done) => {
+                    let response = done.render(resource, output, StatusCode::CREATED)?;
+                    return Ok(with_warnings(response, &warnings));
+                }
+                // Someone created it meanwhile: apply over theirs.
+                Err(e) if e.reason == "AlreadyExists" => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let updated = update_object(state, target, query, wanted_rv, Ownership::Applied, |old| {
+            fields::apply(target, Some(old), &applied, &manager, force)
+        })
+        .await;
+        match updated {
+            Ok(done) => {
+                let response = done.render(resource, output, StatusCode::OK)?;
+                return Ok(with_warnings(response, &warnings));
+            }
+            // Deleted meanwhile: apply creates it.
+            Err(e) if e.code == 404 && wanted_rv.is_none() => continue,
+            Err(e) => return Err(e),
         }
     }
     Err(ApiError::conflict(

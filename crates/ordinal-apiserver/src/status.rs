@@ -136,10 +136,16 @@ impl ApiError {
 
     /// `StatefulSet.apps "Web" is invalid: metadata.name: Invalid value: ...`.
     pub fn invalid(resource: &Resource, name: &str, causes: Vec<Cause>) -> Self {
-        let kind = if resource.group.is_empty() {
-            resource.kind.to_string()
+        Self::invalid_kind(resource.group, resource.kind, name, causes)
+    }
+
+    /// An `Invalid` error about any group and kind, including ones that are
+    /// not served resources (`PatchOptions.meta.k8s.io`).
+    pub fn invalid_kind(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
+        let qualified = if group.is_empty() {
+            kind.to_string()
         } else {
-            format!("{}.{}", resource.kind, resource.group)
+            format!("{kind}.{group}")
         };
         let listed: Vec<String> = causes
             .iter()
@@ -159,13 +165,13 @@ impl ApiError {
         let mut err = Self::new(
             422,
             "Invalid",
-            format!("{kind} \"{name}\" is invalid: {summary}"),
+            format!("{qualified} \"{name}\" is invalid: {summary}"),
         );
         err.details.name = Some(name.to_string());
-        if !resource.group.is_empty() {
-            err.details.group = Some(resource.group.to_string());
+        if !group.is_empty() {
+            err.details.group = Some(group.to_string());
         }
-        err.details.kind = Some(resource.kind.to_string());
+        err.details.kind = Some(kind.to_string());
         err.details.causes = causes;
         err
     }

@@ -10,6 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 use ordinal_store::StoreError;
 use serde_json::{Value, json};
 
+use crate::fields;
 use crate::negotiate::{self, Output};
 use crate::objects;
 use crate::patch;
@@ -162,7 +163,9 @@ pub async fn update_scale(
         warnings,
     } = rest::decode_as("autoscaling", "v1", "Scale", query, headers, &bytes)?;
     objects::check_type(&SCALE, "Scale", "autoscaling/v1", &mut object)?;
-    let updated = rest::update_object(state, target, query, None, |old| {
+    let manager = fields::manager(query, headers, fields::Options::Update)?;
+    let ownership = rest::Ownership::Update(&manager);
+    let updated = rest::update_object(state, target, query, None, ownership, |old| {
         apply_scale(target, old, &object)
     })
     .await?;
@@ -179,8 +182,10 @@ pub async fn patch_scale(
     bytes: Bytes,
 ) -> ApiResult<Response> {
     let output = negotiate::output(headers, query.get("includeObject"))?;
-    let patch = patch::parse(negotiate::body_type(headers)?, &bytes)?;
-    let updated = rest::update_object(state, target, query, None, |old| {
+    let patch = patch::parse(negotiate::body_type(headers)?, &SCALE, &bytes)?;
+    let manager = fields::manager(query, headers, fields::Options::Patch)?;
+    let ownership = rest::Ownership::Update(&manager);
+    let updated = rest::update_object(state, target, query, None, ownership, |old| {
         let mut scale = patch.apply(&scale_of(old))?;
         objects::check_type(&SCALE, "Scale", "autoscaling/v1", &mut scale)?;
         apply_scale(target, old, &scale)
