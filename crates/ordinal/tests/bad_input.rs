@@ -297,3 +297,282 @@ async fn requests_without_the_token_are_unauthorized() {
         assert_eq!(code, 200);
     }
 }
+
+/// Sends a JSON body and returns the code and the parsed reply.
+async fn call(
+    client: &kube::Client,
+    method: &'static str,
+    path: &str,
+    content_type: &'static str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let c = Case {
+        content_type,
+        ..case("setup", method, path, body.to_string(), 0, "")
+    };
+    send(client, &c).await
+}
+
+/// The API-semantics layer: patches, apply, subresources, preconditions.
+#[tokio::test]
+async fn patch_apply_and_subresource_errors_get_their_status() {
+    use serde_json::json;
+    let o = Ordinal::start();
+    let client = o.client().await;
+    let sets = "/apis/apps/v1/namespaces/default/statefulsets";
+    let web = format!("{sets}/web");
+    let pods = "/api/v1/namespaces/default/pods";
+    let set = json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "serviceName": "web", "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}
+    });
+    let (code, created) = call(&client, "POST", sets, "application/json", set).await;
+    assert_eq!(code, 201, "{created}");
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                     "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+    let (code, _) = call(&client, "POST", pods, "application/json", pod).await;
+    assert_eq!(code, 201);
+    let (code, _) = call(
+        &client,
+        "POST",
+        &format!("{pods}/p/binding"),
+        "application/json",
+        json!({"metadata": {"name": "p"}, "target": {"name": "node-1"}}),
+    )
+    .await;
+    assert_eq!(code, 201);
+
+    let json_patch = "application/json-patch+json";
+    let merge = "application/merge-patch+json";
+    let strategic = "application/strategic-merge-patch+json";
+    let apply = "application/apply-patch+yaml";
+    let c = |what, method, path: &str, content_type, body: serde_json::Value, code, reason| Case {
+        content_type,
+        ..case(what, method, path, body.to_string(), code, reason)
+    };
+    let cases = vec![
+        c(
+            "a failing JSON patch test",
+            "PATCH",
+            &web,
+            json_patch,
+            json!([{"op": "test", "path": "/spec/replicas", "value": 9}]),
+            422,
+            "Invalid",
+        ),
+        c(
+            "a JSON patch that is not a list",
+            "PATCH",
+            &web,
+            json_patch,
+            json!({"op": "add"}),
+            400,
+            "BadRequest",
+        ),
+        c(
+            "a merge patch that is not an object",
+            "PATCH",
+            &web,
+            merge,
+            json!([1]),
+            400,
+            "BadRequest",
+        ),
+        c(
+            "a strategic list element without its merge key",
+            "PATCH",
+            &web,
+            strategic,
+            json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}}),
+            422,
+            "Invalid",
+        ),
+        c(
+            "a strategic patch with a malformed $deleteFromPrimitiveList",
+            "PATCH",
+            &web,
+            strategic,
+            json!({"metadata": {"$deleteFromPrimitiveList/finalizers": 5}}),
+            400,
+            "BadRequest",
+        ),
+        c(
+            "a patch as application/json",
+            "PATCH",
+            &web,
+            "application/json",
+            json!({"spec": {}}),
+            415,
+            "UnsupportedMediaType",
+        ),
+        c(
+            "force on a non-apply patch",
+            "PATCH",
+            &format!("{web}?force=true"),
+            merge,
+            json!({}),
+            422,
+            "Invalid",
+        ),
+        c(
+            "apply without a field manager",
+            "PATCH",
+            &web,
+            apply,
+            json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web"}}),
+            422,
+            "Invalid",
+        ),
+        c(
+            "apply naming another object",
+            "PATCH",
+            &format!("{web}?fieldManager=m"),
+            apply,
+            json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"}}),
+            400,
+            "BadRequest",
+        ),
+        c(
+            "apply of another kind",
+            "PATCH",
+            &format!("{web}?fieldManager=m"),
+            apply,
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}}),
+            400,
+            "BadRequest",
+        ),
+        c(
+            "a patch setting a stale resourceVersion",
+            "PATCH",
+            &web,
+            merge,
+            json!({"metadata": {"resourceVersion": "1"}, "spec": {"replicas": 2}}),
+            409,
+            "Conflict",
+        ),
+        c(
+            "negative replicas through scale",
+            "PATCH",
+            &format!("{web}/scale"),
+            merge,
+            json!({"spec": {"replicas": -1}}),
+            422,
+            "Invalid",
+        ),
+        c(
+            "scale of a missing set",
+            "GET",
+            &format!("{sets}/nope/scale"),
+            "application/json",
+            json!(null),
+            404,
+            "NotFound",
+        ),
+        c(
+            "binding a bound pod",
+            "POST",
+            &format!("{pods}/p/binding"),
+            "application/json",
+            json!({"metadata": {"name": "p"}, "target": {"name": "node-2"}}),
+            409,
+            "Conflict",
+        ),
+        c(
+            "binding naming another pod",
+            "POST",
+            &format!("{pods}/p/binding"),
+            "application/json",
+            json!({"metadata": {"name": "q"}, "target": {"name": "node-2"}}),
+            400,
+            "BadRequest",
+        ),
+        c(
+            "evicting a missing pod",
+            "POST",
+            &format!("{pods}/nope/eviction"),
+            "application/json",
+            json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "nope"}}),
+            404,
+            "NotFound",
+        ),
+        c(
+            "a delete whose uid precondition does not match",
+            "DELETE",
+            &web,
+            "application/json",
+            json!({"preconditions": {"uid": "not-the-uid"}}),
+            409,
+            "Conflict",
+        ),
+        c(
+            "a delete whose resourceVersion precondition does not match",
+            "DELETE",
+            &web,
+            "application/json",
+            json!({"preconditions": {"resourceVersion": "1"}}),
+            409,
+            "Conflict",
+        ),
+        c(
+            "an unknown propagation policy",
+            "DELETE",
+            &web,
+            "application/json",
+            json!({"propagationPolicy": "Sideways"}),
+            400,
+            "BadRequest",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for c in &cases {
+        let (code, status) = send(&client, c).await;
+        if code != c.code || status["reason"] != c.reason || status["kind"] != "Status" {
+            failures.push(format!("{}: got {code} {}", c.what, status));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Two managers applying different values: the second gets the conflict
+    // naming the first, with the field as a cause.
+    let replicas = |n: i64| {
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web"},
+               "spec": {"replicas": n}})
+    };
+    let (code, _) = call(
+        &client,
+        "PATCH",
+        &format!("{web}?fieldManager=one&force=true"),
+        apply,
+        replicas(3),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let (code, status) = call(
+        &client,
+        "PATCH",
+        &format!("{web}?fieldManager=two"),
+        apply,
+        replicas(4),
+    )
+    .await;
+    assert_eq!(code, 409, "{status}");
+    assert_eq!(
+        status["message"],
+        "Apply failed with 1 conflict: conflict with \"one\": .spec.replicas"
+    );
+    assert_eq!(
+        status["details"]["causes"][0]["reason"],
+        "FieldManagerConflict"
+    );
+    assert_eq!(status["details"]["causes"][0]["field"], ".spec.replicas");
+
+    // Status written through the main resource is ignored, not an error.
+    let (_, mut current) = call(&client, "GET", &web, "application/json", json!(null)).await;
+    current["status"] = json!({"replicas": 42});
+    let (code, after) = call(&client, "PUT", &web, "application/json", current).await;
+    assert_eq!(code, 200, "{after}");
+    assert_ne!(after["status"]["replicas"], 42);
+}
