@@ -10,7 +10,9 @@
 //! collections) → [`ordinal_store`] → [`render`] (JSON, YAML or a Table).
 
 pub mod decode;
+pub mod defaults;
 pub mod discovery;
+pub mod fields;
 pub mod list;
 pub mod names;
 pub mod negotiate;
@@ -19,6 +21,7 @@ pub mod openapi;
 pub mod patch;
 pub mod pki;
 pub mod protobuf;
+pub mod quantity;
 pub mod render;
 pub mod request;
 pub mod resources;
@@ -27,4 +30,5 @@ pub mod selector;
 pub mod server;
 pub mod status;
 pub mod table;
+pub mod validation;
 pub mod watch;
