@@ -9,6 +9,7 @@
 //! resource) → [`rest`] (the verb; [`list`] and [`watch`] for reads of
 //! collections) → [`ordinal_store`] → [`render`] (JSON, YAML or a Table).
 
+pub mod admission;
 pub mod decode;
 pub mod defaults;
 pub mod discovery;

@@ -79,7 +79,7 @@ impl Quantity {
     }
 
     /// The sum, saturating.
-    pub fn add(self, other: Quantity) -> Quantity {
+    pub fn plus(self, other: Quantity) -> Quantity {
         Quantity {
             nanos: self.nanos.saturating_add(other.nanos).clamp(-LIMIT, LIMIT),
         }

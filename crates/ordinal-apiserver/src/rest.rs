@@ -16,6 +16,7 @@ use http_body_util::BodyExt;
 use ordinal_store::{Object, StoreError};
 use serde_json::{Value, json};
 
+use crate::admission;
 use crate::decode;
 use crate::list;
 use crate::negotiate::{self, BodyType, Output};
@@ -338,6 +339,7 @@ async fn create(
     }
     apply_create_defaults(resource, &mut object);
     objects::normalize(resource, &mut object);
+    admission::create(&state.store, resource, &name, &mut object)?;
     if dry_run(query)? {
         if state
             .store
@@ -473,6 +475,7 @@ async fn guaranteed_update(
         let mut new = make(&old)?;
         objects::prepare_update(resource, &old, &mut new, scope)?;
         objects::normalize(resource, &mut new);
+        admission::update(resource, &name, &old, &mut new, scope)?;
         if objects::same_content(&old, &new) {
             return render::object(resource, output, StatusCode::OK, &current.bytes);
         }

@@ -245,12 +245,12 @@ pub(super) fn qos_class(spec: &Map<String, Value>) -> &'static str {
         for name in ["cpu", "memory"] {
             if let Some(q) = positive("requests", name) {
                 let sum = requests.entry(name).or_default();
-                *sum = sum.add(q);
+                *sum = sum.plus(q);
             }
             if let Some(q) = positive("limits", name) {
                 limited += 1;
                 let sum = limits.entry(name).or_default();
-                *sum = sum.add(q);
+                *sum = sum.plus(q);
             }
         }
         guaranteed &= limited == 2;

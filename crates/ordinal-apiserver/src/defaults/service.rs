@@ -252,10 +252,12 @@ fn normalize_cluster_ips(spec: &mut Map<String, Value>, old: Option<&Map<String,
         return;
     };
     let old_ip = old.get("clusterIP").and_then(Value::as_str).unwrap_or("");
-    if !same(old, &Map::new(), "clusterIPs") && ips_empty && old_ip == ip {
-        if let Some(v) = old.get("clusterIPs") {
-            spec.insert("clusterIPs".into(), v.clone());
-        }
+    if !same(old, &Map::new(), "clusterIPs")
+        && ips_empty
+        && old_ip == ip
+        && let Some(v) = old.get("clusterIPs")
+    {
+        spec.insert("clusterIPs".into(), v.clone());
     }
     if old_ip != ip {
         let same_ips = same(spec, old, "clusterIPs");

@@ -149,12 +149,10 @@ pub fn validate_secret(secret: &Value) -> Vec<FieldError> {
         }
         "kubernetes.io/dockercfg" => require(".dockercfg", &mut errs),
         "kubernetes.io/dockerconfigjson" => require(".dockerconfigjson", &mut errs),
-        "kubernetes.io/basic-auth" => {
-            if !has("username") && !has("password") {
-                // Upstream's path really reads `data[%s][username]`.
-                errs.push(FieldError::required("data[%s][username]", ""));
-                errs.push(FieldError::required("data[%s][password]", ""));
-            }
+        "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
+            // Upstream's path really reads `data[%s][username]`.
+            errs.push(FieldError::required("data[%s][username]", ""));
+            errs.push(FieldError::required("data[%s][password]", ""));
         }
         "kubernetes.io/ssh-auth" => require("ssh-privatekey", &mut errs),
         "kubernetes.io/tls" => {

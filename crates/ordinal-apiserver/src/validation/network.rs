@@ -409,10 +409,10 @@ pub fn validate_endpoint_slice(slice: &Value) -> Vec<FieldError> {
             let a = a.as_str().unwrap_or("");
             let p = ap.index(j);
             match address_type {
-                "IPv4" if !a.parse::<std::net::Ipv4Addr>().is_ok() => {
+                "IPv4" if a.parse::<std::net::Ipv4Addr>().is_err() => {
                     errs.push(FieldError::invalid(p, a, "must be a valid IPv4 address"))
                 }
-                "IPv6" if !a.parse::<std::net::Ipv6Addr>().is_ok() => {
+                "IPv6" if a.parse::<std::net::Ipv6Addr>().is_err() => {
                     errs.push(FieldError::invalid(p, a, "must be a valid IPv6 address"))
                 }
                 "FQDN" => dns_subdomain(a, &p, &mut errs),

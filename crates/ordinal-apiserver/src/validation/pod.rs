@@ -321,10 +321,8 @@ fn validate_volume_source(v: &Value, path: &Path, errs: &mut Vec<FieldError>) {
                 }
             }
             "csi" => required_str(s, "driver", &p, errs),
-            "ephemeral" => {
-                if s.get("volumeClaimTemplate").is_none_or(Value::is_null) {
-                    errs.push(FieldError::required(p.child("volumeClaimTemplate"), ""));
-                }
+            "ephemeral" if s.get("volumeClaimTemplate").is_none_or(Value::is_null) => {
+                errs.push(FieldError::required(p.child("volumeClaimTemplate"), ""));
             }
             _ => {}
         }
@@ -914,10 +912,8 @@ fn handler(h: &Value, path: &Path, lifecycle: bool, errs: &mut Vec<FieldError>) 
         }
         count += 1;
         match *kind {
-            "exec" => {
-                if list(action, "command").is_empty() {
-                    errs.push(FieldError::required(p.child("command"), ""));
-                }
+            "exec" if list(action, "command").is_empty() => {
+                errs.push(FieldError::required(p.child("command"), ""));
             }
             "httpGet" => {
                 if string(action, "path").is_empty() {
