@@ -13,7 +13,7 @@ pub mod admission;
 pub mod decode;
 pub mod defaults;
 pub mod discovery;
-pub mod fields;
+pub mod lenient;
 pub mod list;
 pub mod names;
 pub mod negotiate;

@@ -83,7 +83,7 @@ fn node(object: &mut Value) {
     let Some(status) = object.get_mut("status").and_then(Value::as_object_mut) else {
         return;
     };
-    if crate::fields::absent(status, "allocatable")
+    if crate::lenient::absent(status, "allocatable")
         && let Some(capacity) = status.get("capacity").filter(|c| c.is_object()).cloned()
     {
         status.insert("allocatable".into(), capacity);
@@ -109,11 +109,11 @@ pub fn default_storage_class<'a>(classes: impl IntoIterator<Item = &'a Value>) -
                 meta.pointer(&format!("/annotations/{}", a.replace('/', "~1")))
                     == Some(&Value::from("true"))
             });
-        let name = crate::fields::string(meta, "name");
+        let name = crate::lenient::string(meta, "name");
         if !annotated || name.is_empty() {
             continue;
         }
-        let created = crate::fields::string(meta, "creationTimestamp")
+        let created = crate::lenient::string(meta, "creationTimestamp")
             .parse::<jiff::Timestamp>()
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let better = match best {

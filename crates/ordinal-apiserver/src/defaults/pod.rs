@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::Context;
 use super::image::default_pull_policy;
-use crate::fields::{
+use crate::lenient::{
     absent, default_nonzero, default_ptr, default_str, empty_str, ensure_obj, obj_mut, objs_mut,
 };
 use crate::quantity;

@@ -9,7 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Context;
-use crate::fields::{absent, default_ptr, default_str, ensure_obj, objs_mut};
+use crate::lenient::{absent, default_ptr, default_str, ensure_obj, objs_mut};
 
 /// `ServiceAffinityClientIP`'s default timeout (three hours).
 const DEFAULT_CLIENT_IP_TIMEOUT: i64 = 10_800;

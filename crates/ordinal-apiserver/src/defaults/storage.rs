@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Context;
-use crate::fields::{absent, default_ptr, default_str, ensure_obj, obj_mut};
+use crate::lenient::{absent, default_ptr, default_str, ensure_obj, obj_mut};
 
 /// The annotation that named a claim's class before `storageClassName`.
 const BETA_CLASS_ANNOTATION: &str = "volume.beta.kubernetes.io/storage-class";

@@ -9,7 +9,7 @@ use super::common::{
     self, NON_NEGATIVE, Path, go_label_selector, go_string_map, int_or_string_value, labels,
     non_negative, percent, percent_error,
 };
-use crate::fields::{int, obj, string};
+use crate::lenient::{int, obj, string};
 use crate::names::{self, BadValue, FieldError, go_quote};
 
 /// The spec fields an update may change, as upstream's message lists them.

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::fields;
+use crate::lenient;
 use crate::names::{self, BadValue, FieldError, go_quote};
 use crate::selector;
 
@@ -60,7 +60,7 @@ pub const IP_ERROR: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:d
 
 /// `ValidateNonnegativeField` of an optional integer field.
 pub fn non_negative(v: &Value, key: &str, path: &Path, errs: &mut Vec<FieldError>) {
-    if let Some(n) = fields::int(v, key)
+    if let Some(n) = lenient::int(v, key)
         && n < 0
     {
         errs.push(FieldError::invalid(path.child(key), n, NON_NEGATIVE));
@@ -218,8 +218,8 @@ pub fn go_label_selector(v: &Value) -> String {
                 .map(|e| {
                     format!(
                         "v1.LabelSelectorRequirement{{Key:{}, Operator:{}, Values:{}}}",
-                        go_quote(fields::string(e, "key")),
-                        go_quote(fields::string(e, "operator")),
+                        go_quote(lenient::string(e, "key")),
+                        go_quote(lenient::string(e, "operator")),
                         go_string_slice(e.get("values"))
                     )
                 })
@@ -235,10 +235,10 @@ pub fn go_label_selector(v: &Value) -> String {
 
 /// `ValidateLabelSelector` (strict: label values must be valid).
 pub fn label_selector(sel: &Value, path: &Path, errs: &mut Vec<FieldError>) {
-    for (i, e) in fields::list(sel, "matchExpressions").iter().enumerate() {
+    for (i, e) in lenient::list(sel, "matchExpressions").iter().enumerate() {
         let p = path.child("matchExpressions").index(i);
-        let operator = fields::string(e, "operator");
-        let values = fields::list(e, "values");
+        let operator = lenient::string(e, "operator");
+        let values = lenient::list(e, "values");
         match operator {
             "In" | "NotIn" => {
                 if values.is_empty() {
@@ -262,7 +262,7 @@ pub fn label_selector(sel: &Value, path: &Path, errs: &mut Vec<FieldError>) {
                 "not a valid selector operator",
             )),
         }
-        let key = fields::string(e, "key");
+        let key = lenient::string(e, "key");
         errs.extend(names::validate_label_key(key, p.child("key").as_str()));
         for (j, value) in values.iter().enumerate() {
             let value = value.as_str().unwrap_or("");
@@ -320,7 +320,7 @@ pub fn percent_error() -> String {
 /// The object at `key`, or an empty map.
 pub fn obj_or_empty<'a>(v: &'a Value, key: &str) -> &'a Map<String, Value> {
     static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-    fields::obj(v, key).unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+    lenient::obj(v, key).unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
 /// Null, missing, "" and [] and {} all mean "unset" to Go.

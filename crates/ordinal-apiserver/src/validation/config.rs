@@ -6,7 +6,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::common::{Path, immutable};
-use crate::fields::{int, obj, string};
+use crate::lenient::{int, obj, string};
 use crate::names::{self, FieldError};
 
 /// `core.MaxSecretSize`: 1 MiB for a ConfigMap's or Secret's data.

@@ -10,7 +10,7 @@ use super::common::{
     port_num_or_name,
 };
 use super::pod::protocol;
-use crate::fields::{int, list, string};
+use crate::lenient::{int, list, string};
 use crate::names::{BadValue, FieldError, go_quote};
 
 const SERVICE_TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];

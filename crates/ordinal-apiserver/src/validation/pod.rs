@@ -11,7 +11,7 @@ use super::common::{
     port_num_errors, port_num_or_name,
 };
 use super::diff::json_diff;
-use crate::fields::{int, list, str_at, string};
+use crate::lenient::{int, list, str_at, string};
 use crate::names::{self, BadValue, FieldError, go_quote};
 use crate::quantity::{self, Quantity};
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::common::{self, Path, dns_subdomain, immutable};
 use super::diff::json_diff;
-use crate::fields::{list, obj, string};
+use crate::lenient::{list, obj, string};
 use crate::names::{self, BadValue, FieldError};
 use crate::quantity::{self, Quantity};
 
