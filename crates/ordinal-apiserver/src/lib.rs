@@ -9,10 +9,13 @@
 //! resource) → [`rest`] (the verb; [`list`] and [`watch`] for reads of
 //! collections) → [`ordinal_store`] → [`render`] (JSON, YAML or a Table).
 
+pub mod admission;
 pub mod decode;
+pub mod defaults;
 pub mod discovery;
 pub mod expiry;
 pub mod fields;
+pub mod lenient;
 pub mod list;
 pub mod names;
 pub mod negotiate;
@@ -21,6 +24,7 @@ pub mod openapi;
 pub mod patch;
 pub mod pki;
 pub mod protobuf;
+pub mod quantity;
 pub mod render;
 pub mod request;
 pub mod resources;
@@ -30,4 +34,5 @@ pub mod server;
 pub mod status;
 pub mod subresource;
 pub mod table;
+pub mod validation;
 pub mod watch;

@@ -16,6 +16,7 @@ use http_body_util::BodyExt;
 use ordinal_store::{Object, StoreError};
 use serde_json::{Value, json};
 
+use crate::admission;
 use crate::decode;
 use crate::fields;
 use crate::list;
@@ -393,6 +394,7 @@ async fn insert_object(
     }
     apply_create_defaults(resource, &mut object);
     objects::normalize(resource, &mut object);
+    admission::create(&state.store, resource, &name, &mut object)?;
     if let Ownership::Update(manager) = ownership {
         object = fields::track_update(target, None, object, manager);
     }
@@ -582,6 +584,7 @@ pub(crate) async fn update_object(
         let mut new = make(&old)?;
         objects::prepare_update(resource, &old, &mut new, scope)?;
         objects::normalize(resource, &mut new);
+        admission::update(resource, &name, &old, &mut new, scope)?;
         if let Ownership::Update(manager) = ownership {
             new = fields::track_update(target, Some(&old), new, manager);
         }

@@ -316,8 +316,12 @@ async fn generation_moves_with_spec_and_status_writes_keep_spec() {
         )
         .await;
     assert_eq!(after["metadata"]["generation"], 2);
-    assert!(
-        after.get("status").is_none(),
+    assert_eq!(
+        created["status"],
+        json!({"replicas": 0, "availableReplicas": 0})
+    );
+    assert_eq!(
+        after["status"], created["status"],
         "main writes do not set status: {after}"
     );
     let mut status = after.clone();
@@ -490,4 +494,257 @@ async fn eviction_deletes_the_pod() {
     assert_eq!(code, StatusCode::NOT_FOUND);
     let (code, _) = h.call("POST", uri, Some(eviction)).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+impl Harness {
+    async fn patch(&self, uri: &str, body: Value) -> (StatusCode, Value) {
+        self.call_as("PATCH", uri, "application/merge-patch+json", Some(body))
+            .await
+    }
+}
+
+fn causes(status: &Value) -> Vec<(String, String, String)> {
+    status["details"]["causes"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .map(|c| {
+                    (
+                        c["field"].as_str().unwrap_or("").to_string(),
+                        c["reason"].as_str().unwrap_or("").to_string(),
+                        c["message"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn created_objects_are_stored_with_upstream_defaults() {
+    let h = bootstrapped(100).await;
+    let (code, pod) = h
+        .call(
+            "POST",
+            "/api/v1/namespaces/default/pods",
+            Some(json!({"metadata": {"name": "web-0"},
+                        "spec": {"containers": [{"name": "web", "image": "nginx:1.27",
+                                                 "resources": {"limits": {"cpu": "1", "memory": "64Mi"}}}]}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{pod}");
+    let (_, stored) = h
+        .call("GET", "/api/v1/namespaces/default/pods/web-0", None)
+        .await;
+    assert_eq!(stored, pod);
+    let spec = &stored["spec"];
+    for (field, value) in [
+        ("restartPolicy", json!("Always")),
+        ("dnsPolicy", json!("ClusterFirst")),
+        ("schedulerName", json!("default-scheduler")),
+        ("terminationGracePeriodSeconds", json!(30)),
+        ("serviceAccountName", json!("default")),
+        ("serviceAccount", json!("default")),
+        ("enableServiceLinks", json!(true)),
+        ("priority", json!(0)),
+    ] {
+        assert_eq!(spec[field], value, "{field}");
+    }
+    assert_eq!(spec["containers"][0]["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(
+        spec["containers"][0]["resources"]["requests"],
+        json!({"cpu": "1", "memory": "64Mi"})
+    );
+    assert_eq!(spec["tolerations"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        stored["status"],
+        json!({"phase": "Pending", "qosClass": "Guaranteed"})
+    );
+
+    // The newest class annotated as default is given to claims without one.
+    for (name, default) in [("slow", "true"), ("fast", "true"), ("other", "false")] {
+        let (code, class) = h
+            .call(
+                "POST",
+                "/apis/storage.k8s.io/v1/storageclasses",
+                Some(json!({"metadata": {"name": name, "annotations": {
+                                "storageclass.kubernetes.io/is-default-class": default}},
+                            "provisioner": "ordinal.dev/hostpath"})),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{class}");
+        assert_eq!(class["reclaimPolicy"], "Delete");
+        assert_eq!(class["volumeBindingMode"], "Immediate");
+        // Creation timestamps have one-second resolution.
+        if name == "slow" {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+    }
+    let (code, claim) = h
+        .call(
+            "POST",
+            "/api/v1/namespaces/default/persistentvolumeclaims",
+            Some(json!({"metadata": {"name": "data"},
+                        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{claim}");
+    assert_eq!(claim["spec"]["storageClassName"], "fast");
+    assert_eq!(claim["spec"]["volumeMode"], "Filesystem");
+    assert_eq!(claim["status"], json!({"phase": "Pending"}));
+}
+
+#[tokio::test]
+async fn invalid_objects_are_422_with_field_causes() {
+    let h = bootstrapped(100).await;
+    let (code, status) = h
+        .call(
+            "POST",
+            "/apis/apps/v1/namespaces/default/statefulsets",
+            Some(json!({"metadata": {"name": "web"}, "spec": {
+                "replicas": -1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "db"}},
+                             "spec": {"containers": [{"name": "c", "image": "i"}]}}}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(status["reason"], "Invalid");
+    assert_eq!(
+        status["message"],
+        "StatefulSet.apps \"web\" is invalid: [spec.replicas: Invalid value: -1: must be greater than or equal to 0, \
+         spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"db\"}: `selector` does not match template `labels`]"
+    );
+    assert_eq!(
+        causes(&status),
+        [
+            (
+                "spec.replicas".to_string(),
+                "FieldValueInvalid".to_string(),
+                "Invalid value: -1: must be greater than or equal to 0".to_string()
+            ),
+            (
+                "spec.template.metadata.labels".to_string(),
+                "FieldValueInvalid".to_string(),
+                "Invalid value: map[string]string{\"app\":\"db\"}: `selector` does not match template `labels`".to_string()
+            ),
+        ]
+    );
+    let (_, gone) = h
+        .call(
+            "GET",
+            "/apis/apps/v1/namespaces/default/statefulsets/web",
+            None,
+        )
+        .await;
+    assert_eq!(gone["reason"], "NotFound", "nothing was stored");
+
+    let (code, status) = h
+        .call(
+            "POST",
+            "/api/v1/namespaces/default/pods?dryRun=All",
+            Some(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]}})),
+        )
+        .await;
+    assert_eq!(
+        code,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "dry runs are validated too"
+    );
+    assert_eq!(
+        causes(&status),
+        [(
+            "spec.containers[0].image".to_string(),
+            "FieldValueRequired".to_string(),
+            "Required value".to_string()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn immutable_fields_are_rejected_on_update() {
+    let h = bootstrapped(100).await;
+    let (code, created) = h
+        .call(
+            "POST",
+            "/apis/apps/v1/namespaces/default/statefulsets",
+            Some(json!({"metadata": {"name": "web"}, "spec": {
+                "serviceName": "web",
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                             "spec": {"containers": [{"name": "c", "image": "i"}]}}}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    let sts = "/apis/apps/v1/namespaces/default/statefulsets/web";
+    let (code, status) = h
+        .patch(sts, json!({"spec": {"serviceName": "other"}}))
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(
+        causes(&status),
+        [(
+            "spec".to_string(),
+            "FieldValueForbidden".to_string(),
+            "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden".to_string()
+        )]
+    );
+    let (code, scaled) = h.patch(sts, json!({"spec": {"replicas": 3}})).await;
+    assert_eq!(code, StatusCode::OK, "{scaled}");
+    assert_eq!(scaled["spec"]["replicas"], 3);
+
+    // A PUT that leaves defaulted fields out keeps them.
+    let mut replaced = scaled.clone();
+    replaced["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("podManagementPolicy");
+    let (code, kept) = h.call("PUT", sts, Some(replaced)).await;
+    assert_eq!(code, StatusCode::OK, "{kept}");
+    assert_eq!(kept["spec"]["podManagementPolicy"], "OrderedReady");
+
+    let (code, status) = h
+        .call(
+            "PUT",
+            &format!("{sts}/status"),
+            Some(
+                json!({"metadata": {"name": "web"}, "status": {"replicas": 1, "readyReplicas": 2}}),
+            ),
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(causes(&status)[0].0, "status.readyReplicas");
+
+    let (code, pod) = h
+        .call(
+            "POST",
+            "/api/v1/namespaces/default/pods",
+            Some(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{pod}");
+    let pod_uri = "/api/v1/namespaces/default/pods/p";
+    let (code, status) = h
+        .patch(pod_uri, json!({"spec": {"restartPolicy": "Never"}}))
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    let (field, reason, message) = &causes(&status)[0];
+    assert_eq!(
+        (field.as_str(), reason.as_str()),
+        ("spec", "FieldValueForbidden")
+    );
+    assert!(
+        message.starts_with(
+            "Forbidden: pod updates may not change fields other than `spec.containers[*].image`"
+        ),
+        "{message}"
+    );
+    let (code, updated) = h
+        .patch(
+            pod_uri,
+            json!({"spec": {"containers": [{"name": "c", "image": "i:2"}]}}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{updated}");
+    assert_eq!(updated["spec"]["containers"][0]["image"], "i:2");
 }
