@@ -258,7 +258,6 @@ pub fn prepare_update(
             }
         }
     }
-    let spec_changed = spec_of(old) != spec_of(new);
     let meta = metadata_mut(new)?;
     if let Some(uid) = meta.get("uid").and_then(Value::as_str)
         && !uid.is_empty()
@@ -303,13 +302,20 @@ pub fn prepare_update(
         let name = old_meta.get("name").and_then(Value::as_str).unwrap_or("");
         return Err(ApiError::invalid(resource, name, field_causes(errors)));
     }
-    if resource.generation && spec_changed {
-        let generation = old_meta
-            .get("generation")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        meta.insert("generation".into(), json!(generation + 1));
+    Ok(())
+}
+
+/// Bumps `metadata.generation` when the spec changed. Runs after defaulting,
+/// so a write that only restates defaults the server adds is no change.
+pub fn bump_generation(resource: &Resource, old: &Value, new: &mut Value) -> ApiResult<()> {
+    if !resource.generation || spec_of(old) == spec_of(new) {
+        return Ok(());
     }
+    let generation = metadata(old)
+        .and_then(|m| m.get("generation"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    metadata_mut(new)?.insert("generation".into(), json!(generation + 1));
     Ok(())
 }
 
@@ -416,6 +422,7 @@ mod tests {
         );
         let mut scale = json!({"metadata": {"name": "web"}, "spec": {"replicas": 2}, "status": {"replicas": 9}});
         prepare_update(sts, &old, &mut scale, Scope::Main).unwrap();
+        bump_generation(sts, &old, &mut scale).unwrap();
         assert_eq!(scale["metadata"]["generation"], 4);
         assert_eq!(scale["status"]["replicas"], 1);
         let mut status = json!({"metadata": {"name": "web"}, "spec": {"replicas": 7}, "status": {"replicas": 2}});

@@ -137,9 +137,25 @@ fn apply_then_get_every_kind_with_upstream_columns() {
     let none = o.run(&["get", "ns", "-l", "team in (backend)"]);
     assert!(String::from_utf8_lossy(&none.stderr).contains("No resources found"));
 
-    // Applying the same manifests again is a no-op.
+    // Applying the same manifests again changes nothing stored. kubectl
+    // still says "configured" for the set and the secret, as against a
+    // real cluster: the stored claim templates carry server defaults, so
+    // kubectl resends that atomic list, and `stringData` never reads back.
+    let rv = |o: &Ordinal| {
+        o.ok(&[
+            "get",
+            "sts,secret,svc,cm",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.items[*].metadata.resourceVersion}",
+        ])
+    };
+    let before = rv(&o);
     let again = o.ok(&["apply", "-f", APP]);
-    assert!(again.contains("statefulset.apps/web unchanged"), "{again}");
+    assert!(again.contains("service/web unchanged"), "{again}");
+    assert!(again.contains("configmap/web-config unchanged"), "{again}");
+    assert_eq!(rv(&o), before, "a second apply wrote something:\n{again}");
 }
 
 #[test]
