@@ -535,6 +535,74 @@ async fn patch_apply_and_subresource_errors_get_their_status() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
+    // Writes that break validation: 422 with upstream's field causes.
+    let invalid = [
+        (
+            "negative replicas",
+            "PATCH",
+            web.clone(),
+            merge,
+            json!({"spec": {"replicas": -1}}),
+            "spec.replicas",
+            "Invalid value: -1: must be greater than or equal to 0",
+        ),
+        (
+            "a selector change",
+            "PATCH",
+            web.clone(),
+            merge,
+            json!({"spec": {"selector": {"matchLabels": {"app": "other"}}}}),
+            "spec",
+            "Forbidden: updates to statefulset spec for fields other than",
+        ),
+        (
+            "a restartPolicy other than Always in a set's template",
+            "PATCH",
+            web.clone(),
+            merge,
+            json!({"spec": {"template": {"spec": {"restartPolicy": "Never"}}}}),
+            "spec.template.spec.restartPolicy",
+            "Unsupported value: \"Never\"",
+        ),
+        (
+            "a pod spec change other than the image",
+            "PATCH",
+            format!("{pods}/p"),
+            merge,
+            json!({"spec": {"dnsPolicy": "Default"}}),
+            "spec",
+            "Forbidden: pod updates may not change fields other than",
+        ),
+        (
+            "a pod whose volume mount names no volume",
+            "POST",
+            pods.to_string(),
+            "application/json",
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "m"},
+                   "spec": {"containers": [{"name": "c", "image": "i",
+                            "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}}),
+            "spec.containers[0].volumeMounts[0].name",
+            "Not found: \"data\"",
+        ),
+    ];
+    for (what, method, path, content_type, body, field, message) in invalid {
+        let (code, status) = call(&client, method, &path, content_type, body).await;
+        let cause = status["details"]["causes"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["field"] == field));
+        let ok = code == 422
+            && status["reason"] == "Invalid"
+            && cause.is_some_and(|c| {
+                c["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(message))
+            });
+        if !ok {
+            failures.push(format!("{what}: got {code} {status}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
     // Two managers applying different values: the second gets the conflict
     // naming the first, with the field as a cause.
     let replicas = |n: i64| {
