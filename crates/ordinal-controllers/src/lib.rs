@@ -1,5 +1,28 @@
-//! Controllers that reconcile through the Kubernetes API only (`kube::Client`).
+//! Controllers that reconcile through the Kubernetes API only
+//! (`kube::Client`), so each works against ordinal and a real cluster alike.
 //!
-//! Not built yet: the StatefulSet controller (issue 4), the garbage collector
-//! and the endpoints, volume and node-lifecycle controllers arrive with their
-//! issues. This crate exists now so the workspace has its final shape.
+//! - [`gc`]: the garbage collector (owner references, foreground and
+//!   orphan deletion);
+//! - [`namespace`]: the namespace controller (empties and finalizes
+//!   namespaces being deleted).
+//!
+//! [`run`] runs them all until shutdown.
+
+pub mod gc;
+pub mod namespace;
+mod queue;
+pub mod served;
+
+use std::future::Future;
+
+use futures::FutureExt;
+
+/// Runs every controller of this crate until `shutdown` completes, then
+/// returns once they have stopped.
+pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send) {
+    let shutdown = shutdown.shared();
+    tokio::join!(
+        gc::run(client.clone(), shutdown.clone()),
+        namespace::run(client, shutdown),
+    );
+}
