@@ -468,7 +468,9 @@ pub fn check_preconditions(
         && uid != stored_uid
     {
         return Err(conflict(if namespace {
-            format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {stored_uid}")
+            format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {stored_uid}"
+            )
         } else {
             format!(
                 "the UID in the precondition ({uid}) does not match the UID in record ({stored_uid}). The object might have been deleted and then recreated"
@@ -778,7 +780,8 @@ mod tests {
         assert_eq!(orphan["metadata"]["deletionGracePeriodSeconds"], 0);
         // A later Foreground switches the GC finalizer and keeps the timestamp.
         let later: jiff::Timestamp = "2025-01-01T00:01:00Z".parse().unwrap();
-        let fg = updated(plan(cm(), &orphan, &with_policy(Propagation::Foreground), later).unwrap());
+        let fg =
+            updated(plan(cm(), &orphan, &with_policy(Propagation::Foreground), later).unwrap());
         assert_eq!(
             fg["metadata"]["finalizers"],
             json!(["example.com/x", "foregroundDeletion"])
@@ -858,8 +861,7 @@ mod tests {
             plan(pods(), &unscheduled, &DeleteOptions::default(), now()).unwrap(),
             Plan::Remove
         );
-        let done =
-            json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n"}, "status": {"phase": "Succeeded"}});
+        let done = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n"}, "status": {"phase": "Succeeded"}});
         assert_eq!(
             plan(pods(), &done, &DeleteOptions::default(), now()).unwrap(),
             Plan::Remove
@@ -873,7 +875,15 @@ mod tests {
     #[test]
     fn namespaces_terminate_then_go_when_finalized() {
         let ns = json!({"metadata": {"name": "shop", "uid": "u"}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
-        let t = updated(plan(namespaces(), &ns, &with_policy(Propagation::Background), now()).unwrap());
+        let t = updated(
+            plan(
+                namespaces(),
+                &ns,
+                &with_policy(Propagation::Background),
+                now(),
+            )
+            .unwrap(),
+        );
         assert_eq!(t["status"]["phase"], "Terminating");
         assert!(t["metadata"].get("deletionGracePeriodSeconds").is_none());
         assert!(t["metadata"].get("finalizers").is_none());
@@ -886,7 +896,15 @@ mod tests {
         let finalized = finalize_namespace(&t, &json!({"spec": {"finalizers": []}})).unwrap();
         assert!(should_delete_during_update(namespaces(), &t, &finalized));
         // A foreground namespace delete is held by the GC finalizer too.
-        let fg = updated(plan(namespaces(), &ns, &with_policy(Propagation::Foreground), now()).unwrap());
+        let fg = updated(
+            plan(
+                namespaces(),
+                &ns,
+                &with_policy(Propagation::Foreground),
+                now(),
+            )
+            .unwrap(),
+        );
         assert_eq!(fg["metadata"]["finalizers"], json!(["foregroundDeletion"]));
         let finalized = finalize_namespace(&fg, &json!({"spec": {}})).unwrap();
         assert!(!should_delete_during_update(namespaces(), &fg, &finalized));
@@ -960,8 +978,12 @@ mod tests {
         assert_eq!(o.propagation, Some(Propagation::Orphan));
         assert_eq!(o.uid.as_deref(), Some("u"));
         assert!(o.dry_run);
-        let err = parse_options(&Query::default(), &h, br#"{"propagationPolicy":"Sideways"}"#)
-            .unwrap_err();
+        let err = parse_options(
+            &Query::default(),
+            &h,
+            br#"{"propagationPolicy":"Sideways"}"#,
+        )
+        .unwrap_err();
         assert_eq!(err.code, 422);
         assert_eq!(
             err.message,

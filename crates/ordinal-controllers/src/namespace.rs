@@ -266,10 +266,7 @@ impl Controller {
         let conditions = status.conditions.get_or_insert_with(Vec::new);
         let now = Time(jiff::Timestamp::now());
         if update_conditions(conditions, &content, discovery_error.as_deref(), now) {
-            match api
-                .replace_status(name, &PostParams::default(), &ns)
-                .await
-            {
+            match api.replace_status(name, &PostParams::default(), &ns).await {
                 Ok(updated) => ns = updated,
                 Err(e) if is_status(&e, 409) => return Ok(Some(Duration::ZERO)),
                 Err(e) if is_status(&e, 404) => return Ok(None),
@@ -351,7 +348,10 @@ impl Controller {
         }
         let left = api.list_metadata(&ListParams::default()).await?.items;
         if !resource.supports("deletecollection") {
-            for item in left.iter().filter(|i| i.metadata.deletion_timestamp.is_none()) {
+            for item in left
+                .iter()
+                .filter(|i| i.metadata.deletion_timestamp.is_none())
+            {
                 match api.delete(&item.name_any(), &background).await {
                     Ok(_) => {}
                     Err(e) if is_status(&e, 404) => {}
@@ -388,7 +388,9 @@ mod tests {
         assert_eq!(remaining.status, "True");
         assert_eq!(
             remaining.message.as_deref(),
-            Some("Some resources are remaining: configmaps. has 1 resource instances, pods. has 2 resource instances")
+            Some(
+                "Some resources are remaining: configmaps. has 1 resource instances, pods. has 2 resource instances"
+            )
         );
         let fin = conditions
             .iter()

@@ -30,7 +30,10 @@ impl Served {
 
     /// A stable key for the resource: `group/version/plural`.
     pub fn key(&self) -> String {
-        format!("{}/{}/{}", self.api.group, self.api.version, self.api.plural)
+        format!(
+            "{}/{}/{}",
+            self.api.group, self.api.version, self.api.plural
+        )
     }
 }
 
@@ -53,7 +56,9 @@ pub async fn discover(client: &Client) -> kube::Result<Vec<Arc<Served>>> {
 /// Whether the garbage collector watches and deletes this resource: it must
 /// support list, watch and delete, and not be ignored.
 pub fn collectable(served: &Served) -> bool {
-    ["list", "watch", "delete"].iter().all(|v| served.supports(v))
+    ["list", "watch", "delete"]
+        .iter()
+        .all(|v| served.supports(v))
         && !IGNORED
             .iter()
             .any(|(g, p)| served.api.group == *g && served.api.plural == *p)

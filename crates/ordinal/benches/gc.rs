@@ -98,7 +98,9 @@ async fn main() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let started = Instant::now();
-    cms.delete("owner", &DeleteParams::background()).await.unwrap();
+    cms.delete("owner", &DeleteParams::background())
+        .await
+        .unwrap();
     let mut left = DEPENDENTS;
     while left > 0 && started.elapsed() < LIMIT {
         tokio::time::sleep(Duration::from_millis(10)).await;

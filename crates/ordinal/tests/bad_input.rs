@@ -221,8 +221,8 @@ async fn malformed_and_invalid_requests_get_their_status() {
             "DELETE",
             &format!("{cms}/x"),
             "{\"propagationPolicy\":\"Sideways\"}",
-            400,
-            "BadRequest",
+            422,
+            "Invalid",
         ),
     ];
     cases.push(Case {

@@ -37,7 +37,13 @@ fn uid(o: &Ordinal, args: &[&str]) -> String {
 }
 
 /// A ConfigMap owned by `owner` (a ConfigMap with `owner_uid`).
-fn owned_configmap(name: &str, owner: &str, owner_uid: &str, block: bool, finalizer: bool) -> String {
+fn owned_configmap(
+    name: &str,
+    owner: &str,
+    owner_uid: &str,
+    block: bool,
+    finalizer: bool,
+) -> String {
     let finalizers = if finalizer {
         "\n  finalizers: [example.com/hold]"
     } else {
@@ -93,7 +99,13 @@ fn dependents_of_an_owner_that_never_existed_are_collected() {
     // One dependent of a made-up owner, one with a live and a made-up owner.
     o.ok_stdin(
         &["apply", "-f", "-"],
-        &owned_configmap("stray", "ghost", "00000000-0000-0000-0000-000000000000", false, false),
+        &owned_configmap(
+            "stray",
+            "ghost",
+            "00000000-0000-0000-0000-000000000000",
+            false,
+            false,
+        ),
     );
     let both = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  ownerReferences:\n  - {apiVersion: v1, kind: ConfigMap, name: ghost, uid: 00000000-0000-0000-0000-000000000000}\n  - {apiVersion: v1, kind: ConfigMap, name: keeper, uid: KEEPER}\n"
         .replace("KEEPER", &keeper_uid);
@@ -103,7 +115,10 @@ fn dependents_of_an_owner_that_never_existed_are_collected() {
     });
     eventually("the dangling reference is dropped", WAIT, || {
         let shared = get_json(&o, &["configmap", "shared"]).expect("shared stays");
-        let refs = shared["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
+        let refs = shared["metadata"]["ownerReferences"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         refs.len() == 1 && refs[0]["name"] == "keeper"
     });
 }
@@ -121,7 +136,13 @@ fn orphan_cascade_keeps_dependents_without_the_reference() {
     o.ok_stdin(&["apply", "-f", "-"], &manifests);
 
     // kubectl waits until the owner is gone, which needs the GC to orphan.
-    let out = o.ok(&["delete", "configmap", "owner", "--cascade=orphan", "--timeout=30s"]);
+    let out = o.ok(&[
+        "delete",
+        "configmap",
+        "owner",
+        "--cascade=orphan",
+        "--timeout=30s",
+    ]);
     assert!(out.contains("deleted"), "{out}");
     assert!(!exists(&o, &["configmap", "owner"]));
     for args in [["configmap", "dep-a"], ["pod", "dep-pod"]] {
@@ -146,18 +167,26 @@ fn foreground_cascade_keeps_the_owner_until_blocking_dependents_are_gone() {
     .join("---\n");
     o.ok_stdin(&["apply", "-f", "-"], &manifests);
 
-    o.ok(&["delete", "configmap", "owner", "--cascade=foreground", "--wait=false"]);
+    o.ok(&[
+        "delete",
+        "configmap",
+        "owner",
+        "--cascade=foreground",
+        "--wait=false",
+    ]);
     eventually("the free dependent is deleted", WAIT, || {
         !exists(&o, &["configmap", "free"])
     });
     eventually("the held dependent is being deleted", WAIT, || {
-        get_json(&o, &["configmap", "held"]).is_some_and(|h| {
-            h["metadata"]["deletionTimestamp"].is_string()
-        })
+        get_json(&o, &["configmap", "held"])
+            .is_some_and(|h| h["metadata"]["deletionTimestamp"].is_string())
     });
     // The owner stays visible, marked, while the blocker is there.
     let owner = get_json(&o, &["configmap", "owner"]).expect("owner still visible");
-    assert!(owner["metadata"]["deletionTimestamp"].is_string(), "{owner}");
+    assert!(
+        owner["metadata"]["deletionTimestamp"].is_string(),
+        "{owner}"
+    );
     assert_eq!(
         owner["metadata"]["finalizers"],
         serde_json::json!(["foregroundDeletion"])
@@ -181,8 +210,23 @@ fn foreground_cascade_keeps_the_owner_until_blocking_dependents_are_gone() {
 fn deleting_a_namespace_removes_its_content_then_the_namespace() {
     let o = Ordinal::start();
     o.ok(&["create", "namespace", "shop"]);
-    o.ok(&["create", "configmap", "c1", "-n", "shop", "--from-literal=a=1"]);
-    o.ok(&["create", "secret", "generic", "s1", "-n", "shop", "--from-literal=a=1"]);
+    o.ok(&[
+        "create",
+        "configmap",
+        "c1",
+        "-n",
+        "shop",
+        "--from-literal=a=1",
+    ]);
+    o.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s1",
+        "-n",
+        "shop",
+        "--from-literal=a=1",
+    ]);
     o.ok_stdin(
         &["apply", "-f", "-"],
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p1\n  namespace: shop\nspec:\n  containers:\n  - name: c\n    image: busybox\n",
@@ -192,7 +236,10 @@ fn deleting_a_namespace_removes_its_content_then_the_namespace() {
     assert!(out.contains("namespace \"shop\" deleted"), "{out}");
     assert!(!exists(&o, &["namespace", "shop"]));
     let left = o.ok(&["get", "configmaps,secrets,pods", "-A", "-o", "name"]);
-    assert!(!left.contains("c1") && !left.contains("s1") && !left.contains("p1"), "{left}");
+    assert!(
+        !left.contains("c1") && !left.contains("s1") && !left.contains("p1"),
+        "{left}"
+    );
 }
 
 #[test]
@@ -221,7 +268,15 @@ fn a_namespace_waits_for_graceful_pods_and_reports_why() {
     // New content is refused while terminating.
     let refused = o.run(&["create", "configmap", "late", "-n", "slow"]);
     assert!(!refused.status.success());
-    o.ok(&["delete", "pod", "web", "-n", "slow", "--grace-period=0", "--force"]);
+    o.ok(&[
+        "delete",
+        "pod",
+        "web",
+        "-n",
+        "slow",
+        "--grace-period=0",
+        "--force",
+    ]);
     eventually("the namespace goes once the pod is gone", WAIT, || {
         !exists(&o, &["namespace", "slow"])
     });
@@ -319,5 +374,8 @@ async fn mismatched_preconditions_are_conflicts_with_upstream_messages() {
         .await
         .unwrap();
     let status = done.right().expect("a Status for a deleted ConfigMap");
-    assert_eq!(status.status, Some(kube::core::response::StatusSummary::Success));
+    assert_eq!(
+        status.status,
+        Some(kube::core::response::StatusSummary::Success)
+    );
 }

@@ -334,7 +334,10 @@ pub fn foreground_step(graph: &Graph, owner: &str) -> ForegroundStep {
     let blocking: Vec<&Node> = graph
         .dependents(owner)
         .into_iter()
-        .filter(|d| d.reference_to(owner).is_some_and(|r| r.block_owner_deletion))
+        .filter(|d| {
+            d.reference_to(owner)
+                .is_some_and(|r| r.block_owner_deletion)
+        })
         .collect();
     if blocking.is_empty() {
         return ForegroundStep::RemoveFinalizer;
@@ -498,14 +501,26 @@ mod properties {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Observe { uid: u8, owners: Vec<(u8, bool)>, deleting: Option<bool> },
+        Observe {
+            uid: u8,
+            owners: Vec<(u8, bool)>,
+            deleting: Option<bool>,
+        },
         Forget(u8),
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (0u8..8, prop::collection::vec((0u8..8, any::<bool>()), 0..3), prop::option::of(any::<bool>()))
-                .prop_map(|(uid, owners, deleting)| Op::Observe { uid, owners, deleting }),
+            (
+                0u8..8,
+                prop::collection::vec((0u8..8, any::<bool>()), 0..3),
+                prop::option::of(any::<bool>())
+            )
+                .prop_map(|(uid, owners, deleting)| Op::Observe {
+                    uid,
+                    owners,
+                    deleting
+                }),
             (0u8..8).prop_map(Op::Forget),
         ]
     }

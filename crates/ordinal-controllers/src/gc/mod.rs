@@ -27,13 +27,13 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt;
+use kube::Client;
 use kube::api::{
     Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy,
 };
+use kube::core::{ObjectMeta, PartialObjectMeta};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use kube::core::{ObjectMeta, PartialObjectMeta};
-use kube::Client;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
@@ -262,7 +262,11 @@ impl Collector {
 
     /// Classifies one owner reference: the graph answers for owners seen
     /// alive and uids known gone; anything else is checked live.
-    async fn owner_state(&self, owner: &OwnerRef, dependent: &Node) -> Result<OwnerState, SyncError> {
+    async fn owner_state(
+        &self,
+        owner: &OwnerRef,
+        dependent: &Node,
+    ) -> Result<OwnerState, SyncError> {
         {
             let g = self.graph();
             if g.is_absent(&owner.uid) {
@@ -272,7 +276,8 @@ impl Collector {
                 return Ok(OwnerState::Solid);
             }
         }
-        self.check_owner(owner, dependent.namespace.as_deref()).await
+        self.check_owner(owner, dependent.namespace.as_deref())
+            .await
     }
 
     /// A live GET of an owner by name: gone or of another uid is dangling.
@@ -332,8 +337,7 @@ impl Collector {
         let Some((owner, namespace)) = lookup else {
             return Ok(());
         };
-        if self.check_owner(&owner, namespace.as_deref()).await?
-            == OwnerState::WaitingForDependents
+        if self.check_owner(&owner, namespace.as_deref()).await? == OwnerState::WaitingForDependents
         {
             let dependents: Vec<Uid> = self
                 .graph()
