@@ -181,7 +181,6 @@ pub fn update_conditions(
                     reason: Some(reason),
                     message: Some(message),
                     last_transition_time: Some(now.clone()),
-                    ..Default::default()
                 });
                 changed = true;
             }
