@@ -78,9 +78,23 @@ fn background_cascade_deletes_dependents() {
     ]
     .join("---\n");
     o.ok_stdin(&["apply", "-f", "-"], &manifests);
-    // Owned objects whose owner is alive stay.
-    std::thread::sleep(Duration::from_millis(300));
+    // Owned objects whose owner is alive stay: once the collector has
+    // removed a stray object created after them, it has seen them too.
+    o.ok_stdin(
+        &["apply", "-f", "-"],
+        &owned_configmap(
+            "stray",
+            "ghost",
+            "00000000-0000-0000-0000-000000000000",
+            false,
+            false,
+        ),
+    );
+    eventually("the collector is at work", WAIT, || {
+        !exists(&o, &["configmap", "stray"])
+    });
     assert!(exists(&o, &["configmap", "dep-a"]));
+    assert!(exists(&o, &["pod", "dep-pod"]));
 
     let out = o.ok(&["delete", "configmap", "owner", "--cascade=background"]);
     assert!(out.contains("configmap \"owner\" deleted"), "{out}");
