@@ -10,6 +10,7 @@
 //! collections) → [`ordinal_store`] → [`render`] (JSON, YAML or a Table).
 
 pub mod decode;
+pub mod delete_options;
 pub mod deletion;
 pub mod discovery;
 pub mod list;
