@@ -12,6 +12,8 @@
 pub mod admission;
 pub mod decode;
 pub mod defaults;
+pub mod delete_options;
+pub mod deletion;
 pub mod discovery;
 pub mod expiry;
 pub mod fields;

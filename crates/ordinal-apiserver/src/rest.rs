@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use ordinal_store::{Object, StoreError};
@@ -18,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::admission;
 use crate::decode;
+use crate::deletion;
 use crate::fields;
 use crate::list;
 use crate::negotiate::{self, BodyType, Output};
@@ -35,6 +37,9 @@ use crate::watch;
 /// How often an update whose precondition is "whatever is stored now" is
 /// retried when another writer slips in between read and write.
 pub(crate) const UPDATE_RETRIES: usize = 32;
+
+/// How many objects of one deletecollection are deleted at a time.
+const DELETE_COLLECTION_WORKERS: usize = 16;
 
 /// Namespaces that exist from the start and may not be deleted.
 pub const SYSTEM_NAMESPACES: &[&str] =
@@ -113,6 +118,11 @@ async fn dispatch(
             require_verb(resource, "update")?;
             let bytes = read_body(body).await?;
             update(state, target, query, headers, bytes).await
+        }
+        (&Method::PUT, true, Some("finalize")) => {
+            require_verb(resource, "update")?;
+            let bytes = read_body(body).await?;
+            finalize(state, target, query, headers, bytes).await
         }
         (&Method::PATCH, true, None | Some("status")) => {
             require_verb(resource, "patch")?;
@@ -288,12 +298,6 @@ pub(crate) fn decode_as(
         }
     }
     Ok(Decoded { object, warnings })
-}
-
-fn decode_error(kind: &str, version: &str, message: &str) -> ApiError {
-    ApiError::bad_request(format!(
-        "{kind} in version \"{version}\" cannot be handled as a {kind}: {message}"
-    ))
 }
 
 /// Adds `Warning` headers (values already in `299 - "..."` form).
@@ -473,6 +477,36 @@ async fn update(
     Ok(with_warnings(response, &warnings))
 }
 
+/// `PUT namespaces/{name}/finalize`: changes only `spec.finalizers`; the
+/// namespace goes when they and its metadata finalizers are empty.
+async fn finalize(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let name = target.name.clone().unwrap_or_default();
+    let Decoded { object, warnings } = decode_body(target, query, headers, &bytes)?;
+    match objects::meta_str(&object, "name") {
+        None | Some("") => {}
+        Some(n) if n == name => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({other}) does not match the name on the URL ({name})"
+            )));
+        }
+    }
+    let wanted_rv = precondition_rv(target.resource, &name, &object)?;
+    let manager = fields::manager(query, headers, fields::Options::Update)?;
+    let ownership = Ownership::Update(&manager);
+    let response = guaranteed_update(state, target, query, headers, wanted_rv, ownership, |old| {
+        deletion::finalize_namespace(old, &object)
+    })
+    .await?;
+    Ok(with_warnings(response, &warnings))
+}
+
 async fn patch(
     state: &AppState,
     target: &Target,
@@ -534,20 +568,25 @@ pub(crate) enum Updated {
     Stored(Arc<Object>),
     /// What a dry run would have stored.
     DryRun(Value),
+    /// The update removed the object's last finalizer during its deletion,
+    /// so the object is gone; this is how the update left it.
+    Removed(Value),
 }
 
 impl Updated {
     pub(crate) fn value(&self) -> ApiResult<Value> {
         match self {
             Updated::Stored(object) => parse_stored(object),
-            Updated::DryRun(value) => Ok(value.clone()),
+            Updated::DryRun(value) | Updated::Removed(value) => Ok(value.clone()),
         }
     }
 
     fn render(&self, resource: &Resource, output: Output, code: StatusCode) -> ApiResult<Response> {
         match self {
             Updated::Stored(object) => render::object(resource, output, code, &object.bytes),
-            Updated::DryRun(value) => render::value_in(resource, output, code, value),
+            Updated::DryRun(value) | Updated::Removed(value) => {
+                render::value_in(resource, output, code, value)
+            }
         }
     }
 }
@@ -584,6 +623,7 @@ pub(crate) async fn update_object(
         let mut new = make(&old)?;
         objects::prepare_update(resource, &old, &mut new, scope)?;
         objects::normalize(resource, &mut new);
+        deletion::check_update(resource, target.subresource.as_deref(), &old, &mut new)?;
         admission::update(resource, &name, &old, &mut new, scope)?;
         objects::bump_generation(resource, &old, &mut new)?;
         if let Ownership::Update(manager) = ownership {
@@ -594,6 +634,17 @@ pub(crate) async fn update_object(
         }
         if dry {
             return Ok(Updated::DryRun(new));
+        }
+        // The last finalizer of an object being deleted went: remove it and
+        // answer with the object as the update left it (upstream's
+        // ShouldDeleteDuringUpdate).
+        if deletion::should_delete_during_update(resource, &old, &new) {
+            match state.store.delete(key.clone(), Some(current.rev)).await {
+                Ok(_) | Err(StoreError::NotFound) => return Ok(Updated::Removed(new)),
+                Err(StoreError::Conflict { .. }) if wanted_rv.is_none() => continue,
+                Err(StoreError::Conflict { .. }) => return Err(ApiError::stale(resource, &name)),
+                Err(other) => return Err(store_failure(other)),
+            }
         }
         match state.store.update(key.clone(), new, current.rev).await {
             Ok(stored) => return Ok(Updated::Stored(stored)),
@@ -707,73 +758,6 @@ async fn apply_patch(
     ))
 }
 
-/// `DeleteOptions`, from the body or the query.
-#[derive(Debug, Default)]
-pub(crate) struct DeleteOptions {
-    uid: Option<String>,
-    resource_version: Option<String>,
-    dry_run: bool,
-}
-
-pub(crate) fn delete_options(query: &Query, bytes: &[u8]) -> ApiResult<DeleteOptions> {
-    let mut opts = DeleteOptions {
-        dry_run: dry_run(query)?,
-        ..Default::default()
-    };
-    // Upstream accepts these in the query too; validate them here.
-    query.integer("gracePeriodSeconds")?;
-    if let Some(policy) = query.get("propagationPolicy") {
-        check_propagation(policy)?;
-    }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(opts);
-    }
-    let body = decode::parse_body(bytes, decode::Format::Json)
-        .map_err(|e| decode_error("DeleteOptions", "v1", &e.to_string()))?;
-    if !body.is_object() {
-        return Err(decode_error(
-            "DeleteOptions",
-            "v1",
-            "the body must be a JSON object",
-        ));
-    }
-    if let Some(policy) = body.get("propagationPolicy").and_then(Value::as_str) {
-        check_propagation(policy)?;
-    }
-    if let Some(dry) = body.get("dryRun").and_then(Value::as_array) {
-        for d in dry {
-            match d.as_str() {
-                Some("All") => opts.dry_run = true,
-                other => {
-                    return Err(ApiError::bad_request(format!(
-                        "dryRun: Unsupported value: {}: supported values: \"All\"",
-                        other
-                            .map(|s| format!("\"{s}\""))
-                            .unwrap_or_else(|| d.to_string())
-                    )));
-                }
-            }
-        }
-    }
-    if let Some(pre) = body.get("preconditions") {
-        opts.uid = pre.get("uid").and_then(Value::as_str).map(str::to_string);
-        opts.resource_version = pre
-            .get("resourceVersion")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-    }
-    Ok(opts)
-}
-
-fn check_propagation(policy: &str) -> ApiResult<()> {
-    match policy {
-        "Orphan" | "Background" | "Foreground" => Ok(()),
-        other => Err(ApiError::bad_request(format!(
-            "propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
-        ))),
-    }
-}
-
 async fn delete(
     state: &AppState,
     target: &Target,
@@ -782,119 +766,14 @@ async fn delete(
     bytes: Bytes,
 ) -> ApiResult<Response> {
     let output = negotiate::output(headers, query.get("includeObject"))?;
-    let opts = delete_options(query, &bytes)?;
+    let opts = deletion::parse_options(query, headers, &bytes)?;
     let key = target.key().expect("item path");
     let name = target.name.clone().unwrap_or_default();
-    let (code, value) = delete_one(state, target.resource, &key, &name, &opts).await?;
+    let (code, value) = deletion::delete_object(state, target.resource, &key, &name, &opts).await?;
+    if value.get("kind").and_then(Value::as_str) == Some("Status") {
+        return Ok(render::json_response(code, value.to_string()));
+    }
     render::value_in(target.resource, output, code, &value)
-}
-
-/// Deletes one object, honouring preconditions and finalizers; returns the
-/// status code and the object as it stands after the request.
-pub(crate) async fn delete_one(
-    state: &AppState,
-    resource: &Resource,
-    key: &str,
-    name: &str,
-    opts: &DeleteOptions,
-) -> ApiResult<(StatusCode, Value)> {
-    if resource.group.is_empty()
-        && resource.plural == "namespaces"
-        && SYSTEM_NAMESPACES[..3].contains(&name)
-    {
-        return Err(ApiError::forbidden(
-            resource,
-            name,
-            "this namespace may not be deleted",
-        ));
-    }
-    for _ in 0..UPDATE_RETRIES {
-        let current = state
-            .store
-            .get(key)
-            .ok_or_else(|| ApiError::not_found(resource, name))?;
-        let mut value = parse_stored(&current)?;
-        if let Some(uid) = &opts.uid
-            && objects::meta_str(&value, "uid") != Some(uid.as_str())
-        {
-            return Err(ApiError::conflict(
-                resource,
-                name,
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    objects::meta_str(&value, "uid").unwrap_or("")
-                ),
-            ));
-        }
-        if let Some(rv) = &opts.resource_version
-            && rv != &current.rev.to_string()
-        {
-            return Err(ApiError::conflict(
-                resource,
-                name,
-                &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                    current.rev
-                ),
-            ));
-        }
-        let finalizers = value
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty());
-        let spec_finalizers = resource.plural == "namespaces"
-            && value
-                .pointer("/spec/finalizers")
-                .and_then(Value::as_array)
-                .is_some_and(|f| !f.is_empty());
-        if finalizers || spec_finalizers {
-            // Finalizers hold the object: mark it and let their owners act.
-            if value
-                .pointer("/metadata/deletionTimestamp")
-                .is_some_and(|v| !v.is_null())
-            {
-                return Ok((StatusCode::OK, value));
-            }
-            let meta = objects::metadata_mut(&mut value)?;
-            meta.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
-            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-            if resource.generation
-                && let Some(g) = meta.get("generation").and_then(Value::as_i64)
-            {
-                meta.insert("generation".into(), json!(g + 1));
-            }
-            if resource.plural == "namespaces" {
-                value["status"]["phase"] = json!("Terminating");
-            }
-            if opts.dry_run {
-                return Ok((StatusCode::OK, value));
-            }
-            match state
-                .store
-                .update(key.to_string(), value, current.rev)
-                .await
-            {
-                Ok(stored) => return Ok((StatusCode::OK, parse_stored(&stored)?)),
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(StoreError::NotFound) => return Err(ApiError::not_found(resource, name)),
-                Err(other) => return Err(store_failure(other)),
-            }
-        }
-        if opts.dry_run {
-            return Ok((StatusCode::OK, value));
-        }
-        match state.store.delete(key.to_string(), Some(current.rev)).await {
-            Ok(deleted) => return Ok((StatusCode::OK, parse_stored(&deleted)?)),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(StoreError::NotFound) => return Err(ApiError::not_found(resource, name)),
-            Err(other) => return Err(store_failure(other)),
-        }
-    }
-    Err(ApiError::conflict(
-        resource,
-        name,
-        "the object is being modified too often; please try again",
-    ))
 }
 
 async fn delete_collection(
@@ -906,7 +785,7 @@ async fn delete_collection(
 ) -> ApiResult<Response> {
     let resource = target.resource;
     let output = negotiate::output(headers, query.get("includeObject"))?;
-    let opts = delete_options(query, &bytes)?;
+    let opts = deletion::parse_options(query, headers, &bytes)?;
     let filter = list::Filter::from_query(resource, query)?;
     let snapshot = state.store.snapshot();
     let selected: Vec<Arc<Object>> = snapshot
@@ -914,15 +793,26 @@ async fn delete_collection(
         .filter(|o| filter.matches(o))
         .cloned()
         .collect();
-    let mut deleted = Vec::with_capacity(selected.len());
-    for object in selected {
-        let name = object.key.rsplit('/').next().unwrap_or("").to_string();
-        match delete_one(state, resource, &object.key, &name, &opts).await {
-            Ok((_, value)) => deleted.push(value),
-            Err(e) if e.code == 404 => {}
-            Err(e) => return Err(e),
-        }
-    }
+    // Deleted concurrently, as upstream's collection workers do; the answer
+    // lists the objects as they were selected.
+    let results: Vec<ApiResult<Value>> = futures::stream::iter(selected)
+        .map(|object| {
+            let opts = &opts;
+            async move {
+                let name = object.key.rsplit('/').next().unwrap_or("").to_string();
+                let listed = parse_stored(&object)?;
+                match deletion::delete_object(state, resource, &object.key, &name, opts).await {
+                    Ok(_) => Ok(Some(listed)),
+                    Err(e) if e.code == 404 => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        })
+        .buffered(DELETE_COLLECTION_WORKERS)
+        .filter_map(|r| async move { r.transpose() })
+        .collect()
+        .await;
+    let deleted = results.into_iter().collect::<ApiResult<Vec<Value>>>()?;
     let body = json!({
         "kind": resource.list_kind(),
         "apiVersion": resource.api_version(),

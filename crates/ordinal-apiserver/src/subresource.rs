@@ -10,6 +10,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 use ordinal_store::StoreError;
 use serde_json::{Value, json};
 
+use crate::delete_options;
+use crate::deletion;
 use crate::fields;
 use crate::negotiate::{self, Output};
 use crate::objects;
@@ -419,9 +421,10 @@ pub async fn evict(
         .filter(|v| !v.is_null())
         .map(|v| Bytes::from(v.to_string()))
         .unwrap_or_default();
-    let opts = rest::delete_options(query, &options)?;
+    // The options travel inside the Eviction, always as JSON.
+    let opts = delete_options::parse_options(query, &HeaderMap::new(), &options)?;
     let key = target.key().unwrap_or_default();
-    rest::delete_one(state, target.resource, &key, &name, &opts).await?;
+    deletion::delete_object(state, target.resource, &key, &name, &opts).await?;
     let response = render::json_response(StatusCode::CREATED, created_status().to_string());
     Ok(rest::with_warnings(response, &warnings))
 }

@@ -1,8 +1,8 @@
 //! The `ordinal` binary: wires the components together behind one CLI.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -76,10 +76,43 @@ async fn up(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         started.elapsed().as_millis()
     );
     println!("  export KUBECONFIG={}", kubeconfig.display());
+    let controllers = start_controllers(&running.kubeconfig).await?;
     wait_for_signal().await?;
     println!("ordinal: shutting down");
+    controllers.stop().await;
     running.shutdown().await;
     Ok(())
+}
+
+/// The in-process controllers (garbage collector, namespace controller),
+/// talking to the API server through a `kube::Client` like any client.
+struct Controllers {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Controllers {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
+}
+
+/// Builds a client from the kubeconfig the server wrote and starts the
+/// controllers; they discover the API in the background, so this does not
+/// delay start-up.
+async fn start_controllers(kubeconfig: &Path) -> anyhow::Result<Controllers> {
+    let config = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
+        .await
+        .context("loading the controllers' kubeconfig")?;
+    let client = kube::Client::try_from(config).context("building the controllers' client")?;
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(ordinal_controllers::run(client, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+    Ok(Controllers { stop, task })
 }
 
 /// Ctrl-C or SIGTERM.

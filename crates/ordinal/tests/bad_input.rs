@@ -221,8 +221,8 @@ async fn malformed_and_invalid_requests_get_their_status() {
             "DELETE",
             &format!("{cms}/x"),
             "{\"propagationPolicy\":\"Sideways\"}",
-            400,
-            "BadRequest",
+            422,
+            "Invalid",
         ),
     ];
     cases.push(Case {
@@ -522,8 +522,8 @@ async fn patch_apply_and_subresource_errors_get_their_status() {
             &web,
             "application/json",
             json!({"propagationPolicy": "Sideways"}),
-            400,
-            "BadRequest",
+            422,
+            "Invalid",
         ),
     ];
     let mut failures = Vec::new();
