@@ -18,16 +18,14 @@ use crate::status::{ApiError, ApiResult, Cause};
 
 /// The list and map semantics of one served kind, for the apply engine.
 pub struct KindSchema {
-    group: &'static str,
-    kind: &'static str,
+    kind: merge_schema::Kind,
     has_status: bool,
 }
 
 impl KindSchema {
     pub fn of(resource: &Resource) -> KindSchema {
         KindSchema {
-            group: resource.group,
-            kind: resource.kind,
+            kind: merge_schema::Kind::of(resource.group, resource.kind),
             has_status: resource.has_status(),
         }
     }
@@ -35,7 +33,7 @@ impl KindSchema {
 
 impl Schema for KindSchema {
     fn list_type(&self, path: &[&str]) -> ListType {
-        match merge_schema::field(self.group, self.kind, path).list_type {
+        match self.kind.field(path).list_type {
             merge_schema::ListType::Atomic => ListType::Atomic,
             merge_schema::ListType::Set => ListType::Set,
             merge_schema::ListType::Map(keys) => {
@@ -45,8 +43,7 @@ impl Schema for KindSchema {
     }
 
     fn is_atomic(&self, path: &[&str]) -> bool {
-        merge_schema::field(self.group, self.kind, path).atomic
-            || merge_schema::elements_atomic(self.group, self.kind, path)
+        self.kind.field(path).atomic || self.kind.elements_atomic(path)
     }
 
     fn has_status_subresource(&self) -> bool {

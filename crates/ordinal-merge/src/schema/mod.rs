@@ -198,8 +198,35 @@ pub fn is_known(group: &str, kind: &str) -> bool {
     !matches!(Node::root(group, kind), Node::Unknown)
 }
 
+/// The schema of one served kind, looked up once: callers that ask about
+/// many paths of the same kind (server-side apply walks every field) skip
+/// finding the kind each time.
+#[derive(Clone, Copy)]
+pub struct Kind(Node);
+
+impl Kind {
+    /// The kind's schema; an unknown kind answers defaults for every path.
+    pub fn of(group: &str, kind: &str) -> Kind {
+        Kind(Node::root(group, kind))
+    }
+
+    /// As [`field`], for this kind.
+    pub fn field(&self, path: &[&str]) -> FieldInfo {
+        walk_from(self.0, path).0
+    }
+
+    /// As [`elements_atomic`], for this kind.
+    pub fn elements_atomic(&self, path: &[&str]) -> bool {
+        walk_from(self.0, path).1.atomic()
+    }
+}
+
 fn walk(group: &str, kind: &str, path: &[&str]) -> (FieldInfo, Node) {
-    let mut node = Node::root(group, kind);
+    walk_from(Node::root(group, kind), path)
+}
+
+fn walk_from(root: Node, path: &[&str]) -> (FieldInfo, Node) {
+    let mut node = root;
     let mut info = FieldInfo::default();
     let mut segments = path.iter();
     while let Some(segment) = segments.next() {
