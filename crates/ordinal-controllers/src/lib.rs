@@ -7,3 +7,4 @@
 //! endpoints, volume and node-lifecycle controllers arrive with their issues.
 
 pub mod events;
+pub mod statefulset;

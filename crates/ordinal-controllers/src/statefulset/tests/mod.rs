@@ -1,0 +1,5 @@
+//! Scenario and property tests for the planning core, driven through an
+//! in-memory cluster ([`sim`]).
+
+mod scenarios;
+mod sim;
