@@ -13,13 +13,11 @@
 //! earlier set or pod of the same name and is not touched. When another
 //! controller owns the claim, our references are removed and none added.
 
-use std::collections::HashMap;
-
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::Action;
-use super::identity::{claim_name, controller_ref};
+use super::identity::{claim_name, claim_ordinal, controller_ref};
 use super::spec::SetSpec;
 
 /// The pod whose claims are looked at. A pod about to be created has an
@@ -30,15 +28,45 @@ pub(crate) struct PodRef<'a> {
     pub uid: &'a str,
 }
 
-/// Observed claims by name.
-pub(crate) type ClaimIndex<'a> = HashMap<&'a str, &'a PersistentVolumeClaim>;
+/// The observed claims that follow the set's naming, by template and
+/// ordinal, so that looking up a pod's claims builds no names.
+pub(crate) struct ClaimIndex<'a> {
+    /// One list per volumeClaimTemplate, sorted by ordinal.
+    by_template: Vec<Vec<(i64, &'a PersistentVolumeClaim)>>,
+}
 
-/// Names of the claims of the pod at `ordinal`, one per template.
-pub(crate) fn claim_names(spec: &SetSpec<'_>, ordinal: i64) -> Vec<String> {
-    spec.claim_templates
-        .iter()
-        .map(|t| claim_name(t.metadata.name.as_deref().unwrap_or(""), spec.name, ordinal))
-        .collect()
+impl<'a> ClaimIndex<'a> {
+    pub(crate) fn new(spec: &SetSpec<'_>, claims: &[&'a PersistentVolumeClaim]) -> Self {
+        let mut by_template = vec![Vec::new(); spec.claim_templates.len()];
+        for &claim in claims {
+            if claim.metadata.namespace.as_deref().unwrap_or("") != spec.namespace {
+                continue;
+            }
+            let name = claim.metadata.name.as_deref().unwrap_or("");
+            for (list, template) in by_template.iter_mut().zip(spec.claim_templates) {
+                let template = template.metadata.name.as_deref().unwrap_or("");
+                if let Some(ordinal) = claim_ordinal(name, template, spec.name) {
+                    list.push((ordinal, claim));
+                }
+            }
+        }
+        for list in &mut by_template {
+            list.sort_unstable_by_key(|(ordinal, _)| *ordinal);
+        }
+        ClaimIndex { by_template }
+    }
+
+    /// The claim for template number `template` of the pod at `ordinal`.
+    pub(crate) fn get(&self, template: usize, ordinal: i64) -> Option<&'a PersistentVolumeClaim> {
+        let list = self.by_template.get(template)?;
+        let at = list.binary_search_by_key(&ordinal, |(o, _)| *o).ok()?;
+        list.get(at).map(|(_, claim)| *claim)
+    }
+
+    /// The existing claims of the pod at `ordinal`.
+    pub(crate) fn of(&self, ordinal: i64) -> impl Iterator<Item = &'a PersistentVolumeClaim> + '_ {
+        (0..self.by_template.len()).filter_map(move |t| self.get(t, ordinal))
+    }
 }
 
 /// A new claim for the pod at `ordinal` (in range) from one template: the
@@ -88,15 +116,10 @@ pub(crate) fn missing_claims(
     ordinal: i64,
 ) -> ClaimCheck {
     let mut missing = Vec::new();
-    for template in spec.claim_templates {
-        let name = claim_name(
-            template.metadata.name.as_deref().unwrap_or(""),
-            spec.name,
-            ordinal,
-        );
-        match claims.get(name.as_str()) {
+    for (i, template) in spec.claim_templates.iter().enumerate() {
+        match claims.get(i, ordinal) {
             Some(claim) if claim.metadata.deletion_timestamp.is_some() => {
-                return ClaimCheck::Terminating(name);
+                return ClaimCheck::Terminating(claim.metadata.name.clone().unwrap_or_default());
             }
             Some(_) => {}
             None => missing.push(new_claim(spec, template, ordinal)),
@@ -260,10 +283,7 @@ pub(crate) fn owner_updates(
 ) -> Vec<Action> {
     let in_range = spec.in_range(ordinal);
     let mut actions = Vec::new();
-    for name in claim_names(spec, ordinal) {
-        let Some(claim) = claims.get(name.as_str()) else {
-            continue;
-        };
+    for claim in claims.of(ordinal) {
         if owners_up_to_date(claim, spec, pod, in_range) {
             continue;
         }

@@ -123,14 +123,24 @@ pub(crate) fn storage_matches(spec: &SetSpec<'_>, pod: &Pod, ordinal: i64) -> bo
         .unwrap_or(&[]);
     spec.claim_templates.iter().all(|template| {
         let template_name = template.metadata.name.as_deref().unwrap_or("");
-        let wanted = claim_name(template_name, spec.name, ordinal);
         volumes.iter().any(|v| {
             v.name == template_name
-                && v.persistent_volume_claim
-                    .as_ref()
-                    .is_some_and(|c| c.claim_name == wanted)
+                && v.persistent_volume_claim.as_ref().is_some_and(|c| {
+                    is_claim_name(&c.claim_name, template_name, spec.name, ordinal)
+                })
         })
     })
+}
+
+/// `name == claim_name(template, set, ordinal)`, without building it (this
+/// runs for every pod on every sync).
+fn is_claim_name(name: &str, template: &str, set: &str, ordinal: i64) -> bool {
+    claim_ordinal(name, template, set) == Some(ordinal)
+}
+
+/// The ordinal in a claim name `<template>-<set>-<ordinal>`.
+pub(crate) fn claim_ordinal(name: &str, template: &str, set: &str) -> Option<i64> {
+    ordinal_of(set, name.strip_prefix(template)?.strip_prefix('-')?)
 }
 
 /// A copy of `pod` with its identity labels and claim volumes put right.
@@ -200,5 +210,12 @@ mod tests {
     #[test]
     fn claim_names_follow_the_template_set_ordinal_pattern() {
         assert_eq!(claim_name("data", "web", 2), "data-web-2");
+        assert!(is_claim_name("data-web-2", "data", "web", 2));
+        assert!(is_claim_name("data-web-0", "data", "web", 0));
+        assert!(!is_claim_name("data-web-02", "data", "web", 2));
+        assert!(!is_claim_name("data-web-3", "data", "web", 2));
+        assert!(!is_claim_name("data-web-", "data", "web", 2));
+        assert!(!is_claim_name("logs-web-2", "data", "web", 2));
+        assert!(!is_claim_name("data-webs-2", "data", "web", 2));
     }
 }

@@ -86,7 +86,6 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
 
@@ -303,10 +302,14 @@ pub fn plan(observed: &Observed<'_>) -> Plan {
     };
     plan.revision = chosen.action;
 
-    let live: HashSet<&str> = [chosen.current_name.as_str(), chosen.update_name.as_str()]
-        .into_iter()
-        .chain(members.pods.iter().map(|(_, pod)| health::revision(pod)))
-        .collect();
+    // Revisions still in use; a handful at most, so a list beats a hash set.
+    let mut live: Vec<&str> = vec![&chosen.current_name, &chosen.update_name];
+    for (_, pod) in &members.pods {
+        let revision = health::revision(pod);
+        if !live.contains(&revision) {
+            live.push(revision);
+        }
+    }
     plan.history = revision::truncate(&spec, &history, &live);
 
     let current_template: PodTemplateSpec;
@@ -324,12 +327,7 @@ pub fn plan(observed: &Observed<'_>) -> Plan {
         },
     };
 
-    let claims: claims::ClaimIndex<'_> = observed
-        .claims
-        .iter()
-        .filter(|c| c.metadata.namespace.as_deref().unwrap_or("") == spec.namespace)
-        .filter_map(|c| Some((c.metadata.name.as_deref()?, *c)))
-        .collect();
+    let claims = claims::ClaimIndex::new(&spec, &observed.claims);
 
     let outcome = if spec.deleting {
         sync::Outcome::default()

@@ -16,7 +16,6 @@
 //! a pod are deleted oldest first down to `revisionHistoryLimit`.
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
@@ -298,14 +297,14 @@ fn new_revision(
 pub(crate) fn truncate(
     spec: &SetSpec<'_>,
     history: &[&ControllerRevision],
-    live: &HashSet<&str>,
+    live: &[&str],
 ) -> Vec<Action> {
     if spec.history_limit < 0 {
         return Vec::new();
     }
     let old: Vec<&&ControllerRevision> = history
         .iter()
-        .filter(|r| !live.contains(r.metadata.name.as_deref().unwrap_or("")))
+        .filter(|r| !live.contains(&r.metadata.name.as_deref().unwrap_or("")))
         .collect();
     let excess = old
         .len()

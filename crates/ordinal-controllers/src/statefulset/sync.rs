@@ -265,12 +265,11 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
         // A claim still owned by the previous pod of this name is about to be
         // garbage collected; the new pod must not mount it.
         if spec.retention.delete_when_scaled
-            && claims::claim_names(&spec, ordinal).iter().any(|claim| {
-                self.input
-                    .claims
-                    .get(claim.as_str())
-                    .is_some_and(|c| claims::has_stale_pod_ref(c, new))
-            })
+            && self
+                .input
+                .claims
+                .of(ordinal)
+                .any(|c| claims::has_stale_pod_ref(c, new))
         {
             return Step::block(Vec::new());
         }
