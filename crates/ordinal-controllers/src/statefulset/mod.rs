@@ -40,17 +40,21 @@
 //! ```
 //!
 //! The semantics are upstream's (`pkg/controller/statefulset` in
-//! kubernetes/kubernetes), as summarised in `shared/reference/statefulset.md`:
+//! kubernetes/kubernetes), as summarised in `shared/reference/statefulset.md`.
+//! Read the modules in this order:
 //!
-//! - [`spec`](self) defaults: every absent field is read as the API server
+//! - `spec`: the set's spec with every absent field read as the API server
 //!   would have defaulted it.
-//! - `ownership`: adopting orphans, releasing pods that stopped matching.
-//! - `revision`: ControllerRevisions, their names, rollback and history.
+//! - `ownership`: which pods and revisions are the set's; adopting orphans,
+//!   releasing pods that stopped matching.
+//! - `revision`: ControllerRevisions, their names (byte-for-byte upstream's
+//!   hash, via `go_json`), rollback and history truncation.
 //! - `sync`: the pass over the pods — OrderedReady or Parallel, scale up and
 //!   down, replacing failed pods, rolling updates with partition and
-//!   maxUnavailable, OnDelete.
+//!   maxUnavailable, OnDelete. Start here to see what a sync does.
 //! - `identity` and `claims`: what a pod and its claims must look like, and
-//!   who owns the claims under each retention policy.
+//!   who owns the claims under each retention policy; `health` reads pods'
+//!   readiness and availability.
 //! - `status`: the status written after the pass.
 //!
 //! # Executing a plan
@@ -64,8 +68,10 @@
 //!    (still run step 5).
 //! 3. [`Plan::waves`], in order. Actions within a wave are independent and
 //!    may be sent concurrently; after a wave in which anything failed, run no
-//!    further waves. Deletes carry the UID to use as precondition; NotFound on
-//!    a delete and AlreadyExists on a claim create count as success.
+//!    further waves. Deletes carry the UID to use as precondition (so a stale
+//!    cache never deletes a newer pod of the same name); NotFound on a delete
+//!    and AlreadyExists on a claim create count as success; AlreadyExists on
+//!    a pod create is a failure (the cache is behind).
 //! 4. [`Plan::status`], when `Some`: write it through the status subresource,
 //!    even if a wave failed.
 //! 5. [`Plan::history`]: delete old revisions.

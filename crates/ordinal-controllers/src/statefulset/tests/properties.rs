@@ -7,7 +7,7 @@
 //!   pods never share an ordinal;
 //! - under OrderedReady, pod N+1 is created only when every pod before it is
 //!   Running and Ready, and scale-down deletes the highest condemned ordinal
-//!   first, one at a time;
+//!   first, one at a time, and only while every pod in range is healthy;
 //! - deletions name the right pod (UID) and never a pod already terminating;
 //! - with `whenScaled: Retain`, claims never get a pod as owner and are never
 //!   collected;
@@ -209,6 +209,14 @@ fn check_plan(w: &World, plan: &Plan, policy: Policy) -> Result<(), String> {
                     let k = ordinal(name);
                     if (start..=end).contains(&k) {
                         return Err(format!("scales down {name}, which is in range"));
+                    }
+                    if policy == Policy::OrderedReady
+                        && let Some(sick) = w.pods.iter().find(|(n, p)| {
+                            (start..=end).contains(&ordinal(n))
+                                && (!is_running_and_ready(p) || is_terminating(p))
+                        })
+                    {
+                        return Err(format!("scales down {name} while {} is unhealthy", sick.0));
                     }
                     if policy == Policy::OrderedReady
                         && let Some(higher) = w

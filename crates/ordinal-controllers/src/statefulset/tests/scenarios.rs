@@ -1068,3 +1068,61 @@ fn huge_parallel_sets_are_created_in_bounded_syncs() {
     assert_eq!(plan.requeue_after, Some(std::time::Duration::ZERO));
     w.apply(&plan, |_| false);
 }
+
+#[test]
+fn a_failed_delete_of_a_failed_pod_is_retried() {
+    for policy in POLICIES {
+        let mut w = running(2, policy);
+        w.fail("web-0");
+        let plan = w.plan();
+        w.apply(&plan, |a| matches!(a, Action::DeletePod { .. }));
+        assert!(w.pods["web-0"].metadata.deletion_timestamp.is_none());
+        assert_eq!(deleted(&w.sync()), ["web-0"], "{policy:?}");
+        w.finish_terminating();
+        assert_eq!(created(&w.sync()), ["web-0"]);
+    }
+}
+
+#[test]
+fn parallel_keeps_creating_past_unhealthy_and_terminating_pods() {
+    let mut w = running(2, Policy::Parallel);
+    w.unready("web-0");
+    w.delete("web-1");
+    w.scale(4);
+    let plan = w.sync();
+    assert_eq!(created(&plan), ["web-2", "web-3"]);
+
+    let mut w = running(2, Policy::OrderedReady);
+    w.unready("web-0");
+    w.scale(4);
+    assert!(
+        created(&w.sync()).is_empty(),
+        "OrderedReady waits for web-0"
+    );
+}
+
+#[test]
+fn ordered_ready_waits_for_a_terminating_pod_before_going_further() {
+    let mut w = running(2, Policy::OrderedReady);
+    w.delete("web-0");
+    w.scale(3);
+    assert!(created(&w.sync()).is_empty());
+    w.finish_terminating();
+    assert_eq!(created(&w.sync()), ["web-0"]);
+}
+
+#[test]
+fn scale_down_takes_precedence_over_the_rolling_update() {
+    let mut w = running(3, Policy::OrderedReady);
+    w.set_image("nginx:2");
+    w.scale(2);
+    let plan = w.sync();
+    let reasons: Vec<_> = plan
+        .actions()
+        .filter_map(|a| match a {
+            Action::DeletePod { name, reason, .. } => Some((name.clone(), *reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, [("web-2".to_string(), DeleteReason::ScaleDown)]);
+}
