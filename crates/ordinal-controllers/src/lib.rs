@@ -5,7 +5,9 @@
 //!   orphan deletion);
 //! - [`namespace`]: the namespace controller (empties and finalizes
 //!   namespaces being deleted);
-//! - [`events`]: recording core/v1 Events with client-go's aggregation.
+//! - [`events`]: recording core/v1 Events with client-go's aggregation;
+//! - [`statefulset`]: the pure planning core of the StatefulSet controller
+//!   (its driver arrives with issue 4).
 //!
 //! [`run`] runs them all until shutdown.
 
@@ -14,6 +16,7 @@ pub mod gc;
 pub mod namespace;
 mod queue;
 pub mod served;
+pub mod statefulset;
 
 use std::future::Future;
 

@@ -1,0 +1,382 @@
+//! The StatefulSet controller's planning core: given what the cluster looks
+//! like, decide what to do. No I/O, no clock, no client: [`plan`] is a pure
+//! function from [`Observed`] (the set, the pods, claims and revisions around
+//! it, and the time) to a [`Plan`] (the API calls to make and the status to
+//! write). A driver lists the objects, calls [`plan`], executes the plan, and
+//! calls [`plan`] again when something changes.
+//!
+//! ```
+//! use k8s_openapi::api::apps::v1::StatefulSet;
+//! use ordinal_controllers::statefulset::{plan, Action, Observed};
+//!
+//! let set: StatefulSet = serde_json::from_value(serde_json::json!({
+//!     "metadata": {"name": "web", "namespace": "default", "uid": "u1"},
+//!     "spec": {
+//!         "replicas": 3,
+//!         "selector": {"matchLabels": {"app": "web"}},
+//!         "serviceName": "web",
+//!         "template": {
+//!             "metadata": {"labels": {"app": "web"}},
+//!             "spec": {"containers": [{"name": "nginx", "image": "nginx"}]}
+//!         }
+//!     }
+//! }))
+//! .unwrap();
+//! let first = plan(&Observed {
+//!     set: &set,
+//!     pods: vec![],
+//!     claims: vec![],
+//!     revisions: vec![],
+//!     now: jiff::Timestamp::UNIX_EPOCH,
+//! });
+//! // The first sync records the template as a revision and, the pod
+//! // management policy being OrderedReady, creates web-0 only.
+//! assert!(matches!(first.revision, Some(Action::CreateRevision(_))));
+//! let created: Vec<_> = first.actions().filter_map(|a| match a {
+//!     Action::CreatePod { pod, .. } => pod.metadata.name.as_deref(),
+//!     _ => None,
+//! }).collect();
+//! assert_eq!(created, ["web-0"]);
+//! ```
+//!
+//! The semantics are upstream's (`pkg/controller/statefulset` in
+//! kubernetes/kubernetes), as summarised in `shared/reference/statefulset.md`.
+//! Read the modules in this order:
+//!
+//! - `spec`: the set's spec with every absent field read as the API server
+//!   would have defaulted it.
+//! - `ownership`: which pods and revisions are the set's; adopting orphans,
+//!   releasing pods that stopped matching.
+//! - `revision`: ControllerRevisions, their names (byte-for-byte upstream's
+//!   hash, via `go_json`), rollback and history truncation.
+//! - `sync`: the pass over the pods — OrderedReady or Parallel, scale up and
+//!   down, replacing failed pods, rolling updates with partition and
+//!   maxUnavailable, OnDelete. Start here to see what a sync does.
+//! - `identity` and `claims`: what a pod and its claims must look like, and
+//!   who owns the claims under each retention policy; `health` reads pods'
+//!   readiness and availability.
+//! - `status`: the status written after the pass.
+//!
+//! # Executing a plan
+//!
+//! 1. [`Plan::ownership`]: adopt and release. If one fails, drop the plan
+//!    (the set may have been deleted meanwhile; re-check that before adopting,
+//!    and send every adoption or release with a UID precondition).
+//! 2. [`Plan::revision`]: create the update revision or bump an old one. If
+//!    the create meets AlreadyExists with different data, write status with
+//!    `collisionCount + 1` and plan again; on any other failure stop here
+//!    (still run step 5).
+//! 3. [`Plan::waves`], in order. Actions within a wave are independent and
+//!    may be sent concurrently; after a wave in which anything failed, run no
+//!    further waves. Deletes carry the UID to use as precondition (so a stale
+//!    cache never deletes a newer pod of the same name); NotFound on a delete
+//!    and AlreadyExists on a claim create count as success; AlreadyExists on
+//!    a pod create is a failure (the cache is behind).
+//! 4. [`Plan::status`], when `Some`: write it through the status subresource,
+//!    even if a wave failed.
+//! 5. [`Plan::history`]: delete old revisions.
+//!
+//! Then requeue after [`Plan::requeue_after`] if set, or with backoff if
+//! anything failed or [`Plan::failures`] is not empty.
+
+mod claims;
+mod go_json;
+mod health;
+mod identity;
+mod ownership;
+mod revision;
+mod spec;
+mod status;
+mod sync;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+pub use identity::{
+    POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_LABEL, claim_name, ordinal_of, pod_name,
+};
+pub use revision::{HASH_LABEL, revision_data, revision_hash, revision_name};
+pub use sync::MAX_CREATIONS_PER_SYNC;
+
+/// Everything one sync looks at.
+#[derive(Debug, Clone)]
+pub struct Observed<'a> {
+    pub set: &'a StatefulSet,
+    /// Pods of the set's namespace: at least those matching the selector and
+    /// those the set controls. Others are ignored.
+    pub pods: Vec<&'a Pod>,
+    /// Claims of the namespace: at least those named
+    /// `<template>-<set>-<ordinal>`.
+    pub claims: Vec<&'a PersistentVolumeClaim>,
+    /// ControllerRevisions of the namespace: at least those matching the
+    /// selector. Others only serve to detect revision name collisions.
+    pub revisions: Vec<&'a ControllerRevision>,
+    pub now: jiff::Timestamp,
+}
+
+/// What one sync decided. See the module documentation for how to execute it.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Adoptions of orphaned pods and revisions, releases of pods.
+    pub ownership: Vec<Action>,
+    /// Creating the update revision, or bumping an old one (rollback).
+    pub revision: Option<Action>,
+    /// Pod and claim work, in waves.
+    pub waves: Vec<Vec<Action>>,
+    /// The status to write; `None` when unchanged, or when the sync could
+    /// not get far enough to know it.
+    pub status: Option<StatefulSetStatus>,
+    /// Deleting revisions beyond `revisionHistoryLimit`.
+    pub history: Vec<Action>,
+    /// Sync again after this long even if nothing changes.
+    pub requeue_after: Option<Duration>,
+    /// Problems that stopped the sync short; each deserves a Warning event
+    /// and a retry with backoff.
+    pub failures: Vec<Failure>,
+}
+
+impl Plan {
+    fn failed(failure: Failure) -> Self {
+        Plan {
+            failures: vec![failure],
+            ..Plan::default()
+        }
+    }
+
+    /// Every action, in execution order.
+    pub fn actions(&self) -> impl Iterator<Item = &Action> {
+        self.ownership
+            .iter()
+            .chain(self.revision.iter())
+            .chain(self.waves.iter().flatten())
+            .chain(self.history.iter())
+    }
+
+    /// Nothing to do and nothing to write: the set is settled.
+    pub fn is_idle(&self) -> bool {
+        self.actions().next().is_none() && self.status.is_none() && self.failures.is_empty()
+    }
+}
+
+/// One API call (or, for pod and claim creation, a short fixed sequence).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Add `owner` as controller of an orphaned pod.
+    AdoptPod {
+        name: String,
+        uid: String,
+        owner: OwnerReference,
+    },
+    /// Remove the set's owner reference from a pod it no longer selects.
+    ReleasePod {
+        name: String,
+        uid: String,
+    },
+    /// Add `owner` as controller of an orphaned revision.
+    AdoptRevision {
+        name: String,
+        uid: String,
+        owner: OwnerReference,
+    },
+    CreateRevision(ControllerRevision),
+    /// Set an existing revision's `revision` number (a rollback).
+    UpdateRevision {
+        name: String,
+        uid: String,
+        revision: i64,
+    },
+    DeleteRevision {
+        name: String,
+        uid: String,
+    },
+    /// Create `claims` (AlreadyExists is fine), then, if all exist, the pod.
+    CreatePod {
+        pod: Pod,
+        claims: Vec<PersistentVolumeClaim>,
+    },
+    /// Create missing claims of an existing pod (AlreadyExists is fine).
+    CreateClaims {
+        pod: String,
+        claims: Vec<PersistentVolumeClaim>,
+    },
+    /// Replace a pod whose identity labels or claim volumes drifted; the
+    /// object carries the resourceVersion it was read at.
+    UpdatePod(Pod),
+    /// Replace a claim with its owner references set for the retention
+    /// policy. `conflicting_controller`: another controller owns the claim
+    /// (upstream emits a `ConflictingController` Warning event).
+    UpdateClaimOwners {
+        claim: PersistentVolumeClaim,
+        conflicting_controller: bool,
+    },
+    DeletePod {
+        name: String,
+        uid: String,
+        reason: DeleteReason,
+    },
+}
+
+/// Why a pod is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteReason {
+    /// Phase Failed: recreated once gone (event `RecreatingFailedPod`).
+    Failed,
+    /// Phase Succeeded: recreated once gone, like a failed pod.
+    Succeeded,
+    /// Its ordinal is out of range.
+    ScaleDown,
+    /// It runs an outdated revision; recreated at the update revision.
+    Update,
+}
+
+/// Why a sync stopped short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The set has no spec.
+    NoSpec,
+    /// The selector cannot be evaluated; nothing is done until it changes.
+    InvalidSelector(String),
+    /// A revision's data does not hold a template.
+    CorruptRevision { name: String, reason: String },
+    /// Too many revisions of other data already hold the names tried.
+    RevisionNameCollisions(String),
+    /// A claim the pod needs is being deleted; the pod waits for it to go.
+    ClaimTerminating { pod: String, claim: String },
+    /// `maxUnavailable` is a string but not a percentage.
+    InvalidMaxUnavailable(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::NoSpec => write!(f, "statefulset has no spec"),
+            Failure::InvalidSelector(why) => write!(f, "invalid selector: {why}"),
+            Failure::CorruptRevision { name, reason } => {
+                write!(f, "controllerrevision {name} cannot be applied: {reason}")
+            }
+            Failure::RevisionNameCollisions(name) => {
+                write!(
+                    f,
+                    "gave up resolving controllerrevision name collisions at {name}"
+                )
+            }
+            // Upstream's wording, which ends up in FailedCreate events.
+            Failure::ClaimTerminating { claim, .. } => write!(f, "pvc {claim} is being deleted"),
+            Failure::InvalidMaxUnavailable(value) => {
+                write!(
+                    f,
+                    "invalid value for IntOrString: invalid type: string is not a percentage: {value:?}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Plans one sync of `observed.set`.
+pub fn plan(observed: &Observed<'_>) -> Plan {
+    let set = observed.set;
+    if set.spec.is_none() {
+        return Plan::failed(Failure::NoSpec);
+    }
+    let spec = spec::SetSpec::of(set);
+    let selector = match ownership::Selector::compile(spec.selector) {
+        Ok(selector) => selector,
+        Err(failure) => return Plan::failed(failure),
+    };
+
+    let mut plan = Plan::default();
+    let mut history =
+        ownership::claim_revisions(&spec, &selector, &observed.revisions, &mut plan.ownership);
+    revision::sort(&mut history);
+    let members = ownership::claim_pods(&spec, &selector, &observed.pods, &mut plan.ownership);
+
+    let chosen = match revision::choose(&spec, set, &history, &observed.revisions) {
+        Ok(chosen) => chosen,
+        Err(failure) => {
+            plan.failures.push(failure);
+            return plan;
+        }
+    };
+    plan.revision = chosen.action;
+
+    // Revisions still in use; a handful at most, so a list beats a hash set.
+    let mut live: Vec<&str> = vec![&chosen.current_name, &chosen.update_name];
+    for (_, pod) in &members.pods {
+        let revision = health::revision(pod);
+        if !live.contains(&revision) {
+            live.push(revision);
+        }
+    }
+    plan.history = revision::truncate(&spec, &history, &live);
+
+    let current_template: PodTemplateSpec;
+    let current_template = match chosen.current {
+        None => spec.template,
+        Some(current) => match revision::template_of(current) {
+            Ok(template) => {
+                current_template = template;
+                &current_template
+            }
+            Err(failure) => {
+                plan.failures.push(failure);
+                return plan;
+            }
+        },
+    };
+
+    let claims = claims::ClaimIndex::new(&spec, &observed.claims);
+
+    let outcome = if spec.deleting {
+        sync::Outcome::default()
+    } else {
+        sync::run(
+            &sync::Inputs {
+                spec: &spec,
+                now: observed.now,
+                claims: &claims,
+                update_revision: &chosen.update_name,
+                current_revision: &chosen.current_name,
+                current_template,
+            },
+            &members.pods,
+        )
+    };
+    plan.waves = outcome.waves;
+    plan.failures.extend(outcome.failures);
+
+    let mut counts = status::count(
+        members.pods.iter().map(|(_, pod)| *pod),
+        &spec,
+        observed.now,
+        &chosen.current_name,
+        &chosen.update_name,
+    );
+    counts.current = (counts.current - outcome.rolling_deletions).max(0);
+    let new_status = status::build(
+        &spec,
+        set,
+        counts,
+        &chosen.current_name,
+        &chosen.update_name,
+        chosen.collision_count,
+    );
+    let resync = status::availability_resync(&spec, &new_status);
+    let again = outcome.capped.then_some(Duration::ZERO);
+    plan.requeue_after = match (resync, again) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if status::changed(set, &new_status) {
+        plan.status = Some(new_status);
+    }
+    plan
+}
