@@ -48,6 +48,26 @@ pub fn metadata_mut(object: &mut Value) -> ApiResult<&mut Map<String, Value>> {
         .ok_or_else(|| ApiError::bad_request("metadata must be an object"))
 }
 
+/// Checks that a body names the object of the URL (or names nothing).
+pub fn check_name(object: &Value, name: &str) -> ApiResult<()> {
+    match meta_str(object, "name") {
+        None | Some("") => Ok(()),
+        Some(n) if n == name => Ok(()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "the name of the object ({other}) does not match the name on the URL ({name})"
+        ))),
+    }
+}
+
+/// As [`check_name`], then fills in the URL's name when the body has none.
+pub fn reconcile_name(object: &mut Value, name: &str) -> ApiResult<()> {
+    check_name(object, name)?;
+    if meta_str(object, "name").is_none_or(str::is_empty) {
+        metadata_mut(object)?.insert("name".into(), json!(name));
+    }
+    Ok(())
+}
+
 /// Checks that `apiVersion` and `kind` in a body match the URL, filling them
 /// in when absent, as upstream's decoder does with the URL's defaults.
 pub fn check_type(

@@ -283,21 +283,30 @@ pub(crate) fn decode_as(
             "{kind_name} in version \"{version}\" cannot be handled as a {kind_name}: the body must be a JSON object"
         )));
     }
-    let mut warnings = Vec::new();
-    if validation != FieldValidation::Ignore {
-        let report = decode::check_fields(group, kind_name, bytes, format)
-            .map_err(|e| ApiError::bad_request(e.message))?;
-        match validation {
-            FieldValidation::Strict => {
-                if let Some(message) = report.bad_request_message() {
-                    return Err(ApiError::bad_request(message));
-                }
-            }
-            FieldValidation::Warn => warnings = report.warnings(),
-            FieldValidation::Ignore => {}
-        }
-    }
+    let warnings = check_unknown_fields(validation, group, kind_name, bytes, format)?;
     Ok(Decoded { object, warnings })
+}
+
+/// Unknown and duplicate fields, as `fieldValidation` asks: an error when
+/// Strict, warnings when Warn, nothing when Ignore.
+fn check_unknown_fields(
+    validation: FieldValidation,
+    group: &str,
+    kind: &str,
+    bytes: &[u8],
+    format: decode::Format,
+) -> ApiResult<Vec<String>> {
+    if validation == FieldValidation::Ignore {
+        return Ok(Vec::new());
+    }
+    let report = decode::check_fields(group, kind, bytes, format)
+        .map_err(|e| ApiError::bad_request(e.message))?;
+    if validation == FieldValidation::Strict
+        && let Some(message) = report.bad_request_message()
+    {
+        return Err(ApiError::bad_request(message));
+    }
+    Ok(report.warnings())
 }
 
 /// Adds `Warning` headers (values already in `299 - "..."` form).
@@ -456,17 +465,7 @@ async fn update(
         mut object,
         warnings,
     } = decode_body(target, query, headers, &bytes)?;
-    match objects::meta_str(&object, "name") {
-        Some(n) if n == name => {}
-        None | Some("") => {
-            objects::metadata_mut(&mut object)?.insert("name".into(), json!(name));
-        }
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({other}) does not match the name on the URL ({name})"
-            )));
-        }
-    }
+    objects::reconcile_name(&mut object, &name)?;
     let wanted_rv = precondition_rv(resource, &name, &object)?;
     let manager = fields::manager(query, headers, fields::Options::Update)?;
     let ownership = Ownership::Update(&manager);
@@ -488,15 +487,7 @@ async fn finalize(
 ) -> ApiResult<Response> {
     let name = target.name.clone().unwrap_or_default();
     let Decoded { object, warnings } = decode_body(target, query, headers, &bytes)?;
-    match objects::meta_str(&object, "name") {
-        None | Some("") => {}
-        Some(n) if n == name => {}
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({other}) does not match the name on the URL ({name})"
-            )));
-        }
-    }
+    objects::check_name(&object, &name)?;
     let wanted_rv = precondition_rv(target.resource, &name, &object)?;
     let manager = fields::manager(query, headers, fields::Options::Update)?;
     let ownership = Ownership::Update(&manager);
@@ -687,20 +678,13 @@ async fn apply_patch(
             resource.kind
         )));
     }
-    let mut warnings = Vec::new();
-    if validation != FieldValidation::Ignore {
-        let report =
-            decode::check_fields(resource.group, resource.kind, &bytes, decode::Format::Yaml)
-                .map_err(|e| ApiError::bad_request(e.message))?;
-        match validation {
-            FieldValidation::Strict => {
-                if let Some(message) = report.bad_request_message() {
-                    return Err(ApiError::bad_request(message));
-                }
-            }
-            _ => warnings = report.warnings(),
-        }
-    }
+    let warnings = check_unknown_fields(
+        validation,
+        resource.group,
+        resource.kind,
+        &bytes,
+        decode::Format::Yaml,
+    )?;
     objects::check_type(
         resource,
         resource.kind,
@@ -708,17 +692,7 @@ async fn apply_patch(
         &mut applied,
     )?;
     objects::check_namespace(resource, target.namespace.as_deref(), &mut applied)?;
-    match objects::meta_str(&applied, "name") {
-        Some(n) if n == name => {}
-        None | Some("") => {
-            objects::metadata_mut(&mut applied)?.insert("name".into(), json!(name));
-        }
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({other}) does not match the name on the URL ({name})"
-            )));
-        }
-    }
+    objects::reconcile_name(&mut applied, &name)?;
     let wanted_rv = precondition_rv(resource, &name, &applied)?;
     let key = target.key().unwrap_or_default();
     for _ in 0..UPDATE_RETRIES {

@@ -18,7 +18,7 @@ use crate::objects;
 use crate::patch;
 use crate::render;
 use crate::request::{Query, Target};
-use crate::resources::{BINDING, EVICTION, SCALE};
+use crate::resources::{BINDING, EVICTION, Resource, SCALE};
 use crate::rest;
 use crate::selector::LabelSelector;
 use crate::server::AppState;
@@ -127,15 +127,7 @@ fn wanted_replicas(scale: &Value, name: &str) -> ApiResult<i64> {
 /// resourceVersion in the Scale is a precondition on the set.
 fn apply_scale(target: &Target, old_set: &Value, scale: &Value) -> ApiResult<Value> {
     let name = target.name.as_deref().unwrap_or("");
-    match objects::meta_str(scale, "name") {
-        Some(n) if n == name => {}
-        None | Some("") => {}
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({other}) does not match the name on the URL ({name})"
-            )));
-        }
-    }
+    objects::check_name(scale, name)?;
     let replicas = wanted_replicas(scale, name)?;
     if let Some(rv) = objects::meta_str(scale, "resourceVersion")
         && !rv.is_empty()
@@ -207,13 +199,24 @@ fn created_status() -> Value {
     })
 }
 
-/// Checks that a subresource body names the pod in the URL.
-fn check_body_name(object: &Value, name: &str, message: &str) -> ApiResult<()> {
-    if objects::meta_str(object, "name") == Some(name) {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(message))
+/// Decodes the body of an action on a pod (a Binding, an Eviction): of
+/// the action's kind, in the pod's namespace, naming the pod (upstream
+/// words the mismatch differently for each action).
+fn decode_pod_action(
+    kind: &Resource,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    name_mismatch: &str,
+) -> ApiResult<rest::Decoded> {
+    let mut decoded = rest::decode_as(kind.group, kind.version, kind.kind, query, headers, bytes)?;
+    objects::check_type(kind, kind.kind, &kind.api_version(), &mut decoded.object)?;
+    objects::check_namespace(kind, target.namespace.as_deref(), &mut decoded.object)?;
+    if objects::meta_str(&decoded.object, "name") != target.name.as_deref() {
+        return Err(ApiError::bad_request(name_mismatch));
     }
+    Ok(decoded)
 }
 
 /// POST `pods/{name}/binding`: sets `spec.nodeName` once, merges the
@@ -228,15 +231,12 @@ pub async fn bind(
     bytes: Bytes,
 ) -> ApiResult<Response> {
     let name = target.name.clone().unwrap_or_default();
-    let rest::Decoded {
-        mut object,
-        warnings,
-    } = rest::decode_as("", "v1", "Binding", query, headers, &bytes)?;
-    objects::check_type(&BINDING, "Binding", "v1", &mut object)?;
-    objects::check_namespace(&BINDING, target.namespace.as_deref(), &mut object)?;
-    check_body_name(
-        &object,
-        &name,
+    let rest::Decoded { object, warnings } = decode_pod_action(
+        &BINDING,
+        target,
+        query,
+        headers,
+        &bytes,
         "the name of the object does not match the name on the URL",
     )?;
     let node = object
@@ -405,15 +405,12 @@ pub async fn evict(
     bytes: Bytes,
 ) -> ApiResult<Response> {
     let name = target.name.clone().unwrap_or_default();
-    let rest::Decoded {
-        mut object,
-        warnings,
-    } = rest::decode_as("policy", "v1", "Eviction", query, headers, &bytes)?;
-    objects::check_type(&EVICTION, "Eviction", "policy/v1", &mut object)?;
-    objects::check_namespace(&EVICTION, target.namespace.as_deref(), &mut object)?;
-    check_body_name(
-        &object,
-        &name,
+    let rest::Decoded { object, warnings } = decode_pod_action(
+        &EVICTION,
+        target,
+        query,
+        headers,
+        &bytes,
         "name in URL does not match name in Eviction object",
     )?;
     let options = object
