@@ -4,9 +4,8 @@
 //! Prints one table: each figure beside its goal. Every load loop is bounded
 //! in count and time.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,23 +25,6 @@ struct Row {
     ok: bool,
 }
 
-fn spawn(dir: &Path) -> (Child, Duration) {
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ordinal"))
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn ordinal");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let banner = lines.next().expect("banner").expect("banner");
-    assert!(banner.starts_with("ordinal is up"), "{banner}");
-    let elapsed = started.elapsed();
-    std::thread::spawn(move || for _ in lines {});
-    (child, elapsed)
-}
-
 fn rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -52,14 +34,6 @@ fn rss_mb(pid: u32) -> f64 {
         .and_then(|kb| kb.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
-}
-
-async fn client(dir: &Path) -> kube::Client {
-    let kubeconfig = kube::config::Kubeconfig::read_from(dir.join("kubeconfig")).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
-    kube::Client::try_from(config).unwrap()
 }
 
 fn pod(name: &str) -> Pod {
@@ -109,7 +83,7 @@ async fn main() {
     let mut idle_rss = 0.0;
     for i in 0..5 {
         let dir = tmp.path().join(format!("empty-{i}"));
-        let (mut child, took) = spawn(&dir);
+        let (mut child, took) = support::spawn(&dir);
         startups.push(took);
         std::thread::sleep(Duration::from_millis(300));
         idle_rss = rss_mb(child.id());
@@ -132,10 +106,10 @@ async fn main() {
 
     // Durable pod creates from 32 concurrent HTTPS clients.
     let dir = tmp.path().join("loaded");
-    let (mut child, _) = spawn(&dir);
+    let (mut child, _) = support::spawn(&dir);
     let mut clients = Vec::new();
     for _ in 0..WRITERS {
-        clients.push(client(&dir).await);
+        clients.push(support::client(&dir).await);
     }
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
@@ -305,7 +279,7 @@ async fn main() {
     let mut restarts = Vec::new();
     let mut after_rss = 0.0;
     for _ in 0..3 {
-        let (mut child, took) = spawn(&dir);
+        let (mut child, took) = support::spawn(&dir);
         restarts.push(took);
         std::thread::sleep(Duration::from_millis(300));
         after_rss = rss_mb(child.id());

@@ -5,9 +5,8 @@
 //!
 //! Every loop is bounded in count and time.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -18,29 +17,6 @@ const DEPENDENTS: usize = 1_000;
 const WRITERS: usize = 32;
 const GOAL: Duration = Duration::from_secs(2);
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn spawn(dir: &Path) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ordinal"))
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn ordinal");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let banner = lines.next().expect("banner").expect("banner");
-    assert!(banner.starts_with("ordinal is up"), "{banner}");
-    std::thread::spawn(move || for _ in lines {});
-    child
-}
-
-async fn client(dir: &Path) -> kube::Client {
-    let kubeconfig = kube::config::Kubeconfig::read_from(dir.join("kubeconfig")).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
-    kube::Client::try_from(config).unwrap()
-}
 
 fn pod(name: &str, owner_uid: &str) -> Pod {
     serde_json::from_value(serde_json::json!({
@@ -70,8 +46,8 @@ async fn remaining(pods: &Api<Pod>) -> usize {
 async fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("gc");
-    let mut child = spawn(&dir);
-    let c = client(&dir).await;
+    let (mut child, _) = support::spawn(&dir);
+    let c = support::client(&dir).await;
     let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(c.clone(), "default");
 
