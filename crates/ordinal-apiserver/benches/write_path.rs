@@ -57,21 +57,43 @@ fn main() {
     relabelled["metadata"]["labels"]["tier"] = json!("front");
 
     let rows = [
-        ("server-owned metadata (prepare_create)", measure(|| {
-            let mut p = pod();
-            black_box(objects::prepare_create(pods, &mut p).is_ok());
-        })),
-        ("defaulting + validation of a new pod", measure(|| {
-            let mut p = prepared.clone();
-            defaults::apply(pods, &mut p, &Context::create(None));
-            black_box(validation::validate_create(pods, &p));
-        })),
-        ("managedFields of a create", measure(|| {
-            black_box(fields::track_update(&target, None, defaulted.clone(), "bench"));
-        })),
-        ("managedFields of an update (one label)", measure(|| {
-            black_box(fields::track_update(&target, Some(&tracked), relabelled.clone(), "bench"));
-        })),
+        (
+            "server-owned metadata (prepare_create)",
+            measure(|| {
+                let mut p = pod();
+                black_box(objects::prepare_create(pods, &mut p).is_ok());
+            }),
+        ),
+        (
+            "defaulting + validation of a new pod",
+            measure(|| {
+                let mut p = prepared.clone();
+                defaults::apply(pods, &mut p, &Context::create(None));
+                black_box(validation::validate_create(pods, &p));
+            }),
+        ),
+        (
+            "managedFields of a create",
+            measure(|| {
+                black_box(fields::track_update(
+                    &target,
+                    None,
+                    defaulted.clone(),
+                    "bench",
+                ));
+            }),
+        ),
+        (
+            "managedFields of an update (one label)",
+            measure(|| {
+                black_box(fields::track_update(
+                    &target,
+                    Some(&tracked),
+                    relabelled.clone(),
+                    "bench",
+                ));
+            }),
+        ),
     ];
     println!("| step (2-container pod) | median | p99 |");
     println!("|---|---|---|");
