@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::fieldset::FieldSet;
 use crate::items::name_items;
 use crate::path::PathElement;
+use crate::scope::Scope;
 use crate::{ListType, Schema};
 
 /// The paths that differ between an old and a new object.
@@ -31,6 +32,7 @@ impl Comparison {
     }
 
     /// The comparison with `keep` applied to each of its sets.
+    #[cfg(test)]
     pub fn filtered(&self, keep: impl Fn(&FieldSet) -> FieldSet) -> Comparison {
         Comparison {
             added: keep(&self.added),
@@ -41,9 +43,30 @@ impl Comparison {
 }
 
 /// Compares `old` with `new`.
+#[cfg(test)]
 pub(crate) fn compare(old: &Value, new: &Value, schema: &dyn Schema) -> Comparison {
     let mut walk = Compare {
         schema,
+        scope: None,
+        out: Comparison::default(),
+    };
+    walk.walk(Some(old), Some(new), &mut Vec::new(), &mut Vec::new());
+    walk.out
+}
+
+/// Compares `old` with `new`, keeping only the paths `scope` tracks: the
+/// same as filtering [`compare`]'s sets through [`Scope::trackable`], without
+/// walking the subtrees nobody may own (`metadata.managedFields` among
+/// them, so neither object needs it stripped first).
+pub(crate) fn compare_tracked(
+    old: &Value,
+    new: &Value,
+    schema: &dyn Schema,
+    scope: &Scope,
+) -> Comparison {
+    let mut walk = Compare {
+        schema,
+        scope: Some(scope),
         out: Comparison::default(),
     };
     walk.walk(Some(old), Some(new), &mut Vec::new(), &mut Vec::new());
@@ -52,6 +75,8 @@ pub(crate) fn compare(old: &Value, new: &Value, schema: &dyn Schema) -> Comparis
 
 struct Compare<'s> {
     schema: &'s dyn Schema,
+    /// When set, paths it does not track are neither walked nor recorded.
+    scope: Option<&'s Scope>,
     out: Comparison,
 }
 
@@ -109,7 +134,14 @@ impl Compare<'_> {
         }
     }
 
+    fn tracks(&self, path: &[PathElement]) -> bool {
+        self.scope.is_none_or(|scope| scope.tracks(path))
+    }
+
     fn leaf(&mut self, old: Option<&Value>, new: Option<&Value>, path: &[PathElement]) {
+        if !self.tracks(path) {
+            return;
+        }
         match (old, new) {
             (None, Some(_)) => self.out.added.insert(path),
             (Some(_), None) => self.out.removed.insert(path),
@@ -120,6 +152,9 @@ impl Compare<'_> {
 
     /// Marks a container that appeared or disappeared, after its contents.
     fn container(&mut self, old: Option<&Value>, new: Option<&Value>, path: &[PathElement]) {
+        if !self.tracks(path) {
+            return;
+        }
         match (old, new) {
             (None, Some(_)) => self.out.added.insert(path),
             (Some(_), None) => self.out.removed.insert(path),
@@ -146,6 +181,11 @@ impl Compare<'_> {
             names.extend(map.keys().map(|k| (k.as_str(), ())));
         }
         for name in names.into_keys() {
+            if let Some(scope) = self.scope
+                && scope.drops_subtree(path, name)
+            {
+                continue;
+            }
             schema_path.push(name);
             path.push(PathElement::Field(name.to_string()));
             self.walk(
@@ -270,5 +310,35 @@ mod tests {
             json!({"f:spec": {"f:selector": {}}})
         );
         assert!(c.removed.is_empty());
+    }
+
+    #[test]
+    fn tracked_comparison_equals_filtering_the_whole_one() {
+        let objects = [
+            json!({}),
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "p", "uid": "u", "labels": {"a": "1"},
+                                "managedFields": [{"manager": "m"}]},
+                   "spec": {"containers": [{"name": "c", "image": "v1"}]},
+                   "status": {"phase": "Running"}}),
+            json!({"apiVersion": "v2", "kind": "Pod",
+                   "metadata": {"name": "q", "resourceVersion": "9", "labels": {"b": "2"}},
+                   "spec": {"containers": [{"name": "c", "image": "v2"}, {"name": "d"}]},
+                   "status": {"phase": "Pending", "ready": true}}),
+            json!({"metadata": "not an object", "status": [1, 2]}),
+            json!({"metadata": null, "spec": null}),
+        ];
+        for subresource in [None, Some("status"), Some("scale")] {
+            let scope = Scope::new(subresource, &PodSchema);
+            for old in &objects {
+                for new in &objects {
+                    assert_eq!(
+                        compare_tracked(old, new, &PodSchema, &scope),
+                        compare(old, new, &PodSchema).filtered(|set| scope.trackable(set)),
+                        "{old} -> {new} ({subresource:?})"
+                    );
+                }
+            }
+        }
     }
 }

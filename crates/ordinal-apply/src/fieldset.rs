@@ -124,6 +124,17 @@ impl FieldSet {
         out
     }
 
+    /// Whether some path is in both sets.
+    pub(crate) fn intersects(&self, other: &FieldSet) -> bool {
+        self.members.iter().any(|m| other.members.contains(m))
+            || self.children.iter().any(|(step, child)| {
+                other
+                    .children
+                    .get(step)
+                    .is_some_and(|o| child.intersects(o))
+            })
+    }
+
     /// Paths in both sets.
     pub fn intersection(&self, other: &FieldSet) -> FieldSet {
         let mut out = FieldSet {
