@@ -101,6 +101,31 @@ fn as_map(value: Option<&Value>) -> Option<&Map<String, Value>> {
     value.and_then(Value::as_object)
 }
 
+/// The keys of both maps, in order, each once (serde_json keeps keys
+/// sorted).
+fn sorted_union<'v>(
+    a: Option<&'v Map<String, Value>>,
+    b: Option<&'v Map<String, Value>>,
+) -> Vec<&'v str> {
+    let mut a = a.into_iter().flat_map(Map::keys).peekable();
+    let mut b = b.into_iter().flat_map(Map::keys).peekable();
+    let mut out = Vec::new();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(x), Some(y)) if x == y => {
+                b.next();
+                a.next()
+            }
+            (Some(x), Some(y)) if x < y => a.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+        };
+        out.extend(next.map(String::as_str));
+    }
+    out
+}
+
 fn as_list(value: Option<&Value>) -> Option<&Vec<Value>> {
     value.and_then(Value::as_array)
 }
@@ -176,11 +201,7 @@ impl Compare<'_> {
             self.leaf(old, new, path);
             return;
         }
-        let mut names: BTreeMap<&'v str, ()> = BTreeMap::new();
-        for map in [old_map, new_map].into_iter().flatten() {
-            names.extend(map.keys().map(|k| (k.as_str(), ())));
-        }
-        for name in names.into_keys() {
+        for name in sorted_union(old_map, new_map) {
             if let Some(scope) = self.scope
                 && scope.drops_subtree(path, name)
             {
