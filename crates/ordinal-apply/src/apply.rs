@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use crate::compare::compare;
+use crate::compare::compare_tracked;
 use crate::error::{ApplyError, Conflict, ValidationErrors};
 use crate::extract::extract;
 use crate::managed::{self, ManagedFieldsEntry, Operation, decode_managed_fields};
@@ -106,7 +106,7 @@ pub(crate) fn apply_at(
         prune(&mut merged, &previous.fields, &owned, schema);
     }
 
-    let comparison = compare(&base, &merged, schema).filtered(|set| scope.trackable(set));
+    let comparison = compare_tracked(&base, &merged, schema, &scope);
     let changed = comparison.changed();
     entries.sort_by_key(ManagedFieldsEntry::identity);
     let conflicts: Vec<Conflict> = entries

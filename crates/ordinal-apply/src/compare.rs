@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::fieldset::FieldSet;
 use crate::items::name_items;
 use crate::path::PathElement;
+use crate::scope::Scope;
 use crate::{ListType, Schema};
 
 /// The paths that differ between an old and a new object.
@@ -31,6 +32,7 @@ impl Comparison {
     }
 
     /// The comparison with `keep` applied to each of its sets.
+    #[cfg(test)]
     pub fn filtered(&self, keep: impl Fn(&FieldSet) -> FieldSet) -> Comparison {
         Comparison {
             added: keep(&self.added),
@@ -41,9 +43,30 @@ impl Comparison {
 }
 
 /// Compares `old` with `new`.
+#[cfg(test)]
 pub(crate) fn compare(old: &Value, new: &Value, schema: &dyn Schema) -> Comparison {
     let mut walk = Compare {
         schema,
+        scope: None,
+        out: Comparison::default(),
+    };
+    walk.walk(Some(old), Some(new), &mut Vec::new(), &mut Vec::new());
+    walk.out
+}
+
+/// Compares `old` with `new`, keeping only the paths `scope` tracks: the
+/// same as filtering [`compare`]'s sets through [`Scope::trackable`], without
+/// walking the subtrees nobody may own (`metadata.managedFields` among
+/// them, so neither object needs it stripped first).
+pub(crate) fn compare_tracked(
+    old: &Value,
+    new: &Value,
+    schema: &dyn Schema,
+    scope: &Scope,
+) -> Comparison {
+    let mut walk = Compare {
+        schema,
+        scope: Some(scope),
         out: Comparison::default(),
     };
     walk.walk(Some(old), Some(new), &mut Vec::new(), &mut Vec::new());
@@ -52,6 +75,8 @@ pub(crate) fn compare(old: &Value, new: &Value, schema: &dyn Schema) -> Comparis
 
 struct Compare<'s> {
     schema: &'s dyn Schema,
+    /// When set, paths it does not track are neither walked nor recorded.
+    scope: Option<&'s Scope>,
     out: Comparison,
 }
 
@@ -74,6 +99,31 @@ fn shape(value: Option<&Value>) -> Shape {
 
 fn as_map(value: Option<&Value>) -> Option<&Map<String, Value>> {
     value.and_then(Value::as_object)
+}
+
+/// The keys of both maps, in order, each once (serde_json keeps keys
+/// sorted).
+fn sorted_union<'v>(
+    a: Option<&'v Map<String, Value>>,
+    b: Option<&'v Map<String, Value>>,
+) -> Vec<&'v str> {
+    let mut a = a.into_iter().flat_map(Map::keys).peekable();
+    let mut b = b.into_iter().flat_map(Map::keys).peekable();
+    let mut out = Vec::new();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(x), Some(y)) if x == y => {
+                b.next();
+                a.next()
+            }
+            (Some(x), Some(y)) if x < y => a.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+        };
+        out.extend(next.map(String::as_str));
+    }
+    out
 }
 
 fn as_list(value: Option<&Value>) -> Option<&Vec<Value>> {
@@ -109,7 +159,14 @@ impl Compare<'_> {
         }
     }
 
+    fn tracks(&self, path: &[PathElement]) -> bool {
+        self.scope.is_none_or(|scope| scope.tracks(path))
+    }
+
     fn leaf(&mut self, old: Option<&Value>, new: Option<&Value>, path: &[PathElement]) {
+        if !self.tracks(path) {
+            return;
+        }
         match (old, new) {
             (None, Some(_)) => self.out.added.insert(path),
             (Some(_), None) => self.out.removed.insert(path),
@@ -120,6 +177,9 @@ impl Compare<'_> {
 
     /// Marks a container that appeared or disappeared, after its contents.
     fn container(&mut self, old: Option<&Value>, new: Option<&Value>, path: &[PathElement]) {
+        if !self.tracks(path) {
+            return;
+        }
         match (old, new) {
             (None, Some(_)) => self.out.added.insert(path),
             (Some(_), None) => self.out.removed.insert(path),
@@ -141,11 +201,12 @@ impl Compare<'_> {
             self.leaf(old, new, path);
             return;
         }
-        let mut names: BTreeMap<&'v str, ()> = BTreeMap::new();
-        for map in [old_map, new_map].into_iter().flatten() {
-            names.extend(map.keys().map(|k| (k.as_str(), ())));
-        }
-        for name in names.into_keys() {
+        for name in sorted_union(old_map, new_map) {
+            if let Some(scope) = self.scope
+                && scope.drops_subtree(path, name)
+            {
+                continue;
+            }
             schema_path.push(name);
             path.push(PathElement::Field(name.to_string()));
             self.walk(
@@ -270,5 +331,35 @@ mod tests {
             json!({"f:spec": {"f:selector": {}}})
         );
         assert!(c.removed.is_empty());
+    }
+
+    #[test]
+    fn tracked_comparison_equals_filtering_the_whole_one() {
+        let objects = [
+            json!({}),
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "p", "uid": "u", "labels": {"a": "1"},
+                                "managedFields": [{"manager": "m"}]},
+                   "spec": {"containers": [{"name": "c", "image": "v1"}]},
+                   "status": {"phase": "Running"}}),
+            json!({"apiVersion": "v2", "kind": "Pod",
+                   "metadata": {"name": "q", "resourceVersion": "9", "labels": {"b": "2"}},
+                   "spec": {"containers": [{"name": "c", "image": "v2"}, {"name": "d"}]},
+                   "status": {"phase": "Pending", "ready": true}}),
+            json!({"metadata": "not an object", "status": [1, 2]}),
+            json!({"metadata": null, "spec": null}),
+        ];
+        for subresource in [None, Some("status"), Some("scale")] {
+            let scope = Scope::new(subresource, &PodSchema);
+            for old in &objects {
+                for new in &objects {
+                    assert_eq!(
+                        compare_tracked(old, new, &PodSchema, &scope),
+                        compare(old, new, &PodSchema).filtered(|set| scope.trackable(set)),
+                        "{old} -> {new} ({subresource:?})"
+                    );
+                }
+            }
+        }
     }
 }

@@ -79,9 +79,23 @@ impl FieldSet {
 
     /// Every step at this level that is a member or has children, in order.
     pub(crate) fn steps(&self) -> Vec<&PathElement> {
-        let steps: BTreeSet<&PathElement> =
-            self.members.iter().chain(self.children.keys()).collect();
-        steps.into_iter().collect()
+        let mut members = self.members.iter().peekable();
+        let mut children = self.children.keys().peekable();
+        let mut out = Vec::with_capacity(self.members.len() + self.children.len());
+        loop {
+            let next = match (members.peek(), children.peek()) {
+                (None, None) => break,
+                (Some(m), Some(c)) if m == c => {
+                    children.next();
+                    members.next()
+                }
+                (Some(m), Some(c)) if m < c => members.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => children.next(),
+                (Some(_), None) => members.next(),
+            };
+            out.extend(next);
+        }
+        out
     }
 
     pub(crate) fn set_child(&mut self, step: PathElement, child: FieldSet) {
@@ -122,6 +136,17 @@ impl FieldSet {
             out.set_child(step.clone(), rest);
         }
         out
+    }
+
+    /// Whether some path is in both sets.
+    pub(crate) fn intersects(&self, other: &FieldSet) -> bool {
+        self.members.iter().any(|m| other.members.contains(m))
+            || self.children.iter().any(|(step, child)| {
+                other
+                    .children
+                    .get(step)
+                    .is_some_and(|o| child.intersects(o))
+            })
     }
 
     /// Paths in both sets.

@@ -44,6 +44,7 @@
 //! managedFields entries), `apply`, `update`, and `error`.
 
 mod apply;
+mod canonical;
 mod compare;
 mod error;
 mod extract;

@@ -248,19 +248,7 @@ pub fn encode_managed_fields(entries: &[ManagedFieldsEntry]) -> Option<Value> {
         return None;
     }
     let mut sorted: Vec<&ManagedFieldsEntry> = entries.iter().collect();
-    sorted.sort_by(|p, q| {
-        p.operation
-            .cmp(&q.operation)
-            .then_with(|| p.seconds().cmp(&q.seconds()))
-            .then_with(|| p.manager.cmp(&q.manager))
-            .then_with(|| p.api_version.cmp(&q.api_version))
-            .then_with(|| {
-                p.subresource
-                    .as_deref()
-                    .unwrap_or("")
-                    .cmp(q.subresource.as_deref().unwrap_or(""))
-            })
-    });
+    sorted.sort_by(|p, q| write_order(p, q));
     Some(Value::Array(
         sorted
             .into_iter()
@@ -269,11 +257,61 @@ pub fn encode_managed_fields(entries: &[ManagedFieldsEntry]) -> Option<Value> {
     ))
 }
 
+/// The order kube-apiserver writes entries in.
+fn write_order(p: &ManagedFieldsEntry, q: &ManagedFieldsEntry) -> std::cmp::Ordering {
+    p.operation
+        .cmp(&q.operation)
+        .then_with(|| p.seconds().cmp(&q.seconds()))
+        .then_with(|| p.manager.cmp(&q.manager))
+        .then_with(|| p.api_version.cmp(&q.api_version))
+        .then_with(|| {
+            p.subresource
+                .as_deref()
+                .unwrap_or("")
+                .cmp(q.subresource.as_deref().unwrap_or(""))
+        })
+}
+
+/// [`store`] for entries some of which are known to encode to the JSON
+/// they come with: those are written as that JSON.
+pub(crate) fn store_keeping(
+    object: &mut Value,
+    mut entries: Vec<(ManagedFieldsEntry, Option<&Value>)>,
+) {
+    entries.retain(|(e, _)| !e.fields.is_empty());
+    let updaters = entries
+        .iter()
+        .filter(|(e, _)| e.operation == Operation::Update)
+        .count();
+    if updaters > MAX_UPDATE_MANAGERS {
+        store(object, entries.into_iter().map(|(e, _)| e).collect());
+        return;
+    }
+    entries.sort_by(|(p, _), (q, _)| write_order(p, q));
+    let list = (!entries.is_empty()).then(|| {
+        Value::Array(
+            entries
+                .iter()
+                .map(|(e, original)| match original {
+                    Some(json) => (*json).clone(),
+                    None => e.to_value(),
+                })
+                .collect(),
+        )
+    });
+    put_list(object, list);
+}
+
 /// Writes `entries` into `object` (dropping empty ones and capping the
 /// `Update` entries), or removes `managedFields` when none remain.
 pub(crate) fn store(object: &mut Value, mut entries: Vec<ManagedFieldsEntry>) {
     entries.retain(|e| !e.fields.is_empty());
     cap_update_managers(&mut entries, MAX_UPDATE_MANAGERS);
+    put_list(object, encode_managed_fields(&entries));
+}
+
+/// Sets `object`'s `metadata.managedFields` to `list`, or removes it.
+pub(crate) fn put_list(object: &mut Value, list: Option<Value>) {
     let Some(metadata) = object.as_object_mut().map(|o| {
         o.entry("metadata")
             .or_insert_with(|| Value::Object(Map::new()))
@@ -283,7 +321,7 @@ pub(crate) fn store(object: &mut Value, mut entries: Vec<ManagedFieldsEntry>) {
     let Some(metadata) = metadata.as_object_mut() else {
         return;
     };
-    match encode_managed_fields(&entries) {
+    match list {
         Some(list) => {
             metadata.insert("managedFields".into(), list);
         }

@@ -36,6 +36,11 @@ const IDENTITY_FIELDS: &[&[&str]] = &[
     &["metadata", "namespace"],
 ];
 
+/// Metadata fields nobody owns: the identity ones and the server's.
+fn untracked_metadata(name: &str) -> bool {
+    matches!(name, "name" | "namespace") || SERVER_OWNED_METADATA.contains(&name)
+}
+
 /// What one write (to the main resource or to a subresource) covers.
 pub(crate) struct Scope {
     status_split: bool,
@@ -68,6 +73,36 @@ impl Scope {
             None => name == "status",
             Some("status") => !matches!(name, "status" | "metadata" | "apiVersion" | "kind"),
             Some(_) => false,
+        }
+    }
+
+    /// Whether a manager may own `path`: the per-path form of
+    /// [`Scope::trackable`].
+    pub fn tracks(&self, path: &[PathElement]) -> bool {
+        match path {
+            [] => false,
+            [PathElement::Field(top), rest @ ..] => {
+                if self.excludes_top_level(top) {
+                    return false;
+                }
+                match (top.as_str(), rest) {
+                    ("apiVersion" | "kind", _) => false,
+                    ("metadata", []) => false,
+                    ("metadata", [PathElement::Field(name), ..]) => !untracked_metadata(name),
+                    _ => true,
+                }
+            }
+            _ => true,
+        }
+    }
+
+    /// Whether nothing at or below field `name` of the object at `parent`
+    /// is tracked.
+    pub fn drops_subtree(&self, parent: &[PathElement], name: &str) -> bool {
+        match parent {
+            [] => self.excludes_top_level(name) || matches!(name, "apiVersion" | "kind"),
+            [PathElement::Field(top)] if top == "metadata" => untracked_metadata(name),
+            _ => false,
         }
     }
 

@@ -640,3 +640,32 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_write_that_changes_nothing_still_tidies_a_managed_fields_list() {
+    let created = update_as(None, &deployment(2, "nginx:1.25"), "kubectl-create", T1);
+    let mut sent = created.clone();
+    let mut entry = sent["metadata"]["managedFields"][0].clone();
+    entry["manager"] = json!("zz-other");
+    entry["fieldsV1"] = json!({"f:metadata": {"f:labels": {".": {}}}});
+    sent["metadata"]["managedFields"]
+        .as_array_mut()
+        .expect("list")
+        .insert(0, entry);
+    let updated = update_as(Some(&created), &sent, "kubectl-edit", T2);
+    let managers: Vec<&str> = updated["metadata"]["managedFields"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|e| e["manager"].as_str())
+        .collect();
+    assert_eq!(managers, vec!["kubectl-create", "zz-other"]);
+    assert_eq!(
+        updated["metadata"]["managedFields"][1]["fieldsV1"],
+        json!({"f:metadata": {"f:labels": {}}})
+    );
+    assert_eq!(
+        update_as(Some(&created), &created, "kubectl-edit", T2),
+        created
+    );
+}

@@ -8,10 +8,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::compare::compare;
+use crate::Schema;
+use crate::canonical::is_canonical_list;
+use crate::compare::compare_tracked;
 use crate::managed::{self, ManagedFieldsEntry, Operation, decode_managed_fields};
 use crate::scope::Scope;
-use crate::{Schema, strip_managed_fields};
 
 /// Records `manager`'s write of `new` over `old` (`None` for a create) and
 /// returns `new` with its `metadata.managedFields` brought up to date.
@@ -60,41 +61,106 @@ pub(crate) fn update_at(
         return result;
     }
     let scope = Scope::new(subresource, schema);
-    let mut entries = starting_entries(old, new, subresource);
-    let mut before = match old {
-        Some(object @ Value::Object(_)) => object.clone(),
-        _ => Value::Object(Map::new()),
+    let nothing = Value::Object(Map::new());
+    let before = match old {
+        Some(object @ Value::Object(_)) => object,
+        _ => &nothing,
     };
-    strip_managed_fields(&mut before);
-    strip_managed_fields(&mut result);
-
-    let comparison = compare(&before, &result, schema).filtered(|set| scope.trackable(set));
+    let comparison = compare_tracked(before, new, schema, &scope);
     let changed = comparison.changed();
-    for entry in &mut entries {
-        entry.fields = entry
-            .fields
-            .difference(&changed)
-            .difference(&comparison.removed);
+    let unchanged = changed.is_empty() && comparison.removed.is_empty();
+
+    let mut entries: Vec<(ManagedFieldsEntry, Option<&Value>)> = Vec::new();
+    match kept_list(old, new, subresource) {
+        Some((list, from_new)) if unchanged => {
+            // Every entry stays as it is, and the list is already written
+            // the way it would be written again.
+            if !from_new {
+                managed::put_list(&mut result, Some(Value::Array(list.clone())));
+            }
+            return result;
+        }
+        Some((list, _)) => {
+            for (index, value) in list.iter().enumerate() {
+                match ManagedFieldsEntry::from_value(value, index) {
+                    Ok(entry) => entries.push((entry, Some(value))),
+                    Err(_) => break,
+                }
+            }
+            if entries.len() != list.len() {
+                entries = unkept(starting_entries(old, new, subresource));
+            }
+        }
+        None => entries = unkept(starting_entries(old, new, subresource)),
+    }
+
+    for (entry, original) in &mut entries {
+        if entry.fields.intersects(&changed) || entry.fields.intersects(&comparison.removed) {
+            entry.fields = entry
+                .fields
+                .difference(&changed)
+                .difference(&comparison.removed);
+            *original = None;
+        }
     }
     if !changed.is_empty() {
         let me = managed::identity(manager, Operation::Update, api_version, subresource);
-        match entries.iter_mut().find(|e| e.identity() == me) {
-            Some(entry) => {
+        match entries.iter_mut().find(|(e, _)| e.identity() == me) {
+            Some((entry, original)) => {
                 entry.fields = entry.fields.union(&changed);
                 entry.time = Some(now.to_string());
+                *original = None;
             }
-            None => entries.push(ManagedFieldsEntry {
-                manager: manager.to_string(),
-                operation: Operation::Update,
-                api_version: api_version.to_string(),
-                time: Some(now.to_string()),
-                fields: changed,
-                subresource: subresource.filter(|s| !s.is_empty()).map(str::to_string),
-            }),
+            None => entries.push((
+                ManagedFieldsEntry {
+                    manager: manager.to_string(),
+                    operation: Operation::Update,
+                    api_version: api_version.to_string(),
+                    time: Some(now.to_string()),
+                    fields: changed,
+                    subresource: subresource.filter(|s| !s.is_empty()).map(str::to_string),
+                },
+                None,
+            )),
         }
     }
-    managed::store(&mut result, entries);
+    managed::store_keeping(&mut result, entries);
     result
+}
+
+/// Entries with no JSON of their own to keep.
+fn unkept<'a>(entries: Vec<ManagedFieldsEntry>) -> Vec<(ManagedFieldsEntry, Option<&'a Value>)> {
+    entries.into_iter().map(|e| (e, None)).collect()
+}
+
+/// The `managedFields` list an object carries, if it is a list.
+fn managed_list(object: &Value) -> Option<&Vec<Value>> {
+    object
+        .get("metadata")
+        .and_then(|m| m.get("managedFields"))
+        .and_then(Value::as_array)
+}
+
+/// The list [`starting_entries`] would decode, when it is one that
+/// re-encodes to itself; and whether it is `new`'s own.
+fn kept_list<'a>(
+    old: Option<&'a Value>,
+    new: &'a Value,
+    subresource: Option<&str>,
+) -> Option<(&'a Vec<Value>, bool)> {
+    let stored = || {
+        old.and_then(managed_list)
+            .filter(|list| is_canonical_list(list))
+            .map(|list| (list, false))
+    };
+    if subresource.is_some_and(|s| !s.is_empty()) {
+        return stored();
+    }
+    match new.get("metadata").and_then(|m| m.get("managedFields")) {
+        None | Some(Value::Null) => stored(),
+        Some(Value::Array(list)) if is_canonical_list(list) => Some((list, true)),
+        Some(_) => None,
+    }
 }
 
 /// The entries the write starts from: the request's own, when it sends
