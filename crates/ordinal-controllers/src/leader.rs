@@ -145,21 +145,14 @@ pub fn next_spec(
             Some(spec)
         }
         Decision::Acquire => {
+            // A change of holder, counted as client-go counts it (a
+            // released lease taken again counts too).
             let mut spec = read.cloned().unwrap_or_default();
-            let had_holder = spec
-                .holder_identity
-                .as_deref()
-                .is_some_and(|h| !h.is_empty());
             spec.holder_identity = Some(config.identity.clone());
             spec.lease_duration_seconds = Some(duration);
             spec.acquire_time = Some(now.clone());
             spec.renew_time = Some(now);
-            let transitions = spec.lease_transitions.unwrap_or(0);
-            spec.lease_transitions = Some(if had_holder {
-                transitions.saturating_add(1)
-            } else {
-                transitions
-            });
+            spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0).saturating_add(1));
             Some(spec)
         }
     }
@@ -427,10 +420,10 @@ mod tests {
         assert_eq!(taken.acquire_time, Some(MicroTime(now)));
         let free = held_by(None, Some(1));
         let taken = next_spec(Decision::Acquire, Some(&free), &config, now).unwrap();
-        assert_eq!(taken.lease_transitions, Some(3));
+        assert_eq!(taken.lease_transitions, Some(4));
         let later = now.checked_add(jiff::SignedDuration::from_secs(2)).unwrap();
         let renewed = next_spec(Decision::Renew, Some(&taken), &config, later).unwrap();
-        assert_eq!(renewed.lease_transitions, Some(3));
+        assert_eq!(renewed.lease_transitions, Some(4));
         assert_eq!(renewed.acquire_time, Some(MicroTime(now)));
         assert_eq!(renewed.renew_time, Some(MicroTime(later)));
         let created = next_spec(Decision::Create, None, &config, now).unwrap();
