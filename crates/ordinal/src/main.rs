@@ -31,6 +31,19 @@ enum Command {
         /// Address of the Kubernetes API (HTTPS).
         #[arg(long, default_value = "127.0.0.1:6443", env = "ORDINAL_LISTEN")]
         listen: SocketAddr,
+        /// Serve the API only; run the controllers elsewhere with
+        /// `ordinal controller`.
+        #[arg(long)]
+        no_controllers: bool,
+    },
+    /// Run the controllers (StatefulSet, garbage collector, namespace)
+    /// against any Kubernetes API server. Replicas elect a leader through
+    /// the Lease kube-system/ordinal-controller; only the leader acts.
+    Controller {
+        /// The kubeconfig to use; default: $KUBECONFIG, then
+        /// ~/.kube/config, then the in-cluster service account.
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
     },
     /// Print the version of ordinal and of the Kubernetes API it serves.
     Version,
@@ -53,17 +66,23 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Up { data_dir, listen } => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            runtime.block_on(up(data_dir, listen))
-        }
+        Command::Up {
+            data_dir,
+            listen,
+            no_controllers,
+        } => runtime()?.block_on(up(data_dir, listen, !no_controllers)),
+        Command::Controller { kubeconfig } => runtime()?.block_on(controller(kubeconfig)),
     }
 }
 
-async fn up(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn up(data_dir: PathBuf, listen: SocketAddr, controllers: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let running = server::start(Config::new(&data_dir, listen))
         .await
@@ -76,15 +95,58 @@ async fn up(data_dir: PathBuf, listen: SocketAddr) -> anyhow::Result<()> {
         started.elapsed().as_millis()
     );
     println!("  export KUBECONFIG={}", kubeconfig.display());
-    let controllers = start_controllers(&running.kubeconfig).await?;
+    let controllers = match controllers {
+        true => Some(start_controllers(&running.kubeconfig).await?),
+        false => None,
+    };
     wait_for_signal().await?;
     println!("ordinal: shutting down");
-    controllers.stop().await;
+    if let Some(controllers) = controllers {
+        controllers.stop().await;
+    }
     running.shutdown().await;
     Ok(())
 }
 
-/// The in-process controllers (garbage collector, namespace controller),
+/// `ordinal controller`: the controllers against any API server, acting
+/// only while this process holds the leader Lease.
+async fn controller(kubeconfig: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = match &kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &Default::default())
+                .await
+                .with_context(|| format!("loading {}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .context("finding a kubeconfig ($KUBECONFIG, ~/.kube/config) or in-cluster config")?,
+    };
+    let client = kube::Client::try_from(config).context("building the client")?;
+    let election =
+        ordinal_controllers::leader::Config::new(ordinal_controllers::leader::identity());
+    println!(
+        "ordinal controller: {} campaigning for the lease {}/{}",
+        election.identity, election.namespace, election.name
+    );
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(ordinal_controllers::leader::run_elected(
+        client,
+        election,
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        },
+    ));
+    wait_for_signal().await?;
+    println!("ordinal controller: shutting down");
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    Ok(())
+}
+
+/// The in-process controllers (garbage collector, namespace controller,
+/// StatefulSet controller),
 /// talking to the API server through a `kube::Client` like any client.
 struct Controllers {
     stop: tokio::sync::watch::Sender<bool>,

@@ -80,9 +80,13 @@
 //! anything failed or [`Plan::failures`] is not empty.
 
 mod claims;
+mod controller;
+mod execute;
+mod freshness;
 mod go_json;
 mod health;
 mod identity;
+mod mapping;
 mod ownership;
 mod revision;
 mod spec;
@@ -99,9 +103,11 @@ use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetSta
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
+pub use controller::{COMPONENT, WORKERS, run};
 pub use identity::{
     POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_LABEL, claim_name, ordinal_of, pod_name,
 };
+pub use mapping::SetKey;
 pub use revision::{HASH_LABEL, revision_data, revision_hash, revision_name};
 pub use sync::MAX_CREATIONS_PER_SYNC;
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod kubelet;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -40,6 +42,20 @@ impl Ordinal {
         let mut o = Ordinal::start_on(&dir);
         o._tmp = Some(tmp);
         o
+    }
+
+    /// Starts ordinal on a fresh temporary data dir with more arguments to
+    /// `ordinal up` (e.g. `--no-controllers`).
+    pub fn start_with(extra: &[&str]) -> Ordinal {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (child, url) = spawn_with(tmp.path(), extra).expect("ordinal up starts");
+        Ordinal {
+            dir: tmp.path().to_path_buf(),
+            url,
+            child: Some(child),
+            _tmp: Some(tmp),
+            cache: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     /// Starts ordinal on a given data dir (which the caller keeps).
@@ -172,9 +188,15 @@ pub fn binary() -> &'static str {
 /// Spawns `ordinal up` on a free port and waits for it to say it is up.
 /// Returns the error output when it exits instead.
 pub fn spawn(dir: &Path) -> Result<(Child, String), String> {
+    spawn_with(dir, &[])
+}
+
+/// [`spawn`] with more arguments to `ordinal up`.
+pub fn spawn_with(dir: &Path, extra: &[&str]) -> Result<(Child, String), String> {
     let mut child = Command::new(binary())
         .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -1,0 +1,651 @@
+//! Carrying out a [`Plan`] through the API, in the order and with the
+//! error handling the contract in the module above spells out, recording
+//! upstream's Events on the set as it goes.
+//!
+//! Every successful write is reported back as a [`Written`] so the driver
+//! can wait for its caches to see it before planning the set again (see
+//! `freshness`).
+
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
+use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::{Client, Resource as _};
+use serde_json::json;
+
+use super::freshness::Resource;
+use super::{Action, DeleteReason, Failure, Plan};
+use crate::events::Recorder;
+
+/// Requests in flight at once within one wave.
+const WAVE_CONCURRENCY: usize = 64;
+
+/// A write the caches must see before the set is planned again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// Answered at this resourceVersion.
+    At(Resource, Option<String>),
+    /// Deleted with no version to wait for: wait for the UID to go.
+    Gone(Resource, String),
+}
+
+/// How executing a plan went.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    pub writes: Vec<Written>,
+    /// Something failed: retry with back-off.
+    pub failed: bool,
+    /// The revision name collided: plan again at once.
+    pub again: bool,
+}
+
+fn code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+/// An error as Go's `err.Error()` would print it: the Status message.
+fn message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+const NOT_FOUND: u16 = 404;
+const CONFLICT: u16 = 409;
+
+/// What one sync executes against.
+pub(crate) struct Executor<'a> {
+    pub client: &'a Client,
+    pub recorder: &'a Recorder,
+    /// The set as planned.
+    pub set: &'a StatefulSet,
+}
+
+impl Executor<'_> {
+    fn namespace(&self) -> &str {
+        self.set.metadata.namespace.as_deref().unwrap_or("default")
+    }
+
+    fn name(&self) -> &str {
+        self.set.metadata.name.as_deref().unwrap_or("")
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), self.namespace())
+    }
+
+    fn reference(&self) -> ObjectReference {
+        let mut r = self.set.object_ref(&());
+        r.api_version = Some("apps/v1".into());
+        r.kind = Some("StatefulSet".into());
+        r
+    }
+
+    /// Upstream's pod events: `<verb> Pod <pod> in StatefulSet <set>
+    /// successful`, or `… failed error: <err>` as a Warning.
+    fn pod_event(&self, verb: &str, pod: &str, error: Option<&str>) {
+        let reason_verb = title(verb);
+        match error {
+            None => self.recorder.normal(
+                &self.reference(),
+                &format!("Successful{reason_verb}"),
+                format!("{verb} Pod {pod} in StatefulSet {} successful", self.name()),
+            ),
+            Some(err) => self.recorder.warning(
+                &self.reference(),
+                &format!("Failed{reason_verb}"),
+                format!(
+                    "{verb} Pod {pod} in StatefulSet {} failed error: {err}",
+                    self.name()
+                ),
+            ),
+        }
+    }
+
+    /// Upstream's claim events, worded slightly differently from the pod
+    /// ones.
+    fn claim_event(&self, claim: &str, pod: &str, error: Option<&str>) {
+        match error {
+            None => self.recorder.normal(
+                &self.reference(),
+                "SuccessfulCreate",
+                format!(
+                    "create Claim {claim} Pod {pod} in StatefulSet {} success",
+                    self.name()
+                ),
+            ),
+            Some(err) => self.recorder.warning(
+                &self.reference(),
+                "FailedCreate",
+                format!(
+                    "create Claim {claim} for Pod {pod} in StatefulSet {} failed error: {err}",
+                    self.name()
+                ),
+            ),
+        }
+    }
+
+    /// Records the failures the planner reported.
+    pub(crate) fn report_failures(&self, failures: &[Failure]) {
+        for failure in failures {
+            match failure {
+                Failure::ClaimTerminating { pod, .. } => {
+                    self.pod_event("create", pod, Some(&failure.to_string()))
+                }
+                other => tracing::info!(set = %self.name(), namespace = %self.namespace(),
+                    "statefulset controller: {other}"),
+            }
+        }
+    }
+
+    /// Executes `plan` as the module contract says.
+    pub(crate) async fn execute(&self, plan: &Plan) -> Report {
+        let mut report = Report::default();
+
+        if !plan.ownership.is_empty() {
+            let adopting = plan
+                .ownership
+                .iter()
+                .any(|a| matches!(a, Action::AdoptPod { .. } | Action::AdoptRevision { .. }));
+            if adopting && let Err(why) = self.recheck_set().await {
+                tracing::info!(set = %self.name(), "statefulset controller: not adopting: {why}");
+                report.failed = true;
+                return report;
+            }
+            if !self.run_all(&plan.ownership, &mut report).await {
+                report.failed = true;
+                return report;
+            }
+        }
+
+        if let Some(action) = &plan.revision {
+            match self.run_revision(action).await {
+                Ok(written) => report.writes.extend(written),
+                Err(RevisionError::Collision) => {
+                    let mut status = self.set.status.clone().unwrap_or_default();
+                    status.collision_count = Some(status.collision_count.unwrap_or(0) + 1);
+                    match self.write_status(status).await {
+                        Ok(w) => report.writes.extend(w),
+                        Err(_) => report.failed = true,
+                    }
+                    report.again = true;
+                    self.run_history(plan, &mut report).await;
+                    return report;
+                }
+                Err(RevisionError::Failed) => {
+                    report.failed = true;
+                    self.run_history(plan, &mut report).await;
+                    return report;
+                }
+            }
+        }
+
+        for wave in &plan.waves {
+            if !self.run_all(wave, &mut report).await {
+                report.failed = true;
+                break;
+            }
+        }
+
+        if let Some(status) = &plan.status {
+            match self.write_status(status.clone()).await {
+                Ok(w) => report.writes.extend(w),
+                Err(e) => {
+                    tracing::debug!(set = %self.name(), error = %e, "statefulset controller: status write failed");
+                    if code(&e) != Some(NOT_FOUND) {
+                        report.failed = true;
+                    }
+                }
+            }
+        }
+        self.run_history(plan, &mut report).await;
+        report
+    }
+
+    /// Upstream's `RecheckDeletionTimestamp`: before adopting, make sure
+    /// with a live read that the set is still this one and not going away.
+    async fn recheck_set(&self) -> Result<(), String> {
+        let live = self
+            .api::<StatefulSet>()
+            .get(self.name())
+            .await
+            .map_err(|e| message(&e))?;
+        let (ns, name) = (self.namespace(), self.name());
+        if live.metadata.uid != self.set.metadata.uid {
+            return Err(format!(
+                "original StatefulSet {ns}/{name} is gone: got uid {}, wanted {}",
+                live.metadata.uid.unwrap_or_default(),
+                self.set.metadata.uid.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(at) = &live.metadata.deletion_timestamp {
+            return Err(format!("{ns}/{name} has just been deleted at {}", at.0));
+        }
+        Ok(())
+    }
+
+    /// Runs independent actions concurrently; true when all succeeded.
+    async fn run_all(&self, actions: &[Action], report: &mut Report) -> bool {
+        use futures::StreamExt;
+        let mut waiting = actions.iter();
+        let mut running = futures::stream::FuturesUnordered::new();
+        let mut ok = true;
+        loop {
+            while running.len() < WAVE_CONCURRENCY {
+                match waiting.next() {
+                    Some(action) => running.push(self.run(action)),
+                    None => break,
+                }
+            }
+            match running.next().await {
+                Some(Ok(written)) => report.writes.extend(written),
+                Some(Err(())) => ok = false,
+                None => return ok,
+            }
+        }
+    }
+
+    async fn run_history(&self, plan: &Plan, report: &mut Report) {
+        if !self.run_all(&plan.history, report).await {
+            report.failed = true;
+        }
+    }
+
+    async fn write_status(&self, status: StatefulSetStatus) -> Result<Vec<Written>, kube::Error> {
+        let mut set = self.set.clone();
+        set.status = Some(status);
+        set.metadata.managed_fields = None;
+        let written = self
+            .api::<StatefulSet>()
+            .replace_status(self.name(), &PostParams::default(), &set)
+            .await?;
+        Ok(vec![Written::At(
+            Resource::Set,
+            written.metadata.resource_version,
+        )])
+    }
+
+    async fn run_revision(&self, action: &Action) -> Result<Vec<Written>, RevisionError> {
+        let api = self.api::<ControllerRevision>();
+        match action {
+            Action::CreateRevision(revision) => {
+                match api.create(&PostParams::default(), revision).await {
+                    Ok(r) => Ok(vec![Written::At(
+                        Resource::Revision,
+                        r.metadata.resource_version,
+                    )]),
+                    Err(e) if code(&e) == Some(CONFLICT) => {
+                        // AlreadyExists: the same data is as good as ours.
+                        let name = revision.metadata.name.as_deref().unwrap_or("");
+                        match api.get_opt(name).await {
+                            Ok(Some(existing)) if existing.data == revision.data => Ok(Vec::new()),
+                            Ok(Some(_)) => Err(RevisionError::Collision),
+                            _ => Err(RevisionError::Failed),
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(set = %self.name(), error = %e, "statefulset controller: creating revision failed");
+                        Err(RevisionError::Failed)
+                    }
+                }
+            }
+            other => self.run(other).await.map_err(|()| RevisionError::Failed),
+        }
+    }
+
+    /// One action; `Err(())` when it failed (events and logs are done).
+    async fn run(&self, action: &Action) -> Result<Vec<Written>, ()> {
+        match action {
+            Action::AdoptPod { name, uid, owner } => {
+                self.adopt::<Pod>(Resource::Pod, name, uid, owner).await
+            }
+            Action::AdoptRevision { name, uid, owner } => {
+                self.adopt::<ControllerRevision>(Resource::Revision, name, uid, owner)
+                    .await
+            }
+            Action::ReleasePod { name, uid } => self.release(name, uid).await,
+            Action::CreateRevision(_) => Err(()),
+            Action::UpdateRevision {
+                name,
+                uid,
+                revision,
+            } => {
+                let patch = json!({"metadata": {"uid": uid}, "revision": revision});
+                self.patched::<ControllerRevision>(Resource::Revision, name, &Patch::Merge(patch))
+                    .await
+            }
+            Action::DeleteRevision { name, uid } => {
+                self.delete::<ControllerRevision>(Resource::Revision, name, uid)
+                    .await
+            }
+            Action::CreatePod { pod, claims } => self.create_pod(pod, claims).await,
+            Action::CreateClaims { pod, claims } => {
+                let written = self.create_claims(pod, claims).await?;
+                Ok(written)
+            }
+            Action::UpdatePod(pod) => self.update_pod(pod).await,
+            Action::UpdateClaimOwners {
+                claim,
+                conflicting_controller,
+            } => self.update_claim(claim, *conflicting_controller).await,
+            Action::DeletePod { name, uid, reason } => self.delete_pod(name, uid, *reason).await,
+        }
+    }
+
+    /// Makes the set the controller of an orphan, with the orphan's UID as
+    /// precondition (a UID in a patch must match the object's).
+    async fn adopt<K>(
+        &self,
+        resource: Resource,
+        name: &str,
+        uid: &str,
+        owner: &OwnerReference,
+    ) -> Result<Vec<Written>, ()>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        let patch = json!({"metadata": {"ownerReferences": [owner], "uid": uid}});
+        self.patched::<K>(resource, name, &Patch::Strategic(patch))
+            .await
+    }
+
+    /// Removes the set's reference from a pod it no longer selects.
+    async fn release(&self, name: &str, uid: &str) -> Result<Vec<Written>, ()> {
+        let set_uid = self.set.metadata.uid.as_deref().unwrap_or("");
+        let patch = json!({"metadata": {
+            "ownerReferences": [{"$patch": "delete", "uid": set_uid}],
+            "uid": uid,
+        }});
+        match self
+            .api::<Pod>()
+            .patch(name, &PatchParams::default(), &Patch::Strategic(patch))
+            .await
+        {
+            Ok(p) => Ok(vec![Written::At(
+                Resource::Pod,
+                p.metadata.resource_version,
+            )]),
+            // Gone, or replaced by another pod: nothing of ours to release.
+            Err(e) if matches!(code(&e), Some(NOT_FOUND | 422)) => Ok(Vec::new()),
+            Err(e) => {
+                tracing::debug!(pod = %name, error = %e, "statefulset controller: release failed");
+                Err(())
+            }
+        }
+    }
+
+    async fn patched<K>(
+        &self,
+        resource: Resource,
+        name: &str,
+        patch: &Patch<serde_json::Value>,
+    ) -> Result<Vec<Written>, ()>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        match self
+            .api::<K>()
+            .patch(name, &PatchParams::default(), patch)
+            .await
+        {
+            Ok(obj) => Ok(vec![Written::At(
+                resource,
+                obj.meta().resource_version.clone(),
+            )]),
+            Err(e) => {
+                tracing::debug!(object = %name, error = %e, "statefulset controller: patch failed");
+                Err(())
+            }
+        }
+    }
+
+    /// Deletes with the UID as precondition; NotFound is success.
+    async fn delete<K>(&self, resource: Resource, name: &str, uid: &str) -> Result<Vec<Written>, ()>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        match self.api::<K>().delete(name, &by_uid(uid)).await {
+            Ok(answer) => Ok(vec![match answer.left() {
+                Some(obj) => Written::At(resource, obj.meta().resource_version.clone()),
+                None => Written::Gone(resource, uid.to_string()),
+            }]),
+            Err(e) if code(&e) == Some(NOT_FOUND) => {
+                Ok(vec![Written::Gone(resource, uid.to_string())])
+            }
+            Err(e) => {
+                tracing::debug!(object = %name, error = %e, "statefulset controller: delete failed");
+                Err(())
+            }
+        }
+    }
+
+    /// Creates the claims a pod needs; AlreadyExists counts as created.
+    async fn create_claims(
+        &self,
+        pod: &str,
+        claims: &[PersistentVolumeClaim],
+    ) -> Result<Vec<Written>, ()> {
+        let api = self.api::<PersistentVolumeClaim>();
+        let mut written = Vec::new();
+        let mut errors = Vec::new();
+        for claim in claims {
+            let name = claim.metadata.name.as_deref().unwrap_or("");
+            match api.create(&PostParams::default(), claim).await {
+                Ok(c) => {
+                    self.claim_event(name, pod, None);
+                    written.push(Written::At(Resource::Claim, c.metadata.resource_version));
+                }
+                Err(e) if code(&e) == Some(CONFLICT) => {}
+                Err(e) => {
+                    let err = message(&e);
+                    self.claim_event(name, pod, Some(&err));
+                    errors.push(format!("failed to create PVC {name}: {err}"));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(written)
+        } else {
+            self.pod_event("create", pod, Some(&aggregate(&errors)));
+            Err(())
+        }
+    }
+
+    async fn create_pod(
+        &self,
+        pod: &Pod,
+        claims: &[PersistentVolumeClaim],
+    ) -> Result<Vec<Written>, ()> {
+        let name = pod.metadata.name.as_deref().unwrap_or("");
+        let mut written = self.create_claims(name, claims).await?;
+        match self.api::<Pod>().create(&PostParams::default(), pod).await {
+            Ok(p) => {
+                self.pod_event("create", name, None);
+                written.push(Written::At(Resource::Pod, p.metadata.resource_version));
+                Ok(written)
+            }
+            // The cache is behind; no event, as upstream.
+            Err(e) if code(&e) == Some(CONFLICT) => {
+                tracing::debug!(pod = %name, "statefulset controller: pod exists already");
+                Err(())
+            }
+            Err(e) => {
+                self.pod_event("create", name, Some(&message(&e)));
+                Err(())
+            }
+        }
+    }
+
+    async fn update_pod(&self, pod: &Pod) -> Result<Vec<Written>, ()> {
+        let name = pod.metadata.name.as_deref().unwrap_or("");
+        let mut pod = pod.clone();
+        pod.metadata.managed_fields = None;
+        match self
+            .api::<Pod>()
+            .replace(name, &PostParams::default(), &pod)
+            .await
+        {
+            Ok(p) => {
+                self.pod_event("update", name, None);
+                Ok(vec![Written::At(
+                    Resource::Pod,
+                    p.metadata.resource_version,
+                )])
+            }
+            // Changed meanwhile: planned again once the cache has it.
+            Err(e) if code(&e) == Some(CONFLICT) => Err(()),
+            Err(e) => {
+                self.pod_event("update", name, Some(&message(&e)));
+                Err(())
+            }
+        }
+    }
+
+    async fn update_claim(
+        &self,
+        claim: &PersistentVolumeClaim,
+        conflicting_controller: bool,
+    ) -> Result<Vec<Written>, ()> {
+        let name = claim.metadata.name.as_deref().unwrap_or("");
+        if conflicting_controller {
+            // Upstream's text, misspelling included.
+            self.recorder.warning(
+                &self.reference(),
+                "ConflictingController",
+                format!(
+                    "PersistentVolumeClaim {name} has a conflicting OwnerReference that acts as a manging controller, the retention policy is ignored for this claim"
+                ),
+            );
+        }
+        let mut claim = claim.clone();
+        claim.metadata.managed_fields = None;
+        match self
+            .api::<PersistentVolumeClaim>()
+            .replace(name, &PostParams::default(), &claim)
+            .await
+        {
+            Ok(c) => Ok(vec![Written::At(
+                Resource::Claim,
+                c.metadata.resource_version,
+            )]),
+            Err(e) => {
+                tracing::debug!(claim = %name, error = %e,
+                    "statefulset controller: could not update claim for the retention policy");
+                Err(())
+            }
+        }
+    }
+
+    async fn delete_pod(
+        &self,
+        name: &str,
+        uid: &str,
+        reason: DeleteReason,
+    ) -> Result<Vec<Written>, ()> {
+        let (ns, set) = (self.namespace(), self.name());
+        match reason {
+            DeleteReason::Failed => self.recorder.warning(
+                &self.reference(),
+                "RecreatingFailedPod",
+                format!("StatefulSet {ns}/{set} is recreating failed Pod {name}"),
+            ),
+            DeleteReason::Succeeded => self.recorder.normal(
+                &self.reference(),
+                "RecreatingTerminatedPod",
+                format!("StatefulSet {ns}/{set} is recreating terminated Pod {name}"),
+            ),
+            DeleteReason::ScaleDown | DeleteReason::Update => {}
+        }
+        match self.api::<Pod>().delete(name, &by_uid(uid)).await {
+            Ok(answer) => {
+                self.pod_event("delete", name, None);
+                Ok(vec![match answer.left() {
+                    Some(p) => Written::At(Resource::Pod, p.metadata.resource_version),
+                    None => Written::Gone(Resource::Pod, uid.to_string()),
+                }])
+            }
+            Err(e) if code(&e) == Some(NOT_FOUND) => {
+                Ok(vec![Written::Gone(Resource::Pod, uid.to_string())])
+            }
+            // Another pod holds the name now: the cache is behind.
+            Err(e) if code(&e) == Some(CONFLICT) => Err(()),
+            Err(e) => {
+                self.pod_event("delete", name, Some(&message(&e)));
+                Err(())
+            }
+        }
+    }
+}
+
+enum RevisionError {
+    /// A revision of the same name holds other data.
+    Collision,
+    Failed,
+}
+
+fn by_uid(uid: &str) -> DeleteParams {
+    DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: Some(uid.to_string()),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    }
+}
+
+/// `create` → `Create`, as Go's `strings.Title`.
+fn title(verb: &str) -> String {
+    let mut chars = verb.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Several errors as apimachinery's aggregate prints them.
+fn aggregate(errors: &[String]) -> String {
+    match errors {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbs_and_errors_read_as_upstream() {
+        assert_eq!(title("create"), "Create");
+        assert_eq!(title("delete"), "Delete");
+        assert_eq!(aggregate(&["a".into()]), "a");
+        assert_eq!(aggregate(&["a".into(), "b".into()]), "[a, b]");
+        let e = kube::Error::Api(Box::new(kube::core::Status {
+            code: 409,
+            message: "pods \"web-0\" already exists".into(),
+            ..kube::core::Status::default()
+        }));
+        assert_eq!(message(&e), "pods \"web-0\" already exists");
+        assert_eq!(code(&e), Some(409));
+    }
+}
