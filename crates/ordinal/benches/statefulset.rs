@@ -14,10 +14,9 @@
 #[path = "../tests/common/kubelet.rs"]
 mod kubelet;
 
+mod support;
+
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -33,29 +32,6 @@ const ORDERED: usize = 100;
 const PARALLEL_GOAL: Duration = Duration::from_secs(3);
 const PER_POD_GOAL: Duration = Duration::from_millis(5);
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn spawn(dir: &Path) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ordinal"))
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn ordinal");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let banner = lines.next().expect("banner").expect("banner");
-    assert!(banner.starts_with("ordinal is up"), "{banner}");
-    std::thread::spawn(move || for _ in lines {});
-    child
-}
-
-async fn client(dir: &Path) -> kube::Client {
-    let kubeconfig = kube::config::Kubeconfig::read_from(dir.join("kubeconfig")).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
-    kube::Client::try_from(config).unwrap()
-}
 
 fn set(name: &str, replicas: usize, policy: &str) -> StatefulSet {
     serde_json::from_value(serde_json::json!({
@@ -120,8 +96,8 @@ fn ms(d: Duration) -> String {
 async fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("sts");
-    let mut child = spawn(&dir);
-    let c = client(&dir).await;
+    let (mut child, _) = support::spawn(&dir);
+    let c = support::client(&dir).await;
     let sets: Api<StatefulSet> = Api::namespaced(c.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(c.clone(), "default");
     let stop = Arc::new(AtomicBool::new(false));

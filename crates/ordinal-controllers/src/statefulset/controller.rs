@@ -183,7 +183,10 @@ impl Controller {
         let mut listed: Option<String> = None;
         while let Some(event) = stream.next().await {
             let event = match event {
-                Ok(event) => event,
+                Ok(mut event) => {
+                    forget_managed_fields(&mut event);
+                    event
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, ?kind, "statefulset controller: watch error");
                     continue;
@@ -349,5 +352,17 @@ impl Controller {
                 .find(|o| has(o.metadata.uid.as_ref()))
                 .is_some(),
         }
+    }
+}
+
+/// The caches never read managedFields, often the largest part of an
+/// object's metadata; dropping them keeps the caches (every pod of the
+/// cluster) small.
+fn forget_managed_fields<K: kube::Resource>(event: &mut Event<K>) {
+    match event {
+        Event::Apply(obj) | Event::InitApply(obj) | Event::Delete(obj) => {
+            obj.meta_mut().managed_fields = None;
+        }
+        Event::Init | Event::InitDone => {}
     }
 }

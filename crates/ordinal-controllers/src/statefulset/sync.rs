@@ -322,23 +322,10 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
         // A Pending pod gets its missing claims and their owners seen to first.
         let mut pending_handled = false;
         if is_pending(pod) {
-            match claims::missing_claims(&spec, self.input.claims, ordinal) {
-                ClaimCheck::Terminating(claim) => {
-                    return Step::fail(
-                        actions,
-                        Failure::ClaimTerminating {
-                            pod: name.into(),
-                            claim,
-                        },
-                    );
-                }
-                ClaimCheck::Ready(missing) if !missing.is_empty() => {
-                    actions.push(Action::CreateClaims {
-                        pod: name.into(),
-                        claims: missing,
-                    });
-                }
-                ClaimCheck::Ready(_) => {}
+            if let Err(failure) =
+                create_missing_claims(&spec, self.input.claims, ordinal, name, &mut actions)
+            {
+                return Step::fail(actions, failure);
             }
             actions.extend(claims::owner_updates(
                 &spec,
@@ -362,25 +349,12 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
         };
         let identity_ok = identity_matches(&spec, pod, ordinal);
         let storage_ok = storage_matches(&spec, pod, ordinal);
-        if !storage_ok && !pending_handled {
-            match claims::missing_claims(&spec, self.input.claims, ordinal) {
-                ClaimCheck::Terminating(claim) => {
-                    return Step::fail(
-                        actions,
-                        Failure::ClaimTerminating {
-                            pod: name.into(),
-                            claim,
-                        },
-                    );
-                }
-                ClaimCheck::Ready(missing) if !missing.is_empty() => {
-                    actions.push(Action::CreateClaims {
-                        pod: name.into(),
-                        claims: missing,
-                    });
-                }
-                ClaimCheck::Ready(_) => {}
-            }
+        if !storage_ok
+            && !pending_handled
+            && let Err(failure) =
+                create_missing_claims(&spec, self.input.claims, ordinal, name, &mut actions)
+        {
+            return Step::fail(actions, failure);
         }
         actions.extend(owner_fixes);
         if !identity_ok || !storage_ok {
@@ -507,6 +481,32 @@ fn max_unavailable(value: &IntOrString, replicas: i64) -> Result<i64, Failure> {
         }
     };
     Ok(n.max(1))
+}
+
+/// Adds the creation of the pod's missing claims to `actions`; a claim of
+/// the pod that is being deleted is a failure (the pod must wait for it).
+fn create_missing_claims(
+    spec: &SetSpec<'_>,
+    existing: &ClaimIndex<'_>,
+    ordinal: i64,
+    pod: &str,
+    actions: &mut Vec<Action>,
+) -> Result<(), Failure> {
+    match claims::missing_claims(spec, existing, ordinal) {
+        ClaimCheck::Terminating(claim) => Err(Failure::ClaimTerminating {
+            pod: pod.into(),
+            claim,
+        }),
+        ClaimCheck::Ready(missing) => {
+            if !missing.is_empty() {
+                actions.push(Action::CreateClaims {
+                    pod: pod.into(),
+                    claims: missing,
+                });
+            }
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]
