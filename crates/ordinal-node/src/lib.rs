@@ -1,4 +1,177 @@
-//! The node agent: runs the pods bound to this node as processes.
+//! The node agent: ordinal's kubelet. It registers a Node, runs the pods
+//! bound to it as real processes, probes them, and reports their status —
+//! through `kube::Client` only, so it works against any API server
+//! (`ordinal node --kubeconfig PATH`) as well as inside `ordinal up`.
 //!
-//! Not built yet (issue 5). This crate exists now so the workspace has its
-//! final shape.
+//! - [`agent`]: the watch of this node's pods and one worker per pod;
+//! - [`pod`]: the pod worker (sandbox, init and app containers, restarts,
+//!   probes, termination, status);
+//! - [`runtime`]: how containers come to exist (the process runtime:
+//!   namespaces, mounts, the pause process);
+//! - [`network`]: the instance's bridge, pod addresses and veths;
+//! - [`registration`]: the Node object and its heartbeat Lease;
+//! - [`machine`]: capacity, system info and pressure;
+//! - [`logs`]: container log files in the CRI format.
+
+pub mod agent;
+pub mod logs;
+pub mod machine;
+pub mod network;
+pub mod pod;
+pub mod registration;
+pub mod runtime;
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use kube::Client;
+
+use network::{Cidr, Network};
+use runtime::process::{Isolation, ProcessRuntime};
+
+/// How to run the node.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub node_name: String,
+    /// Where the node keeps pods (`<dir>/pods/<uid>`).
+    pub dir: PathBuf,
+    /// `None`: namespaces when running as root, host mode otherwise.
+    pub isolation: Option<Isolation>,
+    /// The pod range; default: the instance slot's.
+    pub pod_cidr: Option<Cidr>,
+    pub cluster_domain: String,
+    /// The cluster DNS as pods reach it; default: the bridge gateway
+    /// (where `ordinal up` makes the cluster DNS listen).
+    pub dns_server: Option<IpAddr>,
+    pub max_pods: u32,
+    /// The `ordinal` binary (run as the pods' pause process).
+    pub exe: PathBuf,
+    /// The port the node's API (logs, exec) is served on.
+    pub kubelet_port: u16,
+}
+
+/// A node whose host-side setup is done (network up), ready to run.
+pub struct Node {
+    config: Config,
+    isolation: Isolation,
+    network: Option<Arc<Network>>,
+}
+
+/// Why the node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("setting up the pod network: {0}")]
+    Network(#[from] network::NetworkError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("registering the node: {0}")]
+    Register(#[from] kube::Error),
+}
+
+impl Node {
+    /// Chooses the isolation and, with namespaces, makes the bridge.
+    pub async fn prepare(config: Config) -> Result<Node, NodeError> {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let isolation = config.isolation.unwrap_or(if root {
+            Isolation::Namespaces
+        } else {
+            Isolation::Host
+        });
+        let network = match isolation {
+            Isolation::Namespaces => Some(Arc::new(Network::setup(config.pod_cidr).await?)),
+            Isolation::Host => None,
+        };
+        std::fs::create_dir_all(config.dir.join("pods"))?;
+        Ok(Node {
+            config,
+            isolation,
+            network,
+        })
+    }
+
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
+    }
+
+    pub fn network(&self) -> Option<&Arc<Network>> {
+        self.network.as_ref()
+    }
+
+    /// The node's address: the bridge gateway, or loopback in host mode.
+    pub fn address(&self) -> IpAddr {
+        match &self.network {
+            Some(n) => IpAddr::V4(n.gateway),
+            None => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        }
+    }
+
+    /// Registers the node and runs its pods until `shutdown`; then stops
+    /// the pods (highest ordinals first) and removes the bridge.
+    pub async fn run(
+        self,
+        client: Client,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), NodeError> {
+        let address = self.address();
+        let identity = registration::Identity {
+            name: self.config.node_name.clone(),
+            address,
+            kubelet_port: self.config.kubelet_port,
+            pod_cidr: self.network.as_ref().map(|n| n.cidr.to_string()),
+            data_dir: self.config.dir.clone(),
+            max_pods: self.config.max_pods,
+        };
+        let node = registration::register(&client, &identity).await?;
+        let runtime = ProcessRuntime::new(
+            self.isolation,
+            self.network.clone(),
+            self.config.exe.clone(),
+            address,
+        )?;
+        let capacity = machine::capacity(&self.config.dir, self.config.max_pods);
+        let recorder = ordinal_controllers::events::Recorder::new(
+            client.clone(),
+            ordinal_controllers::events::Source {
+                component: "kubelet".into(),
+                host: self.config.node_name.clone(),
+            },
+        );
+        let dns = pod::files::Dns {
+            server: self
+                .config
+                .dns_server
+                .or_else(|| self.network.as_ref().map(|n| IpAddr::V4(n.gateway))),
+            domain: self.config.cluster_domain.clone(),
+            host_resolv_conf: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        };
+        let ctx = Arc::new(pod::Context {
+            client: client.clone(),
+            runtime: Arc::new(runtime),
+            recorder,
+            node_name: self.config.node_name.clone(),
+            host_ip: address,
+            pods_dir: self.config.dir.join("pods"),
+            dns,
+            node_cpu_millis: i64::from(capacity.cpus) * 1000,
+            node_memory: capacity.memory_bytes as i64,
+        });
+        let shutdown = shutdown.shared();
+        tokio::join!(
+            registration::heartbeat(
+                client.clone(),
+                identity,
+                node.metadata.uid.clone(),
+                shutdown.clone()
+            ),
+            agent::run(ctx, shutdown.clone()),
+        );
+        if let Some(network) = &self.network {
+            network.teardown().await;
+        }
+        Ok(())
+    }
+}

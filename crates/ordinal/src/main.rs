@@ -35,6 +35,31 @@ enum Command {
         /// `ordinal controller`.
         #[arg(long)]
         no_controllers: bool,
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Run no node agent: pods are scheduled but nothing runs them
+        /// (another `ordinal node` may).
+        #[arg(long)]
+        no_node: bool,
+    },
+    /// Run the node agent alone against any API server: register a Node
+    /// named after this machine and run the pods bound to it.
+    Node {
+        /// The kubeconfig to use; default: $KUBECONFIG, then
+        /// ~/.kube/config, then the in-cluster service account.
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Where the node keeps its pods.
+        #[arg(long, default_value = ".ordinal-node", env = "ORDINAL_NODE_DIR")]
+        dir: PathBuf,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// The pod sandbox process (started by the node agent).
+    #[command(name = "internal-pause", hide = true)]
+    InternalPause {
+        /// The pod it holds, for `ps`.
+        pod: Option<String>,
     },
     /// Run the controllers (StatefulSet, garbage collector, namespace)
     /// against any Kubernetes API server. Replicas elect a leader through
@@ -49,8 +74,55 @@ enum Command {
     Version,
 }
 
+/// Settings of the node agent.
+#[derive(clap::Args, Clone)]
+struct NodeArgs {
+    /// How pods are isolated: `namespaces` (their own PID, network, UTS,
+    /// IPC and mount namespaces; needs root) or `host` (plain processes on
+    /// the host network). Default: namespaces when running as root.
+    #[arg(long, value_parser = ["namespaces", "host"])]
+    isolation: Option<String>,
+    /// The pods' address range (default: a free /20 of 10.192.0.0/12).
+    #[arg(long)]
+    pod_cidr: Option<ordinal_node::network::Cidr>,
+    /// The most pods this node runs.
+    #[arg(long, default_value_t = 2048)]
+    max_pods: u32,
+    /// The node's name (default: this machine's host name).
+    #[arg(long)]
+    node_name: Option<String>,
+}
+
+impl NodeArgs {
+    fn config(&self, dir: PathBuf) -> anyhow::Result<ordinal_node::Config> {
+        use ordinal_node::runtime::process::Isolation;
+        Ok(ordinal_node::Config {
+            node_name: self
+                .node_name
+                .clone()
+                .unwrap_or_else(ordinal_controllers::hostname)
+                .to_lowercase(),
+            dir,
+            isolation: match self.isolation.as_deref() {
+                Some("host") => Some(Isolation::Host),
+                Some(_) => Some(Isolation::Namespaces),
+                None => None,
+            },
+            pod_cidr: self.pod_cidr,
+            cluster_domain: "cluster.local".into(),
+            dns_server: None,
+            max_pods: self.max_pods,
+            exe: std::env::current_exe().context("finding the ordinal binary")?,
+            kubelet_port: 0,
+        })
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::InternalPause { .. } = cli.command {
+        ordinal_node::runtime::pause::main();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("ORDINAL_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
@@ -70,8 +142,25 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             listen,
             no_controllers,
-        } => runtime()?.block_on(up(data_dir, listen, !no_controllers)),
+            node,
+            no_node,
+        } => {
+            let node = match no_node {
+                true => None,
+                false => Some(node.config(data_dir.join("node"))?),
+            };
+            runtime()?.block_on(up(data_dir, listen, !no_controllers, node))
+        }
         Command::Controller { kubeconfig } => runtime()?.block_on(controller(kubeconfig)),
+        Command::Node {
+            kubeconfig,
+            dir,
+            node,
+        } => {
+            let config = node.config(dir)?;
+            runtime()?.block_on(node_alone(kubeconfig, config))
+        }
+        Command::InternalPause { .. } => unreachable!("handled before the runtime starts"),
     }
 }
 
@@ -82,8 +171,21 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-async fn up(data_dir: PathBuf, listen: SocketAddr, controllers: bool) -> anyhow::Result<()> {
+async fn up(
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    controllers: bool,
+    node: Option<ordinal_node::Config>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
+    let node = match node {
+        Some(config) => Some(
+            ordinal_node::Node::prepare(config)
+                .await
+                .context("preparing the node")?,
+        ),
+        None => None,
+    };
     let running = server::start(Config::new(&data_dir, listen))
         .await
         .with_context(|| format!("starting ordinal on {}", data_dir.display()))?;
@@ -99,8 +201,23 @@ async fn up(data_dir: PathBuf, listen: SocketAddr, controllers: bool) -> anyhow:
         true => Some(start_controllers(&running.kubeconfig).await?),
         false => None,
     };
+    let node = match node {
+        Some(node) => {
+            println!("  {}", describe_node(&node));
+            let client = client_from(&running.kubeconfig).await?;
+            Some(Background::spawn(|stopped| async move {
+                if let Err(e) = node.run(client, stopped).await {
+                    eprintln!("ordinal: the node agent stopped: {e:#}");
+                }
+            }))
+        }
+        None => None,
+    };
     wait_for_signal().await?;
     println!("ordinal: shutting down");
+    if let Some(node) = node {
+        node.stop(Duration::from_secs(60)).await;
+    }
     if let Some(controllers) = controllers {
         controllers.stop().await;
     }
@@ -143,6 +260,83 @@ async fn controller(kubeconfig: Option<PathBuf>) -> anyhow::Result<()> {
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     Ok(())
+}
+
+/// `ordinal node`: the node agent alone against any API server.
+async fn node_alone(
+    kubeconfig: Option<PathBuf>,
+    config: ordinal_node::Config,
+) -> anyhow::Result<()> {
+    let client = match &kubeconfig {
+        Some(path) => client_from(path).await?,
+        None => {
+            let config = kube::Config::infer().await.context(
+                "finding a kubeconfig ($KUBECONFIG, ~/.kube/config) or in-cluster config",
+            )?;
+            kube::Client::try_from(config).context("building the client")?
+        }
+    };
+    let node = ordinal_node::Node::prepare(config)
+        .await
+        .context("preparing the node")?;
+    println!("ordinal node: {}", describe_node(&node));
+    let task = Background::spawn(|stopped| async move {
+        if let Err(e) = node.run(client, stopped).await {
+            eprintln!("ordinal node: stopped: {e:#}");
+        }
+    });
+    wait_for_signal().await?;
+    println!("ordinal node: shutting down");
+    task.stop(Duration::from_secs(60)).await;
+    Ok(())
+}
+
+/// One line about the node for the start-up banner.
+fn describe_node(node: &ordinal_node::Node) -> String {
+    match node.network() {
+        Some(net) => format!(
+            "node: pods in their own namespaces on bridge {} ({}), gateway {}",
+            net.bridge, net.cidr, net.gateway
+        ),
+        None => "node: host mode (not root): pods are plain processes on the host network, \
+                 with no namespaces of their own"
+            .to_string(),
+    }
+}
+
+async fn client_from(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
+    let config = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
+        .await
+        .with_context(|| format!("loading {}", kubeconfig.display()))?;
+    kube::Client::try_from(config).context("building the client")
+}
+
+/// A task that runs until told to stop.
+struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Background {
+    fn spawn<F, Fut>(f: F) -> Background
+    where
+        F: FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let signal = Box::pin(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        });
+        let task = tokio::spawn(f(signal));
+        Background { stop, task }
+    }
+
+    async fn stop(self, within: Duration) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(within, self.task).await;
+    }
 }
 
 /// The in-process controllers (garbage collector, namespace controller,

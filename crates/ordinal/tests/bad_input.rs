@@ -638,9 +638,19 @@ async fn patch_apply_and_subresource_errors_get_their_status() {
     assert_eq!(status["details"]["causes"][0]["field"], ".spec.replicas");
 
     // Status written through the main resource is ignored, not an error.
-    let (_, mut current) = call(&client, "GET", &web, "application/json", json!(null)).await;
-    current["status"] = json!({"replicas": 42});
-    let (code, after) = call(&client, "PUT", &web, "application/json", current).await;
-    assert_eq!(code, 200, "{after}");
+    // (The StatefulSet controller writes the status too, so a PUT may
+    // race with it: read again on a conflict, as any client would.)
+    let mut attempts = 0;
+    let after = loop {
+        let (_, mut current) = call(&client, "GET", &web, "application/json", json!(null)).await;
+        current["status"] = json!({"replicas": 42});
+        let (code, after) = call(&client, "PUT", &web, "application/json", current).await;
+        attempts += 1;
+        if code == 409 && attempts < 10 {
+            continue;
+        }
+        assert_eq!(code, 200, "{after}");
+        break after;
+    };
     assert_ne!(after["status"]["replicas"], 42);
 }

@@ -1,0 +1,122 @@
+//! One container of a pod as the worker tracks it across restarts: the
+//! running instance (if any), how the last one ended, its restart count
+//! and back-off, and what to report while it is not running.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Container;
+use tokio::task::JoinHandle;
+
+use super::backoff::Backoff;
+use super::status::{ContainerView, State, Termination};
+use crate::runtime::{ContainerSpec, Process};
+
+/// A running container instance.
+pub struct Instance {
+    pub process: Process,
+    pub spec: ContainerSpec,
+    /// The container spec it was started from, to notice changes.
+    pub definition: Arc<Container>,
+    /// Which start of this slot it is (to ignore late notes about older
+    /// instances).
+    pub generation: u64,
+    pub started: bool,
+    pub ready: bool,
+    pub probes: Option<JoinHandle<()>>,
+    /// Set once the worker has decided to stop it (and why).
+    pub stopping: Option<String>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(p) = self.probes.take() {
+            p.abort();
+        }
+    }
+}
+
+pub struct Slot {
+    pub spec: Arc<Container>,
+    /// An init container with restartPolicy Always.
+    pub sidecar: bool,
+    pub instance: Option<Instance>,
+    /// How the last instance ended.
+    pub last: Option<Termination>,
+    /// The slot will not start again (finished under the restart policy,
+    /// or an init container that completed).
+    pub done: bool,
+    /// What to report while not running (reason, message).
+    pub waiting: (String, Option<String>),
+    pub restart_count: i32,
+    pub starts: u64,
+    pub backoff: Backoff,
+    /// The earliest time of the next start.
+    pub not_before: Option<tokio::time::Instant>,
+    /// Back-off delay now in force (for the CrashLoopBackOff message).
+    pub delay: Duration,
+}
+
+impl Slot {
+    pub fn new(spec: Container, sidecar: bool, waiting: &str) -> Slot {
+        Slot {
+            spec: Arc::new(spec),
+            sidecar,
+            instance: None,
+            last: None,
+            done: false,
+            waiting: (waiting.to_string(), None),
+            restart_count: 0,
+            starts: 0,
+            backoff: Backoff::default(),
+            not_before: None,
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn running(&self) -> bool {
+        self.instance.is_some()
+    }
+
+    /// Completed successfully (init containers).
+    pub fn succeeded(&self) -> bool {
+        self.done && self.last.as_ref().is_some_and(|t| t.exit_code == 0)
+    }
+
+    /// The slot as the status module sees it.
+    pub fn view(&self) -> ContainerView {
+        let state = match &self.instance {
+            Some(i) => State::Running {
+                started_at: i.process.started_at,
+                container_id: format!("ordinal://{}", i.process.id),
+                ready: i.ready && i.started && i.stopping.is_none(),
+                started: i.started,
+            },
+            None if self.done => match &self.last {
+                Some(t) => State::Terminated(t.clone()),
+                None => State::Waiting {
+                    reason: self.waiting.0.clone(),
+                    message: self.waiting.1.clone(),
+                },
+            },
+            None => State::Waiting {
+                reason: self.waiting.0.clone(),
+                message: self.waiting.1.clone(),
+            },
+        };
+        // A finished container's own termination is its state; the one
+        // before it (if any) would be lastState, which we do not keep.
+        let last = match (&self.instance, self.done) {
+            (None, true) => None,
+            _ => self.last.clone(),
+        };
+        ContainerView {
+            name: self.spec.name.clone(),
+            image: self.spec.image.clone().unwrap_or_default(),
+            state,
+            last,
+            restart_count: self.restart_count,
+            sidecar: self.sidecar,
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Container runtimes: how a pod's sandbox and containers come to exist.
+//!
+//! The pod workers ([`crate::pod`]) decide *what* runs; a [`Runtime`]
+//! makes it so. The first and only implementation is [`process`]: every
+//! container is a host program started from the container's `command`,
+//! inside Linux namespaces when the agent runs as root. A CRI runtime
+//! (containerd) would be a second implementation of the same trait.
+
+pub mod pause;
+pub mod process;
+pub mod rootfs;
+pub mod spawner;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+pub use rootfs::Bind;
+
+/// What a pod sandbox is made from.
+#[derive(Debug, Clone)]
+pub struct SandboxSpec {
+    pub uid: String,
+    pub namespace: String,
+    pub name: String,
+    /// The hostname inside the pod (spec.hostname or the pod name).
+    pub hostname: String,
+    pub host_network: bool,
+    /// The pod's directory on the node.
+    pub dir: PathBuf,
+}
+
+/// One container instance to start.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    pub name: String,
+    /// `command` + `args`, variables expanded.
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub working_dir: Option<String>,
+    pub user: Option<u32>,
+    pub group: Option<u32>,
+    pub supplemental_groups: Vec<u32>,
+    /// Volumes and the pod files (`/etc/hosts`…), in container paths.
+    pub binds: Vec<Bind>,
+    /// Pod files laid over the host's: (container path, host file).
+    pub files: Vec<(PathBuf, PathBuf)>,
+    /// The CRI-format log file of this instance.
+    pub log: PathBuf,
+}
+
+/// How a container instance ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The exit code, or 128 + signal as container runtimes report it.
+    pub code: i32,
+    pub signal: Option<i32>,
+    pub at: jiff::Timestamp,
+}
+
+impl Exit {
+    pub fn from_status(status: std::process::ExitStatus) -> Exit {
+        use std::os::unix::process::ExitStatusExt;
+        let signal = status.signal();
+        Exit {
+            code: status.code().unwrap_or_else(|| 128 + signal.unwrap_or(0)),
+            signal,
+            at: jiff::Timestamp::now(),
+        }
+    }
+}
+
+/// A started container instance.
+#[derive(Clone)]
+pub struct Process {
+    /// Runtime-assigned ID (`containerID` in the pod status).
+    pub id: String,
+    /// The process ID on the host.
+    pub pid: u32,
+    pub started_at: jiff::Timestamp,
+    /// `None` while it runs; the exit once it has ended (and been reaped).
+    pub exit: watch::Receiver<Option<Exit>>,
+    signaller: Arc<dyn Fn(i32) + Send + Sync>,
+}
+
+impl std::fmt::Debug for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process")
+            .field("id", &self.id)
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+impl Process {
+    pub fn new(
+        id: String,
+        pid: u32,
+        started_at: jiff::Timestamp,
+        exit: watch::Receiver<Option<Exit>>,
+        signaller: Arc<dyn Fn(i32) + Send + Sync>,
+    ) -> Process {
+        Process {
+            id,
+            pid,
+            started_at,
+            exit,
+            signaller,
+        }
+    }
+
+    /// Sends `signal` to the instance (no-op once it has exited).
+    pub fn signal(&self, signal: i32) {
+        if self.exit.borrow().is_none() {
+            (self.signaller)(signal)
+        }
+    }
+
+    pub fn exited(&self) -> Option<Exit> {
+        *self.exit.borrow()
+    }
+
+    /// Waits for the instance to end.
+    pub async fn wait(&self) -> Exit {
+        let mut exit = self.exit.clone();
+        loop {
+            if let Some(e) = *exit.borrow_and_update() {
+                return e;
+            }
+            if exit.changed().await.is_err() {
+                // The waiter is gone; the process was reaped without a
+                // recorded status, which only happens on shutdown.
+                return Exit {
+                    code: 137,
+                    signal: Some(libc::SIGKILL),
+                    at: jiff::Timestamp::now(),
+                };
+            }
+        }
+    }
+}
+
+/// Why a runtime operation failed; the message is shown to users in
+/// events and container statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("{0}")]
+    Sandbox(String),
+    /// The container could not start (reason `StartError`).
+    #[error("{0}")]
+    Start(String),
+}
+
+/// The runtime interface the pod workers drive.
+pub trait Runtime: Send + Sync + 'static {
+    type Sandbox: Send + Sync + 'static;
+
+    /// Creates the pod's sandbox (namespaces, network address, hostname).
+    fn create_sandbox(
+        &self,
+        spec: &SandboxSpec,
+    ) -> impl std::future::Future<Output = Result<Self::Sandbox, RuntimeError>> + Send;
+
+    /// The pod's IP address.
+    fn sandbox_ip(&self, sandbox: &Self::Sandbox) -> IpAddr;
+
+    /// Starts a container instance in the sandbox.
+    fn start_container(
+        &self,
+        sandbox: &Self::Sandbox,
+        spec: &ContainerSpec,
+    ) -> impl std::future::Future<Output = Result<Process, RuntimeError>> + Send;
+
+    /// Tears the sandbox down: every process still in it dies, its address
+    /// is released. Removing it again does nothing.
+    fn remove_sandbox(
+        &self,
+        sandbox: &Self::Sandbox,
+    ) -> impl std::future::Future<Output = ()> + Send;
+
+    /// A command that runs `argv` inside a running container (for exec
+    /// probes, hooks and `kubectl exec`), with the container's environment,
+    /// working directory and user.
+    fn exec_command(
+        &self,
+        sandbox: &Self::Sandbox,
+        container: &Process,
+        spec: &ContainerSpec,
+        argv: &[String],
+    ) -> std::process::Command;
+}

@@ -1,0 +1,478 @@
+//! The process runtime: containers are host programs.
+//!
+//! With [`Isolation::Namespaces`] (the agent runs as root) every pod gets a
+//! pause process ([`super::pause`]) that is init of a new PID namespace and
+//! holds new network, UTS and IPC namespaces; the pod's address is a veth
+//! on the instance's bridge ([`crate::network`]). Each container joins
+//! those namespaces, gets a mount namespace of its own with the root
+//! described in [`super::rootfs`], and runs as a session leader so that
+//! whatever it leaves behind can be killed with it.
+//!
+//! With [`Isolation::Host`] (not root, or asked for) containers are plain
+//! host processes: no namespaces, the node's address, identity through
+//! environment variables only.
+//!
+//! Either way every process is forked by the [`Spawner`] thread with a
+//! parent-death signal, so none outlives the agent.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use tokio::io::AsyncRead;
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use super::rootfs::{HostRoot, Layout, Plan};
+use super::spawner::{self, PidNamespace, Spawner};
+use super::{ContainerSpec, Exit, Process, Runtime, RuntimeError, SandboxSpec};
+use crate::logs;
+use crate::network::Network;
+
+/// How much a pod is separated from the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// PID, network, UTS, IPC and mount namespaces per pod (needs root).
+    Namespaces,
+    /// Plain host processes sharing the host's network.
+    Host,
+}
+
+pub struct ProcessRuntime {
+    isolation: Isolation,
+    spawner: Spawner,
+    network: Option<Arc<Network>>,
+    host_root: Option<HostRoot>,
+    /// The `ordinal` binary, run as `internal-pause` for sandboxes.
+    exe: PathBuf,
+    /// The address of pods in host mode (and of host-network pods).
+    node_ip: IpAddr,
+}
+
+pub struct Sandbox {
+    uid: String,
+    ip: IpAddr,
+    /// A pidfd on the pause process (isolated pods), for joining its
+    /// namespaces.
+    pidfd: Option<OwnedFd>,
+    /// The pause process, until the sandbox is removed.
+    pause: std::sync::Mutex<Option<tokio::process::Child>>,
+    pause_pid: Option<u32>,
+    dir: PathBuf,
+    attached: std::sync::atomic::AtomicBool,
+}
+
+impl ProcessRuntime {
+    /// `network` is required with namespaces (pods get addresses on it).
+    pub fn new(
+        isolation: Isolation,
+        network: Option<Arc<Network>>,
+        exe: PathBuf,
+        node_ip: IpAddr,
+    ) -> std::io::Result<ProcessRuntime> {
+        let host_root = match isolation {
+            Isolation::Namespaces => Some(HostRoot::scan()?),
+            Isolation::Host => None,
+        };
+        Ok(ProcessRuntime {
+            isolation,
+            spawner: Spawner::start()?,
+            network,
+            host_root,
+            exe,
+            node_ip,
+        })
+    }
+
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
+    }
+
+    async fn spawn_pause(
+        &self,
+        spec: &SandboxSpec,
+    ) -> Result<(tokio::process::Child, OwnedFd), RuntimeError> {
+        let mut command = Command::new(&self.exe);
+        command
+            .arg0("ordinal-pause")
+            .arg("internal-pause")
+            .arg(format!("{}/{}", spec.namespace, spec.name))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let hostname = std::ffi::CString::new(spec.hostname.clone())
+            .map_err(|_| RuntimeError::Sandbox("hostname contains a NUL byte".into()))?;
+        let mut flags = libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+        if !spec.host_network {
+            flags |= libc::CLONE_NEWNET;
+        }
+        // SAFETY: the closure makes only system calls on prepared data.
+        unsafe {
+            command.pre_exec(move || {
+                check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+                check(libc::unshare(flags))?;
+                check(libc::sethostname(
+                    hostname.as_ptr(),
+                    hostname.as_bytes().len(),
+                ))?;
+                Ok(())
+            });
+        }
+        let child = self
+            .spawner
+            .spawn(command, PidNamespace::New)
+            .await
+            .map_err(|e| RuntimeError::Sandbox(format!("starting the pod sandbox: {e}")))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| RuntimeError::Sandbox("the pod sandbox exited at once".into()))?;
+        let pidfd = spawner::pidfd(pid)
+            .map_err(|e| RuntimeError::Sandbox(format!("pidfd of the sandbox: {e}")))?;
+        Ok((child, pidfd))
+    }
+}
+
+fn check(r: i32) -> std::io::Result<()> {
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// A fresh container ID.
+fn container_id() -> String {
+    let mut bytes = [0u8; 16];
+    // SAFETY: getrandom writes into the buffer it is given.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        let t = jiff::Timestamp::now().as_nanosecond().to_le_bytes();
+        bytes.copy_from_slice(&t);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Runtime for ProcessRuntime {
+    type Sandbox = Sandbox;
+
+    async fn create_sandbox(&self, spec: &SandboxSpec) -> Result<Sandbox, RuntimeError> {
+        if self.isolation == Isolation::Host {
+            return Ok(Sandbox {
+                uid: spec.uid.clone(),
+                ip: self.node_ip,
+                pidfd: None,
+                pause: std::sync::Mutex::new(None),
+                pause_pid: None,
+                dir: spec.dir.clone(),
+                attached: false.into(),
+            });
+        }
+        let (child, pidfd) = self.spawn_pause(spec).await?;
+        let pid = child.id().unwrap_or_default();
+        let mut sandbox = Sandbox {
+            uid: spec.uid.clone(),
+            ip: self.node_ip,
+            pidfd: Some(pidfd),
+            pause: std::sync::Mutex::new(Some(child)),
+            pause_pid: Some(pid),
+            dir: spec.dir.clone(),
+            attached: false.into(),
+        };
+        if !spec.host_network {
+            let network = self
+                .network
+                .as_ref()
+                .ok_or_else(|| RuntimeError::Sandbox("no pod network is configured".into()))?;
+            match network.attach(&spec.uid, pid).await {
+                Ok(ip) => {
+                    sandbox.ip = IpAddr::V4(ip);
+                    sandbox.attached = true.into();
+                }
+                Err(e) => {
+                    self.remove_sandbox(&sandbox).await;
+                    return Err(RuntimeError::Sandbox(format!(
+                        "setting up the pod network: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(sandbox)
+    }
+
+    fn sandbox_ip(&self, sandbox: &Sandbox) -> IpAddr {
+        sandbox.ip
+    }
+
+    async fn start_container(
+        &self,
+        sandbox: &Sandbox,
+        spec: &ContainerSpec,
+    ) -> Result<Process, RuntimeError> {
+        let Some(program) = spec.argv.first() else {
+            return Err(RuntimeError::Start("no command to run".into()));
+        };
+        let mut command = Command::new(program);
+        command
+            .args(&spec.argv[1..])
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let workdir = spec.working_dir.clone().unwrap_or_else(|| "/".to_string());
+        let creds = Credentials::of(spec);
+        let namespace = match (&sandbox.pidfd, &self.host_root) {
+            (Some(pidfd), Some(host_root)) => {
+                let root = sandbox.dir.join("containers").join(&spec.name).join("root");
+                let tmp = sandbox.dir.join("tmp");
+                for dir in [&root, &tmp] {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        RuntimeError::Start(format!("creating {}: {e}", dir.display()))
+                    })?;
+                }
+                let layout = Layout {
+                    root: &root,
+                    tmp: &tmp,
+                    files: &spec.files,
+                    working_dir: std::path::Path::new(&workdir),
+                };
+                let plan = Plan::build(host_root, &layout, &spec.binds)
+                    .map_err(|e| RuntimeError::Start(e.to_string()))?;
+                let join = spawner::dup(pidfd).map_err(|e| RuntimeError::Start(e.to_string()))?;
+                let ns_fd = join
+                    .try_clone()
+                    .map_err(|e| RuntimeError::Start(e.to_string()))?;
+                // SAFETY: the closure makes only system calls on data
+                // prepared above (the plan's strings, the pidfd).
+                unsafe {
+                    command.pre_exec(move || {
+                        check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+                        check(libc::setns(
+                            ns_fd.as_raw_fd(),
+                            libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC,
+                        ))?;
+                        plan.enter()?;
+                        check(libc::setsid())?;
+                        creds.apply()?;
+                        check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+                        Ok(())
+                    });
+                }
+                PidNamespace::Join(join)
+            }
+            _ => {
+                let dir = std::ffi::CString::new(workdir.clone())
+                    .map_err(|_| RuntimeError::Start("workingDir contains a NUL byte".into()))?;
+                // SAFETY: only system calls on prepared data.
+                unsafe {
+                    command.pre_exec(move || {
+                        check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+                        check(libc::setsid())?;
+                        creds.apply()?;
+                        check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+                        check(libc::chdir(dir.as_ptr()))
+                    });
+                }
+                PidNamespace::Host
+            }
+        };
+        let mut child = self.spawner.spawn(command, namespace).await.map_err(|e| {
+            RuntimeError::Start(match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    format!("exec: \"{program}\": executable file not found in $PATH")
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    format!("exec: \"{program}\": permission denied")
+                }
+                _ => format!("exec: \"{program}\": {e}"),
+            })
+        })?;
+        let started_at = jiff::Timestamp::now();
+        let pid = child
+            .id()
+            .ok_or_else(|| RuntimeError::Start("the container exited before it was seen".into()))?;
+        let pidfd = Arc::new(spawner::pidfd(pid).ok());
+        let (report, exit) = watch::channel(None);
+        let writer = logs::Writer::create(&spec.log).map_err(|e| {
+            RuntimeError::Start(format!("opening the log {}: {e}", spec.log.display()))
+        })?;
+        let pumps = [
+            pump(child.stdout.take(), writer.clone(), logs::Stream::Stdout),
+            pump(child.stderr.take(), writer, logs::Stream::Stderr),
+        ];
+        {
+            let pidfd = Arc::clone(&pidfd);
+            tokio::spawn(async move {
+                let status = child.wait().await;
+                // The session the container led: whatever it left behind
+                // goes with it, as a container's PID namespace would.
+                // SAFETY: kill of a process group we created (setsid).
+                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+                for p in pumps {
+                    let _ = p.await;
+                }
+                let exit = match status {
+                    Ok(s) => Exit::from_status(s),
+                    Err(_) => Exit {
+                        code: 137,
+                        signal: Some(libc::SIGKILL),
+                        at: jiff::Timestamp::now(),
+                    },
+                };
+                drop(pidfd);
+                let _ = report.send(Some(exit));
+            });
+        }
+        let signaller = Arc::new(move |sig: i32| {
+            if let Some(fd) = pidfd.as_ref() {
+                // SAFETY: pidfd_send_signal on a pidfd we hold, so the
+                // signal cannot reach a recycled PID.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        fd.as_raw_fd(),
+                        sig,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0,
+                    );
+                }
+            }
+        });
+        Ok(Process::new(
+            container_id(),
+            pid,
+            started_at,
+            exit,
+            signaller,
+        ))
+    }
+
+    async fn remove_sandbox(&self, sandbox: &Sandbox) {
+        let pause = sandbox
+            .pause
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(mut child) = pause {
+            // The pause process is init of the pod's PID namespace: with it
+            // goes every process left in the pod, then the namespaces (and
+            // the veth inside the network namespace).
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+        if sandbox
+            .attached
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+            && let Some(network) = &self.network
+        {
+            network.release(&sandbox.uid);
+        }
+    }
+
+    fn exec_command(
+        &self,
+        sandbox: &Sandbox,
+        container: &Process,
+        spec: &ContainerSpec,
+        argv: &[String],
+    ) -> std::process::Command {
+        let workdir = spec.working_dir.clone().unwrap_or_else(|| "/".to_string());
+        let mut command = if sandbox.pause_pid.is_some() {
+            let mut c = std::process::Command::new("nsenter");
+            c.arg(format!("--target={}", container.pid))
+                .args(["--mount", "--uts", "--ipc", "--net", "--pid"])
+                .arg(format!("--wd={workdir}"));
+            if let Some(uid) = spec.user {
+                c.arg(format!("--setuid={uid}"));
+            }
+            if let Some(gid) = spec.group.or(spec.user) {
+                c.arg(format!("--setgid={gid}"));
+            }
+            c.arg("--").args(argv);
+            c
+        } else {
+            let mut c =
+                std::process::Command::new(argv.first().map(String::as_str).unwrap_or("true"));
+            c.args(argv.iter().skip(1)).current_dir(&workdir);
+            use std::os::unix::process::CommandExt;
+            if let Some(uid) = spec.user {
+                c.uid(uid);
+            }
+            if let Some(gid) = spec.group {
+                c.gid(gid);
+            }
+            c
+        };
+        command
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+}
+
+/// The user a container runs as (securityContext runAsUser/runAsGroup).
+#[derive(Clone, Copy)]
+struct Credentials {
+    user: Option<u32>,
+    group: Option<u32>,
+    groups: [u32; 32],
+    ngroups: usize,
+}
+
+impl Credentials {
+    fn of(spec: &ContainerSpec) -> Credentials {
+        let mut groups = [0u32; 32];
+        let ngroups = spec.supplemental_groups.len().min(groups.len());
+        groups[..ngroups].copy_from_slice(&spec.supplemental_groups[..ngroups]);
+        Credentials {
+            user: spec.user,
+            group: spec.group.or(spec.user.map(|_| 0)),
+            groups,
+            ngroups,
+        }
+    }
+
+    /// Drops to the container's user; only system calls.
+    fn apply(&self) -> std::io::Result<()> {
+        if self.user.is_none() && self.group.is_none() && self.ngroups == 0 {
+            return Ok(());
+        }
+        // SAFETY: setgroups reads `ngroups` entries of our array.
+        unsafe {
+            check(libc::setgroups(self.ngroups, self.groups.as_ptr()))?;
+            if let Some(g) = self.group {
+                check(libc::setgid(g))?;
+            }
+            if let Some(u) = self.user {
+                check(libc::setuid(u))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Copies one output stream of a container into its log.
+fn pump(
+    stream: Option<impl AsyncRead + Unpin + Send + 'static>,
+    writer: logs::Writer,
+    kind: logs::Stream,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let Some(mut stream) = stream else { return };
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => writer.write(kind, &buf[..n]),
+            }
+        }
+        writer.finish(kind);
+    })
+}
+
+/// The address pods get in host mode.
+pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);

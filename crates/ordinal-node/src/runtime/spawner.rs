@@ -1,0 +1,139 @@
+//! Forking pod processes from one dedicated thread.
+//!
+//! Two kernel rules shape this module:
+//!
+//! - A process enters a PID namespace only by being forked into it.
+//!   `unshare(CLONE_NEWPID)` and `setns(.., CLONE_NEWPID)` change where the
+//!   calling *thread's next child* goes, not the caller itself.
+//! - The parent-death signal (`PR_SET_PDEATHSIG`) fires when the *thread*
+//!   that forked a process exits, not when its process does.
+//!
+//! So every pod process is forked by one long-lived thread: it points its
+//! children's PID namespace at a new or existing pod namespace, forks, and
+//! points it back at its own. And because that thread lives exactly as long
+//! as the agent, the kernel kills every pod process when the agent dies,
+//! however it dies (a SIGKILLed `ordinal up` leaves no process behind).
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::mpsc;
+
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+/// Which PID namespace the child is forked into.
+pub enum PidNamespace {
+    /// The agent's own (host mode).
+    Host,
+    /// A new one, whose first process (this child) is its init.
+    New,
+    /// The PID namespace of the process behind this pidfd (a pod's pause).
+    Join(OwnedFd),
+}
+
+struct Job {
+    command: Command,
+    namespace: PidNamespace,
+    reply: oneshot::Sender<io::Result<Child>>,
+}
+
+/// Handle to the spawner thread; cheap to clone.
+#[derive(Clone)]
+pub struct Spawner {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Spawner {
+    /// Starts the spawner thread. It is bound to the current Tokio runtime
+    /// (children are Tokio children, awaited from any task).
+    pub fn start() -> io::Result<Spawner> {
+        let handle = tokio::runtime::Handle::current();
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let own = open_own_pid_namespace()?;
+        std::thread::Builder::new()
+            .name("ordinal-spawner".into())
+            .spawn(move || {
+                let _runtime = handle.enter();
+                for job in queue {
+                    let result = spawn_in(job.command, &job.namespace, &own);
+                    let _ = job.reply.send(result);
+                }
+            })?;
+        Ok(Spawner { jobs })
+    }
+
+    /// Forks `command` into `namespace`. The command's own `pre_exec` runs
+    /// in the child, already inside that PID namespace.
+    pub async fn spawn(&self, command: Command, namespace: PidNamespace) -> io::Result<Child> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                command,
+                namespace,
+                reply,
+            })
+            .map_err(|_| io::Error::other("the spawner thread has stopped"))?;
+        answer
+            .await
+            .map_err(|_| io::Error::other("the spawner thread has stopped"))?
+    }
+}
+
+fn spawn_in(mut command: Command, namespace: &PidNamespace, own: &OwnedFd) -> io::Result<Child> {
+    let moved = match namespace {
+        PidNamespace::Host => false,
+        PidNamespace::New => {
+            // SAFETY: unshare only changes this thread's pid_for_children.
+            if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            true
+        }
+        PidNamespace::Join(pidfd) => {
+            // SAFETY: setns with a pidfd we own; affects pid_for_children.
+            if unsafe { libc::setns(pidfd.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            true
+        }
+    };
+    let result = command.spawn();
+    if moved {
+        // SAFETY: back to the namespace this thread started in, which is
+        // always allowed (it is the thread's active PID namespace).
+        if unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+            let e = io::Error::last_os_error();
+            // Without this, later host-mode children would land in a pod.
+            panic!("spawner: cannot return to its own PID namespace: {e}");
+        }
+    }
+    result
+}
+
+fn open_own_pid_namespace() -> io::Result<OwnedFd> {
+    let path = c"/proc/thread-self/ns/pid";
+    // SAFETY: plain open of a proc file; the fd is owned below.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A pidfd for a child of ours (stable: the child cannot be reaped while we
+/// hold its `Child`).
+pub fn pidfd(pid: u32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open has no memory arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Duplicates a pidfd (each spawn job consumes one).
+pub fn dup(fd: &OwnedFd) -> io::Result<OwnedFd> {
+    fd.try_clone()
+}
