@@ -53,9 +53,11 @@ impl Network {
         let slot = Slot::claim()?;
         let cidr = cidr.unwrap_or_else(|| slot.default_cidr());
         let bridge = format!("ordinal{}", slot.number());
-        // A bridge of this name belongs to an instance that died with our
-        // slot's lock released: remove it with everything on it.
-        let _ = ip(&["link", "del", &bridge]).await;
+        // Bridges whose slot nobody holds (ours included) belong to
+        // instances that were killed: remove them with all on them.
+        for stale in stale_bridges(slot.number()) {
+            let _ = ip(&["link", "del", &stale]).await;
+        }
         let gateway = cidr.gateway();
         ip(&["link", "add", &bridge, "type", "bridge"]).await?;
         ip(&[
@@ -148,6 +150,26 @@ impl Network {
     pub async fn teardown(&self) {
         let _ = ip(&["link", "del", &self.bridge]).await;
     }
+}
+
+/// Bridges named `ordinal<N>` of free slots, and ours if it exists.
+fn stale_bridges(ours: u32) -> Vec<String> {
+    let Ok(links) = std::fs::read_dir("/sys/class/net") else {
+        return Vec::new();
+    };
+    links
+        .flatten()
+        .filter_map(|l| l.file_name().to_str().map(str::to_string))
+        .filter(|name| {
+            match name
+                .strip_prefix("ordinal")
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                Some(n) => n == ours || Slot::is_free(n),
+                None => false,
+            }
+        })
+        .collect()
 }
 
 /// Runs `ip` with arguments.

@@ -49,6 +49,24 @@ impl Slot {
         )))
     }
 
+    /// Whether slot `number` is free right now (nobody holds its lock).
+    pub fn is_free(number: u32) -> bool {
+        Slot::is_free_in(Path::new(DIR), number)
+    }
+
+    fn is_free_in(dir: &Path, number: u32) -> bool {
+        let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("slot-{number}.lock")))
+        else {
+            return false;
+        };
+        // SAFETY: flock on a descriptor we own; closing it releases.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    }
+
     pub fn number(&self) -> u32 {
         self.number
     }
@@ -74,6 +92,8 @@ mod tests {
         assert_eq!(b.default_cidr().to_string(), "10.192.16.0/20");
         let n = a.number();
         drop(a);
+        assert!(Slot::is_free_in(dir.path(), n));
+        assert!(!Slot::is_free_in(dir.path(), b.number()));
         let c = Slot::claim_in(dir.path()).unwrap();
         assert_eq!(c.number(), n, "a released slot is claimed again");
         let last = Slot {

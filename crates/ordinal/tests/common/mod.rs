@@ -176,8 +176,23 @@ impl Ordinal {
 }
 
 impl Drop for Ordinal {
+    /// Stops ordinal the way a user would (SIGTERM), so its pods, bridge
+    /// and rules go with it; SIGKILL if it does not exit in time.
     fn drop(&mut self) {
-        self.kill();
+        if let Some(mut child) = self.child.take() {
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
