@@ -9,7 +9,9 @@
 //! - [`statefulset`]: the StatefulSet controller (a pure planning core and
 //!   the driver that runs it against the API);
 //! - [`leader`]: leader election through a coordination.k8s.io Lease, for
-//!   running the controllers as replicas (`ordinal controller`).
+//!   running the controllers as replicas (`ordinal controller`);
+//! - [`node_lifecycle`]: marks nodes whose heartbeat stopped unreachable
+//!   (run by `ordinal up`; a real cluster has its own).
 //!
 //! [`run`] runs them all until shutdown.
 
@@ -17,6 +19,7 @@ pub mod events;
 pub mod gc;
 pub mod leader;
 pub mod namespace;
+pub mod node_lifecycle;
 mod queue;
 pub mod served;
 pub mod statefulset;

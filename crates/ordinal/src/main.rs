@@ -41,6 +41,10 @@ enum Command {
         /// (another `ordinal node` may).
         #[arg(long)]
         no_node: bool,
+        /// How long a node's heartbeat may be missing before the node is
+        /// marked unreachable and its pods not ready (seconds).
+        #[arg(long, default_value_t = 40)]
+        node_monitor_grace_period: u64,
     },
     /// Run the node agent alone against any API server: register a Node
     /// named after this machine and run the pods bound to it.
@@ -144,12 +148,16 @@ fn main() -> anyhow::Result<()> {
             no_controllers,
             node,
             no_node,
+            node_monitor_grace_period,
         } => {
             let node = match no_node {
                 true => None,
                 false => Some(node.config(data_dir.join("node"))?),
             };
-            runtime()?.block_on(up(data_dir, listen, !no_controllers, node))
+            let lifecycle = ordinal_controllers::node_lifecycle::Config {
+                grace: Duration::from_secs(node_monitor_grace_period.max(1)),
+            };
+            runtime()?.block_on(up(data_dir, listen, !no_controllers, node, lifecycle))
         }
         Command::Controller { kubeconfig } => runtime()?.block_on(controller(kubeconfig)),
         Command::Node {
@@ -176,6 +184,7 @@ async fn up(
     listen: SocketAddr,
     controllers: bool,
     node: Option<ordinal_node::Config>,
+    lifecycle: ordinal_controllers::node_lifecycle::Config,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let node = match node {
@@ -197,9 +206,18 @@ async fn up(
         started.elapsed().as_millis()
     );
     println!("  export KUBECONFIG={}", kubeconfig.display());
-    let controllers = match controllers {
-        true => Some(start_controllers(&running.kubeconfig).await?),
-        false => None,
+    let (controllers, lifecycle) = match controllers {
+        true => {
+            let client = client_from(&running.kubeconfig).await?;
+            let lifecycle = Background::spawn(|stopped| {
+                ordinal_controllers::node_lifecycle::run(client, lifecycle, stopped)
+            });
+            (
+                Some(start_controllers(&running.kubeconfig).await?),
+                Some(lifecycle),
+            )
+        }
+        false => (None, None),
     };
     let node = match node {
         Some(node) => {
@@ -220,6 +238,9 @@ async fn up(
     }
     if let Some(controllers) = controllers {
         controllers.stop().await;
+    }
+    if let Some(lifecycle) = lifecycle {
+        lifecycle.stop(Duration::from_secs(5)).await;
     }
     running.shutdown().await;
     Ok(())

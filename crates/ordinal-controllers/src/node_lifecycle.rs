@@ -1,0 +1,347 @@
+//! The node lifecycle controller: notices nodes that stopped reporting.
+//!
+//! A node agent renews its Lease in `kube-node-lease` every 10 s. When a
+//! node's Lease has not been renewed for the grace period (40 s, upstream's
+//! `--node-monitor-grace-period`), the controller sets the node's
+//! conditions to Unknown (`NodeStatusUnknown`, "Kubelet stopped posting
+//! node status."), taints it `node.kubernetes.io/unreachable`
+//! (NoSchedule, NoExecute) so nothing new is scheduled there, and marks
+//! the pods on it not Ready, so Services and StatefulSets stop counting
+//! on them. When the Lease is renewed again the taints go; the agent
+//! itself reports Ready again.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, Taint};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+
+use crate::events::{Recorder, Source};
+
+pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
+/// How often nodes are checked (upstream's node monitor period).
+const MONITOR_PERIOD: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How long a Lease may go unrenewed before the node is unreachable.
+    pub grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            grace: Duration::from_secs(40),
+        }
+    }
+}
+
+/// What to do about one node, decided from its Lease.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Reporting; remove the unreachable taints if present.
+    Healthy { untaint: bool },
+    /// Silent past the grace period and not yet marked.
+    Unreachable,
+    /// Already marked.
+    AlreadyMarked,
+}
+
+/// Judges a node by the age of its Lease renewal.
+pub fn judge(node: &Node, lease: Option<&Lease>, now: jiff::Timestamp, grace: Duration) -> Verdict {
+    let created = node.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let renewed = lease
+        .and_then(|l| l.spec.as_ref())
+        .and_then(|s| s.renew_time.as_ref())
+        .map(|t| t.0)
+        .or(created);
+    let silent = match renewed {
+        Some(t) => now.duration_since(t).unsigned_abs() > grace && now > t,
+        None => false,
+    };
+    let tainted = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .is_some_and(|t| t.iter().any(|t| t.key == UNREACHABLE));
+    let unknown = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+        .is_some_and(|c| c.status == "Unknown");
+    match (silent, tainted && unknown) {
+        (false, _) => Verdict::Healthy { untaint: tainted },
+        (true, true) => Verdict::AlreadyMarked,
+        (true, false) => Verdict::Unreachable,
+    }
+}
+
+/// Runs until `shutdown`.
+pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = ()>) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let (node_store, node_writer) = reflector::store::<Node>();
+    let (lease_store, lease_writer) = reflector::store::<Lease>();
+    let node_watch = watcher(nodes.clone(), watcher::Config::default())
+        .default_backoff()
+        .reflect(node_writer)
+        .for_each(|_| async {});
+    let lease_watch = watcher(leases, watcher::Config::default())
+        .default_backoff()
+        .reflect(lease_writer)
+        .for_each(|_| async {});
+    let recorder = Recorder::new(
+        client.clone(),
+        Source {
+            component: "node-controller".into(),
+            host: crate::hostname(),
+        },
+    );
+    let monitor = monitor(client, node_store, lease_store, config, recorder);
+    tokio::select! {
+        _ = shutdown => {}
+        _ = node_watch => {}
+        _ = lease_watch => {}
+        _ = monitor => {}
+    }
+}
+
+async fn monitor(
+    client: Client,
+    nodes: Store<Node>,
+    leases: Store<Lease>,
+    config: Config,
+    recorder: Recorder,
+) {
+    let _ = nodes.wait_until_ready().await;
+    let _ = leases.wait_until_ready().await;
+    let node_api: Api<Node> = Api::all(client.clone());
+    let mut tick = tokio::time::interval(
+        MONITOR_PERIOD
+            .min(config.grace / 2)
+            .max(Duration::from_millis(100)),
+    );
+    loop {
+        tick.tick().await;
+        let lease_by_name: HashMap<String, std::sync::Arc<Lease>> = leases
+            .state()
+            .into_iter()
+            .filter_map(|l| Some((l.metadata.name.clone()?, l)))
+            .collect();
+        let now = jiff::Timestamp::now();
+        for node in nodes.state() {
+            let Some(name) = node.metadata.name.clone() else {
+                continue;
+            };
+            let verdict = judge(
+                &node,
+                lease_by_name.get(&name).map(|l| l.as_ref()),
+                now,
+                config.grace,
+            );
+            let result = match verdict {
+                Verdict::Healthy { untaint: true } => untaint(&node_api, &node).await,
+                Verdict::Unreachable => {
+                    mark_unreachable(&client, &node_api, &node, &recorder).await
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = result {
+                tracing::debug!(node = %name, error = %e, "node lifecycle update failed; retrying next period");
+            }
+        }
+    }
+}
+
+fn taints_without_unreachable(node: &Node) -> Vec<Taint> {
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| t.key != UNREACHABLE)
+        .collect()
+}
+
+async fn untaint(api: &Api<Node>, node: &Node) -> kube::Result<()> {
+    let name = node.metadata.name.as_deref().unwrap_or_default();
+    let patch = serde_json::json!({
+        "metadata": {"resourceVersion": node.metadata.resource_version},
+        "spec": {"taints": taints_without_unreachable(node)},
+    });
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await?;
+    Ok(())
+}
+
+async fn mark_unreachable(
+    client: &Client,
+    api: &Api<Node>,
+    node: &Node,
+    recorder: &Recorder,
+) -> kube::Result<()> {
+    let name = node.metadata.name.clone().unwrap_or_default();
+    let now = Time(jiff::Timestamp::now());
+    let mut taints = taints_without_unreachable(node);
+    for effect in ["NoSchedule", "NoExecute"] {
+        taints.push(Taint {
+            key: UNREACHABLE.into(),
+            effect: effect.into(),
+            time_added: (effect == "NoExecute").then(|| now.clone()),
+            value: None,
+        });
+    }
+    api.patch(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({
+            "metadata": {"resourceVersion": node.metadata.resource_version},
+            "spec": {"taints": taints},
+        })),
+    )
+    .await?;
+    let mut conditions = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    for c in &mut conditions {
+        if c.status != "Unknown" {
+            c.status = "Unknown".into();
+            c.reason = Some("NodeStatusUnknown".into());
+            c.message = Some("Kubelet stopped posting node status.".into());
+            c.last_transition_time = Some(now.clone());
+        }
+    }
+    api.patch_status(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"status": {"conditions": conditions}})),
+    )
+    .await?;
+    let node_ref = ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Node".into()),
+        name: Some(name.clone()),
+        uid: node.metadata.uid.clone(),
+        ..Default::default()
+    };
+    recorder.normal(
+        &node_ref,
+        "NodeNotReady",
+        format!("Node {name} status is now: NodeNotReady"),
+    );
+    // The pods on it are not ready any more.
+    let pods: Api<Pod> = Api::all(client.clone());
+    let on_node = pods
+        .list(&ListParams::default().fields(&format!("spec.nodeName={name}")))
+        .await?;
+    for pod in on_node {
+        let mut conditions = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.clone())
+            .unwrap_or_default();
+        let mut changed = false;
+        for c in &mut conditions {
+            if c.type_ == "Ready" && c.status != "False" {
+                c.status = "False".into();
+                c.last_transition_time = Some(now.clone());
+                changed = true;
+            }
+        }
+        if !changed {
+            continue;
+        }
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let patch = serde_json::json!({
+            "metadata": {"resourceVersion": pod.metadata.resource_version},
+            "status": {"conditions": conditions},
+        });
+        match api
+            .patch_status(&pod_name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+        {
+            Ok(_) => {
+                let pod_ref = ObjectReference {
+                    api_version: Some("v1".into()),
+                    kind: Some("Pod".into()),
+                    name: Some(pod_name),
+                    namespace: Some(ns),
+                    uid: pod.metadata.uid.clone(),
+                    ..Default::default()
+                };
+                recorder.warning(&pod_ref, "NodeNotReady", "Node is not ready");
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(taints: bool, ready: &str) -> Node {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"taints": if taints { serde_json::json!([{"key": UNREACHABLE, "effect": "NoSchedule"}]) } else { serde_json::json!([]) }},
+            "status": {"conditions": [{"type": "Ready", "status": ready}]},
+        }))
+        .unwrap()
+    }
+
+    fn lease(renewed: &str) -> Lease {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n"},
+            "spec": {"renewTime": renewed, "leaseDurationSeconds": 40},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn judged_by_the_lease() {
+        let grace = Duration::from_secs(40);
+        let now: jiff::Timestamp = "2026-01-01T00:10:00Z".parse().unwrap();
+        let fresh = lease("2026-01-01T00:09:55.000000Z");
+        let stale = lease("2026-01-01T00:09:00.000000Z");
+        assert_eq!(
+            judge(&node(false, "True"), Some(&fresh), now, grace),
+            Verdict::Healthy { untaint: false }
+        );
+        assert_eq!(
+            judge(&node(true, "True"), Some(&fresh), now, grace),
+            Verdict::Healthy { untaint: true }
+        );
+        assert_eq!(
+            judge(&node(false, "True"), Some(&stale), now, grace),
+            Verdict::Unreachable
+        );
+        assert_eq!(
+            judge(&node(true, "Unknown"), Some(&stale), now, grace),
+            Verdict::AlreadyMarked
+        );
+        // No lease yet: judged from creation, so a new node gets its grace.
+        assert_eq!(
+            judge(&node(false, "True"), None, now, grace),
+            Verdict::Unreachable
+        );
+        let young: jiff::Timestamp = "2026-01-01T00:00:10Z".parse().unwrap();
+        assert_eq!(
+            judge(&node(false, "True"), None, young, grace),
+            Verdict::Healthy { untaint: false }
+        );
+    }
+}
