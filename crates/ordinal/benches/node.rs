@@ -1,0 +1,237 @@
+//! Node agent benchmark: pods that really run, against a real API server.
+//!
+//! `ordinal up --no-node` serves the API; `ordinal node` runs as a process
+//! of its own (so its memory can be measured alone) and registers the node
+//! `bench-node`. Figures:
+//!
+//! - pod created → Running (no probe), p50 and p99 over 100 pods created one
+//!   after another (goal p99 ≤ 50 ms);
+//! - server listening → pod Ready with a tcpSocket readiness probe
+//!   (periodSeconds 10), over 20 pods (goal ≤ 100 ms): the container waits
+//!   for a file the benchmark creates, then starts listening, so the clock
+//!   starts before the server listens;
+//! - 1,000 pods created at once → all Running (goal ≤ 10 s), and the node
+//!   agent's RSS with them running (goal ≤ 150 MB).
+//!
+//! Run: `cargo bench -p ordinal --bench node` (as root). Every wait is
+//! bounded.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::runtime::watcher::{self, Event};
+
+const NODE: &str = "bench-node";
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn pod(name: &str, command: &[&str], extra: serde_json::Value) -> Pod {
+    let mut spec = serde_json::json!({
+        "nodeName": NODE,
+        "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "c", "image": "busybox", "command": command}],
+    });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            spec.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::from_value(serde_json::json!({"metadata": {"name": name, "labels": {"bench": "node"}}, "spec": spec})).unwrap()
+}
+
+fn running(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some())))
+}
+
+fn ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Waits until pod `name` satisfies `check`, as seen through a watch.
+async fn wait_for(api: &Api<Pod>, name: &str, check: fn(&Pod) -> bool) -> Instant {
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let stream = watcher::watcher(api.clone(), config);
+    futures::pin_mut!(stream);
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let event = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .expect("bounded wait")
+            .expect("watch open");
+        if let Ok(Event::Apply(p) | Event::InitApply(p)) = event
+            && check(&p)
+        {
+            return Instant::now();
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn start_node(dir: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ordinal"))
+        .args(["node", "--node-name", NODE, "--kubeconfig"])
+        .arg(dir.join("kubeconfig"))
+        .arg("--dir")
+        .arg(dir.join("node"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn ordinal node")
+}
+
+async fn delete_all(api: &Api<Pod>) {
+    let params = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..Default::default()
+    };
+    let _ = api.delete_collection(&params, &ListParams::default().labels("bench=node")).await;
+    let deadline = Instant::now() + LIMIT;
+    while Instant::now() < deadline {
+        let left = api.list(&ListParams::default().labels("bench=node")).await.map(|l| l.items.len()).unwrap_or(1);
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("pods were not deleted in time");
+}
+
+fn main() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut server, _) = support::spawn_with(tmp.path(), &["--no-node"]);
+    let mut node = start_node(tmp.path());
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let client = support::client(tmp.path()).await;
+        let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+        // Wait for the node to register and be ready for pods.
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+        let deadline = Instant::now() + LIMIT;
+        while nodes.get_opt(NODE).await.ok().flatten().is_none() {
+            assert!(Instant::now() < deadline, "the node did not register");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Warm-up: the first pod pays for page-cache misses.
+        api.create(&PostParams::default(), &pod("warm", &["sleep", "3600"], serde_json::json!({}))).await.unwrap();
+        wait_for(&api, "warm", running).await;
+
+        // 1. Created → Running, one at a time.
+        let mut latencies = Vec::new();
+        for i in 0..100 {
+            let name = format!("seq-{i}");
+            let sent = Instant::now();
+            api.create(&PostParams::default(), &pod(&name, &["sleep", "3600"], serde_json::json!({}))).await.unwrap();
+            let at = wait_for(&api, &name, running).await;
+            latencies.push(at - sent);
+        }
+        latencies.sort();
+        println!(
+            "pod created → Running (100 pods, one at a time): p50 {:.1} ms, p99 {:.1} ms (goal p99 ≤ 50 ms)",
+            percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3
+        );
+        delete_all(&api).await;
+
+        // 2. Server listening → Ready.
+        let ctl = tempfile::tempdir().expect("tempdir");
+        let mut readiness = Vec::new();
+        for i in 0..20 {
+            let name = format!("ready-{i}");
+            let go = ctl.path().join(&name);
+            let script = format!("while [ ! -e /ctl/{name} ]; do sleep 0.005; done; exec busybox httpd -f -p 8080");
+            let extra = serde_json::json!({
+                "volumes": [{"name": "ctl", "hostPath": {"path": ctl.path()}}],
+            });
+            let mut p = pod(&name, &["sh", "-c", &script], extra);
+            let c = &mut p.spec.as_mut().unwrap().containers[0];
+            c.volume_mounts = Some(vec![serde_json::from_value(serde_json::json!({"name": "ctl", "mountPath": "/ctl"})).unwrap()]);
+            c.readiness_probe = Some(
+                serde_json::from_value(serde_json::json!({"tcpSocket": {"port": 8080}, "periodSeconds": 10})).unwrap(),
+            );
+            api.create(&PostParams::default(), &p).await.unwrap();
+            wait_for(&api, &name, running).await;
+            // Let the fast cadence grow a little, as a real server's
+            // start-up would.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let started = Instant::now();
+            std::fs::write(&go, "").unwrap();
+            let at = wait_for(&api, &name, ready).await;
+            readiness.push(at - started);
+        }
+        readiness.sort();
+        println!(
+            "server listening → pod Ready (tcpSocket probe, periodSeconds 10; 20 pods): p50 {:.1} ms, max {:.1} ms (goal ≤ 100 ms)",
+            percentile(&readiness, 0.5).as_secs_f64() * 1e3,
+            readiness.last().unwrap().as_secs_f64() * 1e3
+        );
+        delete_all(&api).await;
+
+        // 3. 1,000 pods at once.
+        let rss_before = rss_mb(node.id());
+        let started = Instant::now();
+        let creates = futures::stream::iter(0..1000).map(|i| {
+            let api = api.clone();
+            async move {
+                api.create(&PostParams::default(), &pod(&format!("many-{i}"), &["sleep", "3600"], serde_json::json!({})))
+                    .await
+                    .unwrap();
+            }
+        });
+        let counting = async {
+            let config = watcher::Config::default().labels("bench=node");
+            let stream = watcher::watcher(api.clone(), config);
+            futures::pin_mut!(stream);
+            let mut seen: HashMap<String, bool> = HashMap::new();
+            let deadline = tokio::time::Instant::now() + LIMIT;
+            while seen.values().filter(|r| **r).count() < 1000 {
+                let event = tokio::time::timeout_at(deadline, stream.next()).await.expect("bounded").expect("open");
+                if let Ok(Event::Apply(p) | Event::InitApply(p)) = event {
+                    seen.insert(p.metadata.name.clone().unwrap_or_default(), running(&p));
+                }
+            }
+            started.elapsed()
+        };
+        let (_, all_running) = tokio::join!(creates.buffer_unordered(32).collect::<Vec<_>>(), counting);
+        let rss = rss_mb(node.id());
+        println!(
+            "1,000 pods created at once → all Running: {:.2} s (goal ≤ 10 s)",
+            all_running.as_secs_f64()
+        );
+        println!("node agent RSS: {rss_before:.1} MB idle, {rss:.1} MB with 1,000 pods running (goal ≤ 150 MB)");
+        let begun = Instant::now();
+        delete_all(&api).await;
+        println!("1,000 pods deleted (grace 0) → all gone: {:.2} s", begun.elapsed().as_secs_f64());
+    });
+    unsafe {
+        libc::kill(node.id() as i32, libc::SIGTERM);
+    }
+    let _ = node.wait();
+    let _ = server.kill();
+    let _ = server.wait();
+}
