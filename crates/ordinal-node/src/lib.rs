@@ -2,3 +2,8 @@
 //!
 //! Not built yet (issue 5). This crate exists now so the workspace has its
 //! final shape.
+
+pub mod host;
+pub mod logs;
+pub mod server;
+pub mod streaming;
