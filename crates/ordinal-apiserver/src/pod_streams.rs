@@ -25,6 +25,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures::StreamExt;
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -296,12 +297,22 @@ async fn log_inner(state: &Arc<AppState>, target: &Target, parts: Parts) -> ApiR
         let body = read_error_body(response.into_body()).await;
         return Err(node_error(status, &name, &body));
     }
-    // The connection lives as long as the body is read.
-    let body = response.into_body().map_frame(move |frame| {
-        let _keep = &sender;
-        frame
-    });
-    let mut reply = Response::new(Body::new(body));
+    // The node connection lives as long as the body is read; a follow
+    // ends when the server shuts down, as watches do.
+    let mut shutdown = state.shutdown.clone();
+    let stopped = async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    };
+    let chunks = http_body_util::BodyStream::new(response.into_body())
+        .filter_map(move |frame| {
+            let _keep = &sender;
+            std::future::ready(match frame {
+                Ok(frame) => frame.into_data().ok().map(Ok),
+                Err(e) => Some(Err(e)),
+            })
+        })
+        .take_until(stopped);
+    let mut reply = Response::new(Body::from_stream(chunks));
     reply
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
