@@ -43,7 +43,15 @@ pub struct Credentials {
     pub cert_pem: String,
     pub key_pem: String,
     pub token: String,
+    /// The client certificate the API server presents to nodes (for
+    /// `pods/log` and `pods/exec`), issued by the CA at each start.
+    pub kubelet_client_cert_pem: String,
+    pub kubelet_client_key_pem: String,
 }
+
+/// The client certificate's subject: upstream's kubeadm names it
+/// `kube-apiserver-kubelet-client` in group `system:masters`.
+pub const KUBELET_CLIENT_NAME: &str = "kube-apiserver-kubelet-client";
 
 /// Writes a file readable by its owner only.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), PkiError> {
@@ -114,6 +122,18 @@ pub fn ensure(dir: &Path, listen: SocketAddr) -> Result<Credentials, PkiError> {
     let issuer = Issuer::new(ca_params()?, ca_key);
     let cert = params.signed_by(&key, &issuer)?;
 
+    let mut client = CertificateParams::new(Vec::<String>::new())?;
+    client
+        .distinguished_name
+        .push(DnType::CommonName, KUBELET_CLIENT_NAME);
+    client
+        .distinguished_name
+        .push(DnType::OrganizationName, "system:masters");
+    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    client.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let client_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let client_cert = client.signed_by(&client_key, &issuer)?;
+
     let token_path = dir.join("token");
     let token = match fs::read_to_string(&token_path) {
         Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
@@ -128,6 +148,8 @@ pub fn ensure(dir: &Path, listen: SocketAddr) -> Result<Credentials, PkiError> {
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
         token,
+        kubelet_client_cert_pem: client_cert.pem(),
+        kubelet_client_key_pem: client_key.serialize_pem(),
     })
 }
 

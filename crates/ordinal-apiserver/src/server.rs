@@ -92,6 +92,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     pub bookmark_interval: Duration,
     pub server_address: String,
+    /// The client for nodes' kubelet endpoints (`pods/log`, `pods/exec`).
+    pub kubelet: crate::kubelet::KubeletClient,
 }
 
 /// Selector attributes of an object, computed once when it is stored. The
@@ -218,6 +220,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         pki::kubeconfig(&credentials, &pki::client_url(addr)).as_bytes(),
     )?;
 
+    let kubelet = crate::kubelet::KubeletClient::new(
+        &credentials.kubelet_client_cert_pem,
+        &credentials.kubelet_client_key_pem,
+    )
+    .map_err(StartError::Tls)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = Arc::new(AppState {
         store: store.clone(),
@@ -225,6 +232,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         shutdown: shutdown_rx.clone(),
         bookmark_interval: config.bookmark_interval,
         server_address: addr.to_string(),
+        kubelet,
     });
     crate::expiry::spawn(store.clone(), config.event_ttl, shutdown_rx.clone());
     let tls = tls_acceptor(&credentials)?;
@@ -472,6 +480,13 @@ async fn resource_request(State(state): State<Arc<AppState>>, request: Request<B
         Some(Err(e)) => return e.into_response(),
         None => return ApiError::no_route().into_response(),
     };
+    if target.resource.plural == "pods" && target.name.is_some() {
+        match target.subresource.as_deref() {
+            Some("log") => return crate::pod_streams::log(&state, &target, parts).await,
+            Some("exec") => return crate::pod_streams::exec(&state, &target, parts).await,
+            _ => {}
+        }
+    }
     let query = Query::parse(parts.uri.query());
     rest::handle(state, parts.method, target, query, parts.headers, body).await
 }

@@ -273,6 +273,20 @@ impl ApiError {
         Self::new(503, "ServiceUnavailable", message)
     }
 
+    /// Any code and reason: for answers relayed from a node, whose
+    /// upstream forms are built from the node's status code.
+    pub fn relayed(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, reason, message)
+    }
+
+    /// Names what the error is about in `details` (`kind` is the
+    /// resource, as `pods/log`).
+    pub fn about_resource(mut self, kind: &str, name: &str) -> Self {
+        self.details.kind = Some(kind.to_string());
+        self.details.name = Some(name.to_string());
+        self
+    }
+
     /// The Status object as JSON.
     pub fn to_status(&self) -> Value {
         let mut status = json!({

@@ -24,12 +24,20 @@ fn harness(history: usize) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = server::open_store(dir.path(), history).unwrap();
     let (tx, rx) = tokio::sync::watch::channel(false);
+    let creds =
+        ordinal_apiserver::pki::ensure(dir.path(), "127.0.0.1:6443".parse().unwrap()).unwrap();
+    let kubelet = ordinal_apiserver::kubelet::KubeletClient::new(
+        &creds.kubelet_client_cert_pem,
+        &creds.kubelet_client_key_pem,
+    )
+    .unwrap();
     let state = Arc::new(AppState {
         store: store.clone(),
         token: TOKEN.into(),
         shutdown: rx,
         bookmark_interval: Duration::from_millis(100),
         server_address: "127.0.0.1:6443".into(),
+        kubelet,
     });
     Harness {
         router: server::router(state),

@@ -11,15 +11,22 @@
 //! - [`network`]: the instance's bridge, pod addresses and veths;
 //! - [`registration`]: the Node object and its heartbeat Lease;
 //! - [`machine`]: capacity, system info and pressure;
-//! - [`logs`]: container log files in the CRI format.
+//! - [`logs`]: container log files in the CRI format, written and read;
+//! - [`server`]: the node's HTTPS API (`kubectl logs`, `kubectl exec`)
+//!   over what [`streaming`] asks of a runtime;
+//! - [`host`]: a stand-alone runtime of plain host processes, for tests of
+//!   the streaming path.
 
 pub mod agent;
+pub mod host;
 pub mod logs;
 pub mod machine;
 pub mod network;
 pub mod pod;
 pub mod registration;
 pub mod runtime;
+pub mod server;
+pub mod streaming;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
@@ -49,8 +56,11 @@ pub struct Config {
     pub max_pods: u32,
     /// The `ordinal` binary (run as the pods' pause process).
     pub exe: PathBuf,
-    /// The port the node's API (logs, exec) is served on.
+    /// The port the node's API (logs, exec) is served on (0: any).
     pub kubelet_port: u16,
+    /// The cluster CA (PEM): clients of the node's API must present a
+    /// certificate it signed (the API server does).
+    pub client_ca_pem: String,
 }
 
 /// A node whose host-side setup is done (network up), ready to run.
@@ -69,6 +79,8 @@ pub enum NodeError {
     Io(#[from] std::io::Error),
     #[error("registering the node: {0}")]
     Register(#[from] kube::Error),
+    #[error("starting the node's API: {0}")]
+    Server(#[from] server::NodeServerError),
 }
 
 impl Node {
@@ -117,10 +129,20 @@ impl Node {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), NodeError> {
         let address = self.address();
+        let registry = pod::registry::Registry::default();
+        let server = server::start(
+            server::NodeServerConfig {
+                listen: std::net::SocketAddr::new(address, self.config.kubelet_port),
+                client_ca_pem: self.config.client_ca_pem.clone(),
+                serving: None,
+            },
+            Arc::new(registry.clone()),
+        )
+        .await?;
         let identity = registration::Identity {
             name: self.config.node_name.clone(),
             address,
-            kubelet_port: self.config.kubelet_port,
+            kubelet_port: server.addr().port(),
             pod_cidr: self.network.as_ref().map(|n| n.cidr.to_string()),
             data_dir: self.config.dir.clone(),
             max_pods: self.config.max_pods,
@@ -158,6 +180,7 @@ impl Node {
             dns,
             node_cpu_millis: i64::from(capacity.cpus) * 1000,
             node_memory: capacity.memory_bytes as i64,
+            registry,
         });
         let shutdown = shutdown.shared();
         tokio::join!(
@@ -169,6 +192,7 @@ impl Node {
             ),
             agent::run(ctx, shutdown.clone()),
         );
+        server.shutdown().await;
         if let Some(network) = &self.network {
             network.teardown().await;
         }

@@ -42,14 +42,22 @@ fn pod(name: &str, command: &[&str], extra: serde_json::Value) -> Pod {
             spec.insert(k.clone(), v.clone());
         }
     }
-    serde_json::from_value(serde_json::json!({"metadata": {"name": name, "labels": {"bench": "node"}}, "spec": spec})).unwrap()
+    serde_json::from_value(
+        serde_json::json!({"metadata": {"name": name, "labels": {"bench": "node"}}, "spec": spec}),
+    )
+    .unwrap()
 }
 
 fn running(p: &Pod) -> bool {
     p.status
         .as_ref()
         .and_then(|s| s.container_statuses.as_ref())
-        .is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some())))
+        .is_some_and(|cs| {
+            !cs.is_empty()
+                && cs
+                    .iter()
+                    .all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
+        })
 }
 
 fn ready(p: &Pod) -> bool {
@@ -110,10 +118,16 @@ async fn delete_all(api: &Api<Pod>) {
         grace_period_seconds: Some(0),
         ..Default::default()
     };
-    let _ = api.delete_collection(&params, &ListParams::default().labels("bench=node")).await;
+    let _ = api
+        .delete_collection(&params, &ListParams::default().labels("bench=node"))
+        .await;
     let deadline = Instant::now() + LIMIT;
     while Instant::now() < deadline {
-        let left = api.list(&ListParams::default().labels("bench=node")).await.map(|l| l.items.len()).unwrap_or(1);
+        let left = api
+            .list(&ListParams::default().labels("bench=node"))
+            .await
+            .map(|l| l.items.len())
+            .unwrap_or(1);
         if left == 0 {
             return;
         }

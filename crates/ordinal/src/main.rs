@@ -98,7 +98,23 @@ struct NodeArgs {
 }
 
 impl NodeArgs {
-    fn config(&self, dir: PathBuf) -> anyhow::Result<ordinal_node::Config> {
+    /// The node's settings; `kubeconfig` is where the cluster CA is read
+    /// from (None: the in-cluster service account's).
+    fn config(
+        &self,
+        dir: PathBuf,
+        kubeconfig: Option<&Path>,
+    ) -> anyhow::Result<ordinal_node::Config> {
+        let client_ca_pem = match kubeconfig {
+            Some(path) => {
+                let file = kube::config::Kubeconfig::read_from(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                ordinal_node::server::client_ca_from_kubeconfig(&file)
+                    .with_context(|| format!("the cluster CA of {}", path.display()))?
+            }
+            None => std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
+                .context("reading the cluster CA (give --kubeconfig)")?,
+        };
         use ordinal_node::runtime::process::Isolation;
         Ok(ordinal_node::Config {
             node_name: self
@@ -118,6 +134,7 @@ impl NodeArgs {
             max_pods: self.max_pods,
             exe: std::env::current_exe().context("finding the ordinal binary")?,
             kubelet_port: 0,
+            client_ca_pem,
         })
     }
 }
@@ -152,7 +169,7 @@ fn main() -> anyhow::Result<()> {
         } => {
             let node = match no_node {
                 true => None,
-                false => Some(node.config(data_dir.join("node"))?),
+                false => Some(node),
             };
             let lifecycle = ordinal_controllers::node_lifecycle::Config {
                 grace: Duration::from_secs(node_monitor_grace_period.max(1)),
@@ -165,7 +182,7 @@ fn main() -> anyhow::Result<()> {
             dir,
             node,
         } => {
-            let config = node.config(dir)?;
+            let config = node.config(dir, kubeconfig.as_deref())?;
             runtime()?.block_on(node_alone(kubeconfig, config))
         }
         Command::InternalPause { .. } => unreachable!("handled before the runtime starts"),
@@ -183,21 +200,26 @@ async fn up(
     data_dir: PathBuf,
     listen: SocketAddr,
     controllers: bool,
-    node: Option<ordinal_node::Config>,
+    node: Option<NodeArgs>,
     lifecycle: ordinal_controllers::node_lifecycle::Config,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let node = match node {
-        Some(config) => Some(
-            ordinal_node::Node::prepare(config)
-                .await
-                .context("preparing the node")?,
-        ),
-        None => None,
-    };
     let running = server::start(Config::new(&data_dir, listen))
         .await
         .with_context(|| format!("starting ordinal on {}", data_dir.display()))?;
+    // The node's host side (its bridge) before anything listens on the
+    // pods' gateway.
+    let node = match node {
+        Some(args) => {
+            let config = args.config(data_dir.join("node"), Some(&running.kubeconfig))?;
+            Some(
+                ordinal_node::Node::prepare(config)
+                    .await
+                    .context("preparing the node")?,
+            )
+        }
+        None => None,
+    };
     let kubeconfig =
         std::fs::canonicalize(&running.kubeconfig).unwrap_or(running.kubeconfig.clone());
     println!(

@@ -144,6 +144,24 @@ fn pods_run_in_their_own_namespaces_and_become_ready() {
         "involvedObject.name=web-a",
     ]);
     assert!(events.contains("Started container httpd"), "{events}");
+    // kubectl exec runs inside the pod: its hostname, its PID namespace
+    // (the pause process is PID 1), its files; the exit code comes back.
+    assert_eq!(o.ok(&["exec", "web-a", "--", "hostname"]).trim(), "web-a");
+    let ps = o.ok(&["exec", "web-a", "-c", "httpd", "--", "ps", "-o", "pid,comm"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "pause"]),
+        "{ps}"
+    );
+    let hosts = o.ok(&["exec", "web-a", "--", "cat", "/etc/hosts"]);
+    assert!(
+        hosts.contains(&format!(
+            "{ip_a}\tweb-a.web.default.svc.cluster.local\tweb-a"
+        )),
+        "{hosts}"
+    );
+    let out = o.run(&["exec", "web-a", "--", "sh", "-c", "exit 5"]);
+    assert_eq!(out.status.code(), Some(5));
     // Deleting is graceful and complete: the address answers no more.
     o.ok(&["delete", "pod", "web-a"]);
     assert!(http_get(&ip_a, 80).is_err(), "the pod's server is gone");
@@ -579,8 +597,9 @@ fn after_a_crash_of_ordinal_its_pods_come_back_with_a_restart_counted() {
         &format!(r#"{{"spec": {{"nodeName": "{node}"}}}}"#),
         "--command",
         "--",
-        "sleep",
-        &marker,
+        "sh",
+        "-c",
+        &format!("echo first life; exec sleep {marker}"),
     ]);
     o.ok(&[
         "wait",
@@ -626,6 +645,8 @@ fn after_a_crash_of_ordinal_its_pods_come_back_with_a_restart_counted() {
         ),
         "137"
     );
+    // The log of the life before the crash is still there.
+    assert_eq!(o.ok(&["logs", "survivor", "--previous"]), "first life\n");
 }
 
 #[test]

@@ -23,6 +23,7 @@ pub mod env;
 pub mod expand;
 pub mod files;
 pub mod probe;
+pub mod registry;
 mod slot;
 pub mod status;
 pub mod volumes;
@@ -56,6 +57,8 @@ pub struct Context<R: Runtime> {
     pub dns: files::Dns,
     pub node_cpu_millis: i64,
     pub node_memory: i64,
+    /// What the node server (logs, exec) sees of the pods.
+    pub registry: registry::Registry,
 }
 
 /// The worker's input: the latest pod object (None once it is gone from
@@ -177,11 +180,40 @@ impl<R: Runtime> Worker<R> {
                 }
             }
         }
+        // Their logs are still on disk, for `kubectl logs --previous`.
+        let dir = ctx.pods_dir.join(&uid);
+        for s in &app {
+            if let Some(id) = s.last.as_ref().and_then(|t| t.container_id.clone()) {
+                let path = dir
+                    .join("logs")
+                    .join(&s.spec.name)
+                    .join(format!("{}.log", s.restart_count));
+                ctx.registry.earlier_log(
+                    pod.metadata.namespace.as_deref().unwrap_or_default(),
+                    pod.metadata.name.as_deref().unwrap_or_default(),
+                    &uid,
+                    &id,
+                    path,
+                );
+            }
+        }
         let start_time = previous
             .and_then(|p| p.start_time.clone())
             .map(|t| t.0)
             .unwrap_or_else(jiff::Timestamp::now);
-        let dir = ctx.pods_dir.join(&uid);
+        let names = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(spec.containers.iter())
+            .map(|c| c.name.clone())
+            .collect();
+        ctx.registry.set_containers(
+            pod.metadata.namespace.as_deref().unwrap_or_default(),
+            pod.metadata.name.as_deref().unwrap_or_default(),
+            &uid,
+            names,
+        );
         Some(Worker {
             reported: pod.status.clone(),
             ctx,
@@ -219,6 +251,15 @@ impl<R: Runtime> Worker<R> {
                 }
             }),
         }
+    }
+
+    /// (namespace, name, uid) for the registry.
+    fn key(&self) -> (&str, &str, &str) {
+        (
+            self.pod.metadata.namespace.as_deref().unwrap_or_default(),
+            self.pod.metadata.name.as_deref().unwrap_or_default(),
+            &self.uid,
+        )
     }
 
     fn name(&self) -> String {
@@ -338,6 +379,7 @@ impl<R: Runtime> Worker<R> {
                 let Some(instance) = slot.instance.take_if(|i| i.generation == generation) else {
                     return;
                 };
+                let container = slot.spec.name.clone();
                 let ran = (exit.at - instance.process.started_at)
                     .try_into()
                     .unwrap_or(Duration::ZERO);
@@ -368,6 +410,8 @@ impl<R: Runtime> Worker<R> {
                     slot.delay = slot.backoff.next(ran);
                     slot.not_before = Some(Instant::now() + slot.delay);
                 }
+                let (ns, pod, uid) = self.key();
+                self.ctx.registry.stopped(ns, pod, uid, &container);
             }
             Note::Probe {
                 init,
@@ -892,6 +936,18 @@ impl<R: Runtime> Worker<R> {
                     stopping: None,
                 };
                 let target = slot_target(&instance, &self.ctx, Some(&sandbox));
+                if let Some(target) = &target {
+                    let (ns, pod, uid) = self.key();
+                    self.ctx.registry.started(
+                        ns,
+                        pod,
+                        uid,
+                        &name,
+                        &format!("ordinal://{}", process.id),
+                        &process.log,
+                        Arc::clone(&target.exec),
+                    );
+                }
                 // Exit watcher.
                 let tx = self.notes_tx.clone();
                 tokio::spawn(async move {
@@ -1086,6 +1142,8 @@ impl<R: Runtime> Worker<R> {
 
     /// Removes the pod's directory (emptyDirs, logs, generated files).
     fn cleanup(&self) {
+        let (ns, pod, uid) = self.key();
+        self.ctx.registry.remove(ns, pod, uid);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
@@ -1116,6 +1174,8 @@ impl<R: Runtime> Worker<R> {
         if self.reported.as_ref() == Some(&status) {
             return;
         }
+        let (ns, pod, uid) = self.key();
+        self.ctx.registry.set_status(ns, pod, uid, status.clone());
         let patch = serde_json::json!({ "status": status });
         match self
             .api()

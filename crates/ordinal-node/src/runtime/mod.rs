@@ -83,6 +83,8 @@ pub struct Process {
     /// `None` while it runs; the exit once it has ended (and been reaped).
     pub exit: watch::Receiver<Option<Exit>>,
     signaller: Arc<dyn Fn(i32) + Send + Sync>,
+    /// The instance's log (ended once the instance has).
+    pub log: crate::logs::ContainerLog,
 }
 
 impl std::fmt::Debug for Process {
@@ -101,6 +103,7 @@ impl Process {
         started_at: jiff::Timestamp,
         exit: watch::Receiver<Option<Exit>>,
         signaller: Arc<dyn Fn(i32) + Send + Sync>,
+        log: crate::logs::ContainerLog,
     ) -> Process {
         Process {
             id,
@@ -108,6 +111,7 @@ impl Process {
             started_at,
             exit,
             signaller,
+            log,
         }
     }
 

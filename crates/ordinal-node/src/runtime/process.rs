@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use super::rootfs::{HostRoot, Layout, Plan};
 use super::spawner::{self, PidNamespace, Spawner};
 use super::{ContainerSpec, Exit, Process, Runtime, RuntimeError, SandboxSpec};
-use crate::logs;
+use crate::logs::{ContainerLog, Stream};
 use crate::network::Network;
 
 /// How much a pod is separated from the host.
@@ -296,15 +296,16 @@ impl Runtime for ProcessRuntime {
             .ok_or_else(|| RuntimeError::Start("the container exited before it was seen".into()))?;
         let pidfd = Arc::new(spawner::pidfd(pid).ok());
         let (report, exit) = watch::channel(None);
-        let writer = logs::Writer::create(&spec.log).map_err(|e| {
+        let log = ContainerLog::create(&spec.log).map_err(|e| {
             RuntimeError::Start(format!("opening the log {}: {e}", spec.log.display()))
         })?;
         let pumps = [
-            pump(child.stdout.take(), writer.clone(), logs::Stream::Stdout),
-            pump(child.stderr.take(), writer, logs::Stream::Stderr),
+            pump(child.stdout.take(), log.clone(), Stream::Stdout),
+            pump(child.stderr.take(), log.clone(), Stream::Stderr),
         ];
         {
             let pidfd = Arc::clone(&pidfd);
+            let log_end = log.clone();
             tokio::spawn(async move {
                 let status = child.wait().await;
                 // The session the container led: whatever it left behind
@@ -314,6 +315,7 @@ impl Runtime for ProcessRuntime {
                 for p in pumps {
                     let _ = p.await;
                 }
+                log_end.end();
                 let exit = match status {
                     Ok(s) => Exit::from_status(s),
                     Err(_) => Exit {
@@ -347,6 +349,7 @@ impl Runtime for ProcessRuntime {
             started_at,
             exit,
             signaller,
+            log,
         ))
     }
 
@@ -382,9 +385,10 @@ impl Runtime for ProcessRuntime {
         let workdir = spec.working_dir.clone().unwrap_or_else(|| "/".to_string());
         let mut command = if sandbox.pause_pid.is_some() {
             let mut c = std::process::Command::new("nsenter");
+            // `--wd` alone: the container's own working directory (a path
+            // given here would be opened on the host, before entering).
             c.arg(format!("--target={}", container.pid))
-                .args(["--mount", "--uts", "--ipc", "--net", "--pid"])
-                .arg(format!("--wd={workdir}"));
+                .args(["--mount", "--uts", "--ipc", "--net", "--pid", "--wd"]);
             if let Some(uid) = spec.user {
                 c.arg(format!("--setuid={uid}"));
             }
@@ -457,20 +461,15 @@ impl Credentials {
 /// Copies one output stream of a container into its log.
 fn pump(
     stream: Option<impl AsyncRead + Unpin + Send + 'static>,
-    writer: logs::Writer,
-    kind: logs::Stream,
+    log: ContainerLog,
+    kind: Stream,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        use tokio::io::AsyncReadExt;
-        let Some(mut stream) = stream else { return };
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => writer.write(kind, &buf[..n]),
-            }
+        if let Some(stream) = stream
+            && let Err(e) = log.pump(kind, stream).await
+        {
+            tracing::debug!(error = %e, log = %log.path().display(), "writing a container log failed");
         }
-        writer.finish(kind);
     })
 }
 

@@ -1,0 +1,235 @@
+//! `pods/exec` and `pods/log` through the API server: exec round trips
+//! (kubectl and kube-rs) and log throughput, against a real `ordinal up`
+//! proxying to a node server in this process with host containers.
+//!
+//! `cargo bench -p ordinal --bench streams`
+
+mod support;
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, AttachParams, Patch, PatchParams, PostParams};
+use ordinal_node::host::HostRuntime;
+use ordinal_node::server::{self, NodeServerConfig};
+use serde_json::json;
+
+const NODE: &str = "bench-node";
+const EXEC_ROUNDS: usize = 300;
+const KUBECTL_ROUNDS: usize = 20;
+/// Bytes of log content the container writes.
+const LOG_BYTES: u64 = 256 * 1024 * 1024;
+
+fn kubectl() -> String {
+    std::env::var("KUBECTL").unwrap_or_else(|_| "/usr/lib/google-cloud-sdk/bin/kubectl.1.33".into())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn register_node(client: &kube::Client, addr: SocketAddr) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(json!({"metadata": {"name": NODE}})).unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    nodes
+        .patch_status(
+            NODE,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {
+                "addresses": [{"type": "InternalIP", "address": addr.ip().to_string()}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": addr.port()}},
+            }})),
+        )
+        .await
+        .unwrap();
+}
+
+async fn create_pod(client: &kube::Client, runtime: &HostRuntime, name: &str, script: &str) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"nodeName": NODE, "containers": [
+            {"name": "app", "image": "host", "command": ["sh", "-c", script]}
+        ]},
+    }))
+    .unwrap();
+    let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
+    runtime.add_pod(&pod);
+    runtime.start("default", name, "app").unwrap();
+}
+
+fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ordinal, _) = support::spawn(dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let runtime = Arc::new(HostRuntime::new(logs.path()));
+    let client = rt.block_on(support::client(dir.path()));
+    let kubeconfig = kube::config::Kubeconfig::read_from(dir.path().join("kubeconfig")).unwrap();
+    let node = rt
+        .block_on(server::start(
+            NodeServerConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                client_ca_pem: server::client_ca_from_kubeconfig(&kubeconfig).unwrap(),
+                serving: None,
+            },
+            runtime.clone(),
+        ))
+        .unwrap();
+    rt.block_on(register_node(&client, node.addr()));
+    let _enter = rt.enter();
+    rt.block_on(create_pod(&client, &runtime, "sleeper", "exec sleep 3600"));
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+
+    // kube-rs: exec `true` over WebSocket, whole round trip.
+    let mut times = Vec::with_capacity(EXEC_ROUNDS);
+    rt.block_on(async {
+        for i in 0..EXEC_ROUNDS + 10 {
+            let started = Instant::now();
+            let mut attached = pods
+                .exec("sleeper", ["true"], &AttachParams::default().stderr(false))
+                .await
+                .unwrap();
+            let status = attached.take_status().unwrap().await.unwrap();
+            attached.join().await.unwrap();
+            assert_eq!(status.status.as_deref(), Some("Success"));
+            if i >= 10 {
+                times.push(started.elapsed());
+            }
+        }
+    });
+    times.sort();
+    println!(
+        "kube-rs exec `true` ({EXEC_ROUNDS} rounds): p50 {} / p99 {}",
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.99))
+    );
+
+    // kubectl exec `true`: the wall time a user waits.
+    let kubeconfig_path = dir.path().join("kubeconfig");
+    let cache = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let started = Instant::now();
+        let status = Command::new(kubectl())
+            .env("KUBECONFIG", &kubeconfig_path)
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kubectl {args:?}");
+        started.elapsed()
+    };
+    run(&["exec", "sleeper", "--", "true"]);
+    let mut times: Vec<Duration> = (0..KUBECTL_ROUNDS)
+        .map(|_| run(&["exec", "sleeper", "--", "true"]))
+        .collect();
+    times.sort();
+    let mut versions: Vec<Duration> = (0..KUBECTL_ROUNDS)
+        .map(|_| run(&["get", "pod", "sleeper"]))
+        .collect();
+    versions.sort();
+    println!(
+        "kubectl exec sleeper -- true ({KUBECTL_ROUNDS} runs): median {} (kubectl get pod, for scale: {})",
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&versions, 0.5))
+    );
+
+    // Log throughput: a container writes LOG_BYTES of 100-byte lines.
+    let line = "x".repeat(99);
+    let started = Instant::now();
+    rt.block_on(create_pod(
+        &client,
+        &runtime,
+        "writer",
+        &format!("yes {line} | head -c {LOG_BYTES}; exec sleep 3600"),
+    ));
+    let source = {
+        use ordinal_node::streaming::StreamingRuntime;
+        runtime
+            .container_log("default", "writer", "app", false)
+            .unwrap()
+    };
+    let expected_file =
+        LOG_BYTES / 100 * (100 + "2024-01-01T00:00:00.123456789Z stdout F ".len() as u64 - 1);
+    loop {
+        let len = std::fs::metadata(&source.path)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        if len >= expected_file * 98 / 100 {
+            std::thread::sleep(Duration::from_millis(500));
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the writer is too slow"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let written = started.elapsed();
+    let file_len = std::fs::metadata(&source.path).unwrap().len();
+    println!(
+        "log writer: {} MB of content into a {} MB CRI file in {:.2} s ({:.0} MB/s of content)",
+        LOG_BYTES / 1_000_000,
+        file_len / 1_000_000,
+        written.as_secs_f64(),
+        LOG_BYTES as f64 / 1e6 / written.as_secs_f64()
+    );
+
+    let mut best = Duration::MAX;
+    let mut bytes = 0u64;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let out = rt.block_on(async {
+            let request = http::Request::get("/api/v1/namespaces/default/pods/writer/log")
+                .body(Vec::new())
+                .unwrap();
+            let mut stream = client.request_stream(request).await.unwrap();
+            let mut n = 0u64;
+            use futures::AsyncReadExt;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let read = stream.read(&mut buf).await.unwrap();
+                if read == 0 {
+                    break;
+                }
+                n += read as u64;
+            }
+            n
+        });
+        bytes = out;
+        best = best.min(started.elapsed());
+    }
+    println!(
+        "pods/log through the API server, kube-rs reading ({} MB, best of 3): {:.2} s = {:.0} MB/s",
+        bytes / 1_000_000,
+        best.as_secs_f64(),
+        bytes as f64 / 1e6 / best.as_secs_f64()
+    );
+
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        best = best.min(run(&["logs", "writer"]));
+    }
+    println!(
+        "kubectl logs writer > /dev/null ({} MB, best of 3): {:.2} s = {:.0} MB/s",
+        bytes / 1_000_000,
+        best.as_secs_f64(),
+        bytes as f64 / 1e6 / best.as_secs_f64()
+    );
+
+    rt.block_on(node.shutdown());
+    drop(runtime);
+    let _ = ordinal.kill();
+    let _ = ordinal.wait();
+}

@@ -1,0 +1,684 @@
+//! `kubectl logs` and `kubectl exec` end to end: the real kubectl 1.33
+//! against a real `ordinal up`, which proxies to a node server this test
+//! runs (the node agent's server with the host runtime: containers are
+//! plain host processes). The test registers the Node (addresses, kubelet
+//! port, Ready through the status subresource) and sets the pods' status
+//! itself, as a kubelet would.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Ordinal, eventually};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, AttachParams, Patch, PatchParams, PostParams};
+use ordinal_node::host::{HostRuntime, HostState};
+use ordinal_node::server::{self, NodeServer, NodeServerConfig};
+use serde_json::json;
+
+const NODE: &str = "stream-node";
+
+/// A running `ordinal up`, a node server in this process and the host
+/// runtime behind it.
+struct Cluster {
+    ordinal: Ordinal,
+    runtime: Arc<HostRuntime>,
+    node: Option<NodeServer>,
+    rt: tokio::runtime::Runtime,
+    client: kube::Client,
+    _logs: tempfile::TempDir,
+}
+
+/// Everything a test needs, started in one place: when `ordinal up` runs
+/// its own node agent, the flag that keeps it from doing so goes here.
+fn start() -> Cluster {
+    let ordinal = Ordinal::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let runtime = Arc::new(HostRuntime::new(logs.path()));
+    let client = rt.block_on(ordinal.client());
+    let kubeconfig = kube::config::Kubeconfig::read_from(ordinal.kubeconfig()).unwrap();
+    let ca = server::client_ca_from_kubeconfig(&kubeconfig).unwrap();
+    let node = rt
+        .block_on(server::start(
+            NodeServerConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                client_ca_pem: ca,
+                serving: None,
+            },
+            runtime.clone(),
+        ))
+        .expect("the node server starts");
+    rt.block_on(register_node(&client, NODE, node.addr()));
+    Cluster {
+        ordinal,
+        runtime,
+        node: Some(node),
+        rt,
+        client,
+        _logs: logs,
+    }
+}
+
+/// Creates a Ready Node whose kubelet endpoint is `addr`.
+async fn register_node(client: &kube::Client, name: &str, addr: SocketAddr) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+    }))
+    .unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    nodes
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {
+                "addresses": [
+                    {"type": "InternalIP", "address": addr.ip().to_string()},
+                    {"type": "Hostname", "address": name},
+                ],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": addr.port()}},
+                "conditions": [{
+                    "type": "Ready", "status": "True", "reason": "KubeletReady",
+                    "message": "test node", "lastHeartbeatTime": now, "lastTransitionTime": now,
+                }],
+            }})),
+        )
+        .await
+        .unwrap();
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(node) = self.node.take() {
+            self.rt.block_on(node.shutdown());
+        }
+    }
+}
+
+impl Cluster {
+    fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), "default")
+    }
+
+    /// Creates a pod bound to the node and hands it to the runtime (its
+    /// containers waiting); returns the stored pod.
+    fn create_pod(&self, pod: serde_json::Value) -> Pod {
+        let pod: Pod = serde_json::from_value(pod).unwrap();
+        let created = self
+            .rt
+            .block_on(self.pods().create(&PostParams::default(), &pod))
+            .unwrap();
+        if created.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(NODE) {
+            self.runtime.add_pod(&created);
+        }
+        created
+    }
+
+    /// Starts a container and reports it running in the pod's status.
+    fn start_container(&self, pod: &str, container: &str) {
+        let _guard = self.rt.enter();
+        self.runtime.start("default", pod, container).unwrap();
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        self.rt
+            .block_on(self.pods().patch_status(
+                pod,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {
+                    "phase": "Running",
+                    "containerStatuses": [{
+                        "name": container, "image": "host", "imageID": "", "ready": true,
+                        "restartCount": 0, "started": true,
+                        "state": {"running": {"startedAt": now}},
+                    }],
+                }})),
+            ))
+            .unwrap();
+    }
+
+    /// Waits until the container's log holds `text`.
+    fn wait_for_log(&self, pod: &str, container: &str, text: &str) {
+        eventually(
+            &format!("{pod}/{container} logs {text:?}"),
+            Duration::from_secs(20),
+            || {
+                let out = self.ordinal.run(&["logs", pod, "-c", container]);
+                String::from_utf8_lossy(&out.stdout).contains(text)
+            },
+        );
+    }
+
+    fn wait_for_exit(&self, pod: &str, container: &str) -> i32 {
+        let state = self
+            .rt
+            .block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(20),
+                    self.runtime.wait_for("default", pod, container, |s| {
+                        matches!(s, HostState::Exited(_))
+                    }),
+                )
+                .await
+            })
+            .expect("the container exits in time")
+            .unwrap();
+        match state {
+            HostState::Exited(code) => code,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn pod(name: &str, containers: serde_json::Value) -> serde_json::Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"nodeName": NODE, "containers": containers},
+    })
+}
+
+fn sh(name: &str, script: &str) -> serde_json::Value {
+    json!({"name": name, "image": "host", "command": ["sh", "-c", script]})
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn kubectl_logs_with_every_option() {
+    let c = start();
+    c.create_pod(pod(
+        "chatty",
+        json!([
+            // Two pipes have no order between them: the stderr line comes
+            // a moment later so that the log shows it last.
+            sh("app", "for i in 1 2 3 4 5; do echo line $i; done; sleep 0.3; echo oops >&2; exec sleep 600"),
+            sh("side", "echo from the side; exec sleep 600"),
+        ]),
+    ));
+    c.start_container("chatty", "app");
+    c.start_container("chatty", "side");
+    c.wait_for_log("chatty", "app", "oops");
+    c.wait_for_log("chatty", "side", "from the side");
+
+    // Both streams, in order; the first container by kubectl's default.
+    let out = c.ordinal.run(&["logs", "chatty"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "line 1\nline 2\nline 3\nline 4\nline 5\noops\n"
+    );
+    assert!(
+        stderr(&out).contains("Defaulted container \"app\" out of: app, side"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        c.ordinal.ok(&["logs", "chatty", "-c", "side"]),
+        "from the side\n"
+    );
+    assert_eq!(
+        c.ordinal.ok(&["logs", "chatty", "-c", "app", "--tail=2"]),
+        "line 5\noops\n"
+    );
+    assert_eq!(
+        c.ordinal
+            .ok(&["logs", "chatty", "-c", "app", "--limit-bytes=10"]),
+        "line 1\nlin"
+    );
+    let stamped = c
+        .ordinal
+        .ok(&["logs", "chatty", "-c", "app", "--timestamps", "--tail=1"]);
+    let (time, rest) = stamped.split_once(' ').unwrap();
+    assert_eq!(rest, "oops\n");
+    assert_eq!(time.len(), "2024-01-01T00:00:00.000000000Z".len(), "{time}");
+    let time: jiff::Timestamp = time.parse().unwrap();
+    assert!(jiff::Timestamp::now().duration_since(time).as_secs() < 120);
+    assert_eq!(
+        c.ordinal
+            .ok(&["logs", "chatty", "-c", "app", "--since=1h"])
+            .lines()
+            .count(),
+        6
+    );
+    // Nothing was written in the last second once the output settled.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        c.ordinal.ok(&["logs", "chatty", "-c", "app", "--since=1s"]),
+        ""
+    );
+    let future = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600))
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    assert_eq!(
+        c.ordinal.ok(&[
+            "logs",
+            "chatty",
+            "-c",
+            "app",
+            &format!("--since-time={future}")
+        ]),
+        ""
+    );
+
+    // The default-container annotation is kubectl's to follow.
+    c.rt.block_on(c.pods().patch(
+        "chatty",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {
+            "kubectl.kubernetes.io/default-container": "side"}}})),
+    ))
+    .unwrap();
+    assert_eq!(c.ordinal.ok(&["logs", "chatty"]), "from the side\n");
+}
+
+#[test]
+fn kubectl_logs_follow_ends_with_the_instance_and_previous_shows_the_last_one() {
+    let c = start();
+    c.create_pod(pod(
+        "ticker",
+        json!([sh(
+            "app",
+            "echo start; sleep 2; echo tick; sleep 1; echo end"
+        )]),
+    ));
+    c.start_container("ticker", "app");
+    c.wait_for_log("ticker", "app", "start");
+    let mut follow = c
+        .ordinal
+        .kubectl()
+        .args(["logs", "-f", "ticker"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "start");
+    assert!(
+        follow.try_wait().unwrap().is_none(),
+        "-f waits while the container runs"
+    );
+    assert_eq!(lines.next().unwrap().unwrap(), "tick");
+    assert_eq!(lines.next().unwrap().unwrap(), "end");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = follow.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "kubectl logs -f did not return");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert!(lines.next().is_none());
+    assert_eq!(c.wait_for_exit("ticker", "app"), 0);
+
+    let out = c.ordinal.run(&["logs", "ticker", "--previous"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out).trim(),
+        "Error from server (BadRequest): previous terminated container \"app\" in pod \"ticker\" not found"
+    );
+    // A restart: the finished instance becomes the previous one.
+    c.start_container("ticker", "app");
+    assert_eq!(
+        c.ordinal.ok(&["logs", "ticker", "--previous"]),
+        "start\ntick\nend\n"
+    );
+    c.wait_for_log("ticker", "app", "start");
+    assert!(c.ordinal.ok(&["logs", "ticker"]).starts_with("start\n"));
+}
+
+#[test]
+fn kubectl_exec_streams_exit_codes_and_stdin() {
+    let c = start();
+    c.create_pod(pod("shell", json!([sh("app", "exec sleep 600")])));
+    c.start_container("shell", "app");
+
+    let out = c.ordinal.run(&[
+        "exec",
+        "shell",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "out\n");
+    assert!(stderr(&out).starts_with("err\n"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("command terminated with exit code 3"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = c.ordinal.run(&["exec", "shell", "--", "true"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+
+    // stdin reaches the command and its end closes the command's stdin.
+    let input = "hello\nworld\n".repeat(2000);
+    let out = c
+        .ordinal
+        .run_stdin(&["exec", "-i", "shell", "--", "cat"], &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), input);
+    let out = c
+        .ordinal
+        .run_stdin(&["exec", "-i", "shell", "--", "wc", "-l"], "a\nb\nc\n");
+    assert_eq!(stdout(&out).trim(), "3");
+
+    // A command that cannot start.
+    let out = c.ordinal.run(&["exec", "shell", "--", "/no/such/program"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("error executing command in container"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A pseudo-terminal for kubectl: its master, and a thread collecting
+/// what kubectl writes to it.
+struct Terminal {
+    master: std::fs::File,
+    seen: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Terminal {
+    fn open(rows: u16, cols: u16) -> (Terminal, std::os::fd::OwnedFd) {
+        use std::ffi::CStr;
+        use std::os::fd::{FromRawFd, OwnedFd};
+        // SAFETY: plain libc calls on descriptors owned here; checked.
+        let (master, slave) = unsafe {
+            let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+            assert!(m >= 0);
+            assert_eq!(libc::grantpt(m), 0);
+            assert_eq!(libc::unlockpt(m), 0);
+            let mut name = [0 as libc::c_char; 128];
+            assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
+            let s = libc::open(
+                CStr::from_ptr(name.as_ptr()).as_ptr(),
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            );
+            assert!(s >= 0);
+            (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s))
+        };
+        let master = std::fs::File::from(master);
+        let terminal = Terminal {
+            master,
+            seen: Arc::default(),
+        };
+        terminal.resize(rows, cols);
+        let mut reader = terminal.master.try_clone().unwrap();
+        let seen = terminal.seen.clone();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        (terminal, slave)
+    }
+
+    fn resize(&self, rows: u16, cols: u16) {
+        use std::os::fd::AsRawFd;
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize.
+        assert_eq!(
+            unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) },
+            0
+        );
+    }
+
+    fn type_text(&self, text: &str) {
+        use std::io::Write;
+        (&self.master).write_all(text.as_bytes()).unwrap();
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
+    }
+}
+
+#[test]
+fn kubectl_exec_with_a_terminal() {
+    use std::os::unix::process::CommandExt;
+    let c = start();
+    c.create_pod(pod("tty", json!([sh("app", "exec sleep 600")])));
+    c.start_container("tty", "app");
+
+    let (terminal, slave) = Terminal::open(30, 100);
+    let mut kubectl = c.ordinal.kubectl();
+    kubectl
+        .args(["exec", "-it", "tty", "--", "sh"])
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave.try_clone().unwrap()));
+    // SAFETY: setsid and ioctl are async-signal-safe.
+    unsafe {
+        kubectl.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = kubectl.spawn().unwrap();
+    drop(slave);
+
+    terminal.type_text("tty; stty size\r");
+    eventually("tty and size", Duration::from_secs(20), || {
+        let text = terminal.text();
+        text.contains("/dev/pts/") && text.contains("30 100")
+    });
+    terminal.resize(40, 120);
+    eventually("the resize", Duration::from_secs(20), || {
+        terminal.type_text("stty size\r");
+        std::thread::sleep(Duration::from_millis(200));
+        terminal.text().contains("40 120")
+    });
+    terminal.type_text("exit 7\r");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "kubectl exec -it did not return");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(7), "{}", terminal.text());
+}
+
+#[test]
+fn errors_read_as_upstreams() {
+    let c = start();
+    // A pod the API knows and the node does not.
+    c.rt.block_on(c.pods().create(
+        &PostParams::default(),
+        &serde_json::from_value(pod("ghost", json!([sh("app", "true")]))).unwrap(),
+    ))
+    .unwrap();
+    // A pod not scheduled.
+    c.rt.block_on(
+        c.pods().create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "floating"},
+                "spec": {"containers": [sh("app", "true")]},
+            }))
+            .unwrap(),
+        ),
+    )
+    .unwrap();
+    // A pod whose container has not started.
+    c.create_pod(pod("waiting", json!([sh("app", "true")])));
+
+    let fails = |args: &[&str]| {
+        let out = c.ordinal.run(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        stderr(&out).trim().to_string()
+    };
+    // kubectl reads the pod first, and words a missing one itself.
+    assert_eq!(
+        fails(&["logs", "nope"]),
+        "error: error from server (NotFound): pods \"nope\" not found in namespace \"default\""
+    );
+    assert_eq!(
+        fails(&["logs", "waiting"]),
+        "Error from server (BadRequest): container \"app\" in pod \"waiting\" is waiting to start: ContainerCreating"
+    );
+    assert_eq!(
+        fails(&["logs", "ghost"]),
+        "Error from server (NotFound): the server could not find the requested resource ( pods/log ghost)"
+    );
+    assert!(
+        fails(&["logs", "waiting", "-c", "nope"])
+            .contains("container nope is not valid for pod waiting")
+    );
+    // Unscheduled: no log yet, and no error (upstream answers 204).
+    assert_eq!(c.ordinal.ok(&["logs", "floating"]), "");
+
+    assert_eq!(
+        fails(&["exec", "nope", "--", "true"]),
+        "Error from server (NotFound): pods \"nope\" not found"
+    );
+    assert_eq!(
+        fails(&["exec", "floating", "--", "true"]),
+        "Error from server (BadRequest): pod floating does not have a host assigned"
+    );
+    assert_eq!(
+        fails(&["exec", "waiting", "-c", "nope", "--", "true"]),
+        "Error from server (BadRequest): container nope is not valid for pod waiting"
+    );
+    assert_eq!(
+        fails(&["exec", "waiting", "--", "true"]),
+        "error: unable to upgrade connection: container not found (\"app\")"
+    );
+    assert_eq!(
+        fails(&["exec", "ghost", "--", "true"]),
+        "error: unable to upgrade connection: pod does not exist"
+    );
+
+    // A node nobody answers for.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = closed.local_addr().unwrap();
+    drop(closed);
+    c.rt.block_on(register_node(&c.client, "gone-node", gone));
+    c.rt.block_on(
+        c.pods().create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "stranded"},
+                "spec": {"nodeName": "gone-node", "containers": [sh("app", "true")]},
+            }))
+            .unwrap(),
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        fails(&["logs", "stranded"]),
+        format!(
+            "Error from server: Get \"https://{gone}/containerLogs/default/stranded/app\": dial tcp {gone}: connect: connection refused"
+        )
+    );
+    assert_eq!(
+        fails(&["exec", "stranded", "--", "true"]),
+        format!(
+            "Error from server: error dialing backend: dial tcp {gone}: connect: connection refused"
+        )
+    );
+
+    // The API's own checks, straight from a client.
+    let raw = |path: &str| {
+        let request = http::Request::get(path).body(Vec::new()).unwrap();
+        c.rt.block_on(c.client.request_text(request))
+    };
+    let err = raw("/api/v1/namespaces/default/pods/waiting/log?tailLines=-1").unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(status.code, 422);
+    assert_eq!(
+        status.message,
+        "PodLogOptions \"waiting\" is invalid: tailLines: Invalid value: -1: must be greater than or equal to 0"
+    );
+    let err =
+        raw("/api/v1/namespaces/default/pods/waiting/exec?command=true&stdout=true").unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (400, "Upgrade request required")
+    );
+}
+
+#[test]
+fn kube_rs_exec_over_websocket() {
+    let c = start();
+    c.create_pod(pod("kube", json!([sh("app", "exec sleep 600")])));
+    c.start_container("kube", "app");
+    let pods = c.pods();
+    c.rt.block_on(async {
+        use tokio::io::AsyncReadExt;
+        let mut attached = pods
+            .exec(
+                "kube",
+                ["sh", "-c", "echo hi; echo there >&2; exit 4"],
+                &AttachParams::default().stderr(true),
+            )
+            .await
+            .unwrap();
+        let mut out = String::new();
+        attached
+            .stdout()
+            .unwrap()
+            .read_to_string(&mut out)
+            .await
+            .unwrap();
+        let mut err = String::new();
+        attached
+            .stderr()
+            .unwrap()
+            .read_to_string(&mut err)
+            .await
+            .unwrap();
+        let status = attached.take_status().unwrap().await.unwrap();
+        assert_eq!(out, "hi\n");
+        assert_eq!(err, "there\n");
+        assert_eq!(status.status.as_deref(), Some("Failure"));
+        assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
+        let causes = status.details.unwrap().causes.unwrap();
+        assert_eq!(causes[0].message.as_deref(), Some("4"));
+        attached.join().await.unwrap();
+    });
+}
