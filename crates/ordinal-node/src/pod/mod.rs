@@ -188,13 +188,7 @@ impl<R: Runtime> Worker<R> {
                     .join("logs")
                     .join(&s.spec.name)
                     .join(format!("{}.log", s.restart_count));
-                ctx.registry.earlier_log(
-                    pod.metadata.namespace.as_deref().unwrap_or_default(),
-                    pod.metadata.name.as_deref().unwrap_or_default(),
-                    &uid,
-                    &id,
-                    path,
-                );
+                ctx.registry.earlier_log(&key_of(&pod, &uid), &id, path);
             }
         }
         let start_time = previous
@@ -208,12 +202,7 @@ impl<R: Runtime> Worker<R> {
             .chain(spec.containers.iter())
             .map(|c| c.name.clone())
             .collect();
-        ctx.registry.set_containers(
-            pod.metadata.namespace.as_deref().unwrap_or_default(),
-            pod.metadata.name.as_deref().unwrap_or_default(),
-            &uid,
-            names,
-        );
+        ctx.registry.set_containers(&key_of(&pod, &uid), names);
         Some(Worker {
             reported: pod.status.clone(),
             ctx,
@@ -253,13 +242,8 @@ impl<R: Runtime> Worker<R> {
         }
     }
 
-    /// (namespace, name, uid) for the registry.
-    fn key(&self) -> (&str, &str, &str) {
-        (
-            self.pod.metadata.namespace.as_deref().unwrap_or_default(),
-            self.pod.metadata.name.as_deref().unwrap_or_default(),
-            &self.uid,
-        )
+    fn key(&self) -> registry::PodKey {
+        key_of(&self.pod, &self.uid)
     }
 
     fn name(&self) -> String {
@@ -410,8 +394,8 @@ impl<R: Runtime> Worker<R> {
                     slot.delay = slot.backoff.next(ran);
                     slot.not_before = Some(Instant::now() + slot.delay);
                 }
-                let (ns, pod, uid) = self.key();
-                self.ctx.registry.stopped(ns, pod, uid, &container);
+                let key = self.key();
+                self.ctx.registry.stopped(&key, &container);
             }
             Note::Probe {
                 init,
@@ -937,11 +921,9 @@ impl<R: Runtime> Worker<R> {
                 };
                 let target = slot_target(&instance, &self.ctx, Some(&sandbox));
                 if let Some(target) = &target {
-                    let (ns, pod, uid) = self.key();
+                    let key = self.key();
                     self.ctx.registry.started(
-                        ns,
-                        pod,
-                        uid,
+                        &key,
                         &name,
                         &format!("ordinal://{}", process.id),
                         &process.log,
@@ -1142,8 +1124,7 @@ impl<R: Runtime> Worker<R> {
 
     /// Removes the pod's directory (emptyDirs, logs, generated files).
     fn cleanup(&self) {
-        let (ns, pod, uid) = self.key();
-        self.ctx.registry.remove(ns, pod, uid);
+        self.ctx.registry.remove(&self.key());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
@@ -1174,8 +1155,8 @@ impl<R: Runtime> Worker<R> {
         if self.reported.as_ref() == Some(&status) {
             return;
         }
-        let (ns, pod, uid) = self.key();
-        self.ctx.registry.set_status(ns, pod, uid, status.clone());
+        let key = self.key();
+        self.ctx.registry.set_status(&key, status.clone());
         let patch = serde_json::json!({ "status": status });
         match self
             .api()
@@ -1192,6 +1173,14 @@ impl<R: Runtime> Worker<R> {
                 self.retry_at = Some(Instant::now() + Duration::from_millis(500));
             }
         }
+    }
+}
+
+fn key_of(pod: &Pod, uid: &str) -> registry::PodKey {
+    registry::PodKey {
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        uid: uid.to_string(),
     }
 }
 

@@ -27,6 +27,15 @@ struct PodRecord {
     containers: Vec<String>,
 }
 
+/// Which pod a record is about: a pod is known to the server by namespace
+/// and name, and a new pod of the same name (a new UID) starts afresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodKey {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
 /// Shared between the workers and the node server; cheap to clone.
 #[derive(Clone, Default)]
 pub struct Registry {
@@ -34,9 +43,12 @@ pub struct Registry {
 }
 
 impl Registry {
-    fn with<T>(&self, ns: &str, pod: &str, uid: &str, f: impl FnOnce(&mut PodRecord) -> T) -> T {
+    fn with<T>(&self, key: &PodKey, f: impl FnOnce(&mut PodRecord) -> T) -> T {
+        let uid = key.uid.as_str();
         let mut pods = self.pods.lock().unwrap_or_else(|p| p.into_inner());
-        let record = pods.entry((ns.to_string(), pod.to_string())).or_default();
+        let record = pods
+            .entry((key.namespace.clone(), key.name.clone()))
+            .or_default();
         if record.uid != uid {
             // A new pod of the same name replaces the old one's record.
             *record = PodRecord {
@@ -47,26 +59,24 @@ impl Registry {
         f(record)
     }
 
-    pub fn set_containers(&self, ns: &str, pod: &str, uid: &str, names: Vec<String>) {
-        self.with(ns, pod, uid, |r| r.containers = names);
+    pub fn set_containers(&self, key: &PodKey, names: Vec<String>) {
+        self.with(key, |r| r.containers = names);
     }
 
-    pub fn set_status(&self, ns: &str, pod: &str, uid: &str, status: PodStatus) {
-        self.with(ns, pod, uid, |r| r.status = Some(status));
+    pub fn set_status(&self, key: &PodKey, status: PodStatus) {
+        self.with(key, |r| r.status = Some(status));
     }
 
     /// A container instance started: its log, and exec into it.
     pub fn started(
         &self,
-        ns: &str,
-        pod: &str,
-        uid: &str,
+        key: &PodKey,
         container: &str,
         id: &str,
         log: &ContainerLog,
         exec: ExecFn,
     ) {
-        self.with(ns, pod, uid, |r| {
+        self.with(key, |r| {
             r.logs
                 .insert(id.to_string(), (log.path().to_path_buf(), log.follower()));
             r.running.insert(container.to_string(), exec);
@@ -74,25 +84,25 @@ impl Registry {
     }
 
     /// The log of an instance from before the agent restarted (ended).
-    pub fn earlier_log(&self, ns: &str, pod: &str, uid: &str, id: &str, path: PathBuf) {
-        self.with(ns, pod, uid, |r| {
+    pub fn earlier_log(&self, key: &PodKey, id: &str, path: PathBuf) {
+        self.with(key, |r| {
             r.logs.insert(id.to_string(), (path, Follower::ended()));
         });
     }
 
     /// The instance ended: no exec into it any more (its log stays).
-    pub fn stopped(&self, ns: &str, pod: &str, uid: &str, container: &str) {
-        self.with(ns, pod, uid, |r| {
+    pub fn stopped(&self, key: &PodKey, container: &str) {
+        self.with(key, |r| {
             r.running.remove(container);
         });
     }
 
     /// The pod left the node.
-    pub fn remove(&self, ns: &str, pod: &str, uid: &str) {
+    pub fn remove(&self, key: &PodKey) {
         let mut pods = self.pods.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (ns.to_string(), pod.to_string());
-        if pods.get(&key).is_some_and(|r| r.uid == uid) {
-            pods.remove(&key);
+        let at = (key.namespace.clone(), key.name.clone());
+        if pods.get(&at).is_some_and(|r| r.uid == key.uid) {
+            pods.remove(&at);
         }
     }
 }
