@@ -35,6 +35,8 @@ enum Command {
         /// `ordinal controller`.
         #[arg(long)]
         no_controllers: bool,
+        #[command(flatten)]
+        network: NetworkArgs,
     },
     /// Run the controllers (StatefulSet, garbage collector, namespace)
     /// against any Kubernetes API server. Replicas elect a leader through
@@ -47,6 +49,27 @@ enum Command {
     },
     /// Print the version of ordinal and of the Kubernetes API it serves.
     Version,
+}
+
+/// `ordinal up`'s Service network and cluster DNS (issue 7).
+#[derive(clap::Args)]
+struct NetworkArgs {
+    /// The range Services get cluster IPs from; `default/kubernetes`
+    /// takes its first address.
+    #[arg(long, default_value = ordinal_apiserver::allocate::DEFAULT_SERVICE_CIDR)]
+    service_cidr: String,
+    /// The range of node ports (allocated and validated; not served).
+    #[arg(long, default_value = "30000-32767")]
+    service_node_port_range: String,
+}
+
+impl NetworkArgs {
+    fn service_network(&self) -> anyhow::Result<ordinal_apiserver::allocate::ServiceNetwork> {
+        use ordinal_apiserver::allocate::ServiceNetwork;
+        let mut network = ServiceNetwork::parse(&self.service_cidr)?;
+        network.node_ports = ServiceNetwork::parse_node_ports(&self.service_node_port_range)?;
+        Ok(network)
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -70,7 +93,8 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             listen,
             no_controllers,
-        } => runtime()?.block_on(up(data_dir, listen, !no_controllers)),
+            network,
+        } => runtime()?.block_on(up(data_dir, listen, !no_controllers, network)),
         Command::Controller { kubeconfig } => runtime()?.block_on(controller(kubeconfig)),
     }
 }
@@ -82,9 +106,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-async fn up(data_dir: PathBuf, listen: SocketAddr, controllers: bool) -> anyhow::Result<()> {
+async fn up(
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    controllers: bool,
+    network: NetworkArgs,
+) -> anyhow::Result<()> {
     let started = Instant::now();
-    let running = server::start(Config::new(&data_dir, listen))
+    let mut config = Config::new(&data_dir, listen);
+    config.service_network = network.service_network()?;
+    let running = server::start(config)
         .await
         .with_context(|| format!("starting ordinal on {}", data_dir.display()))?;
     let kubeconfig =
