@@ -8,11 +8,14 @@
 //! - [`events`]: recording core/v1 Events with client-go's aggregation;
 //! - [`statefulset`]: the StatefulSet controller (a pure planning core and
 //!   the driver that runs it against the API);
+//! - [`endpoints`]: the Endpoints and EndpointSlice controllers (the
+//!   addresses of the pods each Service selects);
 //! - [`leader`]: leader election through a coordination.k8s.io Lease, for
 //!   running the controllers as replicas (`ordinal controller`).
 //!
 //! [`run`] runs them all until shutdown.
 
+pub mod endpoints;
 pub mod events;
 pub mod gc;
 pub mod leader;
@@ -32,7 +35,8 @@ pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send
     tokio::join!(
         gc::run(client.clone(), shutdown.clone()),
         namespace::run(client.clone(), shutdown.clone()),
-        statefulset::run(client, shutdown),
+        statefulset::run(client.clone(), shutdown.clone()),
+        endpoints::run(client, shutdown),
     );
 }
 
