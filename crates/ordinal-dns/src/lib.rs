@@ -32,6 +32,8 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 pub use answer::{Authority, TTL};
+pub use hickory_proto::op::ResponseCode;
+pub use hickory_proto::rr::RecordType;
 pub use model::Model;
 pub use server::DnsServer;
 

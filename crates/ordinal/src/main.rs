@@ -47,6 +47,18 @@ enum Command {
         #[arg(long)]
         kubeconfig: Option<PathBuf>,
     },
+    /// Ask a DNS server (by default the cluster DNS of `ordinal up`) one
+    /// question, as `dig` would.
+    DnsQuery {
+        /// The name to look up (`web-0.web.default.svc.cluster.local`).
+        name: String,
+        /// A, AAAA, SRV, PTR, TXT, SOA, NS, CNAME or ANY.
+        #[arg(long = "type", short = 't', default_value = "A")]
+        qtype: String,
+        /// The server to ask.
+        #[arg(long, default_value = DEFAULT_DNS_LISTEN)]
+        server: SocketAddr,
+    },
     /// Print the version of ordinal and of the Kubernetes API it serves.
     Version,
 }
@@ -61,7 +73,25 @@ struct NetworkArgs {
     /// The range of node ports (allocated and validated; not served).
     #[arg(long, default_value = "30000-32767")]
     service_node_port_range: String,
+    /// Where the cluster DNS serves (UDP and TCP); repeat for more
+    /// addresses. Port 0 picks a free port.
+    #[arg(long = "dns-listen", default_value = DEFAULT_DNS_LISTEN)]
+    dns_listen: Vec<SocketAddr>,
+    /// Resolvers for names outside the cluster domain; repeat for more.
+    /// Default: the nameservers of /etc/resolv.conf.
+    #[arg(long = "dns-upstream")]
+    dns_upstream: Vec<SocketAddr>,
+    /// The cluster domain the DNS is authoritative for.
+    #[arg(long, default_value = ordinal_dns::DEFAULT_DOMAIN)]
+    cluster_domain: String,
+    /// Run without cluster DNS.
+    #[arg(long)]
+    no_dns: bool,
 }
+
+/// The cluster DNS's default address: loopback, on a port that needs no
+/// privilege and is outside the ephemeral range.
+const DEFAULT_DNS_LISTEN: &str = "127.0.0.1:10053";
 
 impl NetworkArgs {
     fn service_network(&self) -> anyhow::Result<ordinal_apiserver::allocate::ServiceNetwork> {
@@ -69,6 +99,17 @@ impl NetworkArgs {
         let mut network = ServiceNetwork::parse(&self.service_cidr)?;
         network.node_ports = ServiceNetwork::parse_node_ports(&self.service_node_port_range)?;
         Ok(network)
+    }
+
+    fn dns_config(&self) -> ordinal_dns::Config {
+        ordinal_dns::Config {
+            listen: self.dns_listen.clone(),
+            domain: self.cluster_domain.clone(),
+            upstreams: match self.dns_upstream.is_empty() {
+                true => ordinal_dns::Upstreams::ResolvConf("/etc/resolv.conf".into()),
+                false => ordinal_dns::Upstreams::Servers(self.dns_upstream.clone()),
+            },
+        }
     }
 }
 
@@ -96,6 +137,11 @@ fn main() -> anyhow::Result<()> {
             network,
         } => runtime()?.block_on(up(data_dir, listen, !no_controllers, network)),
         Command::Controller { kubeconfig } => runtime()?.block_on(controller(kubeconfig)),
+        Command::DnsQuery {
+            name,
+            qtype,
+            server,
+        } => runtime()?.block_on(dns_query(name, qtype, server)),
     }
 }
 
@@ -120,11 +166,19 @@ async fn up(
         .with_context(|| format!("starting ordinal on {}", data_dir.display()))?;
     let kubeconfig =
         std::fs::canonicalize(&running.kubeconfig).unwrap_or(running.kubeconfig.clone());
+    let dns = match network.no_dns {
+        true => None,
+        false => Some(start_dns(&running.kubeconfig, network.dns_config()).await?),
+    };
     println!(
         "ordinal is up: API server {} (ready in {} ms)",
         running.url(),
         started.elapsed().as_millis()
     );
+    if let Some(dns) = &dns {
+        let addresses: Vec<String> = dns.addresses().iter().map(|a| a.to_string()).collect();
+        println!("  cluster DNS {} (udp, tcp)", addresses.join(", "));
+    }
     println!("  export KUBECONFIG={}", kubeconfig.display());
     let controllers = match controllers {
         true => Some(start_controllers(&running.kubeconfig).await?),
@@ -135,7 +189,42 @@ async fn up(
     if let Some(controllers) = controllers {
         controllers.stop().await;
     }
+    if let Some(dns) = dns {
+        dns.shutdown().await;
+    }
     running.shutdown().await;
+    Ok(())
+}
+
+/// The cluster DNS, fed through its own client from the kubeconfig the
+/// server wrote.
+async fn start_dns(
+    kubeconfig: &Path,
+    config: ordinal_dns::Config,
+) -> anyhow::Result<ordinal_dns::Dns> {
+    let client = client_from(kubeconfig).await?;
+    ordinal_dns::Dns::start(client, config)
+        .await
+        .context("starting the cluster DNS (choose another --dns-listen, or --no-dns)")
+}
+
+async fn client_from(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
+    let file = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+        .await
+        .with_context(|| format!("loading {}", kubeconfig.display()))?;
+    kube::Client::try_from(config).context("building a client")
+}
+
+/// `ordinal dns-query`: one question, the answer printed as dig does.
+async fn dns_query(name: String, qtype: String, server: SocketAddr) -> anyhow::Result<()> {
+    let qtype: ordinal_dns::RecordType = qtype
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown record type {qtype:?}"))?;
+    let answer = ordinal_dns::client::query(server, &name, qtype, Duration::from_secs(5)).await?;
+    print!("{}", ordinal_dns::client::render(&answer));
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod kubelet;
+pub mod network;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -194,7 +195,14 @@ pub fn spawn(dir: &Path) -> Result<(Child, String), String> {
 /// [`spawn`] with more arguments to `ordinal up`.
 pub fn spawn_with(dir: &Path, extra: &[&str]) -> Result<(Child, String), String> {
     let mut child = Command::new(binary())
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--dns-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir)
         .args(extra)
         .stdout(Stdio::piped())
