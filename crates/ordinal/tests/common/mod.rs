@@ -71,6 +71,19 @@ impl Ordinal {
         }
     }
 
+    /// Starts ordinal on a given data dir with more arguments to
+    /// `ordinal up`.
+    pub fn start_on_with(dir: &Path, extra: &[&str]) -> Ordinal {
+        let (child, url) = spawn_with(dir, extra).expect("ordinal up starts");
+        Ordinal {
+            dir: dir.to_path_buf(),
+            url,
+            child: Some(child),
+            _tmp: None,
+            cache: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
     }
