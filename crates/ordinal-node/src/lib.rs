@@ -2,3 +2,5 @@
 //!
 //! Not built yet (issue 5). This crate exists now so the workspace has its
 //! final shape.
+
+pub mod proxy;
