@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 /// Starts `ordinal up` on `dir` and waits for its banner; returns the
 /// process and how long it took to be ready.
 pub fn spawn(dir: &Path) -> (Child, Duration) {
+    spawn_with(dir, &[])
+}
+
+/// [`spawn`] with more arguments to `ordinal up`.
+pub fn spawn_with(dir: &Path, extra: &[&str]) -> (Child, Duration) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ordinal"))
         .args([
@@ -22,6 +27,7 @@ pub fn spawn(dir: &Path) -> (Child, Duration) {
             "--data-dir",
         ])
         .arg(dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
