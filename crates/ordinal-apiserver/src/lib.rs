@@ -10,6 +10,7 @@
 //! collections) → [`ordinal_store`] → [`render`] (JSON, YAML or a Table).
 
 pub mod admission;
+pub mod allocate;
 pub mod decode;
 pub mod defaults;
 pub mod delete_options;

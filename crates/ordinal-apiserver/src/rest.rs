@@ -18,6 +18,7 @@ use ordinal_store::{Object, StoreError};
 use serde_json::{Value, json};
 
 use crate::admission;
+use crate::allocate;
 use crate::decode;
 use crate::deletion;
 use crate::fields;
@@ -408,11 +409,19 @@ async fn insert_object(
     apply_create_defaults(resource, &mut object);
     objects::normalize(resource, &mut object);
     admission::create(&state.store, resource, &name, &mut object)?;
+    let dry = dry_run(query)?;
+    // Held until the store has the object (or refused it).
+    let _reserved = match allocate::is_service(resource) {
+        true => state
+            .allocator
+            .create(&state.store, &name, &mut object, dry)?,
+        false => None,
+    };
     if let Ownership::Update(manager) = ownership {
         object = fields::track_update(target, None, object, manager);
     }
     let key = resource.key(target.namespace.as_deref(), &name);
-    if dry_run(query)? {
+    if dry {
         if state.store.get(&key).is_some() {
             return Err(ApiError::already_exists(resource, &name));
         }
@@ -616,6 +625,12 @@ pub(crate) async fn update_object(
         objects::normalize(resource, &mut new);
         deletion::check_update(resource, target.subresource.as_deref(), &old, &mut new)?;
         admission::update(resource, &name, &old, &mut new, scope)?;
+        let _reserved = match scope == Scope::Main && allocate::is_service(resource) {
+            true => state
+                .allocator
+                .update(&state.store, &key, &name, &old, &mut new, dry)?,
+            false => None,
+        };
         objects::bump_generation(resource, &old, &mut new)?;
         if let Ownership::Update(manager) = ownership {
             new = fields::track_update(target, Some(&old), new, manager);

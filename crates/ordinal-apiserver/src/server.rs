@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use crate::allocate::{Allocator, ServiceNetwork};
 use crate::discovery;
 use crate::openapi;
 use crate::pki::{self, Credentials};
@@ -53,6 +54,9 @@ pub struct Config {
     /// How long an Event lives after its last update (kube-apiserver's
     /// `--event-ttl`, one hour by default).
     pub event_ttl: Duration,
+    /// Where Services get cluster IPs and node ports
+    /// (`--service-cidr`, `--service-node-port-range`).
+    pub service_network: ServiceNetwork,
 }
 
 impl Config {
@@ -63,6 +67,7 @@ impl Config {
             watch_history: 10_000,
             bookmark_interval: Duration::from_secs(30),
             event_ttl: Duration::from_secs(3600),
+            service_network: ServiceNetwork::default(),
         }
     }
 }
@@ -94,6 +99,8 @@ pub struct AppState {
     pub server_address: String,
     /// The client for nodes' kubelet endpoints (`pods/log`, `pods/exec`).
     pub kubelet: crate::kubelet::KubeletClient,
+    /// Cluster IPs and node ports of Services.
+    pub allocator: Arc<Allocator>,
 }
 
 /// Selector attributes of an object, computed once when it is stored. The
@@ -172,6 +179,74 @@ async fn bootstrap(store: &Store) -> Result<(), ordinal_store::StoreError> {
     Ok(())
 }
 
+/// The `default/kubernetes` Service every cluster has: the first address
+/// of the service range, port 443 to the API server's port. Made on first
+/// start; on later starts its target port follows the listen port. Without
+/// selector, so the endpoints controllers leave it alone; its endpoints
+/// (the API server's address) are not published, since that address is
+/// usually loopback, which Endpoints may not hold.
+async fn kubernetes_service(
+    store: &Store,
+    allocator: &Arc<Allocator>,
+    port: u16,
+) -> Result<(), ordinal_store::StoreError> {
+    let services = resources::lookup("", "v1", "services").expect("served");
+    let key = services.key(Some("default"), "kubernetes");
+    if let Some(current) = store.get(&key) {
+        let Ok(mut object) = serde_json::from_slice::<serde_json::Value>(&current.bytes) else {
+            return Ok(());
+        };
+        let target = object.pointer("/spec/ports/0/targetPort").cloned();
+        if target == Some(json!(port)) {
+            return Ok(());
+        }
+        if let Some(p) = object.pointer_mut("/spec/ports/0")
+            && p.get("name") == Some(&json!("https"))
+        {
+            p["targetPort"] = json!(port);
+            match store.update(key, object, current.rev).await {
+                Ok(_) | Err(ordinal_store::StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(());
+    }
+    let first = allocator.network().first().to_string();
+    let mut object = json!({
+        "kind": "Service",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "uid": uuid::Uuid::new_v4().to_string(),
+            "creationTimestamp": crate::objects::now_rfc3339(),
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {
+            "clusterIP": first,
+            "clusterIPs": [first],
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+            "type": "ClusterIP",
+            "sessionAffinity": "None",
+        },
+    });
+    if let Err(e) = crate::admission::create(store, services, "kubernetes", &mut object) {
+        tracing::warn!(error = %e, "the default/kubernetes Service is not valid");
+        return Ok(());
+    }
+    let _reserved = match allocator.create(store, "kubernetes", &mut object, false) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "no default/kubernetes Service");
+            return Ok(());
+        }
+    };
+    match store.create(key, object).await {
+        Ok(_) | Err(ordinal_store::StoreError::AlreadyExists) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// A running API server.
 pub struct Running {
     /// The address it listens on (with the real port when 0 was asked).
@@ -213,6 +288,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let credentials = pki::ensure(&config.data_dir, addr)?;
     let store = open_store(&config.data_dir, config.watch_history)?;
     bootstrap(&store).await?;
+    let allocator = Allocator::new(config.service_network.clone());
+    kubernetes_service(&store, &allocator, addr.port()).await?;
 
     let kubeconfig = config.data_dir.join("kubeconfig");
     pki::write_private(
@@ -233,6 +310,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         bookmark_interval: config.bookmark_interval,
         server_address: addr.to_string(),
         kubelet,
+        allocator,
     });
     crate::expiry::spawn(store.clone(), config.event_ttl, shutdown_rx.clone());
     let tls = tls_acceptor(&credentials)?;

@@ -38,6 +38,7 @@ fn harness(history: usize) -> Harness {
         bookmark_interval: Duration::from_millis(100),
         server_address: "127.0.0.1:6443".into(),
         kubelet,
+        allocator: ordinal_apiserver::allocate::Allocator::new(Default::default()),
     });
     Harness {
         router: server::router(state),

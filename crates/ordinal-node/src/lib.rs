@@ -9,6 +9,7 @@
 //! - [`runtime`]: how containers come to exist (the process runtime:
 //!   namespaces, mounts, the pause process);
 //! - [`network`]: the instance's bridge, pod addresses and veths;
+//! - [`proxy`]: the service proxy (nftables rules for ClusterIPs);
 //! - [`registration`]: the Node object and its heartbeat Lease;
 //! - [`machine`]: capacity, system info and pressure;
 //! - [`logs`]: container log files in the CRI format, written and read;
@@ -23,6 +24,7 @@ pub mod logs;
 pub mod machine;
 pub mod network;
 pub mod pod;
+pub mod proxy;
 pub mod registration;
 pub mod runtime;
 pub mod server;
@@ -36,7 +38,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use kube::Client;
 
-use network::{Cidr, Network};
+use network::{Ipv4Net, Network};
 use runtime::process::{Isolation, ProcessRuntime};
 
 /// How to run the node.
@@ -48,10 +50,10 @@ pub struct Config {
     /// `None`: namespaces when running as root, host mode otherwise.
     pub isolation: Option<Isolation>,
     /// The pod range; default: the instance slot's.
-    pub pod_cidr: Option<Cidr>,
+    pub pod_cidr: Option<Ipv4Net>,
     pub cluster_domain: String,
-    /// The cluster DNS as pods reach it; default: the bridge gateway
-    /// (where `ordinal up` makes the cluster DNS listen).
+    /// The cluster DNS as pods reach it (`ordinal up` serves it on the
+    /// bridge gateway); `None`: pods use the host's resolvers.
     pub dns_server: Option<IpAddr>,
     pub max_pods: u32,
     /// The `ordinal` binary (run as the pods' pause process).
@@ -103,6 +105,12 @@ impl Node {
             isolation,
             network,
         })
+    }
+
+    /// Where pods' resolv.conf sends them (the cluster DNS); `None`: the
+    /// host's resolvers.
+    pub fn set_dns_server(&mut self, server: Option<IpAddr>) {
+        self.config.dns_server = server;
     }
 
     pub fn isolation(&self) -> Isolation {
@@ -163,10 +171,7 @@ impl Node {
             },
         );
         let dns = pod::files::Dns {
-            server: self
-                .config
-                .dns_server
-                .or_else(|| self.network.as_ref().map(|n| IpAddr::V4(n.gateway))),
+            server: self.config.dns_server,
             domain: self.config.cluster_domain.clone(),
             host_resolv_conf: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
         };

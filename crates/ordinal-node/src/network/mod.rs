@@ -23,15 +23,15 @@ use std::sync::Mutex;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-pub use ipam::Cidr;
 use ipam::Ipam;
+pub use ipnet::Ipv4Net;
 use slot::Slot;
 
 /// The network of one instance.
 pub struct Network {
     slot: Slot,
     pub bridge: String,
-    pub cidr: Cidr,
+    pub cidr: Ipv4Net,
     pub gateway: Ipv4Addr,
     ipam: Mutex<Ipam>,
 }
@@ -43,13 +43,13 @@ pub enum NetworkError {
     #[error("`ip {args}` failed: {stderr}")]
     Ip { args: String, stderr: String },
     #[error("the pod range {0} is full")]
-    Full(Cidr),
+    Full(Ipv4Net),
 }
 
 impl Network {
     /// Claims a slot, then makes the bridge with the gateway address.
     /// `cidr` overrides the slot's default pod range.
-    pub async fn setup(cidr: Option<Cidr>) -> Result<Network, NetworkError> {
+    pub async fn setup(cidr: Option<Ipv4Net>) -> Result<Network, NetworkError> {
         let slot = Slot::claim()?;
         let cidr = cidr.unwrap_or_else(|| slot.default_cidr());
         let bridge = format!("ordinal{}", slot.number());
@@ -58,12 +58,12 @@ impl Network {
         for stale in stale_bridges(slot.number()) {
             let _ = ip(&["link", "del", &stale]).await;
         }
-        let gateway = cidr.gateway();
+        let gateway = ipam::gateway(&cidr);
         ip(&["link", "add", &bridge, "type", "bridge"]).await?;
         ip(&[
             "addr",
             "add",
-            &format!("{gateway}/{}", cidr.prefix),
+            &format!("{gateway}/{}", cidr.prefix_len()),
             "dev",
             &bridge,
         ])
@@ -120,7 +120,7 @@ impl Network {
                      link set eth0 up\n\
                      link set lo up\n\
                      route add default via {gateway}\n",
-                    prefix = self.cidr.prefix,
+                    prefix = self.cidr.prefix_len(),
                     gateway = self.gateway
                 ),
             )

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use super::Cidr;
+use ipnet::Ipv4Net;
 
 /// How many instances can run at once on one machine.
 pub const SLOTS: u32 = 256;
@@ -72,9 +72,9 @@ impl Slot {
     }
 
     /// Slot N's pods: the Nth /20 of 10.192.0.0/12.
-    pub fn default_cidr(&self) -> Cidr {
+    pub fn default_cidr(&self) -> Ipv4Net {
         let base = u32::from(Ipv4Addr::new(10, 192, 0, 0)) + (self.number << 12);
-        Cidr::new(Ipv4Addr::from(base), 20).expect("a /20 is a valid range")
+        Ipv4Net::new(Ipv4Addr::from(base), 20).expect("a /20 is a valid range")
     }
 }
 

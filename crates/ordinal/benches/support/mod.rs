@@ -18,7 +18,14 @@ pub fn spawn(dir: &Path) -> (Child, Duration) {
 pub fn spawn_with(dir: &Path, extra: &[&str]) -> (Child, Duration) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ordinal"))
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--dns-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir)
         .args(extra)
         .stdout(Stdio::piped())

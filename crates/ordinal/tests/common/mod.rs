@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod kubelet;
+pub mod network;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -61,6 +62,19 @@ impl Ordinal {
     /// Starts ordinal on a given data dir (which the caller keeps).
     pub fn start_on(dir: &Path) -> Ordinal {
         let (child, url) = spawn(dir).expect("ordinal up starts");
+        Ordinal {
+            dir: dir.to_path_buf(),
+            url,
+            child: Some(child),
+            _tmp: None,
+            cache: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// Starts ordinal on a given data dir with more arguments to
+    /// `ordinal up`.
+    pub fn start_on_with(dir: &Path, extra: &[&str]) -> Ordinal {
+        let (child, url) = spawn_with(dir, extra).expect("ordinal up starts");
         Ordinal {
             dir: dir.to_path_buf(),
             url,
@@ -209,7 +223,14 @@ pub fn spawn(dir: &Path) -> Result<(Child, String), String> {
 /// [`spawn`] with more arguments to `ordinal up`.
 pub fn spawn_with(dir: &Path, extra: &[&str]) -> Result<(Child, String), String> {
     let mut child = Command::new(binary())
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--dns-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir)
         .args(extra)
         .stdout(Stdio::piped())

@@ -1,0 +1,393 @@
+//! The driver of both endpoint controllers: watch caches of Services and
+//! Pods, a work queue keyed by Service, and per key one sync that brings
+//! the Service's Endpoints object and its EndpointSlices up to date.
+//!
+//! - Every Service change queues that Service; every Pod change queues the
+//!   Services of its namespace whose selector matches the pod's labels
+//!   before or after the change. Changes to our slices or to Endpoints
+//!   made by others (a deleted slice, an edited Endpoints) queue their
+//!   Service too, so they are repaired.
+//! - A sync reads the Service and Pods from the caches, and the Endpoints
+//!   and slices it writes live from the API. Reading its own output live
+//!   (one GET, one LIST) is what makes a sync never act on a stale view of
+//!   its own earlier writes — no duplicate slice after a quick second
+//!   sync — without upstream's expectation trackers; writes carry the
+//!   resourceVersion they were computed from.
+//! - Nothing is polled: a pod's readiness change is one watch event, one
+//!   sync, one slice update and one Endpoints update.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
+use kube::runtime::watcher::{self, Event};
+use tokio::task::JoinSet;
+
+use super::{pods, slices, subsets};
+use crate::queue::Queue;
+
+/// Services synced at the same time (upstream's
+/// `--concurrent-endpoint-syncs` and `--concurrent-service-endpoint-syncs`).
+pub const WORKERS: usize = 5;
+
+/// A Service, by namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServiceKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ServiceKey {
+    fn of(meta: &kube::api::ObjectMeta) -> ServiceKey {
+        ServiceKey {
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Why a sync did not finish; it is retried with back-off.
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error("{what} {namespace}/{name}: {source}")]
+    Api {
+        what: &'static str,
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
+}
+
+/// Runs the Endpoints and EndpointSlice controllers until `shutdown`
+/// completes.
+pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send) {
+    let services_writer = Writer::<Service>::default();
+    let pods_writer = Writer::<Pod>::default();
+    let controller = Arc::new(Controller {
+        client: client.clone(),
+        services: services_writer.as_reader(),
+        pods: pods_writer.as_reader(),
+        queue: Queue::new(),
+    });
+    let mut tasks = JoinSet::new();
+    {
+        let c = Arc::clone(&controller);
+        tasks.spawn(c.follow_services(services_writer));
+        let c = Arc::clone(&controller);
+        tasks.spawn(c.follow_pods(pods_writer));
+        let c = Arc::clone(&controller);
+        tasks.spawn(c.follow_outputs());
+    }
+    for _ in 0..WORKERS {
+        let c = Arc::clone(&controller);
+        tasks.spawn(async move {
+            if c.services.wait_until_ready().await.is_ok()
+                && c.pods.wait_until_ready().await.is_ok()
+            {
+                c.work().await;
+            }
+        });
+    }
+    shutdown.await;
+    controller.queue.close();
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+}
+
+struct Controller {
+    client: Client,
+    services: Store<Service>,
+    pods: Store<Pod>,
+    queue: Arc<Queue<ServiceKey>>,
+}
+
+/// The caches never read managedFields.
+fn forget_managed_fields<K: kube::Resource>(event: &mut Event<K>) {
+    match event {
+        Event::Apply(o) | Event::InitApply(o) | Event::Delete(o) => {
+            o.meta_mut().managed_fields = None
+        }
+        Event::Init | Event::InitDone => {}
+    }
+}
+
+impl Controller {
+    async fn follow_services(self: Arc<Self>, mut writer: Writer<Service>) {
+        let api: Api<Service> = Api::all(self.client.clone());
+        let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            let Ok(mut event) = event else { continue };
+            forget_managed_fields(&mut event);
+            writer.apply_watcher_event(&event);
+            match &event {
+                Event::Apply(s) | Event::Delete(s) => self.queue.add(ServiceKey::of(&s.metadata)),
+                Event::InitDone => self.queue.add_all(
+                    self.services
+                        .state()
+                        .iter()
+                        .map(|s| ServiceKey::of(&s.metadata)),
+                ),
+                Event::Init | Event::InitApply(_) => {}
+            }
+        }
+    }
+
+    async fn follow_pods(self: Arc<Self>, mut writer: Writer<Pod>) {
+        let reader = writer.as_reader();
+        let api: Api<Pod> = Api::all(self.client.clone());
+        let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            let Ok(mut event) = event else { continue };
+            forget_managed_fields(&mut event);
+            let mut keys = Vec::new();
+            if let Event::Apply(pod) | Event::Delete(pod) = &event {
+                if let Some(old) = reader.get(&ObjectRef::from_obj(pod)) {
+                    keys.extend(self.services_of(&old));
+                }
+                keys.extend(self.services_of(pod));
+            }
+            writer.apply_watcher_event(&event);
+            if let Event::InitDone = event {
+                keys.extend(
+                    self.services
+                        .state()
+                        .iter()
+                        .map(|s| ServiceKey::of(&s.metadata)),
+                );
+            }
+            self.queue.add_all(keys);
+        }
+    }
+
+    /// Watches what the controllers write, so that changes by others are
+    /// undone.
+    async fn follow_outputs(self: Arc<Self>) {
+        let slices: Api<EndpointSlice> = Api::all(self.client.clone());
+        let managed = format!("{}={}", slices::MANAGED_BY_LABEL, slices::CONTROLLER_NAME);
+        let slice_events = watcher::watcher(slices, watcher::Config::default().labels(&managed))
+            .default_backoff()
+            .filter_map(|e| async move {
+                match e {
+                    Ok(Event::Apply(s) | Event::Delete(s)) => {
+                        let name = s
+                            .metadata
+                            .labels
+                            .as_ref()?
+                            .get(slices::SERVICE_NAME_LABEL)?;
+                        Some(ServiceKey {
+                            namespace: s.metadata.namespace.clone().unwrap_or_default(),
+                            name: name.clone(),
+                        })
+                    }
+                    _ => None,
+                }
+            });
+        let endpoints: Api<Endpoints> = Api::all(self.client.clone());
+        let endpoint_events = watcher::watcher(endpoints, watcher::Config::default())
+            .default_backoff()
+            .filter_map(|e| async move {
+                match e {
+                    Ok(Event::Apply(ep) | Event::Delete(ep)) => Some(ServiceKey::of(&ep.metadata)),
+                    _ => None,
+                }
+            });
+        let events = futures::stream::select(slice_events, endpoint_events);
+        futures::pin_mut!(events);
+        while let Some(key) = events.next().await {
+            let service = self
+                .services
+                .get(&ObjectRef::new(&key.name).within(&key.namespace));
+            if service.is_some_and(|s| pods::is_managed(&s)) {
+                self.queue.add(key);
+            }
+        }
+    }
+
+    /// The Services of the pod's namespace that select it.
+    fn services_of(&self, pod: &Pod) -> Vec<ServiceKey> {
+        let ns = pod.metadata.namespace.as_deref();
+        self.services
+            .state_filter(|s| {
+                s.metadata.namespace.as_deref() == ns
+                    && pods::selects(s, pod.metadata.labels.as_ref())
+            })
+            .iter()
+            .map(|s| ServiceKey::of(&s.metadata))
+            .collect()
+    }
+
+    async fn work(self: Arc<Self>) {
+        while let Some(key) = self.queue.next().await {
+            match self.sync(&key).await {
+                Ok(()) => self.queue.forget(&key),
+                Err(e) => {
+                    tracing::debug!(error = %e, service = %key.name, "endpoints sync failed");
+                    self.queue.retry(key.clone());
+                }
+            }
+            self.queue.done(&key);
+        }
+    }
+
+    /// One sync of one Service: its Endpoints and its slices.
+    async fn sync(&self, key: &ServiceKey) -> Result<(), SyncError> {
+        let Some(service) = self
+            .services
+            .get(&ObjectRef::new(&key.name).within(&key.namespace))
+        else {
+            // Gone: its Endpoints go too; its slices follow through their
+            // owner reference (the garbage collector).
+            return self.delete_endpoints(key).await;
+        };
+        if !pods::is_managed(&service) {
+            // No selector (or an ExternalName): others provide endpoints.
+            // Slices this controller made while it had one are stale.
+            return self.sync_slices(key, &service, &[], false).await;
+        }
+        let in_namespace = self
+            .pods
+            .state_filter(|p| p.metadata.namespace.as_deref() == Some(key.namespace.as_str()));
+        let pods: Vec<&Pod> = in_namespace.iter().map(|p| p.as_ref()).collect();
+        let (endpoints, slices) = tokio::join!(
+            self.sync_endpoints(key, &service, &pods),
+            self.sync_slices(key, &service, &pods, true),
+        );
+        endpoints.and(slices)
+    }
+
+    fn error(what: &'static str, key: &ServiceKey) -> impl FnOnce(kube::Error) -> SyncError {
+        let (namespace, name) = (key.namespace.clone(), key.name.clone());
+        move |source| SyncError::Api {
+            what,
+            namespace,
+            name,
+            source,
+        }
+    }
+
+    async fn delete_endpoints(&self, key: &ServiceKey) -> Result<(), SyncError> {
+        let api: Api<Endpoints> = Api::namespaced(self.client.clone(), &key.namespace);
+        match api.delete(&key.name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(e) if status_code(&e) == Some(404) => Ok(()),
+            Err(e) => Err(Self::error("deleting the endpoints", key)(e)),
+        }
+    }
+
+    async fn sync_endpoints(
+        &self,
+        key: &ServiceKey,
+        service: &Service,
+        pods: &[&Pod],
+    ) -> Result<(), SyncError> {
+        let api: Api<Endpoints> = Api::namespaced(self.client.clone(), &key.namespace);
+        let desired = subsets::desired(service, pods);
+        let current = api
+            .get_opt(&key.name)
+            .await
+            .map_err(Self::error("reading the endpoints", key))?;
+        let written = match current {
+            None if service.metadata.deletion_timestamp.is_some() => return Ok(()),
+            None => api.create(&PostParams::default(), &desired).await,
+            Some(current) if subsets::up_to_date(&current, &desired) => return Ok(()),
+            Some(current) => {
+                let next = subsets::updated(&current, &desired);
+                api.replace(&key.name, &PostParams::default(), &next).await
+            }
+        };
+        match written {
+            Ok(_) => Ok(()),
+            // The namespace is being deleted: nothing to publish.
+            Err(e) if terminating_namespace(&e) => Ok(()),
+            Err(e) => Err(Self::error("writing the endpoints", key)(e)),
+        }
+    }
+
+    async fn sync_slices(
+        &self,
+        key: &ServiceKey,
+        service: &Service,
+        pods: &[&Pod],
+        managed: bool,
+    ) -> Result<(), SyncError> {
+        let api: Api<EndpointSlice> = Api::namespaced(self.client.clone(), &key.namespace);
+        let selector = format!(
+            "{}={},{}={}",
+            slices::SERVICE_NAME_LABEL,
+            key.name,
+            slices::MANAGED_BY_LABEL,
+            slices::CONTROLLER_NAME
+        );
+        let existing = api
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(Self::error("listing the endpoint slices", key))?
+            .items;
+        let plan = if managed {
+            slices::plan(service, &existing, pods)
+        } else {
+            slices::Plan {
+                delete: existing,
+                ..Default::default()
+            }
+        };
+        if plan.is_empty() {
+            return Ok(());
+        }
+        let fail = Self::error("writing the endpoint slices", key);
+        for slice in &plan.update {
+            let name = slice.metadata.name.clone().unwrap_or_default();
+            if let Err(e) = api.replace(&name, &PostParams::default(), slice).await {
+                return Err(fail(e));
+            }
+        }
+        if service.metadata.deletion_timestamp.is_none() {
+            for slice in &plan.create {
+                match api.create(&PostParams::default(), slice).await {
+                    Ok(_) => {}
+                    Err(e) if terminating_namespace(&e) => return Ok(()),
+                    Err(e) => return Err(fail(e)),
+                }
+            }
+        }
+        for slice in &plan.delete {
+            let name = slice.metadata.name.clone().unwrap_or_default();
+            let params = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid: slice.metadata.uid.clone(),
+                    resource_version: None,
+                }),
+                ..Default::default()
+            };
+            match api.delete(&name, &params).await {
+                Ok(_) => {}
+                Err(e) if matches!(status_code(&e), Some(404 | 409)) => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn status_code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
+
+/// Upstream drops creates refused because the namespace is terminating.
+fn terminating_namespace(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(status) => status.code == 403 && status.message.contains("terminat"),
+        _ => false,
+    }
+}
