@@ -12,14 +12,26 @@
 //!   running the controllers as replicas (`ordinal controller`).
 //!
 //! [`run`] runs them all until shutdown.
+//!
+//! The single-machine `ordinal up` also runs what a real cluster brings
+//! its own of ([`run_local`]):
+//!
+//! - [`scheduler`]: binds pods to Ready nodes, volumes included;
+//! - [`volumes`]: the PersistentVolume binder, the local-path provisioner,
+//!   protection, expansion and the default StorageClass.
 
 pub mod events;
 pub mod gc;
+pub mod informer;
 pub mod leader;
 pub mod namespace;
+pub mod quantity;
 mod queue;
+pub mod scheduler;
+pub mod selection;
 pub mod served;
 pub mod statefulset;
+pub mod volumes;
 
 use std::future::Future;
 
@@ -34,6 +46,50 @@ pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send
         namespace::run(client.clone(), shutdown.clone()),
         statefulset::run(client, shutdown),
     );
+}
+
+/// What the single-machine controllers need to know.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// Where the local-path provisioner keeps volumes.
+    pub volumes: volumes::Config,
+}
+
+/// Runs the controllers that only the single-machine `ordinal up` has —
+/// the scheduler and the volume controllers, sharing one set of caches —
+/// until `shutdown` completes. [`run`] runs beside them.
+pub async fn run_local(
+    client: kube::Client,
+    config: LocalConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let shutdown = shutdown.shared();
+    let caches = volumes::Caches::new();
+    let mut watches = tokio::task::JoinSet::new();
+    caches.start(&client, &mut watches);
+    tokio::join!(
+        {
+            let (client, shutdown) = (client.clone(), shutdown.clone());
+            async move {
+                tokio::select! {
+                    () = volumes::default_class::ensure(client) => {}
+                    () = shutdown => {}
+                }
+            }
+        },
+        volumes::pv_controller::run(client.clone(), caches.clone(), shutdown.clone()),
+        volumes::provisioner::run(
+            client.clone(),
+            caches.clone(),
+            config.volumes,
+            shutdown.clone()
+        ),
+        volumes::protection::run(client.clone(), caches.clone(), shutdown.clone()),
+        volumes::resizer::run(client.clone(), caches.clone(), shutdown.clone()),
+        scheduler::run(client, caches, shutdown),
+    );
+    watches.abort_all();
+    while watches.join_next().await.is_some() {}
 }
 
 /// This machine's host name (for Events' `source.host` and leader
