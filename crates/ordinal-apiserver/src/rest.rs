@@ -615,7 +615,7 @@ pub(crate) async fn update_object(
         objects::prepare_update(resource, &old, &mut new, scope)?;
         objects::normalize(resource, &mut new);
         deletion::check_update(resource, target.subresource.as_deref(), &old, &mut new)?;
-        admission::update(resource, &name, &old, &mut new, scope)?;
+        admission::update(&state.store, resource, &name, &old, &mut new, scope)?;
         objects::bump_generation(resource, &old, &mut new)?;
         if let Ownership::Update(manager) = ownership {
             new = fields::track_update(target, Some(&old), new, manager);

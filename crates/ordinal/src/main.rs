@@ -35,6 +35,10 @@ enum Command {
         /// `ordinal controller`.
         #[arg(long)]
         no_controllers: bool,
+        /// A directory a StorageClass's `basePath` parameter may point
+        /// into, besides the data dir (repeatable).
+        #[arg(long = "volume-root", value_name = "DIR")]
+        volume_roots: Vec<PathBuf>,
     },
     /// Run the controllers (StatefulSet, garbage collector, namespace)
     /// against any Kubernetes API server. Replicas elect a leader through
@@ -70,7 +74,8 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             listen,
             no_controllers,
-        } => runtime()?.block_on(up(data_dir, listen, !no_controllers)),
+            volume_roots,
+        } => runtime()?.block_on(up(data_dir, listen, !no_controllers, volume_roots)),
         Command::Controller { kubeconfig } => runtime()?.block_on(controller(kubeconfig)),
     }
 }
@@ -82,7 +87,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-async fn up(data_dir: PathBuf, listen: SocketAddr, controllers: bool) -> anyhow::Result<()> {
+async fn up(
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    controllers: bool,
+    volume_roots: Vec<PathBuf>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let running = server::start(Config::new(&data_dir, listen))
         .await
@@ -96,7 +106,9 @@ async fn up(data_dir: PathBuf, listen: SocketAddr, controllers: bool) -> anyhow:
     );
     println!("  export KUBECONFIG={}", kubeconfig.display());
     let controllers = match controllers {
-        true => Some(start_controllers(&running.kubeconfig).await?),
+        true => Some(
+            start_controllers(&running.kubeconfig, local_config(&data_dir, volume_roots)?).await?,
+        ),
         false => None,
     };
     wait_for_signal().await?;
@@ -146,7 +158,7 @@ async fn controller(kubeconfig: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 /// The in-process controllers (garbage collector, namespace controller,
-/// StatefulSet controller),
+/// StatefulSet controller; scheduler and volume controllers),
 /// talking to the API server through a `kube::Client` like any client.
 struct Controllers {
     stop: tokio::sync::watch::Sender<bool>,
@@ -160,10 +172,41 @@ impl Controllers {
     }
 }
 
+/// The single-machine controllers' settings: volumes live in
+/// `<data-dir>/volumes`; a StorageClass may point into the data dir or a
+/// `--volume-root`.
+fn local_config(
+    data_dir: &Path,
+    volume_roots: Vec<PathBuf>,
+) -> anyhow::Result<ordinal_controllers::LocalConfig> {
+    let data_dir = std::fs::canonicalize(data_dir)
+        .with_context(|| format!("resolving {}", data_dir.display()))?;
+    let mut allowed_roots = vec![data_dir.clone()];
+    for root in volume_roots {
+        anyhow::ensure!(
+            root.is_absolute(),
+            "--volume-root {} must be an absolute path",
+            root.display()
+        );
+        allowed_roots.push(root);
+    }
+    Ok(ordinal_controllers::LocalConfig {
+        volumes: ordinal_controllers::volumes::Config {
+            volumes_dir: data_dir.join("volumes"),
+            allowed_roots,
+            local_node: ordinal_controllers::hostname(),
+        },
+    })
+}
+
 /// Builds a client from the kubeconfig the server wrote and starts the
-/// controllers; they discover the API in the background, so this does not
-/// delay start-up.
-async fn start_controllers(kubeconfig: &Path) -> anyhow::Result<Controllers> {
+/// controllers (and, beside them, the scheduler and the volume
+/// controllers of the single machine); they discover the API in the
+/// background, so this does not delay start-up.
+async fn start_controllers(
+    kubeconfig: &Path,
+    local: ordinal_controllers::LocalConfig,
+) -> anyhow::Result<Controllers> {
     let config = kube::config::Kubeconfig::read_from(kubeconfig)
         .with_context(|| format!("reading {}", kubeconfig.display()))?;
     let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
@@ -171,9 +214,17 @@ async fn start_controllers(kubeconfig: &Path) -> anyhow::Result<Controllers> {
         .context("loading the controllers' kubeconfig")?;
     let client = kube::Client::try_from(config).context("building the controllers' client")?;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(ordinal_controllers::run(client, async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    }));
+    let mut stopped_local = stopped.clone();
+    let task = tokio::spawn(async move {
+        tokio::join!(
+            ordinal_controllers::run(client.clone(), async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }),
+            ordinal_controllers::run_local(client, local, async move {
+                let _ = stopped_local.wait_for(|s| *s).await;
+            }),
+        );
+    });
     Ok(Controllers { stop, task })
 }
 

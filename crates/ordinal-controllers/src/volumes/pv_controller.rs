@@ -119,8 +119,20 @@ impl Controller {
             }
         }));
         let q = Arc::clone(&self.queue);
-        self.caches.volumes.on_change(Box::new(move |_, new| {
+        let claims = Arc::clone(&self.caches.claims);
+        self.caches.volumes.on_change(Box::new(move |old, new| {
             if let Some(v) = new {
+                // A volume that became available may be what a pending
+                // claim waits for (upstream waits for the next resync).
+                let was_available = old.is_some_and(|o| volume_phase(o) == "Available");
+                let free = v.spec.as_ref().is_none_or(|s| s.claim_ref.is_none());
+                if free && volume_phase(v) == "Available" && !was_available {
+                    for c in claims.list() {
+                        if claim_phase(&c) == "Pending" {
+                            q.add(claim_key(&c));
+                        }
+                    }
+                }
                 q.add(Key::Volume(v.metadata.name.clone().unwrap_or_default()));
                 if let Some(r) = v.spec.as_ref().and_then(|s| s.claim_ref.as_ref()) {
                     q.add(Key::Claim(

@@ -234,11 +234,22 @@ impl Resizer {
             .capacity
             .get_or_insert_default()
             .insert("storage".into(), size);
+        // Emptied lists and maps are left out, as Go's omitempty does.
         if let Some(conditions) = status.conditions.as_mut() {
             conditions.retain(|x| x.type_ != RESIZING && x.type_ != FS_RESIZE_PENDING);
         }
+        if status.conditions.as_ref().is_some_and(Vec::is_empty) {
+            status.conditions = None;
+        }
         if let Some(statuses) = status.allocated_resource_statuses.as_mut() {
             statuses.remove("storage");
+        }
+        if status
+            .allocated_resource_statuses
+            .as_ref()
+            .is_some_and(|s| s.is_empty())
+        {
+            status.allocated_resource_statuses = None;
         }
         let c = claims
             .replace_status(name, &PostParams::default(), &c)
