@@ -459,12 +459,10 @@ impl Provisioner {
             })),
             (_, found) => found,
         };
-        let planned = plan_volume(&claim, class, node_obj.as_deref(), &self.config).and_then(
-            |(volume, dir)| {
-                make_dir(&dir)?;
-                Ok(volume)
-            },
-        );
+        let planned = match plan_volume(&claim, class, node_obj.as_deref(), &self.config) {
+            Ok((volume, dir)) => blocking(move || make_dir(&dir).map(|()| volume)).await,
+            Err(e) => Err(e),
+        };
         let volume = match planned {
             Ok(v) => v,
             Err(e) => {
@@ -532,7 +530,8 @@ impl Provisioner {
                 return Err(message);
             }
         };
-        if let Err(e) = remove_dir(&dir) {
+        let removing = dir.clone();
+        if let Err(e) = blocking(move || remove_dir(&removing)).await {
             let message = format!("removing {}: {e}", dir.display());
             self.recorder.warning(
                 &reference(volume.as_ref()),
@@ -585,6 +584,24 @@ impl Provisioner {
             }
             Err(e) if is_conflict_or_gone(&e) => Ok(()),
             Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// Runs file-system work off the async workers.
+async fn blocking<T: Send + 'static, E: From<std::io::Error> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string()).into()))
+}
+
+impl From<std::io::Error> for ProvisionError {
+    fn from(e: std::io::Error) -> Self {
+        ProvisionError::Directory {
+            path: String::new(),
+            error: e.to_string(),
         }
     }
 }
