@@ -1,6 +1,12 @@
 //! Defaulting and validation of a write, as one step for the REST
 //! handlers: what upstream's decoding, mutating admission and strategy
 //! validation do between reading a body and storing it.
+//!
+//! Two of upstream's storage admission plugins live here:
+//! StorageObjectInUseProtection (a new claim or volume gets its protection
+//! finalizer, which the protection controllers remove once nothing uses
+//! it) and PersistentVolumeClaimResize (a claim may grow only when bound
+//! and its class allows expansion; 403 otherwise).
 
 use ordinal_store::Store;
 use serde_json::Value;
@@ -16,6 +22,7 @@ use crate::validation;
 pub fn create(store: &Store, resource: &Resource, name: &str, object: &mut Value) -> ApiResult<()> {
     let ctx = Context::create(default_storage_class(store, resource));
     defaults::apply(resource, object, &ctx);
+    protect_storage_object(resource, object);
     reject(
         resource,
         name,
@@ -26,6 +33,7 @@ pub fn create(store: &Store, resource: &Resource, name: &str, object: &mut Value
 /// Defaults a replacement of `old` (unless only its status is written)
 /// and validates the change.
 pub fn update(
+    store: &Store,
     resource: &Resource,
     name: &str,
     old: &Value,
@@ -40,7 +48,96 @@ pub fn update(
         resource,
         name,
         validation::validate_update(resource, old, new, status_only),
-    )
+    )?;
+    if scope == Scope::Main {
+        check_claim_resize(store, resource, name, old, new)?;
+    }
+    Ok(())
+}
+
+/// The finalizer StorageObjectInUseProtection gives a new object.
+fn protection_finalizer(resource: &Resource) -> Option<&'static str> {
+    match (resource.group, resource.plural) {
+        ("", "persistentvolumeclaims") => Some("kubernetes.io/pvc-protection"),
+        ("", "persistentvolumes") => Some("kubernetes.io/pv-protection"),
+        _ => None,
+    }
+}
+
+/// StorageObjectInUseProtection: adds the protection finalizer to a new
+/// claim or volume, once.
+fn protect_storage_object(resource: &Resource, object: &mut Value) {
+    let Some(finalizer) = protection_finalizer(resource) else {
+        return;
+    };
+    let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let list = meta
+        .entry("finalizers")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if list.is_null() {
+        *list = Value::Array(Vec::new());
+    }
+    if let Some(list) = list.as_array_mut()
+        && !list.iter().any(|f| f.as_str() == Some(finalizer))
+    {
+        list.push(Value::from(finalizer));
+    }
+}
+
+/// A claim's class: the beta annotation first, then `storageClassName`.
+fn claim_class(claim: &Value) -> &str {
+    claim
+        .pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class")
+        .or_else(|| claim.pointer("/spec/storageClassName"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// PersistentVolumeClaimResize: a larger storage request needs a bound
+/// claim whose class (unchanged) allows volume expansion.
+fn check_claim_resize(
+    store: &Store,
+    resource: &Resource,
+    name: &str,
+    old: &Value,
+    new: &Value,
+) -> ApiResult<()> {
+    if !(resource.group.is_empty() && resource.plural == "persistentvolumeclaims") {
+        return Ok(());
+    }
+    let size = |v: &Value| {
+        v.pointer("/spec/resources/requests/storage")
+            .and_then(crate::quantity::from_json)
+            .unwrap_or_default()
+    };
+    if size(new) <= size(old) {
+        return Ok(());
+    }
+    if old.pointer("/status/phase").and_then(Value::as_str) != Some("Bound") {
+        return Err(ApiError::forbidden(
+            resource,
+            name,
+            "Only bound persistent volume claims can be expanded",
+        ));
+    }
+    let class = claim_class(new);
+    let expandable = !class.is_empty()
+        && class == claim_class(old)
+        && resources::lookup("storage.k8s.io", "v1", "storageclasses")
+            .and_then(|classes| store.get(&classes.key(None, class)))
+            .and_then(|o| serde_json::from_slice::<Value>(&o.bytes).ok())
+            .and_then(|c| c.get("allowVolumeExpansion").and_then(Value::as_bool))
+            .unwrap_or(false);
+    if !expandable {
+        return Err(ApiError::forbidden(
+            resource,
+            name,
+            "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize",
+        ));
+    }
+    Ok(())
 }
 
 fn reject(resource: &Resource, name: &str, errs: Vec<crate::names::FieldError>) -> ApiResult<()> {

@@ -624,7 +624,7 @@ pub(crate) async fn update_object(
         objects::prepare_update(resource, &old, &mut new, scope)?;
         objects::normalize(resource, &mut new);
         deletion::check_update(resource, target.subresource.as_deref(), &old, &mut new)?;
-        admission::update(resource, &name, &old, &mut new, scope)?;
+        admission::update(&state.store, resource, &name, &old, &mut new, scope)?;
         let _reserved = match scope == Scope::Main && allocate::is_service(resource) {
             true => state
                 .allocator

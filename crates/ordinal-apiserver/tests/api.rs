@@ -757,3 +757,123 @@ async fn immutable_fields_are_rejected_on_update() {
     assert_eq!(code, StatusCode::OK, "{updated}");
     assert_eq!(updated["spec"]["containers"][0]["image"], "i:2");
 }
+
+#[tokio::test]
+async fn storage_objects_are_protected_and_claims_grow_only_where_allowed() {
+    let h = bootstrapped(100).await;
+    for (name, expand) in [("grows", true), ("fixed", false)] {
+        let (code, body) = h
+            .call(
+                "POST",
+                "/apis/storage.k8s.io/v1/storageclasses",
+                Some(
+                    json!({"metadata": {"name": name}, "provisioner": "ordinal.dev/local-path",
+                            "allowVolumeExpansion": expand}),
+                ),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+    }
+    // StorageObjectInUseProtection: the finalizers come with the objects.
+    let claims = "/api/v1/namespaces/default/persistentvolumeclaims";
+    for (name, class) in [("a", "grows"), ("b", "fixed")] {
+        let (code, claim) = h
+            .call(
+                "POST",
+                claims,
+                Some(json!({"metadata": {"name": name},
+                            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": class,
+                                     "resources": {"requests": {"storage": "1Gi"}}}})),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{claim}");
+        assert_eq!(
+            claim["metadata"]["finalizers"],
+            json!(["kubernetes.io/pvc-protection"])
+        );
+    }
+    let (code, pv) = h
+        .call(
+            "POST",
+            "/api/v1/persistentvolumes",
+            Some(json!({"metadata": {"name": "pv1"},
+                        "spec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"},
+                                 "hostPath": {"path": "/srv/pv1"}}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{pv}");
+    assert_eq!(
+        pv["metadata"]["finalizers"],
+        json!(["kubernetes.io/pv-protection"])
+    );
+
+    // Paths with backsteps are invalid, for hostPath and local volumes.
+    for source in [
+        json!({"hostPath": {"path": "/srv/../etc"}}),
+        json!({"local": {"path": "/srv/../etc"},
+               "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                   {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n"]}]}]}}}),
+    ] {
+        let kind = if source.get("local").is_some() {
+            "local"
+        } else {
+            "hostPath"
+        };
+        let mut spec = json!({"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}});
+        for (k, v) in source.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        let (code, status) = h
+            .call(
+                "POST",
+                "/api/v1/persistentvolumes",
+                Some(json!({"metadata": {"name": "escape"}, "spec": spec})),
+            )
+            .await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+        assert_eq!(
+            causes(&status),
+            vec![(
+                format!("spec.{kind}.path"),
+                "FieldValueInvalid".to_string(),
+                "Invalid value: \"/srv/../etc\": must not contain '..'".to_string(),
+            )]
+        );
+    }
+
+    // Bind both claims through their status, as the binder would.
+    for name in ["a", "b"] {
+        let (code, body) = h
+            .patch(
+                &format!("{claims}/{name}/status"),
+                json!({"status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}}),
+            )
+            .await;
+        assert!(code.is_success(), "{body}");
+    }
+    let grow = json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}});
+    let patch = |name: &str, body: Value| {
+        let uri = format!("{claims}/{name}");
+        let h = &h;
+        async move { h.patch(&uri, body).await }
+    };
+    let (code, body) = patch("a", grow.clone()).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let (code, status) = patch("b", grow.clone()).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{status}");
+    assert_eq!(
+        status["message"],
+        "persistentvolumeclaims \"b\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"
+    );
+    // Shrinking below what the claim has is invalid.
+    let (code, status) = patch(
+        "a",
+        json!({"spec": {"resources": {"requests": {"storage": "512Mi"}}}}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(
+        causes(&status)[0].2,
+        "Forbidden: field can not be less than status.capacity"
+    );
+}

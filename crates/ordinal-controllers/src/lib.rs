@@ -16,18 +16,29 @@
 //!   (run by `ordinal up`; a real cluster has its own).
 //!
 //! [`run`] runs the ones that also make sense against a real cluster (the
-//! StatefulSet controller, garbage collector and namespace controller);
-//! [`run_local`] the ones only `ordinal up` needs.
+//! StatefulSet controller, garbage collector and namespace controller).
+//! The single-machine `ordinal up` also runs what a real cluster brings
+//! its own of ([`run_local`]):
+//!
+//! - [`scheduler`]: binds pods to Ready nodes, volumes included;
+//! - [`volumes`]: the PersistentVolume binder, the local-path provisioner,
+//!   protection, expansion and the default StorageClass;
+//! - [`endpoints`] and [`node_lifecycle`].
 
 pub mod endpoints;
 pub mod events;
 pub mod gc;
+pub mod informer;
 pub mod leader;
 pub mod namespace;
 pub mod node_lifecycle;
+pub mod quantity;
 mod queue;
+pub mod scheduler;
+pub mod selection;
 pub mod served;
 pub mod statefulset;
+pub mod volumes;
 
 use std::future::Future;
 
@@ -44,26 +55,53 @@ pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send
     );
 }
 
-/// What the single-machine controllers need.
-#[derive(Debug, Clone, Default)]
+/// What the single-machine controllers need to know.
+#[derive(Debug, Clone)]
 pub struct LocalConfig {
+    /// Where the local-path provisioner keeps volumes.
+    pub volumes: volumes::Config,
     pub node_lifecycle: node_lifecycle::Config,
 }
 
-/// The controllers a real cluster already has and `ordinal up` must bring
-/// itself: endpoints and endpoint slices, and the node lifecycle
-/// controller. `ordinal controller` does not run them, so it never
-/// contends with kube-controller-manager.
+/// Runs the controllers that only the single-machine `ordinal up` has —
+/// the scheduler and the volume controllers (sharing one set of caches),
+/// endpoints and endpoint slices, and the node lifecycle controller — until
+/// `shutdown` completes. `ordinal controller` does not run them, so it
+/// never contends with kube-controller-manager. [`run`] runs beside them.
 pub async fn run_local(
     client: kube::Client,
     config: LocalConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let shutdown = shutdown.shared();
+    let caches = volumes::Caches::new();
+    let mut watches = tokio::task::JoinSet::new();
+    caches.start(&client, &mut watches);
     tokio::join!(
+        {
+            let (client, shutdown) = (client.clone(), shutdown.clone());
+            async move {
+                tokio::select! {
+                    () = volumes::default_class::ensure(client) => {}
+                    () = shutdown => {}
+                }
+            }
+        },
+        volumes::pv_controller::run(client.clone(), caches.clone(), shutdown.clone()),
+        volumes::provisioner::run(
+            client.clone(),
+            caches.clone(),
+            config.volumes,
+            shutdown.clone()
+        ),
+        volumes::protection::run(client.clone(), caches.clone(), shutdown.clone()),
+        volumes::resizer::run(client.clone(), caches.clone(), shutdown.clone()),
+        scheduler::run(client.clone(), caches, shutdown.clone()),
         endpoints::run(client.clone(), shutdown.clone()),
         node_lifecycle::run(client, config.node_lifecycle, shutdown),
     );
+    watches.abort_all();
+    while watches.join_next().await.is_some() {}
 }
 
 /// This machine's host name (for Events' `source.host` and leader

@@ -83,7 +83,7 @@ async fn main() {
     let mut idle_rss = 0.0;
     for i in 0..5 {
         let dir = tmp.path().join(format!("empty-{i}"));
-        let (mut child, took) = support::spawn(&dir);
+        let (mut child, took) = support::spawn_with(&dir, &["--no-node", "--no-controllers"]);
         startups.push(took);
         std::thread::sleep(Duration::from_millis(300));
         idle_rss = rss_mb(child.id());
@@ -106,7 +106,7 @@ async fn main() {
 
     // Durable pod creates from 32 concurrent HTTPS clients.
     let dir = tmp.path().join("loaded");
-    let (mut child, _) = support::spawn(&dir);
+    let (mut child, _) = support::spawn_with(&dir, &["--no-node", "--no-controllers"]);
     let mut clients = Vec::new();
     for _ in 0..WRITERS {
         clients.push(support::client(&dir).await);
@@ -279,7 +279,7 @@ async fn main() {
     let mut restarts = Vec::new();
     let mut after_rss = 0.0;
     for _ in 0..3 {
-        let (mut child, took) = support::spawn(&dir);
+        let (mut child, took) = support::spawn_with(&dir, &["--no-node", "--no-controllers"]);
         restarts.push(took);
         std::thread::sleep(Duration::from_millis(300));
         after_rss = rss_mb(child.id());

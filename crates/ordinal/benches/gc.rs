@@ -46,7 +46,7 @@ async fn remaining(pods: &Api<Pod>) -> usize {
 async fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("gc");
-    let (mut child, _) = support::spawn(&dir);
+    let (mut child, _) = support::spawn_with(&dir, &["--no-node"]);
     let c = support::client(&dir).await;
     let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(c.clone(), "default");

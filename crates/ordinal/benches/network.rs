@@ -41,7 +41,8 @@ fn main() {
     let dns: SocketAddr = format!("127.78.{}.1:10053", std::process::id() % 250)
         .parse()
         .unwrap();
-    let (mut child, _) = support::spawn_with(dir.path(), &["--dns-listen", &dns.to_string()]);
+    let (mut child, _) =
+        support::spawn_with(dir.path(), &["--no-node", "--dns-listen", &dns.to_string()]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut samples: Vec<Duration> = rt.block_on(async {
         let client = support::client(dir.path()).await;

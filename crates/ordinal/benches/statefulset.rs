@@ -96,7 +96,7 @@ fn ms(d: Duration) -> String {
 async fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("sts");
-    let (mut child, _) = support::spawn(&dir);
+    let (mut child, _) = support::spawn_with(&dir, &["--no-node"]);
     let c = support::client(&dir).await;
     let sets: Api<StatefulSet> = Api::namespaced(c.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(c.clone(), "default");

@@ -69,7 +69,7 @@ async fn create_pod(client: &kube::Client, runtime: &HostRuntime, name: &str, sc
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut ordinal, _) = support::spawn(dir.path());
+    let (mut ordinal, _) = support::spawn_with(dir.path(), &["--no-node"]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let logs = tempfile::tempdir().unwrap();
     let runtime = Arc::new(HostRuntime::new(logs.path()));

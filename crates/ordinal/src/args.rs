@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+/// The node's name unless told otherwise: this machine's host name, in
+/// lower case as a Node name must be.
+pub fn default_node_name() -> String {
+    ordinal_controllers::hostname().to_lowercase()
+}
+
 /// Settings of the node agent.
 #[derive(clap::Args, Clone)]
 pub struct NodeArgs {
@@ -49,8 +55,8 @@ impl NodeArgs {
             node_name: self
                 .node_name
                 .clone()
-                .unwrap_or_else(ordinal_controllers::hostname)
-                .to_lowercase(),
+                .map(|n| n.to_lowercase())
+                .unwrap_or_else(default_node_name),
             dir,
             isolation: match self.isolation.as_deref() {
                 Some("host") => Some(Isolation::Host),

@@ -53,6 +53,10 @@ enum Command {
         /// marked unreachable and its pods not ready (seconds).
         #[arg(long, default_value_t = 40)]
         node_monitor_grace_period: u64,
+        /// A directory a StorageClass's `basePath` parameter may point
+        /// into, besides the data dir (repeatable).
+        #[arg(long = "volume-root", value_name = "DIR")]
+        volume_roots: Vec<PathBuf>,
     },
     /// Run the node agent alone against any API server: register a Node
     /// named after this machine and run the pods bound to it.
@@ -129,22 +133,22 @@ fn main() -> anyhow::Result<()> {
             no_node,
             node_monitor_grace_period,
             network,
+            volume_roots,
         } => {
             let node = match no_node {
                 true => None,
                 false => Some(node),
             };
-            let local = ordinal_controllers::LocalConfig {
-                node_lifecycle: ordinal_controllers::node_lifecycle::Config {
-                    grace: Duration::from_secs(node_monitor_grace_period.max(1)),
-                },
+            let node_lifecycle = ordinal_controllers::node_lifecycle::Config {
+                grace: Duration::from_secs(node_monitor_grace_period.max(1)),
             };
             runtime()?.block_on(up::run(up::Up {
                 data_dir,
                 listen,
                 controllers: !no_controllers,
                 node,
-                local,
+                node_lifecycle,
+                volume_roots,
                 network,
             }))
         }

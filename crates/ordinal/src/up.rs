@@ -27,8 +27,35 @@ pub struct Up {
     pub listen: SocketAddr,
     pub controllers: bool,
     pub node: Option<NodeArgs>,
-    pub local: ordinal_controllers::LocalConfig,
+    pub node_lifecycle: ordinal_controllers::node_lifecycle::Config,
+    /// Directories a StorageClass's `basePath` may point into, besides the
+    /// data dir.
+    pub volume_roots: Vec<PathBuf>,
     pub network: NetworkArgs,
+}
+
+/// The single-machine controllers' settings: volumes live under the data
+/// dir, on this machine's node.
+fn local_config(up: &Up, node_name: String) -> anyhow::Result<ordinal_controllers::LocalConfig> {
+    let data_dir = std::fs::canonicalize(&up.data_dir)
+        .with_context(|| format!("resolving {}", up.data_dir.display()))?;
+    let mut allowed_roots = vec![data_dir.clone()];
+    for root in &up.volume_roots {
+        anyhow::ensure!(
+            root.is_absolute(),
+            "--volume-root {} must be an absolute path",
+            root.display()
+        );
+        allowed_roots.push(root.clone());
+    }
+    Ok(ordinal_controllers::LocalConfig {
+        volumes: ordinal_controllers::volumes::Config {
+            volumes_dir: data_dir.join("volumes"),
+            allowed_roots,
+            local_node: node_name,
+        },
+        node_lifecycle: up.node_lifecycle.clone(),
+    })
 }
 
 pub async fn run(up: Up) -> anyhow::Result<()> {
@@ -40,6 +67,7 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("starting ordinal on {}", up.data_dir.display()))?;
 
+    let mut node_name = crate::args::default_node_name();
     let mut node = match &up.node {
         Some(args) => {
             let config = args.config(
@@ -47,6 +75,7 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
                 Some(&running.kubeconfig),
                 &up.network.cluster_domain,
             )?;
+            node_name = config.node_name.clone();
             Some(
                 ordinal_node::Node::prepare(config)
                     .await
@@ -129,7 +158,7 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
             Duration::from_secs(5),
         ));
         let client = client_from(&running.kubeconfig).await?;
-        let local = up.local.clone();
+        let local = local_config(&up, node_name)?;
         tasks.push((
             "local controllers",
             Background::spawn(|stopped| ordinal_controllers::run_local(client, local, stopped)),

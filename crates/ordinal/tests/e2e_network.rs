@@ -134,7 +134,7 @@ fn services_get_addresses_and_kubectl_shows_their_endpoints() {
 
 #[test]
 fn services_without_selector_keep_the_endpoints_users_give_them() {
-    let o = Ordinal::start();
+    let o = Ordinal::start_with(&["--no-node"]);
     o.ok_stdin(
         &["apply", "-f", "-"],
         r#"
@@ -175,7 +175,7 @@ fn stderr(out: &std::process::Output) -> String {
 
 #[test]
 fn invalid_services_get_upstreams_422s() {
-    let o = Ordinal::start();
+    let o = Ordinal::start_with(&["--no-node"]);
     let cases: &[(&str, &str)] = &[
         (
             "spec: {clusterIP: 1.2.3.4, ports: [{port: 80}]}",

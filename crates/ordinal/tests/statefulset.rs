@@ -188,7 +188,7 @@ fn events(o: &Ordinal) -> String {
 
 #[test]
 fn ordered_ready_creates_one_pod_at_a_time_and_scales_down_in_reverse() {
-    let o = Ordinal::start();
+    let o = Ordinal::start_with(&["--no-node"]);
     let watch = PodWatch::start(&o);
     o.ok_stdin(&["apply", "-f", "-"], &set("web", 3, "nginx:1", ""));
     for i in 0..3 {
@@ -262,7 +262,7 @@ fn ordered_ready_creates_one_pod_at_a_time_and_scales_down_in_reverse() {
 
 #[test]
 fn rollout_status_history_undo_and_restart() {
-    let o = Ordinal::start();
+    let o = Ordinal::start_with(&["--no-node"]);
     let _kubelet = Kubelet::start(o.kubeconfig());
     o.ok_stdin(&["apply", "-f", "-"], &set("web", 3, "nginx:1", ""));
     let out = o.ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
@@ -345,7 +345,7 @@ fn rollout_status_history_undo_and_restart() {
 
 #[test]
 fn partition_canary_then_everything_in_order() {
-    let o = Ordinal::start();
+    let o = Ordinal::start_with(&["--no-node"]);
     let _kubelet = Kubelet::start(o.kubeconfig());
     let watch = PodWatch::start(&o);
     let extra = "  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate: {partition: 3}";
@@ -417,7 +417,7 @@ fn partition_canary_then_everything_in_order() {
 
 #[test]
 fn on_delete_updates_only_deleted_pods() {
-    let o = Ordinal::start();
+    let o = Ordinal::start_with(&["--no-node"]);
     let _kubelet = Kubelet::start(o.kubeconfig());
     let extra = "  podManagementPolicy: Parallel\n  updateStrategy: {type: OnDelete}";
     o.ok_stdin(&["apply", "-f", "-"], &set("web", 3, "nginx:1", extra));
@@ -451,7 +451,7 @@ fn on_delete_updates_only_deleted_pods() {
 
 #[test]
 fn deleting_a_set_keeps_its_claims_unless_the_policy_deletes_them() {
-    let o = Ordinal::start();
+    let o = Ordinal::start_with(&["--no-node"]);
     let parallel = "  podManagementPolicy: Parallel";
     o.ok_stdin(&["apply", "-f", "-"], &set("web", 2, "nginx:1", parallel));
     let delete = "  podManagementPolicy: Parallel\n  persistentVolumeClaimRetentionPolicy: {whenDeleted: Delete}";

@@ -36,7 +36,7 @@ struct Cluster {
 /// Everything a test needs, started in one place: when `ordinal up` runs
 /// its own node agent, the flag that keeps it from doing so goes here.
 fn start() -> Cluster {
-    let ordinal = Ordinal::start();
+    let ordinal = Ordinal::start_with(&["--no-node"]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -532,7 +532,8 @@ fn errors_read_as_upstreams() {
             &serde_json::from_value(json!({
                 "apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": "floating"},
-                "spec": {"containers": [sh("app", "true")]},
+                // No scheduler takes it: it stays without a node.
+                "spec": {"schedulerName": "nobody", "containers": [sh("app", "true")]},
             }))
             .unwrap(),
         ),

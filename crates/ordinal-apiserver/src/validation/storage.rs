@@ -196,6 +196,15 @@ pub fn validate_claim_update(old: &Value, new: &Value) -> Vec<FieldError> {
     ) {
         o.remove("storageClassName");
     }
+    // The binder sets volumeName once.
+    if string(&old_spec, "volumeName").is_empty()
+        && let Some(o) = old_compared.as_object_mut()
+    {
+        match new_spec.get("volumeName") {
+            Some(v) => o.insert("volumeName".into(), v.clone()),
+            None => o.remove("volumeName"),
+        };
+    }
     if !common::semantic_eq(&new_spec, &old_compared) {
         errs.push(FieldError::forbidden(
             "spec",
@@ -307,8 +316,16 @@ pub fn validate_volume(pv: &Value) -> Vec<FieldError> {
                 }
             }
             "local" => {
-                if string(s, "path").is_empty() {
+                let local_path = string(s, "path");
+                if local_path.is_empty() {
                     errs.push(FieldError::required(p.child("path"), ""));
+                } else if local_path.split('/').any(|c| c == "..") {
+                    // validatePathNoBacksteps
+                    errs.push(FieldError::invalid(
+                        p.child("path"),
+                        local_path,
+                        "must not contain '..'",
+                    ));
                 }
                 if spec.get("nodeAffinity").is_none_or(Value::is_null) {
                     errs.push(FieldError::required(

@@ -1591,3 +1591,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_binder_may_name_a_claims_volume_once() {
+    let r = res("", "persistentvolumeclaims");
+    let old = claim(
+        json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}),
+    );
+    let mut named = old.clone();
+    named["spec"]["volumeName"] = json!("pv-1");
+    expect(validate_update(r, &old, &named, false), &[]);
+    let mut renamed = named.clone();
+    renamed["spec"]["volumeName"] = json!("pv-2");
+    assert_eq!(validate_update(r, &named, &renamed, false).len(), 1);
+}
+
+#[test]
+fn local_volume_paths_must_not_step_back() {
+    let r = res("", "persistentvolumes");
+    let pv = json!({"metadata": {"name": "pv"}, "spec": {
+        "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"},
+        "local": {"path": "/mnt/../etc"},
+        "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n"]}]}]}}}});
+    expect(
+        validate_create(r, &pv),
+        &[(
+            "spec.local.path: Invalid value: \"/mnt/../etc\": must not contain '..'",
+            "FieldValueInvalid",
+        )],
+    );
+}

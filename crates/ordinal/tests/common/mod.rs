@@ -5,6 +5,7 @@
 
 pub mod kubelet;
 pub mod network;
+pub mod node;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -45,6 +45,7 @@ pub fn start() -> Cluster {
     let upstream = FakeUpstream::start();
     let dns = SocketAddr::new(own_loopback().into(), 10053);
     let ordinal = Ordinal::start_with(&[
+        "--no-node",
         "--dns-listen",
         &dns.to_string(),
         "--dns-upstream",

@@ -1,0 +1,127 @@
+//! Storage sizes: resource quantities (`1Gi`, `500M`, `1.5e9`) read as
+//! whole bytes, the way apimachinery's `Quantity.Value()` rounds them
+//! (up, to the next byte).
+//!
+//! The binder compares a claim's request with a volume's capacity, the
+//! scheduler sorts claims by size, and the resizer compares a request with
+//! the size a claim has; all of them only need bytes.
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+/// The bytes a quantity stands for, rounded up; `None` when the text is
+/// not a quantity. Values beyond `i128` range saturate.
+pub fn bytes(q: &Quantity) -> Option<i128> {
+    parse(q.0.trim())
+}
+
+/// [`bytes`], with a missing or malformed quantity read as zero (as Go
+/// reads a missing map entry).
+pub fn bytes_or_zero(q: Option<&Quantity>) -> i128 {
+    q.and_then(bytes).unwrap_or(0)
+}
+
+fn parse(s: &str) -> Option<i128> {
+    let (negative, rest) = match s.as_bytes().first()? {
+        b'+' => (false, &s[1..]),
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let (number, suffix) = rest.split_at(end);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return None;
+    }
+    let mut mantissa: i128 = 0;
+    for d in whole.bytes().chain(fraction.bytes()) {
+        mantissa = mantissa
+            .saturating_mul(10)
+            .saturating_add(i128::from(d - b'0'));
+    }
+    let (exp10, exp2) = exponents(suffix)?;
+    // value = mantissa * 10^(exp10 - fraction digits) * 2^exp2
+    let mut value = mantissa.saturating_mul(1i128 << exp2);
+    let scale = exp10 - fraction.len() as i64;
+    if scale >= 0 {
+        value = value.saturating_mul(pow10(scale));
+    } else {
+        let divisor = pow10(-scale);
+        value = value / divisor + i128::from(value % divisor != 0);
+    }
+    Some(if negative { -value } else { value })
+}
+
+fn pow10(n: i64) -> i128 {
+    10i128
+        .checked_pow(u32::try_from(n).unwrap_or(u32::MAX))
+        .unwrap_or(i128::MAX)
+}
+
+/// The decimal and binary exponents of a suffix (`Gi` = 2^30, `k` = 10^3,
+/// `e6` = 10^6).
+fn exponents(suffix: &str) -> Option<(i64, u32)> {
+    Some(match suffix {
+        "" => (0, 0),
+        "n" => (-9, 0),
+        "u" => (-6, 0),
+        "m" => (-3, 0),
+        "k" => (3, 0),
+        "M" => (6, 0),
+        "G" => (9, 0),
+        "T" => (12, 0),
+        "P" => (15, 0),
+        "E" => (18, 0),
+        "Ki" => (0, 10),
+        "Mi" => (0, 20),
+        "Gi" => (0, 30),
+        "Ti" => (0, 40),
+        "Pi" => (0, 50),
+        "Ei" => (0, 60),
+        _ => {
+            let exp = suffix.strip_prefix(['e', 'E'])?;
+            let n: i64 = exp.parse().ok()?;
+            if !(-30..=30).contains(&n) {
+                return None;
+            }
+            (n, 0)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Option<i128> {
+        bytes(&Quantity(s.into()))
+    }
+
+    #[test]
+    fn binary_decimal_and_exponent_suffixes() {
+        assert_eq!(b("1Gi"), Some(1 << 30));
+        assert_eq!(b("1024Mi"), Some(1 << 30));
+        assert_eq!(b("1G"), Some(1_000_000_000));
+        assert_eq!(b("1.5Gi"), Some(3 << 29));
+        assert_eq!(b("1e3"), Some(1000));
+        assert_eq!(b("2E2"), Some(200));
+        assert_eq!(b("100"), Some(100));
+        assert_eq!(b("-1Ki"), Some(-1024));
+    }
+
+    #[test]
+    fn fractions_round_up_to_a_byte() {
+        assert_eq!(b("1500m"), Some(2));
+        assert_eq!(b("0.1"), Some(1));
+        assert_eq!(b("1.0001k"), Some(1001));
+    }
+
+    #[test]
+    fn malformed_quantities_are_none() {
+        for s in ["", "Gi", "1..2", "1Xi", "abc", "1e99"] {
+            assert_eq!(b(s), None, "{s}");
+        }
+        assert_eq!(bytes_or_zero(None), 0);
+    }
+}

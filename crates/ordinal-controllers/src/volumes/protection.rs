@@ -1,0 +1,333 @@
+//! Storage object in-use protection: the controllers behind the
+//! `kubernetes.io/pvc-protection` and `kubernetes.io/pv-protection`
+//! finalizers (upstream's `pvcprotection` and `pvprotection`).
+//!
+//! The API server adds the finalizers when a claim or a volume is created
+//! (the StorageObjectInUseProtection admission plugin); these controllers
+//! add them to objects that predate that, and remove them from objects
+//! being deleted once nothing uses them:
+//!
+//! - a claim is in use while a pod that a node was chosen for names it
+//!   (pods not scheduled yet do not count: the node agent never starts a
+//!   pod whose claim is being deleted). The cache is asked first; before a
+//!   claim is let go, a live list of the namespace's pods confirms it.
+//! - a volume is in use while it is Bound.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
+use kube::Client;
+use kube::api::{Api, ListParams, PostParams};
+use tokio::task::JoinSet;
+
+use super::{
+    Caches, PV_PROTECTION, PVC_PROTECTION, has_finalizer, is_conflict_or_gone, pod_claims,
+    volume_phase,
+};
+use crate::queue::Queue;
+
+const WORKERS: usize = 4;
+
+/// Whether `pod` keeps the claim `claim` (of the pod's namespace).
+pub fn pod_uses_claim(pod: &Pod, claim: &str) -> bool {
+    let scheduled = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .is_some_and(|n| !n.is_empty());
+    scheduled && pod_claims(pod).any(|c| c == claim)
+}
+
+/// What the protection controller does with an object's finalizer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FinalizerStep {
+    Nothing,
+    Add,
+    /// Remove it, if nothing uses the object.
+    RemoveIfUnused,
+}
+
+/// `NeedToAddFinalizer` / `IsDeletionCandidate`.
+pub fn finalizer_step(meta: &kube::api::ObjectMeta, finalizer: &str) -> FinalizerStep {
+    let has = has_finalizer(meta, finalizer);
+    match (meta.deletion_timestamp.is_some(), has) {
+        (true, true) => FinalizerStep::RemoveIfUnused,
+        (false, false) => FinalizerStep::Add,
+        _ => FinalizerStep::Nothing,
+    }
+}
+
+/// A volume is in use while Bound.
+pub fn volume_in_use(volume: &PersistentVolume) -> bool {
+    volume_phase(volume) == "Bound"
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Claim(String, String),
+    Volume(String),
+}
+
+struct Protection {
+    client: Client,
+    caches: Caches,
+    queue: Arc<Queue<Key>>,
+}
+
+/// Runs both protection controllers until `shutdown` completes.
+pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = ()> + Send) {
+    let p = Arc::new(Protection {
+        client,
+        caches,
+        queue: Queue::new(),
+    });
+    p.watch();
+    let mut tasks = JoinSet::new();
+    for _ in 0..WORKERS {
+        let p = Arc::clone(&p);
+        tasks.spawn(async move {
+            p.caches.synced().await;
+            p.work().await;
+        });
+    }
+    {
+        // Objects that changed before the handlers were registered.
+        let p = Arc::clone(&p);
+        tasks.spawn(async move {
+            p.caches.synced().await;
+            for c in p.caches.claims.list() {
+                p.queue.add(Key::Claim(
+                    c.metadata.namespace.clone().unwrap_or_default(),
+                    c.metadata.name.clone().unwrap_or_default(),
+                ));
+            }
+            for v in p.caches.volumes.list() {
+                p.queue
+                    .add(Key::Volume(v.metadata.name.clone().unwrap_or_default()));
+            }
+        });
+    }
+    shutdown.await;
+    p.queue.close();
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+}
+
+impl Protection {
+    fn watch(self: &Arc<Self>) {
+        let q = Arc::clone(&self.queue);
+        self.caches.claims.on_change(Box::new(move |_, new| {
+            if let Some(c) = new
+                && finalizer_step(&c.metadata, PVC_PROTECTION) != FinalizerStep::Nothing
+            {
+                q.add(Key::Claim(
+                    c.metadata.namespace.clone().unwrap_or_default(),
+                    c.metadata.name.clone().unwrap_or_default(),
+                ));
+            }
+        }));
+        let q = Arc::clone(&self.queue);
+        self.caches.volumes.on_change(Box::new(move |_, new| {
+            if let Some(v) = new
+                && finalizer_step(&v.metadata, PV_PROTECTION) != FinalizerStep::Nothing
+            {
+                q.add(Key::Volume(v.metadata.name.clone().unwrap_or_default()));
+            }
+        }));
+        // A pod that goes (or changes) may free the claims it used.
+        let q = Arc::clone(&self.queue);
+        let claims = Arc::clone(&self.caches.claims);
+        self.caches.pods.on_change(Box::new(move |old, new| {
+            for pod in [old, new].into_iter().flatten() {
+                let ns = pod.metadata.namespace.clone().unwrap_or_default();
+                for name in pod_claims(pod) {
+                    if claims
+                        .get(&ns, &name)
+                        .is_some_and(|c| c.metadata.deletion_timestamp.is_some())
+                    {
+                        q.add(Key::Claim(ns.clone(), name));
+                    }
+                }
+            }
+        }));
+    }
+
+    async fn work(self: Arc<Self>) {
+        while let Some(key) = self.queue.next().await {
+            let result = match &key {
+                Key::Claim(ns, name) => self.sync_claim(ns, name).await,
+                Key::Volume(name) => self.sync_volume(name).await,
+            };
+            match result {
+                Ok(()) => self.queue.forget(&key),
+                Err(e) => {
+                    tracing::debug!(?key, error = %e, "protection: sync failed");
+                    self.queue.retry(key.clone());
+                }
+            }
+            self.queue.done(&key);
+        }
+    }
+
+    async fn claim_in_use(&self, claim: &PersistentVolumeClaim) -> Result<bool, String> {
+        let ns = claim.metadata.namespace.as_deref().unwrap_or("");
+        let name = claim.metadata.name.as_deref().unwrap_or("");
+        if self
+            .caches
+            .pods
+            .list_namespace(ns)
+            .iter()
+            .any(|p| pod_uses_claim(p, name))
+        {
+            return Ok(true);
+        }
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        let live = pods
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(live.items.iter().any(|p| pod_uses_claim(p, name)))
+    }
+
+    async fn sync_claim(&self, ns: &str, name: &str) -> Result<(), String> {
+        let Some(claim) = self.caches.claims.get(ns, name) else {
+            return Ok(());
+        };
+        let mut c = (*claim).clone();
+        match finalizer_step(&claim.metadata, PVC_PROTECTION) {
+            FinalizerStep::Nothing => return Ok(()),
+            FinalizerStep::Add => c
+                .metadata
+                .finalizers
+                .get_or_insert_default()
+                .push(PVC_PROTECTION.into()),
+            FinalizerStep::RemoveIfUnused => {
+                if self.claim_in_use(&claim).await? {
+                    tracing::debug!(claim = %name, "keeping a claim a pod uses");
+                    return Ok(());
+                }
+                if let Some(f) = c.metadata.finalizers.as_mut() {
+                    f.retain(|x| x != PVC_PROTECTION);
+                }
+            }
+        }
+        let api: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), ns);
+        match api.replace(name, &PostParams::default(), &c).await {
+            Ok(updated) => {
+                // The update that drops the last finalizer removes the
+                // object and answers with it; the watch reports the delete.
+                if updated.metadata.deletion_timestamp.is_none()
+                    || has_finalizer(&updated.metadata, PVC_PROTECTION)
+                {
+                    self.caches.claims.store(updated);
+                }
+                Ok(())
+            }
+            Err(e) if is_conflict_or_gone(&e) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn sync_volume(&self, name: &str) -> Result<(), String> {
+        let Some(volume) = self.caches.volumes.get("", name) else {
+            return Ok(());
+        };
+        let mut v = (*volume).clone();
+        match finalizer_step(&volume.metadata, PV_PROTECTION) {
+            FinalizerStep::Nothing => return Ok(()),
+            FinalizerStep::Add => v
+                .metadata
+                .finalizers
+                .get_or_insert_default()
+                .push(PV_PROTECTION.into()),
+            FinalizerStep::RemoveIfUnused => {
+                if volume_in_use(&volume) {
+                    return Ok(());
+                }
+                if let Some(f) = v.metadata.finalizers.as_mut() {
+                    f.retain(|x| x != PV_PROTECTION);
+                }
+            }
+        }
+        let api: Api<PersistentVolume> = Api::all(self.client.clone());
+        match api.replace(name, &PostParams::default(), &v).await {
+            Ok(updated) => {
+                if updated.metadata.deletion_timestamp.is_none()
+                    || has_finalizer(&updated.metadata, PV_PROTECTION)
+                {
+                    self.caches.volumes.store(updated);
+                }
+                Ok(())
+            }
+            Err(e) if is_conflict_or_gone(&e) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{PersistentVolumeClaimVolumeSource, PodSpec, Volume};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn pod(node: Option<&str>, claim: &str) -> Pod {
+        Pod {
+            metadata: kube::api::ObjectMeta {
+                name: Some("web-0".into()),
+                namespace: Some("default".into()),
+                ..Default::default()
+            },
+            spec: Some(PodSpec {
+                node_name: node.map(Into::into),
+                volumes: Some(vec![Volume {
+                    name: "data".into(),
+                    persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                        claim_name: claim.into(),
+                        read_only: None,
+                    }),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            status: None,
+        }
+    }
+
+    #[test]
+    fn only_scheduled_pods_keep_a_claim() {
+        assert!(pod_uses_claim(&pod(Some("n"), "data-web-0"), "data-web-0"));
+        assert!(!pod_uses_claim(&pod(None, "data-web-0"), "data-web-0"));
+        assert!(!pod_uses_claim(&pod(Some("n"), "data-web-1"), "data-web-0"));
+    }
+
+    #[test]
+    fn finalizers_are_added_to_live_objects_and_removed_from_dying_ones() {
+        let mut meta = kube::api::ObjectMeta::default();
+        assert_eq!(finalizer_step(&meta, PVC_PROTECTION), FinalizerStep::Add);
+        meta.finalizers = Some(vec![PVC_PROTECTION.into()]);
+        assert_eq!(
+            finalizer_step(&meta, PVC_PROTECTION),
+            FinalizerStep::Nothing
+        );
+        meta.deletion_timestamp = Some(Time(jiff::Timestamp::now()));
+        assert_eq!(
+            finalizer_step(&meta, PVC_PROTECTION),
+            FinalizerStep::RemoveIfUnused
+        );
+        meta.finalizers = None;
+        assert_eq!(
+            finalizer_step(&meta, PVC_PROTECTION),
+            FinalizerStep::Nothing
+        );
+    }
+
+    #[test]
+    fn a_bound_volume_is_in_use() {
+        let mut v = crate::volumes::tests::volume("pv", "1Gi", "");
+        assert!(!volume_in_use(&v));
+        v.status.as_mut().unwrap().phase = Some("Bound".into());
+        assert!(volume_in_use(&v));
+    }
+}
