@@ -103,6 +103,7 @@ impl Network {
             ipam.allocate(uid).ok_or(NetworkError::Full(self.cidr))?
         };
         let veth = self.veth(uid);
+        let began = std::time::Instant::now();
         let result = async {
             batch(
                 None,
@@ -127,6 +128,7 @@ impl Network {
             .await
         }
         .await;
+        tracing::debug!(uid, took_ms = began.elapsed().as_secs_f64() * 1e3, "pod network attached");
         match result {
             Ok(()) => Ok(address),
             Err(e) => {

@@ -580,8 +580,12 @@ impl<R: Runtime> Worker<R> {
                 .unwrap_or(false),
             dir: self.dir.clone(),
         };
+        let began = std::time::Instant::now();
         let sandbox = match self.ctx.runtime.create_sandbox(&spec).await {
-            Ok(s) => s,
+            Ok(s) => {
+                tracing::debug!(pod = %self.name(), took_ms = began.elapsed().as_secs_f64() * 1e3, "sandbox created");
+                s
+            }
             Err(e) => {
                 self.warn_once(
                     None,
@@ -861,7 +865,9 @@ impl<R: Runtime> Worker<R> {
         };
         let reference = self.reference(Some((&name, init)));
         let policy = self.restart_policy();
+        let began = std::time::Instant::now();
         let started = self.ctx.runtime.start_container(&sandbox, &spec).await;
+        tracing::debug!(pod = %self.name(), container = %name, took_ms = began.elapsed().as_secs_f64() * 1e3, "container started");
         let slot = if init {
             &mut self.init[index]
         } else {
@@ -909,13 +915,17 @@ impl<R: Runtime> Worker<R> {
                     "Started",
                     format!("Started container {name}"),
                 );
+                // Without startup and readiness probes a container is
+                // started and ready once it runs: say so in the same status
+                // write instead of waiting for the probe task to tell.
+                let unprobed = spec_def.startup_probe.is_none();
                 let mut instance = Instance {
                     process: process.clone(),
                     spec,
                     definition: Arc::clone(&spec_def),
                     generation,
-                    started: false,
-                    ready: false,
+                    started: unprobed,
+                    ready: unprobed && spec_def.readiness_probe.is_none(),
                     probes: None,
                     stopping: None,
                 };
@@ -959,7 +969,10 @@ impl<R: Runtime> Worker<R> {
                     instance.stopping = Some("FailedPostStartHook".into());
                     instance.process.signal(libc::SIGKILL);
                 }
-                if let Some(target) = target {
+                let probed = spec_def.startup_probe.is_some()
+                    || spec_def.readiness_probe.is_some()
+                    || spec_def.liveness_probe.is_some();
+                if let Some(target) = target.filter(|_| probed) {
                     let (ptx, mut prx) = mpsc::unbounded_channel();
                     let tx = self.notes_tx.clone();
                     let probes = tokio::spawn(async move {
