@@ -128,7 +128,11 @@ impl Network {
             .await
         }
         .await;
-        tracing::debug!(uid, took_ms = began.elapsed().as_secs_f64() * 1e3, "pod network attached");
+        tracing::debug!(
+            uid,
+            took_ms = began.elapsed().as_secs_f64() * 1e3,
+            "pod network attached"
+        );
         match result {
             Ok(()) => Ok(address),
             Err(e) => {

@@ -141,7 +141,7 @@ impl StreamingRuntime for Registry {
         pod: &str,
         container: &str,
         command: &[String],
-        _tty: bool,
+        tty: bool,
     ) -> Result<Command, ContainerError> {
         let pods = self.pods.lock().unwrap_or_else(|p| p.into_inner());
         let record = pods
@@ -154,6 +154,19 @@ impl StreamingRuntime for Registry {
             .running
             .get(container)
             .ok_or(ContainerError::NotRunning)?;
-        Ok(exec(command))
+        if !tty {
+            return Ok(exec(command));
+        }
+        // With a terminal, the command leads a session of its own inside
+        // the pod, with the terminal as its controlling one: a shell's job
+        // control then sees process groups of its own PID namespace (the
+        // session the server made belongs to the host's).
+        let mut argv = vec![
+            "setsid".to_string(),
+            "--ctty".to_string(),
+            "--wait".to_string(),
+        ];
+        argv.extend(command.iter().cloned());
+        Ok(exec(&argv))
     }
 }

@@ -68,7 +68,7 @@ pub struct FakeUpstream {
 impl FakeUpstream {
     pub const ANSWER: &str = "192.0.2.53";
 
-    fn start() -> FakeUpstream {
+    pub fn start() -> FakeUpstream {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
         socket
             .set_read_timeout(Some(Duration::from_millis(100)))
