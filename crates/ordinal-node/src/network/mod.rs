@@ -12,16 +12,25 @@
 //! in the pod's network namespace, with the pod's address and a default
 //! route through the bridge, whose address is the pods' gateway (and where
 //! the cluster DNS listens for them).
+//!
+//! Everything is done over rtnetlink in-process: one request makes the
+//! veth pair with its host end on the bridge and its pod end already in the
+//! pod's namespace; a netlink socket opened inside that namespace then sets
+//! the address, the links up and the route. No `ip` process per pod.
 
 pub mod ipam;
 pub mod slot;
 
 use std::io;
 use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::Mutex;
 
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
+use futures::TryStreamExt;
+use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
 
 use ipam::Ipam;
 pub use ipnet::Ipv4Net;
@@ -34,16 +43,45 @@ pub struct Network {
     pub cidr: Ipv4Net,
     pub gateway: Ipv4Addr,
     ipam: Mutex<Ipam>,
+    netlink: Handle,
+    bridge_index: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
     #[error("{0}")]
     Io(#[from] io::Error),
-    #[error("`ip {args}` failed: {stderr}")]
-    Ip { args: String, stderr: String },
+    #[error("netlink: {what}: {error}")]
+    Netlink {
+        what: String,
+        error: rtnetlink::Error,
+    },
     #[error("the pod range {0} is full")]
     Full(Ipv4Net),
+}
+
+fn netlink(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> NetworkError {
+    let what = what.into();
+    move |error| NetworkError::Netlink { what, error }
+}
+
+/// A netlink connection in this thread's current network namespace, its
+/// I/O driven on the runtime.
+fn connect() -> io::Result<Handle> {
+    let (connection, handle, _) = rtnetlink::new_connection()?;
+    tokio::spawn(connection);
+    Ok(handle)
+}
+
+/// The index of link `name`, if it exists.
+async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>, NetworkError> {
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(link) => Ok(link.map(|l| l.header.index)),
+        // ENODEV: no such link.
+        Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -libc::ENODEV => Ok(None),
+        Err(e) => Err(netlink(format!("looking up {name}"))(e)),
+    }
 }
 
 impl Network {
@@ -53,22 +91,30 @@ impl Network {
         let slot = Slot::claim()?;
         let cidr = cidr.unwrap_or_else(|| slot.default_cidr());
         let bridge = format!("ordinal{}", slot.number());
+        let handle = connect()?;
         // Bridges whose slot nobody holds (ours included) belong to
         // instances that were killed: remove them with all on them.
         for stale in stale_bridges(slot.number()) {
-            let _ = ip(&["link", "del", &stale]).await;
+            if let Some(index) = index_of(&handle, &stale).await? {
+                let _ = handle.link().del(index).execute().await;
+            }
         }
         let gateway = ipam::gateway(&cidr);
-        ip(&["link", "add", &bridge, "type", "bridge"]).await?;
-        ip(&[
-            "addr",
-            "add",
-            &format!("{gateway}/{}", cidr.prefix_len()),
-            "dev",
-            &bridge,
-        ])
-        .await?;
-        ip(&["link", "set", &bridge, "up"]).await?;
+        handle
+            .link()
+            .add(LinkBridge::new(&bridge).build())
+            .execute()
+            .await
+            .map_err(netlink(format!("creating the bridge {bridge}")))?;
+        let bridge_index = index_of(&handle, &bridge)
+            .await?
+            .ok_or_else(|| io::Error::other(format!("the bridge {bridge} vanished")))?;
+        handle
+            .address()
+            .add(bridge_index, gateway.into(), cidr.prefix_len())
+            .execute()
+            .await
+            .map_err(netlink(format!("giving {bridge} the address {gateway}")))?;
         // Service traffic from a pod to a pod is routed through the host.
         let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
         Ok(Network {
@@ -77,6 +123,8 @@ impl Network {
             bridge,
             cidr,
             gateway,
+            netlink: handle,
+            bridge_index,
         })
     }
 
@@ -95,39 +143,17 @@ impl Network {
         format!("o{}x{h:08x}", self.slot.number())
     }
 
-    /// Gives the pod whose network namespace `pid` holds an address and a
+    /// Gives the pod whose network namespace `netns` is (the namespace
+    /// file of its pause process, `/proc/PID/ns/net`) an address and a
     /// route out through the bridge.
-    pub async fn attach(&self, uid: &str, pid: u32) -> Result<Ipv4Addr, NetworkError> {
+    pub async fn attach(&self, uid: &str, netns: BorrowedFd<'_>) -> Result<Ipv4Addr, NetworkError> {
         let address = {
             let mut ipam = self.ipam.lock().unwrap_or_else(|p| p.into_inner());
             ipam.allocate(uid).ok_or(NetworkError::Full(self.cidr))?
         };
         let veth = self.veth(uid);
         let began = std::time::Instant::now();
-        let result = async {
-            batch(
-                None,
-                &format!(
-                    "link add {veth} type veth peer name eth0 netns {pid}\n\
-                     link set {veth} master {bridge} up\n",
-                    bridge = self.bridge
-                ),
-            )
-            .await?;
-            batch(
-                Some(pid),
-                &format!(
-                    "addr add {address}/{prefix} dev eth0\n\
-                     link set eth0 up\n\
-                     link set lo up\n\
-                     route add default via {gateway}\n",
-                    prefix = self.cidr.prefix_len(),
-                    gateway = self.gateway
-                ),
-            )
-            .await
-        }
-        .await;
+        let result = self.wire(&veth, netns, address).await;
         tracing::debug!(
             uid,
             took_ms = began.elapsed().as_secs_f64() * 1e3,
@@ -136,11 +162,68 @@ impl Network {
         match result {
             Ok(()) => Ok(address),
             Err(e) => {
-                let _ = ip(&["link", "del", &veth]).await;
+                if let Ok(Some(index)) = index_of(&self.netlink, &veth).await {
+                    let _ = self.netlink.link().del(index).execute().await;
+                }
                 self.release(uid);
                 Err(e)
             }
         }
+    }
+
+    async fn wire(
+        &self,
+        veth: &str,
+        netns: BorrowedFd<'_>,
+        address: Ipv4Addr,
+    ) -> Result<(), NetworkError> {
+        // The pair, in one request: `eth0` born in the pod's namespace,
+        // the host end on the bridge and up.
+        let peer = LinkMessageBuilder::<LinkUnspec>::new()
+            .name("eth0".to_string())
+            .setns_by_fd(netns.as_raw_fd())
+            .build();
+        let pair = LinkVeth::new(veth, "eth0")
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+            .controller(self.bridge_index)
+            .up()
+            .build();
+        self.netlink
+            .link()
+            .add(pair)
+            .execute()
+            .await
+            .map_err(netlink(format!("creating the veth {veth}")))?;
+        // Inside the pod: a netlink socket opened in its namespace.
+        let inside = open_in(netns)?;
+        let eth0 = index_of(&inside, "eth0")
+            .await?
+            .ok_or_else(|| io::Error::other("eth0 did not appear in the pod"))?;
+        let lo = index_of(&inside, "lo").await?.unwrap_or(1);
+        inside
+            .address()
+            .add(eth0, address.into(), self.cidr.prefix_len())
+            .execute()
+            .await
+            .map_err(netlink(format!("giving eth0 the address {address}")))?;
+        for index in [lo, eth0] {
+            inside
+                .link()
+                .set(LinkUnspec::new_with_index(index).up().build())
+                .execute()
+                .await
+                .map_err(netlink("setting the pod's links up"))?;
+        }
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .gateway(self.gateway)
+            .build();
+        inside
+            .route()
+            .add(route)
+            .execute()
+            .await
+            .map_err(netlink("adding the pod's default route"))?;
+        Ok(())
     }
 
     /// Returns the pod's address to the pool. (Its veth went with its
@@ -154,8 +237,45 @@ impl Network {
 
     /// Removes the bridge (on shutdown).
     pub async fn teardown(&self) {
-        let _ = ip(&["link", "del", &self.bridge]).await;
+        let _ = self.netlink.link().del(self.bridge_index).execute().await;
     }
+}
+
+/// A netlink connection whose socket lives in the network namespace
+/// `netns`: opened by a thread that enters the namespace for the moment of
+/// `socket(2)` and leaves it again (a socket stays in the namespace it was
+/// made in).
+fn open_in(netns: BorrowedFd<'_>) -> io::Result<Handle> {
+    let own = std::fs::File::open("/proc/thread-self/ns/net")?;
+    let target = netns.as_raw_fd();
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                // The socket registers with this runtime's reactor.
+                let _runtime = runtime.enter();
+                // SAFETY: setns on descriptors we hold, on a thread of our
+                // own that goes back before it ends.
+                if unsafe { libc::setns(target, libc::CLONE_NEWNET) } != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                let (connection, handle, _) =
+                    rtnetlink::new_connection().inspect_err(|_| unsafe {
+                        libc::setns(own.as_raw_fd(), libc::CLONE_NEWNET);
+                    })?;
+                if unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                    // The thread ends here anyway; nothing else runs on it.
+                    return Err(io::Error::last_os_error());
+                }
+                Ok((connection, handle))
+            })
+            .join()
+            .map_err(|_| io::Error::other("the netlink thread panicked"))?
+    })
+    .map(|(connection, handle)| {
+        tokio::spawn(connection);
+        handle
+    })
 }
 
 /// Bridges named `ordinal<N>` of free slots, and ours if it exists.
@@ -176,48 +296,4 @@ fn stale_bridges(ours: u32) -> Vec<String> {
             }
         })
         .collect()
-}
-
-/// Runs `ip` with arguments.
-async fn ip(args: &[&str]) -> Result<(), NetworkError> {
-    let out = Command::new("ip").args(args).output().await?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(NetworkError::Ip {
-            args: args.join(" "),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
-    }
-}
-
-/// Runs `ip -batch -` on the host or, with `pid`, in that process's
-/// network namespace.
-async fn batch(pid: Option<u32>, script: &str) -> Result<(), NetworkError> {
-    let mut command = match pid {
-        None => Command::new("ip"),
-        Some(pid) => {
-            let mut c = Command::new("nsenter");
-            c.arg(format!("--net=/proc/{pid}/ns/net")).arg("ip");
-            c
-        }
-    };
-    command
-        .args(["-batch", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    let mut child = command.spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(script.as_bytes()).await?;
-    }
-    let out = child.wait_with_output().await?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(NetworkError::Ip {
-            args: format!("-batch ({})", script.lines().next().unwrap_or("")),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
-    }
 }

@@ -186,16 +186,24 @@ impl Runtime for ProcessRuntime {
                 .network
                 .as_ref()
                 .ok_or_else(|| RuntimeError::Sandbox("no pod network is configured".into()))?;
-            match network.attach(&spec.uid, pid).await {
+            let netns = std::fs::File::open(format!("/proc/{pid}/ns/net")).map_err(|e| {
+                RuntimeError::Sandbox(format!("opening the pod's network namespace: {e}"))
+            });
+            let attached = match netns {
+                Ok(netns) => network
+                    .attach(&spec.uid, std::os::fd::AsFd::as_fd(&netns))
+                    .await
+                    .map_err(|e| RuntimeError::Sandbox(format!("setting up the pod network: {e}"))),
+                Err(e) => Err(e),
+            };
+            match attached {
                 Ok(ip) => {
                     sandbox.ip = IpAddr::V4(ip);
                     sandbox.attached = true.into();
                 }
                 Err(e) => {
                     self.remove_sandbox(&sandbox).await;
-                    return Err(RuntimeError::Sandbox(format!(
-                        "setting up the pod network: {e}"
-                    )));
+                    return Err(e);
                 }
             }
         }

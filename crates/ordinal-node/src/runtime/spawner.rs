@@ -8,11 +8,14 @@
 //! - The parent-death signal (`PR_SET_PDEATHSIG`) fires when the *thread*
 //!   that forked a process exits, not when its process does.
 //!
-//! So every pod process is forked by one long-lived thread: it points its
-//! children's PID namespace at a new or existing pod namespace, forks, and
-//! points it back at its own. And because that thread lives exactly as long
-//! as the agent, the kernel kills every pod process when the agent dies,
-//! however it dies (a SIGKILLed `ordinal up` leaves no process behind).
+//! So every pod process is forked by one of a few long-lived threads: it
+//! points its children's PID namespace at a new or existing pod namespace,
+//! forks, and points it back at its own. And because those threads live
+//! exactly as long as the agent, the kernel kills every pod process when
+//! the agent dies, however it dies (a SIGKILLed `ordinal up` leaves no
+//! process behind). There are several threads because a fork with a
+//! `pre_exec` step blocks its thread until the child has exec'd (its mounts
+//! done), and a node starting many pods should not start them one by one.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -37,28 +40,46 @@ struct Job {
     reply: oneshot::Sender<io::Result<Child>>,
 }
 
-/// Handle to the spawner thread; cheap to clone.
+/// How many threads fork pod processes.
+const THREADS: usize = 4;
+
+/// Handle to the spawner threads; cheap to clone.
 #[derive(Clone)]
 pub struct Spawner {
     jobs: mpsc::Sender<Job>,
 }
 
 impl Spawner {
-    /// Starts the spawner thread. It is bound to the current Tokio runtime
-    /// (children are Tokio children, awaited from any task).
+    /// Starts the spawner threads. They are bound to the current Tokio
+    /// runtime (children are Tokio children, awaited from any task).
     pub fn start() -> io::Result<Spawner> {
         let handle = tokio::runtime::Handle::current();
         let (jobs, queue) = mpsc::channel::<Job>();
-        let own = open_own_pid_namespace()?;
-        std::thread::Builder::new()
-            .name("ordinal-spawner".into())
-            .spawn(move || {
-                let _runtime = handle.enter();
-                for job in queue {
-                    let result = spawn_in(job.command, &job.namespace, &own);
-                    let _ = job.reply.send(result);
-                }
-            })?;
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..THREADS {
+            let handle = handle.clone();
+            let queue = std::sync::Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("ordinal-spawner-{i}"))
+                .spawn(move || {
+                    let _runtime = handle.enter();
+                    let own = match open_own_pid_namespace() {
+                        Ok(fd) => fd,
+                        Err(e) => {
+                            tracing::error!(error = %e, "a spawner thread cannot read its PID namespace");
+                            return;
+                        }
+                    };
+                    loop {
+                        let job = match queue.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                            Ok(job) => job,
+                            Err(_) => return,
+                        };
+                        let result = spawn_in(job.command, &job.namespace, &own);
+                        let _ = job.reply.send(result);
+                    }
+                })?;
+        }
         Ok(Spawner { jobs })
     }
 
@@ -102,9 +123,11 @@ fn spawn_in(mut command: Command, namespace: &PidNamespace, own: &OwnedFd) -> io
         // SAFETY: back to the namespace this thread started in, which is
         // always allowed (it is the thread's active PID namespace).
         if unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+            // Without this, later children of this thread would land in a
+            // pod: better stop the agent than run pods in each other.
             let e = io::Error::last_os_error();
-            // Without this, later host-mode children would land in a pod.
-            panic!("spawner: cannot return to its own PID namespace: {e}");
+            tracing::error!(error = %e, "spawner: cannot return to its own PID namespace");
+            std::process::abort();
         }
     }
     result
