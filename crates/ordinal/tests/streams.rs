@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::terminal::Terminal;
 use common::{Ordinal, eventually};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, AttachParams, Patch, PatchParams, PostParams};
@@ -395,101 +396,16 @@ fn kubectl_exec_streams_exit_codes_and_stdin() {
     );
 }
 
-/// A pseudo-terminal for kubectl: its master, and a thread collecting
-/// what kubectl writes to it.
-struct Terminal {
-    master: std::fs::File,
-    seen: Arc<std::sync::Mutex<Vec<u8>>>,
-}
-
-impl Terminal {
-    fn open(rows: u16, cols: u16) -> (Terminal, std::os::fd::OwnedFd) {
-        use std::ffi::CStr;
-        use std::os::fd::{FromRawFd, OwnedFd};
-        // SAFETY: plain libc calls on descriptors owned here; checked.
-        let (master, slave) = unsafe {
-            let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-            assert!(m >= 0);
-            assert_eq!(libc::grantpt(m), 0);
-            assert_eq!(libc::unlockpt(m), 0);
-            let mut name = [0 as libc::c_char; 128];
-            assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
-            let s = libc::open(
-                CStr::from_ptr(name.as_ptr()).as_ptr(),
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            );
-            assert!(s >= 0);
-            (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s))
-        };
-        let master = std::fs::File::from(master);
-        let terminal = Terminal {
-            master,
-            seen: Arc::default(),
-        };
-        terminal.resize(rows, cols);
-        let mut reader = terminal.master.try_clone().unwrap();
-        let seen = terminal.seen.clone();
-        std::thread::spawn(move || {
-            use std::io::Read;
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        (terminal, slave)
-    }
-
-    fn resize(&self, rows: u16, cols: u16) {
-        use std::os::fd::AsRawFd;
-        let size = libc::winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: TIOCSWINSZ reads a winsize.
-        assert_eq!(
-            unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) },
-            0
-        );
-    }
-
-    fn type_text(&self, text: &str) {
-        use std::io::Write;
-        (&self.master).write_all(text.as_bytes()).unwrap();
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
-    }
-}
-
 #[test]
 fn kubectl_exec_with_a_terminal() {
-    use std::os::unix::process::CommandExt;
     let c = start();
     c.create_pod(pod("tty", json!([sh("app", "exec sleep 600")])));
     c.start_container("tty", "app");
 
     let (terminal, slave) = Terminal::open(30, 100);
     let mut kubectl = c.ordinal.kubectl();
-    kubectl
-        .args(["exec", "-it", "tty", "--", "sh"])
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave.try_clone().unwrap()));
-    // SAFETY: setsid and ioctl are async-signal-safe.
-    unsafe {
-        kubectl.pre_exec(|| {
-            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    kubectl.args(["exec", "-it", "tty", "--", "sh"]);
+    Terminal::attach(&mut kubectl, &slave);
     let mut child = kubectl.spawn().unwrap();
     drop(slave);
 

@@ -141,7 +141,7 @@ impl StreamingRuntime for Registry {
         pod: &str,
         container: &str,
         command: &[String],
-        _tty: bool,
+        tty: bool,
     ) -> Result<Command, ContainerError> {
         let pods = self.pods.lock().unwrap_or_else(|p| p.into_inner());
         let record = pods
@@ -154,6 +154,6 @@ impl StreamingRuntime for Registry {
             .running
             .get(container)
             .ok_or(ContainerError::NotRunning)?;
-        Ok(exec(command))
+        Ok(exec(command, tty))
     }
 }

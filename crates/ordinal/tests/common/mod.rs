@@ -6,6 +6,7 @@
 pub mod kubelet;
 pub mod network;
 pub mod node;
+pub mod terminal;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
