@@ -50,10 +50,10 @@ pub async fn node(kubeconfig: Option<PathBuf>, config: ordinal_node::Config) -> 
 pub fn describe_node(node: &ordinal_node::Node) -> String {
     match node.network() {
         Some(net) => format!(
-            "node: pods in their own namespaces on bridge {} ({}), gateway {}",
+            "pods in their own namespaces on bridge {} ({}), gateway {}",
             net.bridge, net.cidr, net.gateway
         ),
-        None => "node: host mode: pods are plain processes on the host network, \
+        None => "host mode: pods are plain processes on the host network, \
                  with no namespaces of their own (run as root for isolation)"
             .to_string(),
     }

@@ -19,7 +19,14 @@ use tracing_subscriber::EnvFilter;
 #[command(
     name = "ordinal",
     version,
-    about = "The Kubernetes StatefulSet system in one binary"
+    about = "The Kubernetes StatefulSet system in one binary",
+    long_about = "The Kubernetes StatefulSet system in one binary: an API server that \
+kubectl talks to, durable storage, the StatefulSet controller, a node agent that runs \
+pods as processes, per-pod volumes and cluster DNS.",
+    after_help = "Start here:\n  sudo ordinal up                      # everything, data in ./.ordinal\n  \
+export KUBECONFIG=$PWD/.ordinal/kubeconfig\n  kubectl apply -f examples/statefulset-basics/\n\n\
+Logs are quiet by default; ORDINAL_LOG=info (or debug, or a tracing filter such \
+as ordinal_node=debug) says more, on stderr.\n`ordinal <command> --help` explains each command."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -60,12 +60,25 @@ fn local_config(up: &Up, node_name: String) -> anyhow::Result<ordinal_controller
 
 pub async fn run(up: Up) -> anyhow::Result<()> {
     let started = Instant::now();
+    let fresh = !up.data_dir.join("kubeconfig").exists();
     let mut config = Config::new(&up.data_dir, up.listen);
     config.service_network = up.network.service_network()?;
     let service_cidr = config.service_network.cidr;
     let running = server::start(config)
         .await
         .with_context(|| format!("starting ordinal on {}", up.data_dir.display()))?;
+    let kubeconfig =
+        std::fs::canonicalize(&running.kubeconfig).unwrap_or(running.kubeconfig.clone());
+    progress(format_args!(
+        "data in {} ({})",
+        kubeconfig.parent().unwrap_or(&up.data_dir).display(),
+        if fresh {
+            "new: CA, token and kubeconfig made"
+        } else {
+            "existing"
+        }
+    ));
+    progress(format_args!("API server on {}", running.url()));
 
     let mut node_name = crate::args::default_node_name();
     let mut node = match &up.node {
@@ -76,11 +89,14 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
                 &up.network.cluster_domain,
             )?;
             node_name = config.node_name.clone();
-            Some(
-                ordinal_node::Node::prepare(config)
-                    .await
-                    .context("preparing the node")?,
-            )
+            let node = ordinal_node::Node::prepare(config)
+                .await
+                .context("preparing the node")?;
+            progress(format_args!(
+                "node {node_name}: {}",
+                crate::commands::describe_node(&node)
+            ));
+            Some(node)
         }
         None => None,
     };
@@ -106,22 +122,30 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
         }
     };
 
-    let kubeconfig =
-        std::fs::canonicalize(&running.kubeconfig).unwrap_or(running.kubeconfig.clone());
+    if let Some(dns) = &dns {
+        let addresses: Vec<String> = dns.addresses().iter().map(|a| a.to_string()).collect();
+        progress(format_args!(
+            "cluster DNS for {} on {} (udp, tcp)",
+            up.network.cluster_domain,
+            addresses.join(", ")
+        ));
+    }
+
+    // The banner: its first line is what scripts wait for.
     println!(
         "ordinal is up: API server {} (ready in {} ms)",
         running.url(),
         started.elapsed().as_millis()
     );
-    if let Some(dns) = &dns {
-        let addresses: Vec<String> = dns.addresses().iter().map(|a| a.to_string()).collect();
-        println!("  cluster DNS {} (udp, tcp)", addresses.join(", "));
-    }
-    if let Some(node) = &node {
-        println!("  {}", crate::commands::describe_node(node));
-    }
     println!("  export KUBECONFIG={}", kubeconfig.display());
+    println!(
+        "  kubectl get nodes,pods -A      # then apply a StatefulSet; Ctrl-C stops ordinal and its pods"
+    );
 
+    // The network's slot stays claimed until the very end: the DNS still
+    // holds the gateway address after the node has stopped, and another
+    // instance must not take the slot (and that address) before it lets go.
+    let _slot = node.as_ref().and_then(|node| node.network().cloned());
     let mut tasks: Vec<(&str, Background, Duration)> = Vec::new();
     if let Some(node) = node {
         if let Some(network) = node.network() {
@@ -150,6 +174,15 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
         // answers.
         tasks.insert(0, ("node", task, Duration::from_secs(60)));
     }
+    if up.node.is_some() {
+        let client = client_from(&running.kubeconfig).await?;
+        let name = node_name.clone();
+        tasks.push((
+            "node readiness report",
+            Background::spawn(move |stopped| report_node_ready(client, name, started, stopped)),
+            Duration::from_secs(1),
+        ));
+    }
     if up.controllers {
         let client = client_from(&running.kubeconfig).await?;
         tasks.push((
@@ -177,4 +210,53 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
     }
     running.shutdown().await;
     Ok(())
+}
+
+/// One line of start-up progress, on stderr so that the banner stays the
+/// first line of stdout.
+fn progress(what: std::fmt::Arguments<'_>) {
+    eprintln!("ordinal: {what}");
+}
+
+/// Says when the node first reports Ready (its registration and first
+/// heartbeat run after the banner, in the agent).
+async fn report_node_ready(
+    client: kube::Client,
+    name: String,
+    started: Instant,
+    stopped: crate::tasks::Stopped,
+) {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::Node;
+    use kube::runtime::{WatchStreamExt, watcher};
+
+    let nodes: kube::Api<Node> = kube::Api::all(client);
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let ready = async {
+        let stream = watcher::watcher(nodes, config).applied_objects();
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            if let Ok(node) = event
+                && node_is_ready(&node)
+            {
+                return true;
+            }
+        }
+        false
+    };
+    tokio::select! {
+        _ = stopped => {}
+        true = ready => progress(format_args!(
+            "node {name} is Ready ({} ms after start); pods bound to it run now",
+            started.elapsed().as_millis()
+        )),
+        else => {}
+    }
+}
+
+fn node_is_ready(node: &k8s_openapi::api::core::v1::Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }

@@ -168,6 +168,72 @@ fn pods_run_in_their_own_namespaces_and_become_ready() {
     assert!(http_get(&ip_b, 80).is_ok());
 }
 
+/// `kubectl exec -it` into a pod with its own PID namespace: the shell
+/// leads a session of its own inside the pod, as a runtime's exec does, so
+/// an interactive shell with job control hands the terminal back and
+/// exits cleanly (it used to inherit a session from outside the pod and
+/// end with "Cannot set tty process group", status 2).
+#[test]
+fn an_interactive_shell_leads_its_own_session_inside_the_pod() {
+    use common::terminal::Terminal;
+    let o = Ordinal::start();
+    let node = node_name(&o);
+    apply(
+        &o,
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: shell}}\nspec:\n  nodeName: {node}\n  containers:\n  - {{name: app, image: busybox, command: [sleep, '600']}}\n"
+        ),
+    );
+    o.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/shell",
+        "--timeout=60s",
+    ]);
+    let (terminal, slave) = Terminal::open(30, 100);
+    let mut kubectl = o.kubectl();
+    kubectl.args(["exec", "-it", "shell", "--", "/bin/sh"]);
+    Terminal::attach(&mut kubectl, &slave);
+    let mut child = kubectl.spawn().unwrap();
+    drop(slave);
+    // pid, process group and session of the shell, as the pod sees them.
+    terminal.type_text("echo ids $(cut -d' ' -f1,5,6 /proc/$$/stat)\r");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ids: Vec<String> = loop {
+        let text = terminal.text();
+        let ids: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.trim().trim_start_matches("# ").strip_prefix("ids "))
+            .next()
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        if ids.len() == 3 {
+            break ids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no ids; the terminal shows:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        ids[0] != "0" && ids.iter().all(|id| *id == ids[0]),
+        "the shell leads its session and group inside the pod: {ids:?}"
+    );
+    terminal.type_text("exit\r");
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "kubectl exec -it did not return");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let text = terminal.text();
+    assert!(status.success(), "{status}:\n{text}");
+    assert!(!text.contains("Cannot set tty process group"), "{text}");
+}
+
 #[test]
 fn a_crashing_container_backs_off_and_a_failed_liveness_probe_restarts() {
     let o = Ordinal::start();

@@ -405,7 +405,9 @@ fn kubectl_exec_with_a_terminal() {
     let (terminal, slave) = Terminal::open(30, 100);
     let mut kubectl = c.ordinal.kubectl();
     kubectl.args(["exec", "-it", "tty", "--", "sh"]);
-    let mut child = terminal.spawn(slave, kubectl);
+    Terminal::attach(&mut kubectl, &slave);
+    let mut child = kubectl.spawn().unwrap();
+    drop(slave);
 
     terminal.type_text("tty; stty size\r");
     eventually("tty and size", Duration::from_secs(20), || {

@@ -1211,8 +1211,8 @@ fn slot_target<R: Runtime>(
     Some(probe::Target {
         pod_ip: ip,
         container: Arc::clone(&instance.definition),
-        exec: Arc::new(move |argv: &[String]| {
-            runtime.exec_command(&sandbox, &process, &spec, argv)
+        exec: Arc::new(move |argv: &[String], tty: bool| {
+            runtime.exec_command(&sandbox, &process, &spec, argv, tty)
         }),
     })
 }

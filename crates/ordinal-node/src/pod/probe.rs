@@ -32,8 +32,10 @@ pub const FAST_START: Duration = Duration::from_millis(50);
 /// At most this much of a failed probe's output goes into an event.
 const MAX_OUTPUT: usize = 10 * 1024;
 
-/// Runs a command inside the container.
-pub type ExecFn = Arc<dyn Fn(&[String]) -> std::process::Command + Send + Sync>;
+/// Runs a command inside the container; `true` when the command gets a
+/// terminal (`kubectl exec -t`), which it should lead as a session of its
+/// own inside the container.
+pub type ExecFn = Arc<dyn Fn(&[String], bool) -> std::process::Command + Send + Sync>;
 
 /// Where handlers act: the pod's address, the container's ports, and a
 /// way to run commands inside it.
@@ -95,7 +97,7 @@ pub async fn exec(target: &Target, action: &ExecAction, timeout: Duration) -> Ou
     if argv.is_empty() {
         return Outcome::Failure("exec probe has no command".into());
     }
-    let mut command = tokio::process::Command::from((target.exec)(&argv));
+    let mut command = tokio::process::Command::from((target.exec)(&argv, false));
     command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -514,7 +516,7 @@ mod tests {
         Target {
             pod_ip: "127.0.0.1".parse().unwrap(),
             container: Arc::new(serde_yaml::from_str(container).unwrap()),
-            exec: Arc::new(|argv: &[String]| {
+            exec: Arc::new(|argv: &[String], _tty: bool| {
                 let mut c = std::process::Command::new(&argv[0]);
                 c.args(&argv[1..]);
                 c

@@ -154,19 +154,6 @@ impl StreamingRuntime for Registry {
             .running
             .get(container)
             .ok_or(ContainerError::NotRunning)?;
-        if !tty {
-            return Ok(exec(command));
-        }
-        // With a terminal, the command leads a session of its own inside
-        // the pod, with the terminal as its controlling one: a shell's job
-        // control then sees process groups of its own PID namespace (the
-        // session the server made belongs to the host's).
-        let mut argv = vec![
-            "setsid".to_string(),
-            "--ctty".to_string(),
-            "--wait".to_string(),
-        ];
-        argv.extend(command.iter().cloned());
-        Ok(exec(&argv))
+        Ok(exec(command, tty))
     }
 }

@@ -186,12 +186,17 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// A command that runs `argv` inside a running container (for exec
     /// probes, hooks and `kubectl exec`), with the container's environment,
-    /// working directory and user.
+    /// working directory and user. With `tty` the caller makes the command
+    /// lead a session on a terminal, and `argv` must end up leading a
+    /// session of its own inside the pod's PID namespace, as a runtime's
+    /// exec does: shells with job control look up their process group
+    /// there.
     fn exec_command(
         &self,
         sandbox: &Self::Sandbox,
         container: &Process,
         spec: &ContainerSpec,
         argv: &[String],
+        tty: bool,
     ) -> std::process::Command;
 }

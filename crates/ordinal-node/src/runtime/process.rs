@@ -389,6 +389,7 @@ impl Runtime for ProcessRuntime {
         container: &Process,
         spec: &ContainerSpec,
         argv: &[String],
+        tty: bool,
     ) -> std::process::Command {
         let workdir = spec.working_dir.clone().unwrap_or_else(|| "/".to_string());
         let mut command = if sandbox.pause_pid.is_some() {
@@ -403,7 +404,18 @@ impl Runtime for ProcessRuntime {
             if let Some(gid) = spec.group.or(spec.user) {
                 c.arg(format!("--setgid={gid}"));
             }
-            c.arg("--").args(argv);
+            c.arg("--");
+            if tty {
+                // nsenter leads the terminal's session, but from outside the
+                // pod's PID namespace, where its process group reads as 0:
+                // an interactive shell then fails to hand the terminal back
+                // when it exits ("Cannot set tty process group", status 2).
+                // The command leads a session inside instead, taking the
+                // terminal over (util-linux, as nsenter; no fork, since it
+                // is not a group leader, so nsenter still reports its exit).
+                c.args(["setsid", "--ctty", "--wait"]);
+            }
+            c.args(argv);
             c
         } else {
             let mut c =

@@ -6,6 +6,7 @@
 pub mod kubelet;
 pub mod network;
 pub mod node;
+pub mod replay;
 pub mod terminal;
 
 use std::io::{BufRead, BufReader};

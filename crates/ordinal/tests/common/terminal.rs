@@ -1,19 +1,25 @@
-//! A pseudo-terminal for tests of `kubectl exec -it`.
+//! A pseudo-terminal for kubectl (`kubectl exec -it`): the test holds the
+//! master side, types into it and reads what kubectl writes; kubectl gets
+//! the terminal as its stdin, stdout, stderr and controlling terminal.
 
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
-/// A pseudo-terminal for kubectl: its master, and a thread collecting
-/// what kubectl writes to it.
+/// The master side of a pseudo-terminal, and a thread collecting what the
+/// program on the other side writes.
 pub struct Terminal {
     master: std::fs::File,
-    seen: Arc<std::sync::Mutex<Vec<u8>>>,
+    seen: Arc<Mutex<Vec<u8>>>,
 }
 
 impl Terminal {
-    pub fn open(rows: u16, cols: u16) -> (Terminal, std::os::fd::OwnedFd) {
+    /// Opens a terminal of `rows` × `cols`; returns it and the terminal
+    /// side for the program.
+    pub fn open(rows: u16, cols: u16) -> (Terminal, OwnedFd) {
         use std::ffi::CStr;
-        use std::os::fd::{FromRawFd, OwnedFd};
+        use std::os::fd::FromRawFd;
         // SAFETY: plain libc calls on descriptors owned here; checked.
         let (master, slave) = unsafe {
             let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
@@ -50,8 +56,25 @@ impl Terminal {
         (terminal, slave)
     }
 
+    /// Gives `command` the terminal side as stdin, stdout and stderr and
+    /// as the controlling terminal of a new session, as a shell would.
+    pub fn attach(command: &mut Command, slave: &OwnedFd) {
+        command
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave.try_clone().unwrap()));
+        // SAFETY: setsid and ioctl are async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+
     pub fn resize(&self, rows: u16, cols: u16) {
-        use std::os::fd::AsRawFd;
         let size = libc::winsize {
             ws_row: rows,
             ws_col: cols,
@@ -70,27 +93,8 @@ impl Terminal {
         (&self.master).write_all(text.as_bytes()).unwrap();
     }
 
+    /// Everything written to the terminal so far.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
-    }
-
-    /// Runs `command` (kubectl) with this terminal as its controlling
-    /// terminal and stdio, as an interactive shell would.
-    pub fn spawn(&self, slave: std::os::fd::OwnedFd, mut command: Command) -> Child {
-        use std::os::unix::process::CommandExt;
-        command
-            .stdin(Stdio::from(slave.try_clone().unwrap()))
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave));
-        // SAFETY: setsid and ioctl are async-signal-safe.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        command.spawn().expect("kubectl starts")
     }
 }
