@@ -2,6 +2,9 @@
 //! server-owned metadata, defaulting and validation, and field ownership
 //! (managedFields). `cargo bench -p ordinal-apiserver --bench write_path`.
 
+#[path = "../../../benches/report.rs"]
+mod report;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -95,6 +98,21 @@ fn main() {
             }),
         ),
     ];
+    let ids = [
+        "prepare_create",
+        "defaults_validation",
+        "fields_create",
+        "fields_update",
+    ];
+    for ((what, (median, _)), id) in rows.iter().zip(ids) {
+        report::figure(
+            &format!("write_path.{id}"),
+            report::us(*median),
+            "µs",
+            report::Goal::None,
+            &format!("API server CPU per write, 2-container pod: {what}, median"),
+        );
+    }
     println!("| step (2-container pod) | median | p99 |");
     println!("|---|---|---|");
     for (what, (median, p99)) in rows {

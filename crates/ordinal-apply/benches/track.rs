@@ -2,6 +2,9 @@
 //! API server's `write_path` benchmark, with the fields defaulting adds):
 //! `cargo bench -p ordinal-apply --bench track`.
 
+#[path = "../../../benches/report.rs"]
+mod report;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -152,6 +155,22 @@ fn main() {
             }),
         ),
     ];
+    let ids = [
+        "update_create",
+        "update_label",
+        "update_noop",
+        "apply_create",
+        "apply_again",
+    ];
+    for ((what, (median, _)), id) in rows.iter().zip(ids) {
+        report::figure(
+            &format!("track.{id}"),
+            report::us(*median),
+            "µs",
+            report::Goal::None,
+            &format!("field tracking, 2-container pod: {what}, median"),
+        );
+    }
     println!("| step (2-container pod) | median | p99 |");
     println!("|---|---|---|");
     for (what, (median, p99)) in rows {

@@ -4,6 +4,9 @@
 //!
 //!     cargo bench -p ordinal-controllers --bench plan
 
+#[path = "../../../benches/report.rs"]
+mod report;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -138,6 +141,21 @@ fn measure(policy: &str) {
     samples.sort();
     let median = samples[samples.len() / 2];
     let p99 = samples[samples.len() * 99 / 100];
+    let id = policy.to_lowercase();
+    report::figure(
+        &format!("plan.{id}_p50"),
+        report::us(median),
+        "µs",
+        report::Goal::None,
+        &format!("plan one sync of a settled 1,000-replica {policy} set, median"),
+    );
+    report::figure(
+        &format!("plan.{id}_p99"),
+        report::us(p99),
+        "µs",
+        report::Goal::AtMost(1000.0),
+        &format!("plan one sync of a settled 1,000-replica {policy} set, p99"),
+    );
     println!(
         "plan one sync, {REPLICAS} ready pods, {policy:<12} median {:>7.1} µs   p99 {:>7.1} µs   (goal ≤ 1000 µs)",
         median.as_secs_f64() * 1e6,

@@ -9,6 +9,9 @@
 //! `cargo bench -p ordinal-dns --bench queries`
 //! (`ORDINAL_BENCH_IN_FLIGHT=16` for the latency at a lighter load)
 
+#[path = "../../../benches/report.rs"]
+mod report;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -168,6 +171,27 @@ fn main() {
     let mut sorted = latencies;
     sorted.sort();
     let qps = sorted.len() as f64 / elapsed.as_secs_f64();
+    report::figure(
+        "dns.queries",
+        qps,
+        "queries/s",
+        report::Goal::AtLeast(50_000.0),
+        &format!("cluster DNS on one core, 1,000 Services, {in_flight} queries in flight"),
+    );
+    report::figure(
+        "dns.query_p50",
+        report::ms(percentile(&sorted, 0.50)),
+        "ms",
+        report::Goal::None,
+        &format!("DNS query round trip, {in_flight} in flight, p50"),
+    );
+    report::figure(
+        "dns.query_p99",
+        report::ms(percentile(&sorted, 0.99)),
+        "ms",
+        report::Goal::AtMost(1.0),
+        &format!("DNS query round trip, {in_flight} in flight, p99"),
+    );
     println!(
         "dns queries: {} answered in {:.2} s = {:.0} queries/s (server on one core, {} in flight); latency p50 {:?} p99 {:?} max {:?}",
         sorted.len(),

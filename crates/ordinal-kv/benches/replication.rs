@@ -7,6 +7,9 @@
 //! per figure, 9,000 keys for clone and catch-up (under the
 //! compaction threshold, so catch-up goes through the log).
 
+#[path = "../../../benches/report.rs"]
+mod report;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -17,6 +20,7 @@ use ordinal_kv::identity::Identity;
 use ordinal_kv::member::Member;
 use ordinal_kv::protocol::{Status, key_path};
 use ordinal_kv::store::Store;
+use report::Goal;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -91,6 +95,40 @@ async fn sequential(primary: &str, replica: &str) {
     }
     write.sort();
     lag.sort();
+    let figures = [
+        (
+            "kv.write_p50",
+            &write,
+            0.5,
+            Goal::None,
+            "write acknowledged after fsync, p50",
+        ),
+        (
+            "kv.write_p99",
+            &write,
+            0.99,
+            Goal::AtMost(20.0),
+            "write acknowledged after fsync, p99",
+        ),
+        (
+            "kv.lag_p50",
+            &lag,
+            0.5,
+            Goal::None,
+            "replication lag, acknowledged → on the replica, p50",
+        ),
+        (
+            "kv.lag_p99",
+            &lag,
+            0.99,
+            Goal::AtMost(5.0),
+            "replication lag, acknowledged → on the replica, p99",
+        ),
+    ];
+    for (id, samples, q, goal, what) in figures {
+        let what = format!("ordinal-kv {what} ({n} sequential writes)");
+        report::figure(id, report::ms(percentile(samples, q)), "ms", goal, &what);
+    }
     println!(
         "| write, acknowledged after fsync, p50 / p99 ({n} sequential) | {} / {} | p99 ≤ 20 ms |",
         ms(percentile(&write, 0.5)),
@@ -121,6 +159,13 @@ async fn concurrent(primary: &str) {
         t.await.unwrap();
     }
     let rate = (clients * each) as f64 / t.elapsed().as_secs_f64();
+    report::figure(
+        "kv.writes",
+        rate,
+        "writes/s",
+        Goal::AtLeast(200.0),
+        &format!("ordinal-kv durable writes, {clients} concurrent clients"),
+    );
     println!(
         "| durable writes, {clients} concurrent clients ({} writes) | {rate:.0}/s | ≥ 200/s |",
         clients * each
@@ -151,6 +196,13 @@ async fn clone_and_catch_up(root: &Path) {
         .await
         .unwrap();
     let took = t.elapsed();
+    report::figure(
+        "kv.clone",
+        report::ms(took),
+        "ms",
+        Goal::AtMost(1000.0),
+        "ordinal-kv clone of 9,000 keys from the previous member",
+    );
     assert!(
         outcome.to_string().starts_with("cloned 9000 keys"),
         "{outcome}"
@@ -172,9 +224,17 @@ async fn clone_and_catch_up(root: &Path) {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    let caught_up = t.elapsed();
+    report::figure(
+        "kv.catch_up",
+        report::ms(caught_up),
+        "ms",
+        Goal::AtMost(1000.0),
+        "ordinal-kv empty replica to Ready, catching up 9,000 log entries",
+    );
     println!(
         "| empty replica to Ready, catching up 9,000 log entries | {} | ≤ 1 s |",
-        ms(t.elapsed())
+        ms(caught_up)
     );
 }
 

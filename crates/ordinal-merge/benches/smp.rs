@@ -3,6 +3,9 @@
 //!
 //! `cargo bench -p ordinal-merge`
 
+#[path = "../../../benches/report.rs"]
+mod report;
+
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -92,6 +95,20 @@ fn main() {
     }
     samples.sort_by(f64::total_cmp);
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
+    report::figure(
+        "merge.smp_p50",
+        at(0.5),
+        "µs",
+        report::Goal::None,
+        "strategic merge patch (kubectl apply's) of a 3-container pod, median",
+    );
+    report::figure(
+        "merge.smp_p99",
+        at(0.99),
+        "µs",
+        report::Goal::AtMost(20.0),
+        "strategic merge patch (kubectl apply's) of a 3-container pod, p99",
+    );
     println!(
         "strategic merge patch, 3-container pod: median {:.2} µs, p99 {:.2} µs ({N} iterations)",
         at(0.5),

@@ -4,6 +4,8 @@
 //! Prints one table: each figure beside its goal. Every load loop is bounded
 //! in count and time.
 
+#[path = "../../../benches/report.rs"]
+mod report;
 mod support;
 
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+use report::Goal;
 
 const PODS: usize = 10_000;
 const WRITERS: usize = 32;
@@ -91,6 +94,20 @@ async fn main() {
         let _ = child.wait();
     }
     let startup = median(startups);
+    report::figure(
+        "apiserver.startup_empty",
+        ms(startup),
+        "ms",
+        Goal::AtMost(150.0),
+        "API server start-up to ready, empty data dir (median of 5)",
+    );
+    report::figure(
+        "apiserver.idle_rss_empty",
+        idle_rss,
+        "MB",
+        Goal::AtMost(40.0),
+        "API server idle RSS, empty data dir",
+    );
     rows.push(Row {
         name: "start-up to ready, empty data dir",
         value: format!("{:.0} ms", ms(startup)),
@@ -141,6 +158,27 @@ async fn main() {
     latencies.sort();
     let rate = PODS as f64 / elapsed.as_secs_f64();
     let p99 = percentile(&latencies, 0.99);
+    report::figure(
+        "apiserver.creates",
+        rate,
+        "creates/s",
+        Goal::AtLeast(2000.0),
+        "durable pod creates, 32 HTTPS clients (10,000 pods)",
+    );
+    report::figure(
+        "apiserver.create_p50",
+        ms(percentile(&latencies, 0.5)),
+        "ms",
+        Goal::None,
+        "pod create latency p50, 32 clients",
+    );
+    report::figure(
+        "apiserver.create_p99",
+        ms(p99),
+        "ms",
+        Goal::AtMost(20.0),
+        "pod create latency p99, 32 clients",
+    );
     rows.push(Row {
         name: "durable pod creates, 32 HTTPS clients",
         value: format!("{rate:.0}/s"),
@@ -164,6 +202,13 @@ async fn main() {
         assert_eq!(list.items.len(), PODS);
     }
     let list_time = median(lists);
+    report::figure(
+        "apiserver.list_decoded",
+        ms(list_time),
+        "ms",
+        Goal::AtMost(150.0),
+        "LIST of 10,000 pods, kube-rs decode included (median of 5)",
+    );
     rows.push(Row {
         name: "LIST 10,000 pods (client-side decode included)",
         value: format!("{:.0} ms", ms(list_time)),
@@ -181,6 +226,13 @@ async fn main() {
         }
         median(v)
     };
+    report::figure(
+        "apiserver.list_wire",
+        ms(raw),
+        "ms",
+        Goal::AtMost(150.0),
+        "LIST of 10,000 pods, bytes on the wire (median of 5)",
+    );
     rows.push(Row {
         name: "LIST 10,000 pods (bytes on the wire)",
         value: format!("{:.0} ms", ms(raw)),
@@ -189,6 +241,13 @@ async fn main() {
     });
     std::thread::sleep(Duration::from_millis(500));
     let loaded_rss = rss_mb(child.id());
+    report::figure(
+        "apiserver.rss_10k",
+        loaded_rss,
+        "MB",
+        Goal::AtMost(200.0),
+        "API server RSS with 10,000 pods (the process that wrote them)",
+    );
     rows.push(Row {
         name: "RSS with 10,000 pods",
         value: format!("{loaded_rss:.1} MB"),
@@ -259,6 +318,25 @@ async fn main() {
     delivery.sort();
     let complete = delivery.len() == WATCHERS * WATCH_WRITES;
     let p99 = percentile(&delivery, 0.99);
+    let watch_p50 = if complete {
+        ms(percentile(&delivery, 0.5))
+    } else {
+        f64::NAN
+    };
+    report::figure(
+        "apiserver.watch_p50",
+        watch_p50,
+        "ms",
+        Goal::None,
+        "watch delivery to 100 watchers, from write sent, p50",
+    );
+    report::figure(
+        "apiserver.watch_p99",
+        if complete { ms(p99) } else { f64::NAN },
+        "ms",
+        Goal::AtMost(5.0),
+        "watch delivery to 100 watchers, from write sent, p99",
+    );
     rows.push(Row {
         name: "watch delivery from write sent, 100 watchers, p50 / p99",
         value: format!(
@@ -289,6 +367,20 @@ async fn main() {
         let _ = child.wait();
     }
     let restart = median(restarts);
+    report::figure(
+        "apiserver.startup_10k",
+        ms(restart),
+        "ms",
+        Goal::AtMost(1000.0),
+        "API server start-up to ready, 10,000 stored pods (median of 3)",
+    );
+    report::figure(
+        "apiserver.idle_rss_10k",
+        after_rss,
+        "MB",
+        Goal::AtMost(200.0),
+        "API server idle RSS after restart, 10,000 pods",
+    );
     rows.push(Row {
         name: "start-up to ready, 10,000 stored pods",
         value: format!("{:.0} ms", ms(restart)),

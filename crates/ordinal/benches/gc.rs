@@ -5,6 +5,8 @@
 //!
 //! Every loop is bounded in count and time.
 
+#[path = "../../../benches/report.rs"]
+mod report;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -94,6 +96,24 @@ async fn main() {
         create_time.as_secs_f64() * 1e3
     );
     let ok = left == 0 && took <= GOAL;
+    report::figure(
+        "gc.create_1000",
+        report::ms(create_time),
+        "ms",
+        report::Goal::None,
+        "create 1,000 owned pods, 32 clients",
+    );
+    report::figure(
+        "gc.collect_1000",
+        if left == 0 {
+            report::ms(took)
+        } else {
+            f64::NAN
+        },
+        "ms",
+        report::Goal::AtMost(report::ms(GOAL)),
+        "delete owner (background) → last of 1,000 dependents gone",
+    );
     println!(
         "| delete owner (background) until the last of {DEPENDENTS} dependents is gone | {:.0} ms{} | <= {} ms {} |",
         took.as_secs_f64() * 1e3,

@@ -14,6 +14,8 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use ordinal_dns::{RecordType, client};
 
+#[path = "../../../benches/report.rs"]
+mod report;
 mod support;
 
 const FLIPS: usize = 100;
@@ -113,6 +115,24 @@ fn main() {
     let _ = child.wait();
     samples.sort();
     let p = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize];
+    let what = format!(
+        "readiness change → updated DNS answer ({} flips)",
+        samples.len()
+    );
+    report::figure(
+        "network.readiness_dns_p50",
+        report::ms(p(0.5)),
+        "ms",
+        report::Goal::None,
+        &format!("{what}, p50"),
+    );
+    report::figure(
+        "network.readiness_dns_p99",
+        report::ms(p(0.99)),
+        "ms",
+        report::Goal::AtMost(50.0),
+        &format!("{what}, p99"),
+    );
     println!(
         "readiness change to DNS answer: {} flips; p50 {:?} p99 {:?} max {:?} (status write included)",
         samples.len(),

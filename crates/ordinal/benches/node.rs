@@ -16,6 +16,8 @@
 //! Run: `cargo bench -p ordinal --bench node` (as root). Every wait is
 //! bounded.
 
+#[path = "../../../benches/report.rs"]
+mod report;
 mod support;
 
 use std::collections::HashMap;
@@ -165,6 +167,20 @@ fn main() {
             latencies.push(at - sent);
         }
         latencies.sort();
+        report::figure(
+            "node.pod_running_p50",
+            report::ms(percentile(&latencies, 0.5)),
+            "ms",
+            report::Goal::None,
+            "pod created → Running, no probe (100 pods one at a time), p50",
+        );
+        report::figure(
+            "node.pod_running_p99",
+            report::ms(percentile(&latencies, 0.99)),
+            "ms",
+            report::Goal::AtMost(50.0),
+            "pod created → Running, no probe (100 pods one at a time), p99",
+        );
         println!(
             "pod created → Running (100 pods, one at a time): p50 {:.1} ms, p99 {:.1} ms (goal p99 ≤ 50 ms)",
             percentile(&latencies, 0.5).as_secs_f64() * 1e3,
@@ -199,6 +215,20 @@ fn main() {
             readiness.push(at - started);
         }
         readiness.sort();
+        report::figure(
+            "node.listening_ready_p50",
+            report::ms(percentile(&readiness, 0.5)),
+            "ms",
+            report::Goal::None,
+            "server listening → pod Ready, tcpSocket probe periodSeconds 10 (20 pods), p50",
+        );
+        report::figure(
+            "node.listening_ready_max",
+            report::ms(*readiness.last().unwrap()),
+            "ms",
+            report::Goal::AtMost(100.0),
+            "server listening → pod Ready, tcpSocket probe periodSeconds 10 (20 pods), max",
+        );
         println!(
             "server listening → pod Ready (tcpSocket probe, periodSeconds 10; 20 pods): p50 {:.1} ms, max {:.1} ms (goal ≤ 100 ms)",
             percentile(&readiness, 0.5).as_secs_f64() * 1e3,
@@ -233,6 +263,27 @@ fn main() {
         };
         let (_, all_running) = tokio::join!(creates.buffer_unordered(32).collect::<Vec<_>>(), counting);
         let rss = rss_mb(node.id());
+        report::figure(
+            "node.running_1000",
+            all_running.as_secs_f64(),
+            "s",
+            report::Goal::AtMost(10.0),
+            "1,000 pods created at once → all Running (`ordinal node` alone)",
+        );
+        report::figure(
+            "node.agent_rss_idle",
+            rss_before,
+            "MB",
+            report::Goal::None,
+            "node agent (`ordinal node`) RSS, no pods",
+        );
+        report::figure(
+            "node.agent_rss_1000",
+            rss,
+            "MB",
+            report::Goal::AtMost(150.0),
+            "node agent (`ordinal node`) RSS with 1,000 pods running",
+        );
         println!(
             "1,000 pods created at once → all Running: {:.2} s (goal ≤ 10 s)",
             all_running.as_secs_f64()
@@ -241,6 +292,13 @@ fn main() {
         let begun = Instant::now();
         delete_all(&api).await;
         println!("1,000 pods deleted (grace 0) → all gone: {:.2} s", begun.elapsed().as_secs_f64());
+        report::figure(
+            "node.deleted_1000",
+            begun.elapsed().as_secs_f64(),
+            "s",
+            report::Goal::None,
+            "1,000 pods deleted (grace 0) → all gone",
+        );
     });
     unsafe {
         libc::kill(node.id() as i32, libc::SIGTERM);

@@ -14,6 +14,8 @@
 #[path = "../tests/common/kubelet.rs"]
 mod kubelet;
 
+#[path = "../../../benches/report.rs"]
+mod report;
 mod support;
 
 use std::collections::HashSet;
@@ -144,6 +146,36 @@ async fn main() {
     let _ = child.kill();
     let _ = child.wait();
 
+    use report::Goal;
+    let measured = |ok: bool, d: Duration| if ok { report::ms(d) } else { f64::NAN };
+    report::figure(
+        "statefulset.parallel_created",
+        measured(created == PARALLEL, parallel),
+        "ms",
+        Goal::AtMost(report::ms(PARALLEL_GOAL)),
+        "Parallel set of 1,000, stand-in kubelet: create → all pods created",
+    );
+    report::figure(
+        "statefulset.parallel_ready",
+        measured(all_ready == PARALLEL, parallel_ready),
+        "ms",
+        Goal::None,
+        "Parallel set of 1,000, stand-in kubelet: create → all Ready",
+    );
+    report::figure(
+        "statefulset.ordered_ready",
+        measured(got == ORDERED, ordered),
+        "ms",
+        Goal::None,
+        "OrderedReady set of 100, stand-in kubelet: create → all Ready",
+    );
+    report::figure(
+        "statefulset.ordered_overhead",
+        measured(got == ORDERED, overhead),
+        "ms",
+        Goal::AtMost(report::ms(PER_POD_GOAL)),
+        "OrderedReady: controller overhead per pod (stand-in kubelet's time taken out)",
+    );
     println!();
     println!("| measure | value | goal |");
     println!("|---|---|---|");

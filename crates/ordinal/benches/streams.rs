@@ -4,6 +4,8 @@
 //!
 //! `cargo bench -p ordinal --bench streams`
 
+#[path = "../../../benches/report.rs"]
+mod report;
 mod support;
 
 use std::net::SocketAddr;
@@ -108,6 +110,20 @@ fn main() {
         }
     });
     times.sort();
+    report::figure(
+        "streams.exec_p50",
+        report::ms(percentile(&times, 0.5)),
+        "ms",
+        report::Goal::None,
+        "kube-rs exec of `true` over WebSocket, round trip, p50",
+    );
+    report::figure(
+        "streams.exec_p99",
+        report::ms(percentile(&times, 0.99)),
+        "ms",
+        report::Goal::AtMost(20.0),
+        "kube-rs exec of `true` over WebSocket, round trip, p99",
+    );
     println!(
         "kube-rs exec `true` ({EXEC_ROUNDS} rounds): p50 {} / p99 {}",
         ms(percentile(&times, 0.5)),
@@ -139,6 +155,20 @@ fn main() {
         .map(|_| run(&["get", "pod", "sleeper"]))
         .collect();
     versions.sort();
+    report::figure(
+        "streams.kubectl_exec",
+        report::ms(percentile(&times, 0.5)),
+        "ms",
+        report::Goal::AtMost(100.0),
+        "`kubectl exec sleeper -- true` wall time, median of 20",
+    );
+    report::figure(
+        "streams.kubectl_get",
+        report::ms(percentile(&versions, 0.5)),
+        "ms",
+        report::Goal::None,
+        "`kubectl get pod sleeper` wall time, median of 20 (kubectl's own cost, for scale)",
+    );
     println!(
         "kubectl exec sleeper -- true ({KUBECTL_ROUNDS} runs): median {} (kubectl get pod, for scale: {})",
         ms(percentile(&times, 0.5)),
@@ -178,6 +208,13 @@ fn main() {
     }
     let written = started.elapsed();
     let file_len = std::fs::metadata(&source.path).unwrap().len();
+    report::figure(
+        "streams.log_writer",
+        LOG_BYTES as f64 / 1e6 / written.as_secs_f64(),
+        "MB/s",
+        report::Goal::AtLeast(100.0),
+        "log writer: a container's 256 MiB of stdout into the CRI file",
+    );
     println!(
         "log writer: {} MB of content into a {} MB CRI file in {:.2} s ({:.0} MB/s of content)",
         LOG_BYTES / 1_000_000,
@@ -210,6 +247,13 @@ fn main() {
         bytes = out;
         best = best.min(started.elapsed());
     }
+    report::figure(
+        "streams.pods_log",
+        bytes as f64 / 1e6 / best.as_secs_f64(),
+        "MB/s",
+        report::Goal::AtLeast(100.0),
+        "`pods/log` of a 256 MiB log through the API server, read by kube-rs (best of 3)",
+    );
     println!(
         "pods/log through the API server, kube-rs reading ({} MB, best of 3): {:.2} s = {:.0} MB/s",
         bytes / 1_000_000,
@@ -221,6 +265,13 @@ fn main() {
     for _ in 0..3 {
         best = best.min(run(&["logs", "writer"]));
     }
+    report::figure(
+        "streams.kubectl_logs",
+        bytes as f64 / 1e6 / best.as_secs_f64(),
+        "MB/s",
+        report::Goal::AtLeast(100.0),
+        "`kubectl logs` of the same log to /dev/null (best of 3)",
+    );
     println!(
         "kubectl logs writer > /dev/null ({} MB, best of 3): {:.2} s = {:.0} MB/s",
         bytes / 1_000_000,

@@ -7,6 +7,8 @@
 //!
 //! Every loop is bounded in count and time.
 
+#[path = "../../../benches/report.rs"]
+mod report;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -134,6 +136,27 @@ async fn main() {
     })
     .await;
 
+    report::figure(
+        "volumes.create_1000",
+        report::ms(creating),
+        "ms",
+        report::Goal::None,
+        "create 1,000 claims, 32 clients",
+    );
+    report::figure(
+        "volumes.bound_1000",
+        report::ms(all_bound),
+        "ms",
+        report::Goal::AtMost(report::ms(GOAL)),
+        "first create → 1,000 claims Bound to provisioned volumes",
+    );
+    report::figure(
+        "volumes.deleted_1000",
+        report::ms(all_gone),
+        "ms",
+        report::Goal::None,
+        "deletecollection of the claims → every PV and directory gone",
+    );
     println!("volumes: {CLAIMS} claims of an Immediate local-path class, {WRITERS} writers");
     println!("  creating the claims: {} ms", creating.as_millis());
     println!(
