@@ -536,9 +536,22 @@ async fn patch(
                 objects::meta_str(&new, "name").unwrap_or("")
             )));
         }
-        // A resourceVersion the patch sets is a precondition.
-        if objects::meta_str(&new, "resourceVersion") != objects::meta_str(old, "resourceVersion") {
-            return Err(ApiError::stale(resource, &name));
+        // A resourceVersion the patch sets is a precondition; one it
+        // removes (`"resourceVersion": null`, as kubectl apply sends when
+        // the last-applied configuration held one) is no precondition.
+        match objects::meta_str(&new, "resourceVersion") {
+            None | Some("") => {
+                if let (Some(rv), Some(meta)) = (
+                    objects::meta_str(old, "resourceVersion"),
+                    new.get_mut("metadata").and_then(Value::as_object_mut),
+                ) {
+                    meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
+                }
+            }
+            theirs if theirs != objects::meta_str(old, "resourceVersion") => {
+                return Err(ApiError::stale(resource, &name));
+            }
+            _ => {}
         }
         Ok(new)
     })

@@ -326,7 +326,11 @@ impl ApiError {
         if let Some(secs) = d.retry_after_seconds {
             details.insert("retryAfterSeconds".into(), json!(secs));
         }
-        if !details.is_empty() {
+        // Upstream's generic NotFound (an unknown path, a subresource it
+        // does not serve) carries an empty `details`, and kubectl reads it
+        // without a nil check (`kubectl debug` on a server without
+        // ephemeral containers).
+        if !details.is_empty() || self.reason == "NotFound" {
             status["details"] = Value::Object(details);
         }
         status

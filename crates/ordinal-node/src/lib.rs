@@ -96,7 +96,9 @@ impl Node {
             Isolation::Host
         });
         let network = match isolation {
-            Isolation::Namespaces => Some(Arc::new(Network::setup(config.pod_cidr).await?)),
+            Isolation::Namespaces => Some(Arc::new(
+                Network::setup(config.pod_cidr, config.max_pods).await?,
+            )),
             Isolation::Host => None,
         };
         std::fs::create_dir_all(config.dir.join("pods"))?;

@@ -288,3 +288,45 @@ fn strict_validation_rejects_unknown_fields() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown field \"datta\""), "{err}");
 }
+
+#[test]
+fn apply_keeps_working_after_replace_rewrote_the_last_applied_configuration() {
+    let o = Ordinal::start_with(&["--no-node"]);
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ap\ndata:\n  a: \"1\"\n";
+    o.ok_stdin(&["apply", "-f", "-"], manifest);
+    // `replace` with the live object stores a last-applied configuration
+    // holding a resourceVersion; the next apply removes it with
+    // `"resourceVersion": null`, which is no precondition.
+    let live = o.ok(&["get", "cm", "ap", "-o", "yaml"]);
+    o.ok_stdin(&["replace", "-f", "-"], &live);
+    let applied = o.ok_stdin(&["apply", "-f", "-"], &manifest.replace("\"1\"", "\"2\""));
+    assert!(applied.contains("configmap/ap configured"), "{applied}");
+    assert_eq!(o.ok(&["get", "cm", "ap", "-o", "jsonpath={.data.a}"]), "2");
+
+    // A resourceVersion the patch does set is still a precondition.
+    let stale = o.run(&[
+        "patch",
+        "cm",
+        "ap",
+        "-p",
+        r#"{"metadata":{"resourceVersion":"1"},"data":{"a":"3"}}"#,
+    ]);
+    assert!(!stale.status.success());
+    let err = String::from_utf8_lossy(&stale.stderr);
+    assert!(err.contains("Conflict"), "{err}");
+    assert_eq!(o.ok(&["get", "cm", "ap", "-o", "jsonpath={.data.a}"]), "2");
+}
+
+#[test]
+fn debug_says_ephemeral_containers_are_not_served_instead_of_crashing_kubectl() {
+    let o = Ordinal::start_with(&["--no-node"]);
+    o.ok_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [sleep, \"1000\"]\n",
+    );
+    let out = o.run(&["debug", "p", "--image=busybox"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!err.contains("panic"), "kubectl crashed:\n{err}");
+    assert!(err.contains("ephemeral containers are disabled"), "{err}");
+}

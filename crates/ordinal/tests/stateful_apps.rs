@@ -35,6 +35,13 @@ spec:
   selector: {app: web}
   ports: [{name: http, port: 8080, targetPort: http}]
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: only1}
+spec:
+  selector: {statefulset.kubernetes.io/pod-name: web-1}
+  ports: [{name: http, port: 8080, targetPort: http}]
+---
 apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: web}
@@ -149,6 +156,12 @@ fn a_stateful_set_of_servers_keeps_order_data_and_names() {
     // A ClusterIP Service reaches a ready pod by name.
     let page = exec(&o, "web-0", "wget -qO- http://front:8080/");
     assert!(page.starts_with("web-"), "{page}");
+    // …also when the endpoint it picks is the asking pod itself (the
+    // packet goes back out of the bridge port it came in on).
+    for pod in ["web-0", "web-1"] {
+        let page = exec(&o, pod, "wget -qO- -T 5 http://only1:8080/");
+        assert!(page.starts_with("web-1"), "from {pod}: {page}");
+    }
     // Names outside the cluster are forwarded to the upstream resolvers.
     assert_eq!(
         resolve(&o, "web-0", "outside.example"),

@@ -86,8 +86,9 @@ async fn index_of(handle: &Handle, name: &str) -> Result<Option<u32>, NetworkErr
 
 impl Network {
     /// Claims a slot, then makes the bridge with the gateway address.
-    /// `cidr` overrides the slot's default pod range.
-    pub async fn setup(cidr: Option<Ipv4Net>) -> Result<Network, NetworkError> {
+    /// `cidr` overrides the slot's default pod range; `max_pods` sizes the
+    /// kernel's neighbour table.
+    pub async fn setup(cidr: Option<Ipv4Net>, max_pods: u32) -> Result<Network, NetworkError> {
         let slot = Slot::claim()?;
         let cidr = cidr.unwrap_or_else(|| slot.default_cidr());
         let bridge = format!("ordinal{}", slot.number());
@@ -117,6 +118,7 @@ impl Network {
             .map_err(netlink(format!("giving {bridge} the address {gateway}")))?;
         // Service traffic from a pod to a pod is routed through the host.
         let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
+        raise_neighbour_limits(max_pods);
         Ok(Network {
             ipam: Mutex::new(Ipam::new(cidr)),
             slot,
@@ -194,6 +196,15 @@ impl Network {
             .execute()
             .await
             .map_err(netlink(format!("creating the veth {veth}")))?;
+        // A pod that reaches itself through a Service (DNAT to its own
+        // address) gets its packet back out of the port it came in on;
+        // when the bridge's traffic passes netfilter (br_netfilter), that
+        // is a hairpin, which a bridge port refuses unless told (kubelet's
+        // hairpin-veth mode does the same).
+        let hairpin = format!("/sys/class/net/{veth}/brport/hairpin_mode");
+        if let Err(e) = std::fs::write(&hairpin, "1") {
+            tracing::debug!(veth, error = %e, "cannot set hairpin mode");
+        }
         // Inside the pod: a netlink socket opened in its namespace.
         let inside = open_in(netns)?;
         let eth0 = index_of(&inside, "eth0")
@@ -276,6 +287,40 @@ fn open_in(netns: BorrowedFd<'_>) -> io::Result<Handle> {
         tokio::spawn(connection);
         handle
     })
+}
+
+/// The kernel's ARP table is one table for every network namespace, and
+/// by default it starts dropping entries at 512 and refuses new ones at
+/// 1,024 ("neighbor table overflow"): with a few hundred pods, the host's
+/// entry for each pod plus each pod's entry for the gateway pass that, and
+/// probes and service traffic to pods start failing. So the thresholds are
+/// raised (never lowered) to what `max_pods` pods need, as nodes that run
+/// many pods are tuned.
+fn raise_neighbour_limits(max_pods: u32) {
+    let need = neighbour_entries(max_pods);
+    for (name, wanted) in [
+        ("gc_thresh1", need),
+        ("gc_thresh2", need.saturating_mul(2)),
+        ("gc_thresh3", need.saturating_mul(4)),
+    ] {
+        let path = format!("/proc/sys/net/ipv4/neigh/default/{name}");
+        let current = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if current.is_some_and(|c| c < wanted) {
+            match std::fs::write(&path, wanted.to_string()) {
+                Ok(()) => tracing::info!(name, wanted, "raised the ARP table limit"),
+                Err(e) => tracing::warn!(name, error = %e, "cannot raise the ARP table limit"),
+            }
+        }
+    }
+}
+
+/// ARP entries `max_pods` pods need at most: one on the host for each pod,
+/// one in each pod for its gateway (and a peer or two), and room for the
+/// host's own.
+fn neighbour_entries(max_pods: u32) -> u64 {
+    u64::from(max_pods) * 2 + 1024
 }
 
 /// Bridges named `ordinal<N>` of free slots, and ours if it exists.

@@ -399,6 +399,45 @@ fn period(p: &Probe) -> Duration {
     Duration::from_secs(p.period_seconds.unwrap_or(10).max(1) as u64)
 }
 
+/// The cadence of a probe before its first success: 50 ms, doubling up to
+/// the probe's period. Failures at that cadence count as kubelet's would,
+/// at most one per period, so that `failureThreshold × periodSeconds`
+/// keeps its meaning (a startup probe's budget, the events' rate).
+struct Early {
+    next: Duration,
+    period: Duration,
+    last_counted: Option<tokio::time::Instant>,
+}
+
+impl Early {
+    fn new(period: Duration) -> Self {
+        Early {
+            next: FAST_START.min(period),
+            period,
+            last_counted: None,
+        }
+    }
+
+    /// How long to wait before the next attempt.
+    fn wait(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = self.next.saturating_mul(2).min(self.period);
+        wait
+    }
+
+    /// Whether a failure now counts toward the failure threshold.
+    fn counts(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        match self.last_counted {
+            Some(at) if now.duration_since(at) < self.period => false,
+            _ => {
+                self.last_counted = Some(now);
+                true
+            }
+        }
+    }
+}
+
 fn initial_delay(p: &Probe) -> Duration {
     Duration::from_secs(p.initial_delay_seconds.unwrap_or(0).max(0) as u64)
 }
@@ -411,11 +450,11 @@ pub async fn run(target: Target, tx: mpsc::UnboundedSender<Signal>) {
         tokio::time::sleep(initial_delay(startup)).await;
         let threshold = startup.failure_threshold.unwrap_or(3).max(1);
         let mut failures = 0;
-        let mut fast = FAST_START;
+        let mut early = Early::new(period(startup));
         loop {
             match attempt(&target, startup).await {
                 Outcome::Success => break,
-                Outcome::Failure(m) => {
+                Outcome::Failure(m) if early.counts() => {
                     failures += 1;
                     let _ = tx.send(Signal::Unhealthy(format!("Startup probe failed: {m}")));
                     if failures >= threshold {
@@ -423,12 +462,12 @@ pub async fn run(target: Target, tx: mpsc::UnboundedSender<Signal>) {
                         return;
                     }
                 }
+                Outcome::Failure(_) => {}
             }
             if tx.is_closed() {
                 return;
             }
-            tokio::time::sleep(fast.min(period(startup))).await;
-            fast *= 2;
+            tokio::time::sleep(early.wait()).await;
         }
     }
     if tx.send(Signal::Started).is_err() {
@@ -448,7 +487,7 @@ pub async fn run(target: Target, tx: mpsc::UnboundedSender<Signal>) {
         };
         let mut ready = false;
         let mut ever = false;
-        let mut fast = FAST_START;
+        let mut early = Early::new(period(probe));
         while !tx.is_closed() {
             match attempt(&target, probe).await {
                 Outcome::Success => {
@@ -460,6 +499,7 @@ pub async fn run(target: Target, tx: mpsc::UnboundedSender<Signal>) {
                         let _ = tx.send(Signal::Ready(true));
                     }
                 }
+                Outcome::Failure(_) if !ever && !early.counts() => {}
                 Outcome::Failure(m) => {
                     count.successes = 0;
                     count.failures += 1;
@@ -472,13 +512,7 @@ pub async fn run(target: Target, tx: mpsc::UnboundedSender<Signal>) {
                     }
                 }
             }
-            let wait = if ever {
-                period(probe)
-            } else {
-                let w = fast.min(period(probe));
-                fast *= 2;
-                w
-            };
+            let wait = if ever { period(probe) } else { early.wait() };
             tokio::time::sleep(wait).await;
         }
     };
@@ -635,6 +669,71 @@ mod tests {
         assert_eq!(parse_health_status(&[0, 0, 0, 0, 0]), Some(0));
         assert_eq!(parse_health_status(&[0, 0]), None);
         assert_eq!(parse_health_status(&[0, 0, 0, 0, 1, 0x08]), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_early_cadence_doubles_up_to_the_period_and_never_overflows() {
+        let mut early = Early::new(Duration::from_secs(10));
+        let waits: Vec<u64> = (0..10).map(|_| early.wait().as_millis() as u64).collect();
+        assert_eq!(
+            waits,
+            [50, 100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]
+        );
+        // Days of failures before a first success (it used to overflow
+        // after about 69 doublings and kill the probe task).
+        for _ in 0..100_000 {
+            assert!(early.wait() <= Duration::from_secs(10));
+        }
+        // A period shorter than the first step is the cadence from the start.
+        assert_eq!(
+            Early::new(Duration::from_millis(20)).wait(),
+            Duration::from_millis(20)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn early_failures_count_once_per_period() {
+        let mut early = Early::new(Duration::from_secs(10));
+        let mut counted = 0;
+        // 40 s of attempts at the early cadence.
+        let end = tokio::time::Instant::now() + Duration::from_secs(40);
+        while tokio::time::Instant::now() < end {
+            if early.counts() {
+                counted += 1;
+            }
+            tokio::time::sleep(early.wait()).await;
+        }
+        // At 0 s, ~12.75 s, ~22.75 s and ~32.75 s: as a kubelet probing
+        // every 10 s would count them, not once per fast attempt.
+        assert_eq!(counted, 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_startup_probe_fails_after_threshold_times_period_not_sooner() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let t = target(&format!(
+            "name: c\nstartupProbe: {{tcpSocket: {{port: {port}}}, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 1}}"
+        ));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let began = tokio::time::Instant::now();
+        let task = tokio::spawn(run(t, tx));
+        let mut unhealthy = 0;
+        loop {
+            match rx.recv().await {
+                Some(Signal::Unhealthy(_)) => unhealthy += 1,
+                Some(Signal::StartupFailed(_)) => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(unhealthy, 3, "one Unhealthy per counted failure");
+        assert!(
+            began.elapsed() >= Duration::from_secs(20),
+            "three failures a period apart take at least two periods: {:?}",
+            began.elapsed()
+        );
+        task.abort();
     }
 
     #[tokio::test]
