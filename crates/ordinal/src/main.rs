@@ -15,6 +15,13 @@ use clap::{Parser, Subcommand};
 use ordinal_apiserver::server;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than glibc's malloc: with a thousand pods the process
+/// allocates from many threads, where glibc's per-thread arenas held on to
+/// hundreds of megabytes after the pods were gone and its locking showed
+/// up in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ordinal",
@@ -113,6 +120,10 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // mimalloc asks for transparent huge pages for its arenas; a 2 MB page
+    // per touched region made an idle `ordinal up` 52 MB instead of 38.
+    // SAFETY: a process attribute, no memory arguments.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
     let cli = Cli::parse();
     if let Command::InternalPause { .. } = cli.command {
         ordinal_node::runtime::pause::main();

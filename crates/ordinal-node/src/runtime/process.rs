@@ -266,6 +266,9 @@ impl Runtime for ProcessRuntime {
                         check(libc::setsid())?;
                         creds.apply()?;
                         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+                        // The agent may run with huge pages off; the
+                        // container gets the machine's default back.
+                        check(libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0))?;
                         Ok(())
                     });
                 }
@@ -281,6 +284,9 @@ impl Runtime for ProcessRuntime {
                         check(libc::setsid())?;
                         creds.apply()?;
                         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+                        // The agent may run with huge pages off; the
+                        // container gets the machine's default back.
+                        check(libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0))?;
                         check(libc::chdir(dir.as_ptr()))
                     });
                 }
