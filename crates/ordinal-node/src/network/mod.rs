@@ -188,7 +188,6 @@ impl Network {
         let pair = LinkVeth::new(veth, "eth0")
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
             .controller(self.bridge_index)
-            .up()
             .build();
         self.netlink
             .link()
@@ -196,6 +195,20 @@ impl Network {
             .execute()
             .await
             .map_err(netlink(format!("creating the veth {veth}")))?;
+        // No IPv6 on the host end before it comes up (the pod's end was
+        // born without it, see the pause process): a link-local address on
+        // each of a thousand bridge ports means duplicate address detection
+        // and multicast reports flooded to all of them.
+        let ipv6 = format!("/proc/sys/net/ipv6/conf/{veth}/disable_ipv6");
+        if let Err(e) = std::fs::write(&ipv6, "1") {
+            tracing::debug!(veth, error = %e, "cannot turn IPv6 off on the veth");
+        }
+        self.netlink
+            .link()
+            .set(LinkUnspec::new_with_name(veth).up().build())
+            .execute()
+            .await
+            .map_err(netlink(format!("setting the veth {veth} up")))?;
         // A pod that reaches itself through a Service (DNAT to its own
         // address) gets its packet back out of the port it came in on;
         // when the bridge's traffic passes netfilter (br_netfilter), that

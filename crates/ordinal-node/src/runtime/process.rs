@@ -12,18 +12,18 @@
 //! host processes: no namespaces, the node's address, identity through
 //! environment variables only.
 //!
-//! Either way every process is forked by the [`Spawner`] thread with a
+//! Either way every process is started by a [`Spawner`] thread with a
 //! parent-death signal, so none outlives the agent.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 
 use tokio::io::AsyncRead;
-use tokio::process::Command;
 use tokio::sync::watch;
+
+use super::launch::{Child, Launch, Output};
 
 use super::rootfs::{HostRoot, Layout, Plan};
 use super::spawner::{self, PidNamespace, Spawner};
@@ -58,7 +58,7 @@ pub struct Sandbox {
     /// namespaces.
     pidfd: Option<OwnedFd>,
     /// The pause process, until the sandbox is removed.
-    pause: std::sync::Mutex<Option<tokio::process::Child>>,
+    pause: std::sync::Mutex<Option<Child>>,
     pause_pid: Option<u32>,
     dir: PathBuf,
     attached: std::sync::atomic::AtomicBool,
@@ -90,23 +90,18 @@ impl ProcessRuntime {
         self.isolation
     }
 
-    async fn spawn_pause(
-        &self,
-        spec: &SandboxSpec,
-    ) -> Result<(tokio::process::Child, OwnedFd), RuntimeError> {
-        let mut command = Command::new(&self.exe);
+    async fn spawn_pause(&self, spec: &SandboxSpec) -> Result<(Child, OwnedFd), RuntimeError> {
+        let mut command = Launch::new(&self.exe);
         command
             .arg0("ordinal-pause")
             .arg("internal-pause")
             .arg(format!("{}/{}", spec.namespace, spec.name))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
             .kill_on_drop(true);
         let hostname = std::ffi::CString::new(spec.hostname.clone())
             .map_err(|_| RuntimeError::Sandbox("hostname contains a NUL byte".into()))?;
         let mut flags = libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
-        if !spec.host_network {
+        let host_network = spec.host_network;
+        if !host_network {
             flags |= libc::CLONE_NEWNET;
         }
         // SAFETY: the closure makes only system calls on prepared data.
@@ -114,6 +109,9 @@ impl ProcessRuntime {
             command.pre_exec(move || {
                 check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
                 check(libc::unshare(flags))?;
+                if !host_network {
+                    no_ipv6_on_new_links();
+                }
                 check(libc::sethostname(
                     hostname.as_ptr(),
                     hostname.as_bytes().len(),
@@ -126,12 +124,29 @@ impl ProcessRuntime {
             .spawn(command, PidNamespace::New)
             .await
             .map_err(|e| RuntimeError::Sandbox(format!("starting the pod sandbox: {e}")))?;
-        let pid = child
-            .id()
-            .ok_or_else(|| RuntimeError::Sandbox("the pod sandbox exited at once".into()))?;
-        let pidfd = spawner::pidfd(pid)
+        let pidfd = spawner::pidfd(child.id())
             .map_err(|e| RuntimeError::Sandbox(format!("pidfd of the sandbox: {e}")))?;
         Ok((child, pidfd))
+    }
+}
+
+/// In a new network namespace, before the pod's `eth0` exists: links made
+/// from now on have no IPv6. Pod addresses are IPv4 and the interface's
+/// link-local address would only cost: its duplicate address detection
+/// and multicast reports are flooded to every port of the bridge, so a
+/// thousand pods starting spent a tenth of the machine's CPU on them. `lo`
+/// already exists and keeps `::1`. Best effort (a kernel without IPv6 has
+/// no such file); system calls only, for a child before `exec`.
+fn no_ipv6_on_new_links() {
+    let path = c"/proc/sys/net/ipv6/conf/default/disable_ipv6";
+    // SAFETY: open, write and close on a NUL-terminated path and a static
+    // buffer.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd >= 0 {
+            libc::write(fd, b"1".as_ptr().cast(), 1);
+            libc::close(fd);
+        }
     }
 }
 
@@ -171,7 +186,7 @@ impl Runtime for ProcessRuntime {
             });
         }
         let (child, pidfd) = self.spawn_pause(spec).await?;
-        let pid = child.id().unwrap_or_default();
+        let pid = child.id();
         let mut sandbox = Sandbox {
             uid: spec.uid.clone(),
             ip: self.node_ip,
@@ -222,14 +237,12 @@ impl Runtime for ProcessRuntime {
         let Some(program) = spec.argv.first() else {
             return Err(RuntimeError::Start("no command to run".into()));
         };
-        let mut command = Command::new(program);
+        let mut command = Launch::new(program);
         command
             .args(&spec.argv[1..])
-            .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdout(Output::Pipe)
+            .stderr(Output::Pipe);
         let workdir = spec.working_dir.clone().unwrap_or_else(|| "/".to_string());
         let creds = Credentials::of(spec);
         let namespace = match (&sandbox.pidfd, &self.host_root) {
@@ -266,9 +279,6 @@ impl Runtime for ProcessRuntime {
                         check(libc::setsid())?;
                         creds.apply()?;
                         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
-                        // The agent may run with huge pages off; the
-                        // container gets the machine's default back.
-                        check(libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0))?;
                         Ok(())
                     });
                 }
@@ -284,9 +294,6 @@ impl Runtime for ProcessRuntime {
                         check(libc::setsid())?;
                         creds.apply()?;
                         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
-                        // The agent may run with huge pages off; the
-                        // container gets the machine's default back.
-                        check(libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0))?;
                         check(libc::chdir(dir.as_ptr()))
                     });
                 }
@@ -305,9 +312,7 @@ impl Runtime for ProcessRuntime {
             })
         })?;
         let started_at = jiff::Timestamp::now();
-        let pid = child
-            .id()
-            .ok_or_else(|| RuntimeError::Start("the container exited before it was seen".into()))?;
+        let pid = child.id();
         let pidfd = Arc::new(spawner::pidfd(pid).ok());
         let (report, exit) = watch::channel(None);
         let log = ContainerLog::create(&spec.log).map_err(|e| {
@@ -465,19 +470,28 @@ impl Credentials {
         }
     }
 
-    /// Drops to the container's user; only system calls.
+    /// Drops to the container's user. The raw system calls, not glibc's
+    /// wrappers: those signal every thread of the process to change all
+    /// their credentials, and a child that shares the agent's memory (see
+    /// [`super::launch`]) would signal the agent's threads.
     fn apply(&self) -> std::io::Result<()> {
         if self.user.is_none() && self.group.is_none() && self.ngroups == 0 {
             return Ok(());
         }
-        // SAFETY: setgroups reads `ngroups` entries of our array.
+        let raw = |done: libc::c_long| check(done as i32);
+        // SAFETY: setgroups reads `ngroups` entries of our array; the others
+        // take plain integers.
         unsafe {
-            check(libc::setgroups(self.ngroups, self.groups.as_ptr()))?;
+            raw(libc::syscall(
+                libc::SYS_setgroups,
+                self.ngroups,
+                self.groups.as_ptr(),
+            ))?;
             if let Some(g) = self.group {
-                check(libc::setgid(g))?;
+                raw(libc::syscall(libc::SYS_setresgid, g, g, g))?;
             }
             if let Some(u) = self.user {
-                check(libc::setuid(u))?;
+                raw(libc::syscall(libc::SYS_setresuid, u, u, u))?;
             }
         }
         Ok(())

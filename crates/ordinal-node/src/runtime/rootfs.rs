@@ -10,10 +10,9 @@
 //! level (`/data`), or else in the host directory that holds it.
 //!
 //! The plan is built in the agent ([`Plan::build`]), where allocating is
-//! fine, and carried out in the forked child before `exec`
-//! ([`Plan::enter`]), where only system calls on prepared strings are
-//! allowed: the agent is multi-threaded, so its fork is async-signal-unsafe
-//! territory.
+//! fine, and carried out in the child before `exec` ([`Plan::enter`]),
+//! where only system calls on prepared strings are allowed: the child
+//! shares the agent's memory ([`super::launch`]).
 
 use std::ffi::{CString, OsStr};
 use std::io;
@@ -240,8 +239,8 @@ impl Plan {
     ///
     /// # Safety
     ///
-    /// Meant for a forked child before `exec`: it makes only system calls
-    /// on prepared strings and does not allocate.
+    /// Meant for a child before `exec`: it makes only system calls on
+    /// prepared strings and does not allocate.
     pub unsafe fn enter(&self) -> io::Result<()> {
         // SAFETY (whole fn): system calls with NUL-terminated strings owned
         // by `self`, which outlives the calls.

@@ -1,4 +1,4 @@
-//! Forking pod processes from one dedicated thread.
+//! Starting pod processes from a few dedicated threads.
 //!
 //! Two kernel rules shape this module:
 //!
@@ -8,21 +8,23 @@
 //! - The parent-death signal (`PR_SET_PDEATHSIG`) fires when the *thread*
 //!   that forked a process exits, not when its process does.
 //!
-//! So every pod process is forked by one of a few long-lived threads: it
+//! So every pod process is started by one of a few long-lived threads (a
+//! `clone` that shares the agent's memory, see [`super::launch`]): it
 //! points its children's PID namespace at a new or existing pod namespace,
-//! forks, and points it back at its own. And because those threads live
+//! starts the child, and points it back at its own. And because those threads live
 //! exactly as long as the agent, the kernel kills every pod process when
 //! the agent dies, however it dies (a SIGKILLed `ordinal up` leaves no
-//! process behind). There are several threads because a fork with a
-//! `pre_exec` step blocks its thread until the child has exec'd (its mounts
-//! done), and a node starting many pods should not start them one by one.
+//! process behind). There are several threads because starting a child
+//! blocks its thread until the child has exec'd (its mounts done), and a
+//! node starting many pods should not start them one by one.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::mpsc;
 
-use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
+
+use super::launch::{self, Child, Launch, Stack};
 
 /// Which PID namespace the child is forked into.
 pub enum PidNamespace {
@@ -35,7 +37,7 @@ pub enum PidNamespace {
 }
 
 struct Job {
-    command: Command,
+    launch: Launch,
     namespace: PidNamespace,
     reply: oneshot::Sender<io::Result<Child>>,
 }
@@ -63,19 +65,21 @@ impl Spawner {
                 .name(format!("ordinal-spawner-{i}"))
                 .spawn(move || {
                     let _runtime = handle.enter();
-                    let own = match open_own_pid_namespace() {
-                        Ok(fd) => fd,
-                        Err(e) => {
-                            tracing::error!(error = %e, "a spawner thread cannot read its PID namespace");
-                            return;
-                        }
-                    };
+                    let (own, mut stack) =
+                        match open_own_pid_namespace().and_then(|own| Ok((own, Stack::new()?))) {
+                            Ok(ready) => ready,
+                            Err(e) => {
+                                tracing::error!(error = %e, "a spawner thread cannot start");
+                                return;
+                            }
+                        };
                     loop {
                         let job = match queue.lock().unwrap_or_else(|p| p.into_inner()).recv() {
                             Ok(job) => job,
                             Err(_) => return,
                         };
-                        let result = spawn_in(job.command, &job.namespace, &own);
+                        let mut launch = job.launch;
+                        let result = spawn_in(&mut launch, &job.namespace, &own, &mut stack);
                         let _ = job.reply.send(result);
                     }
                 })?;
@@ -83,13 +87,13 @@ impl Spawner {
         Ok(Spawner { jobs })
     }
 
-    /// Forks `command` into `namespace`. The command's own `pre_exec` runs
-    /// in the child, already inside that PID namespace.
-    pub async fn spawn(&self, command: Command, namespace: PidNamespace) -> io::Result<Child> {
+    /// Starts `launch` in `namespace`. Its `pre_exec` step runs in the
+    /// child, already inside that PID namespace.
+    pub async fn spawn(&self, launch: Launch, namespace: PidNamespace) -> io::Result<Child> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job {
-                command,
+                launch,
                 namespace,
                 reply,
             })
@@ -100,7 +104,12 @@ impl Spawner {
     }
 }
 
-fn spawn_in(mut command: Command, namespace: &PidNamespace, own: &OwnedFd) -> io::Result<Child> {
+fn spawn_in(
+    launch: &mut Launch,
+    namespace: &PidNamespace,
+    own: &OwnedFd,
+    stack: &mut Stack,
+) -> io::Result<Child> {
     let moved = match namespace {
         PidNamespace::Host => false,
         PidNamespace::New => {
@@ -118,7 +127,7 @@ fn spawn_in(mut command: Command, namespace: &PidNamespace, own: &OwnedFd) -> io
             true
         }
     };
-    let result = command.spawn();
+    let result = launch::spawn(launch, stack);
     if moved {
         // SAFETY: back to the namespace this thread started in, which is
         // always allowed (it is the thread's active PID namespace).
