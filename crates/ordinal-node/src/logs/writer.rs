@@ -34,6 +34,10 @@ pub const MAX_LINE: usize = 16 * 1024;
 /// as a partial record.
 pub const FLUSH_AFTER: Duration = Duration::from_millis(250);
 
+/// The read buffer of a pump: where it starts, and how far it grows.
+const READ_MIN: usize = 4 * 1024;
+const READ_MAX: usize = 64 * 1024;
+
 /// What followers of a log know about it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
@@ -106,7 +110,10 @@ impl ContainerLog {
         mut reader: R,
     ) -> io::Result<u64> {
         let mut writer = self.stream(stream);
-        let mut buf = vec![0u8; 64 * 1024];
+        // Most containers write little: a small buffer, grown while reads
+        // fill it. (A 64 KiB buffer per stream from the start was most of
+        // the agent's memory with a thousand pods.)
+        let mut buf = vec![0u8; READ_MIN];
         let mut total = 0u64;
         loop {
             let read = if writer.has_pending() {
@@ -125,6 +132,9 @@ impl ContainerLog {
                 Ok(n) => {
                     total += n as u64;
                     writer.write(&buf[..n])?;
+                    if n == buf.len() && buf.len() < READ_MAX {
+                        buf.resize(buf.len() * 4, 0);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // A pty master answers EIO once the last slave is closed:
