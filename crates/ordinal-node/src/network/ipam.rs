@@ -72,10 +72,11 @@ impl Ipam {
         None
     }
 
-    pub fn release(&mut self, owner: &str) {
-        if let Some(ip) = self.used.remove(owner) {
-            self.taken.remove(&ip);
-        }
+    /// Returns the owner's address to the pool; says which it was.
+    pub fn release(&mut self, owner: &str) -> Option<Ipv4Addr> {
+        let ip = self.used.remove(owner)?;
+        self.taken.remove(&ip);
+        Some(ip)
     }
 }
 

@@ -28,6 +28,7 @@ use std::sync::Mutex;
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+use rtnetlink::packet_route::neighbour::NeighbourState;
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
@@ -103,7 +104,11 @@ impl Network {
         let gateway = ipam::gateway(&cidr);
         handle
             .link()
-            .add(LinkBridge::new(&bridge).build())
+            .add(
+                LinkBridge::new(&bridge)
+                    .address(mac_of(gateway).to_vec())
+                    .build(),
+            )
             .execute()
             .await
             .map_err(netlink(format!("creating the bridge {bridge}")))?;
@@ -167,7 +172,7 @@ impl Network {
                 if let Ok(Some(index)) = index_of(&self.netlink, &veth).await {
                     let _ = self.netlink.link().del(index).execute().await;
                 }
-                self.release(uid);
+                self.release(uid).await;
                 Err(e)
             }
         }
@@ -183,6 +188,7 @@ impl Network {
         // the host end on the bridge and up.
         let peer = LinkMessageBuilder::<LinkUnspec>::new()
             .name("eth0".to_string())
+            .address(mac_of(address).to_vec())
             .setns_by_fd(netns.as_raw_fd())
             .build();
         let pair = LinkVeth::new(veth, "eth0")
@@ -247,22 +253,65 @@ impl Network {
             .execute()
             .await
             .map_err(netlink("adding the pod's default route"))?;
+        // Static neighbours both ways, so the host and the pod never ARP
+        // for each other: an ARP request is a broadcast that every pod on
+        // the bridge receives and processes, and with a thousand pods
+        // probed every few seconds those were a large share of the
+        // kernel's work. The MACs follow from the addresses (`mac_of`).
+        inside
+            .neighbours()
+            .add(eth0, self.gateway.into())
+            .link_layer_address(&mac_of(self.gateway))
+            .state(NeighbourState::Permanent)
+            .replace()
+            .execute()
+            .await
+            .map_err(netlink("adding the gateway to the pod's neighbours"))?;
+        self.netlink
+            .neighbours()
+            .add(self.bridge_index, address.into())
+            .link_layer_address(&mac_of(address))
+            .state(NeighbourState::Permanent)
+            .replace()
+            .execute()
+            .await
+            .map_err(netlink(format!(
+                "adding {address} to the host's neighbours"
+            )))?;
         Ok(())
     }
 
-    /// Returns the pod's address to the pool. (Its veth went with its
-    /// network namespace.)
-    pub fn release(&self, uid: &str) {
-        self.ipam
+    /// Returns the pod's address to the pool and forgets its neighbour
+    /// entry. (Its veth went with its network namespace.)
+    pub async fn release(&self, uid: &str) {
+        let address = self
+            .ipam
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .release(uid);
+        if let Some(address) = address {
+            let mut entry = self
+                .netlink
+                .neighbours()
+                .add(self.bridge_index, address.into());
+            let message = entry.message_mut().clone();
+            let _ = self.netlink.neighbours().del(message).execute().await;
+        }
     }
 
     /// Removes the bridge (on shutdown).
     pub async fn teardown(&self) {
         let _ = self.netlink.link().del(self.bridge_index).execute().await;
     }
+}
+
+/// The MAC of a pod's `eth0` (or of the bridge, for the gateway): fixed
+/// by the address, locally administered (`0a:58` and the four bytes, as
+/// Kubernetes' bridge networks do), so a static neighbour entry is right
+/// for whichever pod holds the address.
+fn mac_of(address: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = address.octets();
+    [0x0a, 0x58, a, b, c, d]
 }
 
 /// A netlink connection whose socket lives in the network namespace

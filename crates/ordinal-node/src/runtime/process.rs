@@ -390,7 +390,7 @@ impl Runtime for ProcessRuntime {
             .swap(false, std::sync::atomic::Ordering::SeqCst)
             && let Some(network) = &self.network
         {
-            network.release(&sandbox.uid);
+            network.release(&sandbox.uid).await;
         }
     }
 
