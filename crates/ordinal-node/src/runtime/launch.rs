@@ -528,7 +528,9 @@ async fn reap(pid: u32, pidfd: &AsyncFd<OwnedFd>) -> io::Result<ExitStatus> {
     }
 }
 
-fn send_signal(pidfd: &OwnedFd, signal: i32) -> io::Result<()> {
+/// Sends `signal` through a pidfd; a process that has exited already (a
+/// zombie not yet reaped) is no failure.
+pub fn send_signal(pidfd: &OwnedFd, signal: i32) -> io::Result<()> {
     // SAFETY: pidfd_send_signal on a pidfd we hold.
     let done = unsafe {
         libc::syscall(
@@ -541,7 +543,6 @@ fn send_signal(pidfd: &OwnedFd, signal: i32) -> io::Result<()> {
     };
     if done != 0 {
         let e = io::Error::last_os_error();
-        // Already exited (a zombie not reaped yet) is no failure.
         if e.raw_os_error() != Some(libc::ESRCH) {
             return Err(e);
         }
@@ -581,6 +582,15 @@ mod tests {
         spawn(launch, &mut stack)
     }
 
+    async fn read_all(pipe: Option<pipe::Receiver>) -> String {
+        let mut text = String::new();
+        pipe.expect("a piped output")
+            .read_to_string(&mut text)
+            .await
+            .unwrap();
+        text
+    }
+
     #[tokio::test]
     async fn runs_a_program_from_path_with_args_env_and_output() {
         let mut launch = Launch::new("sh");
@@ -590,22 +600,8 @@ mod tests {
             .stdout(Output::Pipe)
             .stderr(Output::Pipe);
         let mut child = run(&mut launch).await.unwrap();
-        let mut out = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .await
-            .unwrap();
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .await
-            .unwrap();
+        let out = read_all(child.stdout.take()).await;
+        let err = read_all(child.stderr.take()).await;
         let status = child.wait().await.unwrap();
         assert_eq!(out, "hello sh\n");
         assert_eq!(err, "oops\n");
@@ -620,14 +616,7 @@ mod tests {
             .envs([("A", "3")])
             .stdout(Output::Pipe);
         let mut child = run(&mut launch).await.unwrap();
-        let mut out = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .await
-            .unwrap();
+        let out = read_all(child.stdout.take()).await;
         child.wait().await.unwrap();
         let mut lines: Vec<&str> = out.lines().collect();
         lines.sort();

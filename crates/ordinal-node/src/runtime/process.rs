@@ -348,18 +348,9 @@ impl Runtime for ProcessRuntime {
             });
         }
         let signaller = Arc::new(move |sig: i32| {
+            // Through the pidfd we hold: never to a recycled PID.
             if let Some(fd) = pidfd.as_ref() {
-                // SAFETY: pidfd_send_signal on a pidfd we hold, so the
-                // signal cannot reach a recycled PID.
-                unsafe {
-                    libc::syscall(
-                        libc::SYS_pidfd_send_signal,
-                        fd.as_raw_fd(),
-                        sig,
-                        std::ptr::null::<libc::siginfo_t>(),
-                        0,
-                    );
-                }
+                let _ = super::launch::send_signal(fd, sig);
             }
         });
         Ok(Process::new(
