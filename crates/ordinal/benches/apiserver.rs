@@ -28,17 +28,6 @@ struct Row {
     ok: bool,
 }
 
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
 fn pod(name: &str) -> Pod {
     serde_json::from_value(serde_json::json!({
         "apiVersion": "v1",
@@ -89,7 +78,7 @@ async fn main() {
         let (mut child, took) = support::spawn_with(&dir, &["--no-node", "--no-controllers"]);
         startups.push(took);
         std::thread::sleep(Duration::from_millis(300));
-        idle_rss = rss_mb(child.id());
+        idle_rss = support::rss_mb(child.id()).unwrap_or(f64::NAN);
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -240,7 +229,7 @@ async fn main() {
         ok: raw <= Duration::from_millis(150),
     });
     std::thread::sleep(Duration::from_millis(500));
-    let loaded_rss = rss_mb(child.id());
+    let loaded_rss = support::rss_mb(child.id()).unwrap_or(f64::NAN);
     report::figure(
         "apiserver.rss_10k",
         loaded_rss,
@@ -360,7 +349,7 @@ async fn main() {
         let (mut child, took) = support::spawn_with(&dir, &["--no-node", "--no-controllers"]);
         restarts.push(took);
         std::thread::sleep(Duration::from_millis(300));
-        after_rss = rss_mb(child.id());
+        after_rss = support::rss_mb(child.id()).unwrap_or(f64::NAN);
         unsafe {
             libc::kill(child.id() as i32, libc::SIGTERM);
         }

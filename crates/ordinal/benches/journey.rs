@@ -24,18 +24,15 @@
 mod report;
 mod support;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ListParams};
-use kube::runtime::watcher::{self, Event};
 use report::Goal;
 
 /// Rounds of the 3-replica apply.
@@ -144,56 +141,10 @@ impl Kubectl {
     }
 }
 
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-/// When the set `name` first reports `n` ready replicas, through a watch;
-/// None if that does not happen within LIMIT.
-async fn set_ready(sets: Api<StatefulSet>, name: String, n: usize) -> Option<Instant> {
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let stream = watcher::watcher(sets, config);
-    futures::pin_mut!(stream);
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Ok(Some(Ok(Event::Apply(s) | Event::InitApply(s)))) => {
-                let ready = s.status.and_then(|s| s.ready_replicas).unwrap_or(0);
-                if ready.max(0) as usize >= n {
-                    return Some(Instant::now());
-                }
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => return None,
-        }
-    }
-}
-
-/// When `n` distinct pods labelled `app=<name>` have been seen, through a
-/// watch; None if not within LIMIT.
-async fn pods_created(pods: Api<Pod>, name: String, n: usize) -> Option<Instant> {
-    let config = watcher::Config::default().labels(&format!("app={name}"));
-    let stream = watcher::watcher(pods, config);
-    futures::pin_mut!(stream);
-    let mut seen = HashSet::new();
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    while seen.len() < n {
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Ok(Some(Ok(Event::Apply(p) | Event::InitApply(p)))) => {
-                seen.insert(p.metadata.name.unwrap_or_default());
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => return None,
-        }
-    }
-    Some(Instant::now())
+/// When the set `name` first reports `n` ready replicas; None if that
+/// does not happen within LIMIT.
+async fn when_ready(sets: Api<StatefulSet>, name: &'static str, n: usize) -> Option<Instant> {
+    (support::ready_replicas(&sets, name, n, LIMIT).await >= n).then(Instant::now)
 }
 
 /// Polls until no pod labelled `app=<name>` is left; the time it took, or
@@ -283,7 +234,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     report::figure(
         "journey.idle_rss",
-        rss_mb(pid),
+        support::rss_mb(pid).unwrap_or(f64::NAN),
         "MB",
         Goal::AtMost(40.0),
         "`ordinal up` RSS, idle, everything running (node, DNS, controllers), no pods",
@@ -295,7 +246,7 @@ async fn main() {
     let web = write(tmp.path(), "web.yaml", &manifest("web", 3, "OrderedReady"));
     let mut rounds = Vec::new();
     for round in 0..ROUNDS {
-        let watching = tokio::spawn(set_ready(sets.clone(), "web".into(), 3));
+        let watching = tokio::spawn(when_ready(sets.clone(), "web", 3));
         let started = Instant::now();
         kubectl.run_async(&["apply", "-f", &web]).await;
         let Some(at) = watching.await.expect("watch task") else {
@@ -340,8 +291,11 @@ async fn main() {
 
     // kubectl apply → 1,000 Parallel replicas, real pods.
     let big = write(tmp.path(), "big.yaml", &manifest("big", MANY, "Parallel"));
-    let created = tokio::spawn(pods_created(pods.clone(), "big".into(), MANY));
-    let all_ready = tokio::spawn(set_ready(sets.clone(), "big".into(), MANY));
+    let created = tokio::spawn({
+        let pods = pods.clone();
+        async move { (support::pods_seen(&pods, "big", MANY, LIMIT).await >= MANY).then(Instant::now) }
+    });
+    let all_ready = tokio::spawn(when_ready(sets.clone(), "big", MANY));
     let started = Instant::now();
     kubectl.run_async(&["apply", "-f", &big]).await;
     let created = created.await.expect("watch task");
@@ -363,7 +317,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     report::figure(
         "journey.loaded_rss",
-        rss_mb(pid),
+        support::rss_mb(pid).unwrap_or(f64::NAN),
         "MB",
         Goal::AtMost(350.0),
         "`ordinal up` RSS with the 1,000 pods running (API server + node agent budgets: 200 + 150 MB)",
@@ -382,7 +336,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     report::figure(
         "journey.idle_rss_after",
-        rss_mb(pid),
+        support::rss_mb(pid).unwrap_or(f64::NAN),
         "MB",
         Goal::None,
         "`ordinal up` RSS, idle again after the 1,000 pods are gone",

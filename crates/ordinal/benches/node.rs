@@ -92,17 +92,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
-
 fn start_node(dir: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ordinal"))
         .args(["node", "--node-name", NODE, "--kubeconfig"])
@@ -237,7 +226,7 @@ fn main() {
         delete_all(&api).await;
 
         // 3. 1,000 pods at once.
-        let rss_before = rss_mb(node.id());
+        let rss_before = support::rss_mb(node.id()).unwrap_or(0.0);
         let started = Instant::now();
         let creates = futures::stream::iter(0..1000).map(|i| {
             let api = api.clone();
@@ -262,7 +251,7 @@ fn main() {
             started.elapsed()
         };
         let (_, all_running) = tokio::join!(creates.buffer_unordered(32).collect::<Vec<_>>(), counting);
-        let rss = rss_mb(node.id());
+        let rss = support::rss_mb(node.id()).unwrap_or(0.0);
         report::figure(
             "node.running_1000",
             all_running.as_secs_f64(),

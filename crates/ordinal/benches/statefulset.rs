@@ -18,16 +18,13 @@ mod kubelet;
 mod report;
 mod support;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
-use kube::runtime::watcher::{self, Event};
 
 const PARALLEL: usize = 1_000;
 const ORDERED: usize = 100;
@@ -50,44 +47,6 @@ fn set(name: &str, replicas: usize, policy: &str) -> StatefulSet {
         }
     }))
     .unwrap()
-}
-
-/// Waits until `n` distinct pods labelled `app=<name>` have been seen.
-async fn pods_created(pods: &Api<Pod>, name: &str, n: usize) -> usize {
-    let config = watcher::Config::default().labels(&format!("app={name}"));
-    let stream = watcher::watcher(pods.clone(), config);
-    futures::pin_mut!(stream);
-    let mut seen = HashSet::new();
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    while seen.len() < n {
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Ok(Some(Ok(Event::Apply(p) | Event::InitApply(p)))) => {
-                seen.insert(p.metadata.name.unwrap_or_default());
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => break,
-        }
-    }
-    seen.len()
-}
-
-/// Waits until the set reports `n` ready replicas; returns the last count.
-async fn ready(sets: &Api<StatefulSet>, name: &str, n: usize) -> usize {
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let stream = watcher::watcher(sets.clone(), config);
-    futures::pin_mut!(stream);
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    let mut last = 0;
-    while last < n {
-        match tokio::time::timeout_at(deadline, stream.next()).await {
-            Ok(Some(Ok(Event::Apply(s) | Event::InitApply(s)))) => {
-                last = s.status.and_then(|s| s.ready_replicas).unwrap_or(0).max(0) as usize;
-            }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => break,
-        }
-    }
-    last
 }
 
 fn ms(d: Duration) -> String {
@@ -120,7 +79,7 @@ async fn main() {
     )
     .await
     .unwrap();
-    let got = ready(&sets, "ordered", ORDERED).await;
+    let got = support::ready_replicas(&sets, "ordered", ORDERED, LIMIT).await;
     let ordered = started.elapsed();
     let marked = stats.marked.load(Ordering::Relaxed).max(1);
     let stand_in_mean =
@@ -136,9 +95,9 @@ async fn main() {
     )
     .await
     .unwrap();
-    let created = pods_created(&pods, "parallel", PARALLEL).await;
+    let created = support::pods_seen(&pods, "parallel", PARALLEL, LIMIT).await;
     let parallel = started.elapsed();
-    let all_ready = ready(&sets, "parallel", PARALLEL).await;
+    let all_ready = support::ready_replicas(&sets, "parallel", PARALLEL, LIMIT).await;
     let parallel_ready = started.elapsed();
 
     stop.store(true, Ordering::Relaxed);

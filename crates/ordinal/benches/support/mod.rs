@@ -1,12 +1,20 @@
 //! What every benchmark needs: a real `ordinal up` on a temporary data dir,
-//! and a kube-rs client for it.
+//! a kube-rs client for it, a process's memory, and watches that wait for
+//! a StatefulSet's pods.
 
 #![allow(dead_code)]
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+use kube::runtime::watcher::{self, Event};
 
 /// Starts `ordinal up` on `dir` and waits for its banner; returns the
 /// process and how long it took to be ready.
@@ -48,4 +56,61 @@ pub async fn client(dir: &Path) -> kube::Client {
         .await
         .expect("config");
     kube::Client::try_from(config).expect("client")
+}
+
+/// The resident memory of process `pid` in MB (VmRSS); None when it cannot
+/// be read.
+pub fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+}
+
+/// Watches until `n` distinct pods labelled `app=<name>` have been seen,
+/// or `limit` has passed; returns how many were seen.
+pub async fn pods_seen(pods: &Api<Pod>, name: &str, n: usize, limit: Duration) -> usize {
+    let config = watcher::Config::default().labels(&format!("app={name}"));
+    let stream = watcher::watcher(pods.clone(), config);
+    futures::pin_mut!(stream);
+    let mut seen = HashSet::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while seen.len() < n {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(Event::Apply(p) | Event::InitApply(p)))) => {
+                seen.insert(p.metadata.name.unwrap_or_default());
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    seen.len()
+}
+
+/// Watches the set `name` until it reports `n` ready replicas, or `limit`
+/// has passed; returns the last ready count it reported.
+pub async fn ready_replicas(
+    sets: &Api<StatefulSet>,
+    name: &str,
+    n: usize,
+    limit: Duration,
+) -> usize {
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let stream = watcher::watcher(sets.clone(), config);
+    futures::pin_mut!(stream);
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut last = 0;
+    while last < n {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(Event::Apply(s) | Event::InitApply(s)))) => {
+                last = s.status.and_then(|s| s.ready_replicas).unwrap_or(0).max(0) as usize;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    last
 }
