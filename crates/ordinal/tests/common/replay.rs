@@ -25,7 +25,7 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -273,6 +273,19 @@ impl<'a> Replay<'a> {
         sh
     }
 
+    /// Starts `command` in its own process group with stderr merged into
+    /// stdout (as a terminal shows them); returns it and that output.
+    fn spawn_merged(&self, command: &str) -> (Child, ChildStdout) {
+        let mut sh = self.shell(&format!("exec 2>&1\n{command}"));
+        sh.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0);
+        let mut child = sh.spawn().expect("sh runs");
+        let out = child.stdout.take().expect("piped stdout");
+        (child, out)
+    }
+
     /// Takes the README's next step, which must be `command` typed at
     /// `prompt`.
     fn take(&mut self, prompt: Prompt, command: &str) -> Step {
@@ -299,13 +312,7 @@ impl<'a> Replay<'a> {
     /// Runs a host command to its end (stdout and stderr together, as a
     /// terminal shows them), within [`LIMIT`].
     fn execute(&self, step: &Step) -> Ran {
-        let mut sh = self.shell(&format!("exec 2>&1\n{}", step.command));
-        sh.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0);
-        let mut child = sh.spawn().expect("sh runs");
-        let mut out = child.stdout.take().unwrap();
+        let (mut child, mut out) = self.spawn_merged(&step.command);
         let reader = std::thread::spawn(move || {
             let mut text = Vec::new();
             let _ = out.read_to_end(&mut text);
@@ -390,13 +397,8 @@ impl<'a> Replay<'a> {
             "README line {}: a watch's output belongs in a text block",
             step.line
         );
-        let mut sh = self.shell(&format!("exec 2>&1\n{}", step.command));
-        sh.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0);
-        let mut child = sh.spawn().expect("sh runs");
-        let out = BufReader::new(child.stdout.take().unwrap());
+        let (child, out) = self.spawn_merged(&step.command);
+        let out = BufReader::new(out);
         let lines = Arc::new(Mutex::new(Vec::new()));
         {
             let lines = Arc::clone(&lines);
