@@ -163,6 +163,7 @@ impl Node {
             self.network.clone(),
             self.config.exe.clone(),
             address,
+            runtime::process::Snapshotter::Overlay,
         )?;
         let capacity = machine::capacity(&self.config.dir, self.config.max_pods);
         let recorder = ordinal_controllers::events::Recorder::new(

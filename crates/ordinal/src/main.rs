@@ -124,6 +124,13 @@ fn main() -> anyhow::Result<()> {
     // per touched region made an idle `ordinal up` 52 MB instead of 38.
     // SAFETY: a process attribute, no memory arguments.
     unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    // Run a command inside a container (started by the node agent for
+    // exec, probes and hooks): dispatched before anything else runs, with
+    // the container's environment as this process's.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("internal-exec") {
+        ordinal_node::runtime::enter::main(&args[2..]);
+    }
     let cli = Cli::parse();
     if let Command::InternalPause { .. } = cli.command {
         ordinal_node::runtime::pause::main();

@@ -767,11 +767,11 @@ impl<R: Runtime> Worker<R> {
                     let _ = std::fs::create_dir_all(&source);
                 }
             }
-            binds.push(Bind {
+            binds.push(Bind::path(
                 source,
-                target: PathBuf::from(&m.mount_path),
-                read_only: m.read_only.unwrap_or(false) || v.read_only,
-            });
+                &m.mount_path,
+                m.read_only.unwrap_or(false) || v.read_only,
+            ));
         }
         let etc = self.dir.join("etc");
         let mounted = |p: &str| binds.iter().any(|b| b.target == Path::new(p));
@@ -795,6 +795,9 @@ impl<R: Runtime> Worker<R> {
                 .join("logs")
                 .join(&c.name)
                 .join(format!("{restart_count}.log")),
+            root: crate::runtime::RootSpec::Host,
+            security: crate::runtime::Security::of(sc)
+                .map_err(|e| ("CreateContainerError".to_string(), e))?,
         })
     }
 

@@ -1,15 +1,20 @@
 //! Container runtimes: how a pod's sandbox and containers come to exist.
 //!
 //! The pod workers ([`crate::pod`]) decide *what* runs; a [`Runtime`]
-//! makes it so. The first and only implementation is [`process`]: every
-//! container is a host program started from the container's `command`,
-//! inside Linux namespaces when the agent runs as root. A CRI runtime
+//! makes it so. The implementation is [`process`]: every container is a
+//! process started straight from the agent (no shim), inside Linux
+//! namespaces when the agent runs as root, with its image as its root
+//! filesystem ([`rootfs`]), its capabilities and user ([`security`]) and
+//! commands run inside it later through [`enter`]. A CRI runtime
 //! (containerd) would be a second implementation of the same trait.
 
+pub mod enter;
 pub mod launch;
+pub mod passwd;
 pub mod pause;
 pub mod process;
 pub mod rootfs;
+pub mod security;
 pub mod spawner;
 
 use std::net::IpAddr;
@@ -18,7 +23,23 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-pub use rootfs::Bind;
+pub use rootfs::{Bind, Source};
+pub use security::Security;
+
+/// Where a container's files come from.
+#[derive(Debug, Clone)]
+pub enum RootSpec {
+    /// The host's filesystem (RuntimeClass `host`): `command` is a program
+    /// of this machine.
+    Host,
+    /// An image's layers, lowest first: their short directory names under
+    /// `layers_dir` (for the overlay mount) and full paths (for a copy).
+    Image {
+        layers_dir: PathBuf,
+        layers: Vec<String>,
+        layer_dirs: Vec<PathBuf>,
+    },
+}
 
 /// What a pod sandbox is made from.
 #[derive(Debug, Clone)]
@@ -46,10 +67,13 @@ pub struct ContainerSpec {
     pub supplemental_groups: Vec<u32>,
     /// Volumes and the pod files (`/etc/hosts`…), in container paths.
     pub binds: Vec<Bind>,
-    /// Pod files laid over the host's: (container path, host file).
+    /// Pod files laid over the root: (container path, host file), e.g.
+    /// `/etc/hosts` and the termination-message file.
     pub files: Vec<(PathBuf, PathBuf)>,
     /// The CRI-format log file of this instance.
     pub log: PathBuf,
+    pub root: RootSpec,
+    pub security: Security,
 }
 
 /// How a container instance ended.
@@ -86,6 +110,9 @@ pub struct Process {
     signaller: Arc<dyn Fn(i32) + Send + Sync>,
     /// The instance's log (ended once the instance has).
     pub log: crate::logs::ContainerLog,
+    /// How to run commands inside it (`None` in host mode, where they are
+    /// plain host processes).
+    pub enter: Option<Arc<enter::Request>>,
 }
 
 impl std::fmt::Debug for Process {
@@ -113,6 +140,7 @@ impl Process {
             exit,
             signaller,
             log,
+            enter: None,
         }
     }
 

@@ -25,9 +25,10 @@ use tokio::sync::watch;
 
 use super::launch::{Child, Launch, Output};
 
-use super::rootfs::{HostRoot, Layout, Plan};
+use super::rootfs::{HostRoot, Layout, Plan, Root};
+use super::security::Credentials;
 use super::spawner::{self, PidNamespace, Spawner};
-use super::{ContainerSpec, Exit, Process, Runtime, RuntimeError, SandboxSpec};
+use super::{ContainerSpec, Exit, Process, RootSpec, Runtime, RuntimeError, SandboxSpec, enter};
 use crate::logs::{ContainerLog, Stream};
 use crate::network::Network;
 
@@ -40,15 +41,43 @@ pub enum Isolation {
     Host,
 }
 
+/// Copies an image's layers (lowest first) into a directory, applying
+/// whiteouts: the root of containers where overlayfs cannot be used.
+pub type CopyImage = Arc<dyn Fn(&[PathBuf], &std::path::Path) -> std::io::Result<()> + Send + Sync>;
+
+/// How an image becomes a container's root.
+#[derive(Clone)]
+pub enum Snapshotter {
+    /// An overlay of the shared layers and a writable layer per container.
+    Overlay,
+    /// A private copy of the image per container (kept across its
+    /// restarts), for data dirs where overlayfs cannot be used.
+    Copy(CopyImage),
+}
+
+impl std::fmt::Debug for Snapshotter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Snapshotter::Overlay => "overlayfs",
+            Snapshotter::Copy(_) => "copy",
+        })
+    }
+}
+
 pub struct ProcessRuntime {
     isolation: Isolation,
     spawner: Spawner,
     network: Option<Arc<Network>>,
     host_root: Option<HostRoot>,
-    /// The `ordinal` binary, run as `internal-pause` for sandboxes.
+    /// The `ordinal` binary, run as `internal-pause` for sandboxes and as
+    /// `internal-exec` to run commands in containers.
     exe: PathBuf,
     /// The address of pods in host mode (and of host-network pods).
     node_ip: IpAddr,
+    snapshotter: Snapshotter,
+    /// The highest capability the kernel knows (the bounding set is
+    /// dropped up to it).
+    last_cap: u32,
 }
 
 pub struct Sandbox {
@@ -71,6 +100,7 @@ impl ProcessRuntime {
         network: Option<Arc<Network>>,
         exe: PathBuf,
         node_ip: IpAddr,
+        snapshotter: Snapshotter,
     ) -> std::io::Result<ProcessRuntime> {
         let host_root = match isolation {
             Isolation::Namespaces => Some(HostRoot::scan()?),
@@ -83,11 +113,87 @@ impl ProcessRuntime {
             host_root,
             exe,
             node_ip,
+            snapshotter,
+            last_cap: super::security::last_cap(),
         })
     }
 
     pub fn isolation(&self) -> Isolation {
         self.isolation
+    }
+
+    /// The mount plan of a container: its root (the host's, an overlay of
+    /// its image, or a copy of it) under `<pod>/containers/<name>/`, then
+    /// the pod's files and the volumes.
+    async fn plan(
+        &self,
+        sandbox: &Sandbox,
+        spec: &ContainerSpec,
+        host_root: &HostRoot,
+        workdir: &str,
+    ) -> Result<Plan, RuntimeError> {
+        let dir = sandbox.dir.join("containers").join(&spec.name);
+        let tmp = sandbox.dir.join("tmp");
+        let io = |what: &std::path::Path, e: std::io::Error| {
+            RuntimeError::Start(format!("creating {}: {e}", what.display()))
+        };
+        let (root, mount_point) = match (&spec.root, &self.snapshotter) {
+            (RootSpec::Host, _) => (Root::Host(host_root.clone()), dir.join("root")),
+            (
+                RootSpec::Image {
+                    layers_dir, layers, ..
+                },
+                Snapshotter::Overlay,
+            ) => {
+                let (upper, work) = (dir.join("upper"), dir.join("work"));
+                for d in [&upper, &work] {
+                    std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+                }
+                let root = Root::Overlay {
+                    layers_dir: layers_dir.clone(),
+                    layers: layers.clone(),
+                    upper,
+                    work,
+                };
+                (root, dir.join("rootfs"))
+            }
+            (RootSpec::Image { layer_dirs, .. }, Snapshotter::Copy(copy)) => {
+                let target = dir.join("copy");
+                if !target.exists() {
+                    let staging = dir.join("copy.partial");
+                    let _ = std::fs::remove_dir_all(&staging);
+                    let (copy, layers, from, to) = (
+                        Arc::clone(copy),
+                        layer_dirs.clone(),
+                        staging.clone(),
+                        target.clone(),
+                    );
+                    tokio::task::spawn_blocking(move || {
+                        copy(&layers, &from)?;
+                        std::fs::rename(&from, &to)
+                    })
+                    .await
+                    .map_err(|e| RuntimeError::Start(e.to_string()))?
+                    .map_err(|e| {
+                        RuntimeError::Start(format!("copying the image for the container: {e}"))
+                    })?;
+                }
+                (Root::Copy(target), dir.join("rootfs"))
+            }
+        };
+        for d in [&mount_point, &tmp] {
+            std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+        }
+        let layout = Layout {
+            root,
+            mount_point: &mount_point,
+            tmp: &tmp,
+            files: &spec.files,
+            working_dir: std::path::Path::new(workdir),
+            privileged: spec.security.privileged,
+            read_only_root: spec.security.read_only_root,
+        };
+        Plan::build(&layout, &spec.binds).map_err(|e| RuntimeError::Start(e.to_string()))
     }
 
     async fn spawn_pause(&self, spec: &SandboxSpec) -> Result<(Child, OwnedFd), RuntimeError> {
@@ -156,6 +262,30 @@ fn check(r: i32) -> std::io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// What the user sees when a container cannot start: the step that
+/// failed (a mount, the root) and why, or exec's own errors.
+fn start_error(program: &str, e: &std::io::Error, step: Option<&str>) -> String {
+    if let Some(step) = step {
+        return format!("failed to create the container: {step}: {}", os_text(e));
+    }
+    match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            format!("exec: \"{program}\": executable file not found in $PATH")
+        }
+        std::io::ErrorKind::PermissionDenied => format!("exec: \"{program}\": permission denied"),
+        _ => format!("exec: \"{program}\": {}", os_text(e)),
+    }
+}
+
+/// An OS error without Rust's "(os error N)" suffix.
+fn os_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    text.split(" (os error")
+        .next()
+        .unwrap_or(&text)
+        .to_lowercase()
 }
 
 /// A fresh container ID.
@@ -244,24 +374,14 @@ impl Runtime for ProcessRuntime {
             .stdout(Output::Pipe)
             .stderr(Output::Pipe);
         let workdir = spec.working_dir.clone().unwrap_or_else(|| "/".to_string());
-        let creds = Credentials::of(spec);
+        let creds = Credentials::new(spec.user, spec.group, &spec.supplemental_groups);
+        let security = spec.security;
+        let last_cap = self.last_cap;
+        let mut plan_used = None;
         let namespace = match (&sandbox.pidfd, &self.host_root) {
             (Some(pidfd), Some(host_root)) => {
-                let root = sandbox.dir.join("containers").join(&spec.name).join("root");
-                let tmp = sandbox.dir.join("tmp");
-                for dir in [&root, &tmp] {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        RuntimeError::Start(format!("creating {}: {e}", dir.display()))
-                    })?;
-                }
-                let layout = Layout {
-                    root: &root,
-                    tmp: &tmp,
-                    files: &spec.files,
-                    working_dir: std::path::Path::new(&workdir),
-                };
-                let plan = Plan::build(host_root, &layout, &spec.binds)
-                    .map_err(|e| RuntimeError::Start(e.to_string()))?;
+                let plan = Arc::new(self.plan(sandbox, spec, host_root, &workdir).await?);
+                plan_used = Some(Arc::clone(&plan));
                 let join = spawner::dup(pidfd).map_err(|e| RuntimeError::Start(e.to_string()))?;
                 let ns_fd = join
                     .try_clone()
@@ -277,7 +397,9 @@ impl Runtime for ProcessRuntime {
                         ))?;
                         plan.enter()?;
                         check(libc::setsid())?;
+                        security.drop_capabilities(last_cap)?;
                         creds.apply()?;
+                        security.seal()?;
                         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
                         Ok(())
                     });
@@ -300,17 +422,16 @@ impl Runtime for ProcessRuntime {
                 PidNamespace::Host
             }
         };
-        let mut child = self.spawner.spawn(command, namespace).await.map_err(|e| {
-            RuntimeError::Start(match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    format!("exec: \"{program}\": executable file not found in $PATH")
-                }
-                std::io::ErrorKind::PermissionDenied => {
-                    format!("exec: \"{program}\": permission denied")
-                }
-                _ => format!("exec: \"{program}\": {e}"),
-            })
-        })?;
+        let mut child = match self.spawner.spawn(command, namespace).await {
+            Ok(child) => child,
+            Err(e) => {
+                return Err(RuntimeError::Start(start_error(
+                    program,
+                    &e,
+                    plan_used.as_deref().and_then(Plan::describe_failure),
+                )));
+            }
+        };
         let started_at = jiff::Timestamp::now();
         let pid = child.id();
         let pidfd = Arc::new(spawner::pidfd(pid).ok());
@@ -353,14 +474,23 @@ impl Runtime for ProcessRuntime {
                 let _ = super::launch::send_signal(fd, sig);
             }
         });
-        Ok(Process::new(
-            container_id(),
-            pid,
-            started_at,
-            exit,
-            signaller,
-            log,
-        ))
+        let mut process = Process::new(container_id(), pid, started_at, exit, signaller, log);
+        if sandbox.pause_pid.is_some() {
+            process.enter = Some(Arc::new(enter::Request {
+                pid,
+                start_time: enter::start_time(pid).unwrap_or(0),
+                user: spec.user,
+                group: creds.group,
+                groups: creds.supplemental().to_vec(),
+                capabilities: Some(spec.security.capabilities.0),
+                no_new_privs: spec.security.no_new_privs,
+                cgroups: Vec::new(),
+                workdir,
+                tty: false,
+                argv: Vec::new(),
+            }));
+        }
+        Ok(process)
     }
 
     async fn remove_sandbox(&self, sandbox: &Sandbox) {
@@ -387,105 +517,40 @@ impl Runtime for ProcessRuntime {
 
     fn exec_command(
         &self,
-        sandbox: &Sandbox,
+        _sandbox: &Sandbox,
         container: &Process,
         spec: &ContainerSpec,
         argv: &[String],
         tty: bool,
     ) -> std::process::Command {
-        let workdir = spec.working_dir.clone().unwrap_or_else(|| "/".to_string());
-        let mut command = if sandbox.pause_pid.is_some() {
-            let mut c = std::process::Command::new("nsenter");
-            // `--wd` alone: the container's own working directory (a path
-            // given here would be opened on the host, before entering).
-            c.arg(format!("--target={}", container.pid))
-                .args(["--mount", "--uts", "--ipc", "--net", "--pid", "--wd"]);
-            if let Some(uid) = spec.user {
-                c.arg(format!("--setuid={uid}"));
+        let mut command = match &container.enter {
+            Some(request) => {
+                let request = enter::Request {
+                    tty,
+                    argv: argv.to_vec(),
+                    ..(**request).clone()
+                };
+                request.command(&self.exe)
             }
-            if let Some(gid) = spec.group.or(spec.user) {
-                c.arg(format!("--setgid={gid}"));
+            None => {
+                let workdir = spec.working_dir.clone().unwrap_or_else(|| "/".to_string());
+                let mut c =
+                    std::process::Command::new(argv.first().map(String::as_str).unwrap_or("true"));
+                c.args(argv.iter().skip(1)).current_dir(&workdir);
+                use std::os::unix::process::CommandExt;
+                if let Some(uid) = spec.user {
+                    c.uid(uid);
+                }
+                if let Some(gid) = spec.group {
+                    c.gid(gid);
+                }
+                c
             }
-            c.arg("--");
-            if tty {
-                // nsenter leads the terminal's session, but from outside the
-                // pod's PID namespace, where its process group reads as 0:
-                // an interactive shell then fails to hand the terminal back
-                // when it exits ("Cannot set tty process group", status 2).
-                // The command leads a session inside instead, taking the
-                // terminal over (util-linux, as nsenter; no fork, since it
-                // is not a group leader, so nsenter still reports its exit).
-                c.args(["setsid", "--ctty", "--wait"]);
-            }
-            c.args(argv);
-            c
-        } else {
-            let mut c =
-                std::process::Command::new(argv.first().map(String::as_str).unwrap_or("true"));
-            c.args(argv.iter().skip(1)).current_dir(&workdir);
-            use std::os::unix::process::CommandExt;
-            if let Some(uid) = spec.user {
-                c.uid(uid);
-            }
-            if let Some(gid) = spec.group {
-                c.gid(gid);
-            }
-            c
         };
         command
             .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k, v)));
         command
-    }
-}
-
-/// The user a container runs as (securityContext runAsUser/runAsGroup).
-#[derive(Clone, Copy)]
-struct Credentials {
-    user: Option<u32>,
-    group: Option<u32>,
-    groups: [u32; 32],
-    ngroups: usize,
-}
-
-impl Credentials {
-    fn of(spec: &ContainerSpec) -> Credentials {
-        let mut groups = [0u32; 32];
-        let ngroups = spec.supplemental_groups.len().min(groups.len());
-        groups[..ngroups].copy_from_slice(&spec.supplemental_groups[..ngroups]);
-        Credentials {
-            user: spec.user,
-            group: spec.group.or(spec.user.map(|_| 0)),
-            groups,
-            ngroups,
-        }
-    }
-
-    /// Drops to the container's user. The raw system calls, not glibc's
-    /// wrappers: those signal every thread of the process to change all
-    /// their credentials, and a child that shares the agent's memory (see
-    /// [`super::launch`]) would signal the agent's threads.
-    fn apply(&self) -> std::io::Result<()> {
-        if self.user.is_none() && self.group.is_none() && self.ngroups == 0 {
-            return Ok(());
-        }
-        let raw = |done: libc::c_long| check(done as i32);
-        // SAFETY: setgroups reads `ngroups` entries of our array; the others
-        // take plain integers.
-        unsafe {
-            raw(libc::syscall(
-                libc::SYS_setgroups,
-                self.ngroups,
-                self.groups.as_ptr(),
-            ))?;
-            if let Some(g) = self.group {
-                raw(libc::syscall(libc::SYS_setresgid, g, g, g))?;
-            }
-            if let Some(u) = self.user {
-                raw(libc::syscall(libc::SYS_setresuid, u, u, u))?;
-            }
-        }
-        Ok(())
     }
 }
 
