@@ -1,0 +1,36 @@
+//! Container images for ordinal: references as the kubelet parses them, a
+//! content-addressed store shared by the node agent and the CLI, layer
+//! unpacking confined to its directory, import of docker-save and OCI
+//! archives, pulls over the OCI distribution protocol, and garbage
+//! collection with the kubelet's semantics.
+//!
+//! The node runs a container on an overlay of [`ImageStore::layer_dirs`]
+//! (or a copy made by [`materialize`] where overlayfs is unavailable).
+//!
+//! ```no_run
+//! use ordinal_image::{ImageStore, NoProgress, reference::Reference};
+//! let store = ImageStore::open(std::path::Path::new("/var/lib/ordinal/image-store"))?;
+//! store.import(std::path::Path::new("busybox.tar"), &NoProgress)?;
+//! let image = store.get(&Reference::parse("busybox:1.36")?).expect("imported");
+//! let lower = store.layer_ids(&image)?; // mount with lowerdir= from layers/
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod build;
+pub mod compression;
+pub mod config;
+pub mod digest;
+pub mod import;
+mod materialize;
+pub mod platform;
+mod progress;
+pub mod reference;
+pub mod store;
+pub mod unpack;
+
+pub use config::ImageConfig;
+pub use import::ImportError;
+pub use materialize::materialize;
+pub use progress::{NoProgress, Progress, ProgressEvent};
+pub use reference::{InvalidReference, Reference};
+pub use store::{DiskUsage, GcPolicy, GcReport, Image, ImageStore, StoreError};
