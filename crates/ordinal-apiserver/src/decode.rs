@@ -787,6 +787,7 @@ kinds! {
     ("discovery.k8s.io", "EndpointSlice") => k8s_openapi::api::discovery::v1::EndpointSlice,
     ("events.k8s.io", "Event") => k8s_openapi::api::events::v1::Event,
     ("storage.k8s.io", "StorageClass") => k8s_openapi::api::storage::v1::StorageClass,
+    ("node.k8s.io", "RuntimeClass") => k8s_openapi::api::node::v1::RuntimeClass,
 }
 
 #[cfg(test)]
@@ -1061,6 +1062,11 @@ mod tests {
                 "storage.k8s.io",
                 "StorageClass",
                 json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "local-path", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}, "provisioner": "ordinal.dev/local-path", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer", "allowVolumeExpansion": true, "parameters": {"a": "b"}}),
+            ),
+            (
+                "node.k8s.io",
+                "RuntimeClass",
+                json!({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "gvisor"}, "handler": "runsc", "overhead": {"podFixed": {"cpu": "250m", "memory": "120Mi"}}, "scheduling": {"nodeSelector": {"runtime": "gvisor"}, "tolerations": [{"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"}]}}),
             ),
             (
                 "autoscaling",

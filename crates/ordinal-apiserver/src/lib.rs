@@ -11,6 +11,7 @@
 
 pub mod admission;
 pub mod allocate;
+pub mod bootstrap;
 pub mod decode;
 pub mod defaults;
 pub mod delete_options;

@@ -195,6 +195,8 @@ pub static RESOURCES: &[Resource] = &[
         short: ["ev"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
     resource!("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", false,
         short: ["sc"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+    resource!("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", false,
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
 ];
 
 /// autoscaling/v1 `Scale`, the body of `statefulsets/scale`. Not served on
@@ -211,13 +213,15 @@ pub static BINDING: Resource = resource!("", "v1", "Binding", "pods/binding", "b
 pub static EVICTION: Resource = resource!("policy", "v1", "Eviction", "pods/eviction", "eviction", true,
     short: [], cat: [], verbs: &[], sub: [], generation: false);
 
-/// The API groups other than core, in the order discovery lists them.
+/// The API groups other than core, in the order discovery lists them
+/// (upstream's group priorities).
 pub const GROUPS: &[&str] = &[
     "apps",
     "events.k8s.io",
     "storage.k8s.io",
-    "discovery.k8s.io",
     "coordination.k8s.io",
+    "node.k8s.io",
+    "discovery.k8s.io",
 ];
 
 /// Finds a resource by group, version and URL segment.

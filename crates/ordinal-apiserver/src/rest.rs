@@ -359,7 +359,7 @@ fn check_namespace_open(
 
 /// Create-time state the API server itself owns: a new pod is Pending; a
 /// new namespace is Active and carries the `kubernetes` finalizer.
-fn apply_create_defaults(resource: &Resource, object: &mut Value) {
+pub(crate) fn apply_create_defaults(resource: &Resource, object: &mut Value) {
     if resource.group.is_empty() && resource.plural == "pods" {
         // A new pod is Pending until a node reports on it.
         object["status"] = json!({"phase": "Pending"});

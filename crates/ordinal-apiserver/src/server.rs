@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::allocate::{Allocator, ServiceNetwork};
+use crate::bootstrap;
 use crate::discovery;
 use crate::openapi;
 use crate::pki::{self, Credentials};
@@ -57,6 +58,9 @@ pub struct Config {
     /// Where Services get cluster IPs and node ports
     /// (`--service-cidr`, `--service-node-port-range`).
     pub service_network: ServiceNetwork,
+    /// Objects made at start, after the system namespaces, when absent
+    /// (one that exists is left as it is; see [`crate::bootstrap`]).
+    pub bootstrap: Vec<serde_json::Value>,
 }
 
 impl Config {
@@ -68,6 +72,7 @@ impl Config {
             bookmark_interval: Duration::from_secs(30),
             event_ttl: Duration::from_secs(3600),
             service_network: ServiceNetwork::default(),
+            bootstrap: Vec::new(),
         }
     }
 }
@@ -88,6 +93,8 @@ pub enum StartError {
     Store(#[from] ordinal_store::StoreError),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error(transparent)]
+    Bootstrap(#[from] bootstrap::BootstrapError),
 }
 
 /// Shared state of all request handlers.
@@ -151,30 +158,12 @@ fn lock_data_dir(dir: &Path) -> Result<fs::File, StartError> {
     Ok(file)
 }
 
-/// Creates the namespaces that exist from the start.
-async fn bootstrap(store: &Store) -> Result<(), ordinal_store::StoreError> {
-    let namespaces = resources::lookup("", "v1", "namespaces").expect("served");
-    for name in rest::SYSTEM_NAMESPACES {
-        let key = namespaces.key(None, name);
-        if store.get(&key).is_some() {
-            continue;
-        }
-        let object = json!({
-            "kind": "Namespace",
-            "apiVersion": "v1",
-            "metadata": {
-                "name": name,
-                "uid": uuid::Uuid::new_v4().to_string(),
-                "creationTimestamp": crate::objects::now_rfc3339(),
-                "labels": {"kubernetes.io/metadata.name": name},
-            },
-            "spec": {"finalizers": ["kubernetes"]},
-            "status": {"phase": "Active"},
-        });
-        match store.create(key, object).await {
-            Ok(_) | Err(ordinal_store::StoreError::AlreadyExists) => {}
-            Err(e) => return Err(e),
-        }
+/// The system namespaces, then the embedder's start-up objects, each
+/// created only when absent (see [`crate::bootstrap`]).
+async fn bootstrap(store: &Store, extra: &[serde_json::Value]) -> Result<(), StartError> {
+    let objects = bootstrap::system_namespaces().chain(extra.iter().cloned());
+    for object in objects {
+        bootstrap::ensure(store, object).await?;
     }
     Ok(())
 }
@@ -287,7 +276,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .map_err(|e| StartError::Listen(config.listen, e))?;
     let credentials = pki::ensure(&config.data_dir, addr)?;
     let store = open_store(&config.data_dir, config.watch_history)?;
-    bootstrap(&store).await?;
+    bootstrap(&store, &config.bootstrap).await?;
     let allocator = Allocator::new(config.service_network.clone());
     kubernetes_service(&store, &allocator, addr.port()).await?;
 

@@ -877,3 +877,120 @@ async fn storage_objects_are_protected_and_claims_grow_only_where_allowed() {
         "Forbidden: field can not be less than status.capacity"
     );
 }
+
+#[tokio::test]
+async fn runtime_classes_are_served_and_pods_are_admitted_against_them() {
+    let h = bootstrapped(100).await;
+    let classes = "/apis/node.k8s.io/v1/runtimeclasses";
+    let (code, created) = h
+        .call(
+            "POST",
+            classes,
+            Some(
+                json!({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+                        "metadata": {"name": "sandboxed"}, "handler": "runsc",
+                        "overhead": {"podFixed": {"cpu": "250m", "memory": "64Mi"}},
+                        "scheduling": {"nodeSelector": {"sandbox": "yes"},
+                                       "tolerations": [{"key": "sandbox", "operator": "Exists",
+                                                        "effect": "NoSchedule"}]}}),
+            ),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    assert!(created["metadata"].get("namespace").is_none());
+    // The handler may not change; 422 with upstream's cause.
+    let (code, status) = h
+        .patch(&format!("{classes}/sandboxed"), json!({"handler": "kata"}))
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    assert_eq!(
+        causes(&status),
+        vec![(
+            "handler".to_string(),
+            "FieldValueInvalid".to_string(),
+            "Invalid value: \"kata\": field is immutable".to_string()
+        )]
+    );
+
+    let pods = "/api/v1/namespaces/default/pods";
+    let pod = |name: &str, spec: Value| {
+        let mut spec = spec;
+        spec["containers"] = json!([{"name": "c", "image": "busybox"}]);
+        json!({"metadata": {"name": name}, "spec": spec})
+    };
+    // An unknown class: 403 in upstream's words.
+    let (code, status) = h
+        .call(
+            "POST",
+            pods,
+            Some(pod("lost", json!({"runtimeClassName": "x"}))),
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{status}");
+    assert_eq!(
+        status["message"],
+        "pods \"lost\" is forbidden: pod rejected: RuntimeClass \"x\" not found"
+    );
+    assert_eq!(status["reason"], "Forbidden");
+    // A known class: its overhead and scheduling land on the pod.
+    let (code, admitted) = h
+        .call(
+            "POST",
+            pods,
+            Some(pod(
+                "boxed",
+                json!({"runtimeClassName": "sandboxed",
+                                     "nodeSelector": {"disk": "ssd"}}),
+            )),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{admitted}");
+    assert_eq!(
+        admitted["spec"]["overhead"],
+        json!({"cpu": "250m", "memory": "64Mi"})
+    );
+    assert_eq!(
+        admitted["spec"]["nodeSelector"],
+        json!({"disk": "ssd", "sandbox": "yes"})
+    );
+    let tolerations = admitted["spec"]["tolerations"].as_array().unwrap();
+    assert!(
+        tolerations.iter().any(|t| t["key"] == "sandbox"),
+        "{tolerations:?}"
+    );
+    // The pod's own, contradicting choices are refused.
+    let (code, status) = h
+        .call(
+            "POST",
+            pods,
+            Some(pod(
+                "greedy",
+                json!({"runtimeClassName": "sandboxed",
+                                      "overhead": {"cpu": "1"}}),
+            )),
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{status}");
+    assert_eq!(
+        status["message"],
+        "pods \"greedy\" is forbidden: pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead"
+    );
+    let (code, status) = h
+        .call(
+            "POST",
+            pods,
+            Some(pod("classless", json!({"overhead": {"cpu": "1"}}))),
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{status}");
+    assert_eq!(
+        status["message"],
+        "pods \"classless\" is forbidden: pod rejected: Pod Overhead set without corresponding RuntimeClass defined Overhead"
+    );
+    // Deleting a class answers with a Status, as upstream's registry.
+    let (code, status) = h
+        .call("DELETE", &format!("{classes}/sandboxed"), None)
+        .await;
+    assert_eq!(code, StatusCode::OK, "{status}");
+    assert_eq!(status["kind"], "Status");
+}

@@ -1,17 +1,39 @@
-//! Storage sizes: resource quantities (`1Gi`, `500M`, `1.5e9`) read as
-//! whole bytes, the way apimachinery's `Quantity.Value()` rounds them
-//! (up, to the next byte).
+//! Resource quantities (`1Gi`, `500M`, `1.5e9`, `250m`) as numbers.
 //!
-//! The binder compares a claim's request with a volume's capacity, the
-//! scheduler sorts claims by size, and the resizer compares a request with
-//! the size a claim has; all of them only need bytes.
+//! Storage sizes are read as whole bytes, the way apimachinery's
+//! `Quantity.Value()` rounds them (up, to the next byte): the binder
+//! compares a claim's request with a volume's capacity, the scheduler sorts
+//! claims by size, and the resizer compares a request with the size a
+//! claim has. The scheduler's resource fit adds requests up exactly, in
+//! nano-units ([`nanos`]), and rounds once, as upstream adds `Quantity`
+//! values before taking `MilliValue()` or `Value()`.
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 /// The bytes a quantity stands for, rounded up; `None` when the text is
 /// not a quantity. Values beyond `i128` range saturate.
 pub fn bytes(q: &Quantity) -> Option<i128> {
-    parse(q.0.trim())
+    parse(q.0.trim(), 0)
+}
+
+/// The quantity in nano-units (`250m` is 250,000,000), rounded up; `None`
+/// when the text is not a quantity.
+pub fn nanos(q: &Quantity) -> Option<i128> {
+    parse(q.0.trim(), 9)
+}
+
+/// Nano-units to milli-units, rounded up (`MilliValue()`).
+pub fn nanos_to_millis(n: i128) -> i128 {
+    div_ceil(n, 1_000_000)
+}
+
+/// Nano-units to whole units, rounded up (`Value()`).
+pub fn nanos_to_units(n: i128) -> i128 {
+    div_ceil(n, 1_000_000_000)
+}
+
+fn div_ceil(n: i128, d: i128) -> i128 {
+    n / d + i128::from(n % d > 0)
 }
 
 /// [`bytes`], with a missing or malformed quantity read as zero (as Go
@@ -20,7 +42,8 @@ pub fn bytes_or_zero(q: Option<&Quantity>) -> i128 {
     q.and_then(bytes).unwrap_or(0)
 }
 
-fn parse(s: &str) -> Option<i128> {
+/// The quantity times 10^`shift`, rounded up.
+fn parse(s: &str, shift: i64) -> Option<i128> {
     let (negative, rest) = match s.as_bytes().first()? {
         b'+' => (false, &s[1..]),
         b'-' => (true, &s[1..]),
@@ -43,7 +66,7 @@ fn parse(s: &str) -> Option<i128> {
     let (exp10, exp2) = exponents(suffix)?;
     // value = mantissa * 10^(exp10 - fraction digits) * 2^exp2
     let mut value = mantissa.saturating_mul(1i128 << exp2);
-    let scale = exp10 - fraction.len() as i64;
+    let scale = exp10 + shift - fraction.len() as i64;
     if scale >= 0 {
         value = value.saturating_mul(pow10(scale));
     } else {
@@ -115,6 +138,21 @@ mod tests {
         assert_eq!(b("1500m"), Some(2));
         assert_eq!(b("0.1"), Some(1));
         assert_eq!(b("1.0001k"), Some(1001));
+    }
+
+    #[test]
+    fn nano_units_keep_fractions_for_exact_sums() {
+        let n = |s: &str| nanos(&Quantity(s.into()));
+        assert_eq!(n("250m"), Some(250_000_000));
+        assert_eq!(n("0.5"), Some(500_000_000));
+        assert_eq!(n("2"), Some(2_000_000_000));
+        assert_eq!(n("1Ki"), Some(1024 * 1_000_000_000));
+        assert_eq!(n("1n"), Some(1));
+        assert_eq!(nanos_to_millis(n("0.0001").unwrap()), 1);
+        assert_eq!(nanos_to_millis(2 * n("0.0001").unwrap()), 1);
+        assert_eq!(nanos_to_millis(n("1500m").unwrap()), 1500);
+        assert_eq!(nanos_to_units(n("1500m").unwrap()), 2);
+        assert_eq!(nanos_to_units(n("64Mi").unwrap()), 64 << 20);
     }
 
     #[test]

@@ -30,6 +30,7 @@ PACKAGES = {
     "api::discovery::v1": "api/discovery/v1",
     "api::events::v1": "api/events/v1",
     "api::storage::v1": "api/storage/v1",
+    "api::node::v1": "api/node/v1",
     "apimachinery::pkg::apis::meta::v1": "apimachinery/pkg/apis/meta/v1",
 }
 
@@ -52,6 +53,7 @@ KINDS = [
     ("discovery.k8s.io", "EndpointSlice", "api::discovery::v1", "EndpointSlice"),
     ("events.k8s.io", "Event", "api::events::v1", "Event"),
     ("storage.k8s.io", "StorageClass", "api::storage::v1", "StorageClass"),
+    ("node.k8s.io", "RuntimeClass", "api::node::v1", "RuntimeClass"),
 ]
 
 MARK = re.compile(r"^\s*///\s*\+(patchStrategy|patchMergeKey|listType|listMapKey|mapType|structType)=(\S+)\s*$")
@@ -196,7 +198,7 @@ def info(json_name, container, target, marks):
 
 def rust_ident(pkg, name):
     p = pkg.split("::")
-    short = {"core": "CORE", "apps": "APPS", "coordination": "COORD", "discovery": "DISC", "events": "EVENTS", "storage": "STORAGE", "meta": "META"}
+    short = {"core": "CORE", "apps": "APPS", "coordination": "COORD", "discovery": "DISC", "events": "EVENTS", "storage": "STORAGE", "node": "NODE", "meta": "META"}
     tag = short[p[-2]]
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).upper()
     return f"{tag}_{snake}"

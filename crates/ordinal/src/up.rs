@@ -63,6 +63,7 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
     let fresh = !up.data_dir.join("kubeconfig").exists();
     let mut config = Config::new(&up.data_dir, up.listen);
     config.service_network = up.network.service_network()?;
+    config.bootstrap.push(host_runtime_class());
     let service_cidr = config.service_network.cidr;
     let running = server::start(config)
         .await
@@ -211,6 +212,31 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
     running.shutdown().await;
     Ok(())
 }
+
+/// The RuntimeClass `host` (handler `host`): pods that name it keep
+/// ordinal's host-program runtime (their `command` runs a program of this
+/// machine) instead of running their image, for developers running a
+/// binary they just built.
+///
+/// `ordinal up` makes it at every start when it is absent, labelled as
+/// ordinal's (`app.kubernetes.io/managed-by: ordinal`). A user may edit it
+/// or delete it: an edit is kept, and a deleted class stays deleted until
+/// the next start of `ordinal up` creates it again; nothing re-creates it
+/// while ordinal runs.
+pub fn host_runtime_class() -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "node.k8s.io/v1",
+        "kind": "RuntimeClass",
+        "metadata": {
+            "name": HOST_RUNTIME_CLASS,
+            "labels": {"app.kubernetes.io/managed-by": "ordinal"},
+        },
+        "handler": HOST_RUNTIME_CLASS,
+    })
+}
+
+/// The name and handler of the host-program RuntimeClass.
+pub const HOST_RUNTIME_CLASS: &str = "host";
 
 /// One line of start-up progress, on stderr so that the banner stays the
 /// first line of stdout.

@@ -1,4 +1,4 @@
-//! Namespaces, Nodes, Events and Leases.
+//! Namespaces, Nodes, Events, Leases and RuntimeClasses.
 
 use std::collections::BTreeSet;
 
@@ -209,5 +209,17 @@ pub(super) fn lease_cells(lease: &Value, now: Timestamp) -> Vec<Value> {
         name_of(lease),
         Value::String(str_at(lease, "spec.holderIdentity").to_string()),
         age_of(lease, now),
+    ]
+}
+
+/// Upstream takes the Handler column's description from ObjectMeta's
+/// documentation, which has no `handler` entry: it is empty.
+pub(super) const RUNTIME_CLASS_COLUMNS: &[Column] = &[NAME, col("Handler", ""), AGE];
+
+pub(super) fn runtime_class_cells(class: &Value, now: Timestamp) -> Vec<Value> {
+    vec![
+        name_of(class),
+        Value::String(str_at(class, "handler").to_string()),
+        age_of(class, now),
     ]
 }

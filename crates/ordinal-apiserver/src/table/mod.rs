@@ -123,6 +123,7 @@ enum Printer {
     PersistentVolumes,
     PersistentVolumeClaims,
     StorageClasses,
+    RuntimeClasses,
     Scale,
     Default,
 }
@@ -146,6 +147,7 @@ fn printer(resource: &Resource) -> Printer {
         ("coordination.k8s.io", "leases") => Printer::Leases,
         ("discovery.k8s.io", "endpointslices") => Printer::EndpointSlices,
         ("storage.k8s.io", "storageclasses") => Printer::StorageClasses,
+        ("node.k8s.io", "runtimeclasses") => Printer::RuntimeClasses,
         ("autoscaling", "scale") => Printer::Scale,
         _ => Printer::Default,
     }
@@ -170,6 +172,7 @@ pub fn columns(resource: &Resource) -> &'static [Column] {
         Printer::PersistentVolumes => storage::PV_COLUMNS,
         Printer::PersistentVolumeClaims => storage::PVC_COLUMNS,
         Printer::StorageClasses => storage::STORAGE_CLASS_COLUMNS,
+        Printer::RuntimeClasses => cluster::RUNTIME_CLASS_COLUMNS,
         Printer::Scale => apps::SCALE_COLUMNS,
         Printer::Default => DEFAULT_COLUMNS,
     }
@@ -194,6 +197,7 @@ pub fn cells(resource: &Resource, object: &Value, now: Timestamp) -> Vec<Value> 
         Printer::PersistentVolumes => storage::pv_cells(object, now),
         Printer::PersistentVolumeClaims => storage::pvc_cells(object, now),
         Printer::StorageClasses => storage::storage_class_cells(object, now),
+        Printer::RuntimeClasses => cluster::runtime_class_cells(object, now),
         Printer::Scale => apps::scale_cells(object, now),
         Printer::Default => default_cells(object),
     }

@@ -758,6 +758,36 @@ fn storage_class_default_suffix() {
     assert_eq!(cells[4], true);
 }
 
+#[test]
+fn runtime_class_name_handler_age() {
+    assert_eq!(
+        headers("node.k8s.io", "runtimeclasses"),
+        ["Name", "Handler", "Age"]
+    );
+    let defs = column_definitions(resource("node.k8s.io", "runtimeclasses"));
+    assert_eq!(defs[1]["description"], "");
+    let class = json!({
+        "metadata": {"name": "host", "creationTimestamp": ago(secs(90))},
+        "handler": "host",
+    });
+    assert_eq!(
+        row("node.k8s.io", "runtimeclasses", class),
+        json!(["host", "host", "90s"])
+            .as_array()
+            .unwrap()
+            .as_slice()
+    );
+    // A class without a handler (not valid, but stored by someone) prints.
+    let odd = json!({"metadata": {"name": "odd"}});
+    assert_eq!(
+        row("node.k8s.io", "runtimeclasses", odd),
+        json!(["odd", "", "<unknown>"])
+            .as_array()
+            .unwrap()
+            .as_slice()
+    );
+}
+
 // --- nodes, namespaces, events, leases -----------------------------------------
 
 #[test]
@@ -1037,7 +1067,9 @@ fn every_resource_has_a_printer_and_definitions() {
             "{}: exactly one name column",
             resource.qualified_name()
         );
-        assert!(cols.iter().all(|c| !c.description.is_empty()));
+        // Upstream documents every column but RuntimeClass's Handler.
+        assert!(cols.iter().all(|c| !c.description.is_empty()
+            || (resource.plural, c.name) == ("runtimeclasses", "Handler")));
         let defs = column_definitions(resource);
         let defs = defs.as_array().unwrap();
         assert_eq!(defs.len(), cols.len());

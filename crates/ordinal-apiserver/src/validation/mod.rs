@@ -1,7 +1,7 @@
 //! Validation of the served types, with upstream's field paths, reasons and
 //! messages (`pkg/apis/core/validation`, `pkg/apis/apps/validation`,
-//! `pkg/apis/storage/validation`, and the discovery and coordination
-//! groups).
+//! `pkg/apis/storage/validation`, `pkg/apis/node/validation`, and the
+//! discovery and coordination groups).
 //!
 //! Object metadata (names, labels, annotations) is checked by
 //! [`crate::names::validate_object_meta`] as part of preparing a write;
@@ -14,6 +14,7 @@ mod common;
 mod config;
 mod diff;
 mod network;
+mod node;
 mod pod;
 mod storage;
 
@@ -39,6 +40,7 @@ pub fn validate_create(resource: &Resource, object: &Value) -> Vec<FieldError> {
         ("discovery.k8s.io", "endpointslices") => network::validate_endpoint_slice(object),
         ("coordination.k8s.io", "leases") => config::validate_lease(object),
         ("storage.k8s.io", "storageclasses") => storage::validate_storage_class(object),
+        ("node.k8s.io", "runtimeclasses") => node::validate_runtime_class(object),
         _ => Vec::new(),
     }
 }
@@ -71,6 +73,7 @@ pub fn validate_update(
         ("apps", "controllerrevisions") => apps::validate_revision_update(old, new),
         ("discovery.k8s.io", "endpointslices") => network::validate_endpoint_slice_update(old, new),
         ("storage.k8s.io", "storageclasses") => storage::validate_storage_class_update(old, new),
+        ("node.k8s.io", "runtimeclasses") => node::validate_runtime_class_update(old, new),
         _ => validate_create(resource, new),
     }
 }

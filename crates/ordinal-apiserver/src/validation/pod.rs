@@ -173,6 +173,11 @@ pub fn validate_pod_spec(spec: &Value, path: &Path, errs: &mut Vec<FieldError>) 
     if !class.is_empty() {
         dns_subdomain(class, &path.child("priorityClassName"), errs);
     }
+    // `ValidateRuntimeClassName`: set (even empty) means checked.
+    if let Some(runtime_class) = spec.get("runtimeClassName").filter(|v| !v.is_null()) {
+        let name = runtime_class.as_str().unwrap_or("");
+        dns_subdomain(name, &path.child("runtimeClassName"), errs);
+    }
     if let Some(policy) = spec.get("preemptionPolicy").filter(|v| !v.is_null())
         && policy != "PreemptLowerPriority"
         && policy != "Never"
@@ -183,6 +188,7 @@ pub fn validate_pod_spec(spec: &Value, path: &Path, errs: &mut Vec<FieldError>) 
             &["Never", "PreemptLowerPriority"],
         ));
     }
+    super::node::validate_overhead(spec.get("overhead"), &path.child("overhead"), errs);
 }
 
 /// A required string field with a closed set of values.
@@ -746,7 +752,11 @@ fn overcommit_allowed(name: &str) -> bool {
 }
 
 /// `ValidateContainerResourceRequirements`.
-fn validate_resources(resources: Option<&Value>, path: &Path, errs: &mut Vec<FieldError>) {
+pub(super) fn validate_resources(
+    resources: Option<&Value>,
+    path: &Path,
+    errs: &mut Vec<FieldError>,
+) {
     let Some(resources) = resources else {
         return;
     };
@@ -947,7 +957,7 @@ fn handler(h: &Value, path: &Path, lifecycle: bool, errs: &mut Vec<FieldError>) 
 }
 
 /// Go's `%#v` of a `core.Toleration`.
-fn go_toleration(t: &Value) -> String {
+pub(super) fn go_toleration(t: &Value) -> String {
     let seconds = match int(t, "tolerationSeconds") {
         Some(s) => format!("(*int64)({s})"),
         None => "(*int64)(nil)".to_string(),

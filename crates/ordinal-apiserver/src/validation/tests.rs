@@ -1622,3 +1622,166 @@ fn local_volume_paths_must_not_step_back() {
         )],
     );
 }
+
+fn runtime_class(edit: impl FnOnce(&mut Value)) -> Value {
+    let mut v = json!({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+                       "metadata": {"name": "host"}, "handler": "host"});
+    edit(&mut v);
+    defaulted(res("node.k8s.io", "runtimeclasses"), v)
+}
+
+#[test]
+fn a_runtime_class_handler_is_a_dns_label() {
+    let r = res("node.k8s.io", "runtimeclasses");
+    expect(validate_create(r, &runtime_class(|_| {})), &[]);
+    for bad in ["Host", "", "-x"] {
+        expect(
+            validate_create(r, &runtime_class(|c| c["handler"] = json!(bad))),
+            &[(
+                &format!("handler: Invalid value: \"{bad}\": {LABEL_ERR}"),
+                "FieldValueInvalid",
+            )],
+        );
+    }
+    expect(
+        validate_create(r, &runtime_class(|c| c["handler"] = json!("run.c"))),
+        &[(
+            "handler: Invalid value: \"run.c\": must not contain dots",
+            "FieldValueInvalid",
+        )],
+    );
+    // Missing reads as empty, as Go's zero value does.
+    expect(
+        validate_create(
+            r,
+            &runtime_class(|c| {
+                c.as_object_mut().unwrap().remove("handler");
+            }),
+        ),
+        &[(
+            &format!("handler: Invalid value: \"\": {LABEL_ERR}"),
+            "FieldValueInvalid",
+        )],
+    );
+}
+
+#[test]
+fn a_runtime_class_overhead_is_checked_as_container_limits() {
+    let r = res("node.k8s.io", "runtimeclasses");
+    expect(
+        validate_create(
+            r,
+            &runtime_class(|c| {
+                c["overhead"] = json!({"podFixed": {"cpu": "250m", "memory": "120Mi"}})
+            }),
+        ),
+        &[],
+    );
+    expect(
+        validate_create(
+            r,
+            &runtime_class(|c| {
+                c["overhead"] = json!({"podFixed": {"cpu": "-1", "pods": "1", "memory": "lots"}})
+            }),
+        ),
+        &[
+            (
+                "overhead.limits[cpu]: Invalid value: \"-1\": must be greater than or equal to 0",
+                "FieldValueInvalid",
+            ),
+            (
+                "overhead.limits[memory]: Invalid value: \"lots\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+                "FieldValueInvalid",
+            ),
+            (
+                "overhead.limits[pods]: Invalid value: \"pods\": must be a standard resource for containers",
+                "FieldValueInvalid",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_runtime_class_schedules_with_valid_labels_and_unique_tolerations() {
+    let r = res("node.k8s.io", "runtimeclasses");
+    let ok = runtime_class(|c| {
+        c["scheduling"] = json!({
+            "nodeSelector": {"kubernetes.io/os": "linux"},
+            "tolerations": [
+                {"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"},
+                {"key": "sandbox", "operator": "Exists", "effect": "NoExecute"},
+            ],
+        })
+    });
+    expect(validate_create(r, &ok), &[]);
+    let bad = runtime_class(|c| {
+        c["scheduling"] = json!({
+            "nodeSelector": {"bad key": "x"},
+            "tolerations": [
+                {"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"},
+                {"key": "sandbox", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 5},
+            ],
+        })
+    });
+    let got = rendered(&validate_create(r, &bad));
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(
+        got[0]
+            .0
+            .starts_with("scheduling.nodeSelector: Invalid value: \"bad key\": ")
+    );
+    assert_eq!(
+        got[1],
+        (
+            "scheduling.tolerations[1].effect: Invalid value: \"NoSchedule\": effect must be 'NoExecute' when `tolerationSeconds` is set".to_string(),
+            "FieldValueInvalid"
+        )
+    );
+    assert_eq!(
+        got[2],
+        (
+            "scheduling.tolerations[1]: Duplicate value: core.Toleration{Key:\"sandbox\", Operator:\"Exists\", Value:\"\", Effect:\"NoSchedule\", TolerationSeconds:(*int64)(5)}".to_string(),
+            "FieldValueDuplicate"
+        )
+    );
+}
+
+#[test]
+fn a_runtime_class_handler_never_changes() {
+    let r = res("node.k8s.io", "runtimeclasses");
+    let old = runtime_class(|_| {});
+    let relabelled = runtime_class(|c| c["metadata"]["labels"] = json!({"a": "b"}));
+    expect(validate_update(r, &old, &relabelled, false), &[]);
+    let moved = runtime_class(|c| c["handler"] = json!("runc"));
+    expect(
+        validate_update(r, &old, &moved, false),
+        &[(
+            "handler: Invalid value: \"runc\": field is immutable",
+            "FieldValueInvalid",
+        )],
+    );
+    // The new object is validated in full too.
+    let broken = runtime_class(|c| c["handler"] = json!("Runc"));
+    assert_eq!(validate_update(r, &old, &broken, false).len(), 2);
+}
+
+#[test]
+fn a_pod_names_a_runtime_class_and_its_overhead_validly() {
+    let base = || json!({"containers": [web()]});
+    let mut spec = base();
+    spec["runtimeClassName"] = json!("host");
+    spec["overhead"] = json!({"cpu": "100m"});
+    expect(pod_errors(spec), &[]);
+    let mut spec = base();
+    spec["runtimeClassName"] = json!("Not_Valid");
+    spec["overhead"] = json!({"memory": "-5"});
+    let got = rendered(&pod_errors(spec));
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got[0].0.starts_with(
+        "spec.runtimeClassName: Invalid value: \"Not_Valid\": a lowercase RFC 1123 subdomain"
+    ));
+    assert_eq!(
+        got[1].0,
+        "spec.overhead.limits[memory]: Invalid value: \"-5\": must be greater than or equal to 0"
+    );
+}

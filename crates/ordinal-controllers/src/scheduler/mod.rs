@@ -1,10 +1,12 @@
 //! A small scheduler for `ordinal up`: binds pods that have no node to a
 //! Ready node through the `pods/binding` subresource, honouring
 //! `nodeSelector`, required node affinity, taints (NoSchedule, NoExecute)
-//! against tolerations, cordons, and volumes — upstream's VolumeBinding:
-//! claims must exist, a bound claim's volume must allow the node, and a
-//! WaitForFirstConsumer claim is given a volume for the chosen node
-//! before the pod is bound.
+//! against tolerations, cordons, host ports and resource requests against
+//! the node's allocatable (upstream's NodePorts and NodeResourcesFit, with
+//! what each node's pods take kept in [`usage::Ledger`]), and volumes —
+//! upstream's VolumeBinding: claims must exist, a bound claim's volume
+//! must allow the node, and a WaitForFirstConsumer claim is given a volume
+//! for the chosen node before the pod is bound.
 //!
 //! Pods whose `schedulerName` is not `default-scheduler` are left alone,
 //! as are pods that already have a node. Decisions ([`decide`], pure) are
@@ -21,11 +23,15 @@
 //!   sends the pod back to scheduling;
 //! - no node fits: `PodScheduled=False` with reason `Unschedulable` and a
 //!   `FailedScheduling` warning in upstream's words. The pod is tried
-//!   again when nodes, claims, volumes or classes change, no sooner than
-//!   its back-off (1 s doubling to 10 s) allows, and every 30 s.
+//!   again when nodes, claims, volumes or classes change or a pod leaves
+//!   its node (deleted or finished, which frees ports and resources), no
+//!   sooner than its back-off (1 s doubling to 10 s) allows, and every
+//!   30 s.
 
 pub mod decide;
+pub mod fit;
 pub mod nodes;
+pub mod usage;
 pub mod volume_binding;
 
 use std::collections::{HashMap, HashSet};
@@ -47,6 +53,7 @@ use crate::volumes::{
     ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, Caches, is_conflict_or_gone, reference,
 };
 use decide::Decision;
+use usage::Ledger;
 use volume_binding::{NodeVolumes, Storage, fully_bound};
 
 /// The scheduler's name, on pods and events.
@@ -102,6 +109,18 @@ impl Backoff {
 struct State {
     assumed: HashMap<PodKey, Assumed>,
     unschedulable: HashMap<PodKey, Backoff>,
+    /// What each node's pods (bound or assumed) take.
+    ledger: Ledger,
+}
+
+impl State {
+    /// Gives up a pod's placement: no longer assumed, nor counted on the
+    /// node (unless the cache shows it bound there).
+    fn drop_assumed(&mut self, key: &PodKey) {
+        if let Some(a) = self.assumed.remove(key) {
+            self.ledger.forget(&a.uid);
+        }
+    }
 }
 
 struct Scheduler {
@@ -196,10 +215,14 @@ impl Scheduler {
         let weak: Weak<Scheduler> = Arc::downgrade(self);
         self.caches.pods.on_change(Box::new(move |old, new| {
             let Some(s) = weak.upgrade() else { return };
+            let freed = s
+                .lock()
+                .ledger
+                .observe(old.map(|p| &**p), new.map(|p| &**p));
             match new {
                 Some(pod) if !wants_node(pod) => {
                     let mut st = s.lock();
-                    st.assumed.remove(&key_of(pod));
+                    st.drop_assumed(&key_of(pod));
                     st.unschedulable.remove(&key_of(pod));
                 }
                 Some(pod) => {
@@ -210,12 +233,25 @@ impl Scheduler {
                 None => {
                     if let Some(pod) = old {
                         let mut st = s.lock();
-                        st.assumed.remove(&key_of(pod));
+                        st.drop_assumed(&key_of(pod));
                         st.unschedulable.remove(&key_of(pod));
                     }
                 }
             }
+            // Room on a node came free: pods that found none may fit now.
+            if freed {
+                s.retry_waiting(false);
+            }
         }));
+        // Pods the cache held before the handler was registered. Under the
+        // lock, so a change the handler applies is never overwritten by an
+        // older state listed here.
+        {
+            let mut st = self.lock();
+            for pod in self.caches.pods.list() {
+                st.ledger.observe(None, Some(&pod));
+            }
+        }
         let weak = Arc::downgrade(self);
         self.caches.nodes.on_change(Box::new(move |_, _| {
             if let Some(s) = weak.upgrade() {
@@ -296,17 +332,21 @@ impl Scheduler {
             Decision::Unschedulable(message) => self.fail(&pod, &message, "Unschedulable").await,
             Decision::Assign { node, volumes } => {
                 if volumes == NodeVolumes::default() {
-                    self.lock().assumed.insert(
-                        key.clone(),
-                        Assumed {
-                            uid,
-                            node: node.clone(),
-                            claims: vec![],
-                            reserved: vec![],
-                            since: Instant::now(),
-                            posting: true,
-                        },
-                    );
+                    {
+                        let mut st = self.lock();
+                        st.ledger.assume(&pod, &node);
+                        st.assumed.insert(
+                            key.clone(),
+                            Assumed {
+                                uid,
+                                node: node.clone(),
+                                claims: vec![],
+                                reserved: vec![],
+                                since: Instant::now(),
+                                posting: true,
+                            },
+                        );
+                    }
                     self.post_binding(&pod, &node);
                 } else {
                     self.start_volume_work(&pod, &node, volumes).await;
@@ -323,31 +363,15 @@ impl Scheduler {
         let volumes: Vec<Arc<PersistentVolume>> = self.caches.volumes.list();
         let volume_refs: Vec<&PersistentVolume> = volumes.iter().map(|v| v.as_ref()).collect();
         let classes: Vec<Arc<StorageClass>> = self.caches.classes.list();
-        let (reserved, load) = {
+        let (reserved, usage) = {
             let st = self.lock();
             let reserved: HashSet<String> = st
                 .assumed
                 .values()
                 .flat_map(|a| a.reserved.iter().cloned())
                 .collect();
-            let mut load: HashMap<String, usize> = HashMap::new();
-            for a in st.assumed.values() {
-                *load.entry(a.node.clone()).or_default() += 1;
-            }
-            (reserved, load)
+            (reserved, st.ledger.nodes().clone())
         };
-        let mut load = load;
-        for p in self.caches.pods.list() {
-            if let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.as_deref())
-                && !n.is_empty()
-                && !matches!(
-                    p.status.as_ref().and_then(|s| s.phase.as_deref()),
-                    Some("Succeeded" | "Failed")
-                )
-            {
-                *load.entry(n.to_string()).or_default() += 1;
-            }
-        }
         let storage = Storage {
             claims: claims
                 .iter()
@@ -360,31 +384,35 @@ impl Scheduler {
                 .collect(),
             reserved: &reserved,
         };
-        decide::decide(pod, &node_refs, &storage, &load)
+        decide::decide(pod, &node_refs, &storage, &usage)
     }
 
     /// Writes a decision's volume work and assumes the pod on the node.
     async fn start_volume_work(&self, pod: &Pod, node: &str, volumes: NodeVolumes) {
         let key = key_of(pod);
         let ns = key.0.clone();
-        // Reserve first, so no other decision takes these volumes while
-        // the writes are under way.
-        self.lock().assumed.insert(
-            key.clone(),
-            Assumed {
-                uid: pod.metadata.uid.clone().unwrap_or_default(),
-                node: node.to_string(),
-                claims: volumes
-                    .bindings
-                    .iter()
-                    .map(|(_, c)| (c.clone(), false))
-                    .chain(volumes.provisions.iter().map(|c| (c.clone(), true)))
-                    .collect(),
-                reserved: volumes.bindings.iter().map(|(v, _)| v.clone()).collect(),
-                since: Instant::now(),
-                posting: false,
-            },
-        );
+        // Reserve first, so no other decision takes these volumes (or
+        // this room on the node) while the writes are under way.
+        {
+            let mut st = self.lock();
+            st.ledger.assume(pod, node);
+            st.assumed.insert(
+                key.clone(),
+                Assumed {
+                    uid: pod.metadata.uid.clone().unwrap_or_default(),
+                    node: node.to_string(),
+                    claims: volumes
+                        .bindings
+                        .iter()
+                        .map(|(_, c)| (c.clone(), false))
+                        .chain(volumes.provisions.iter().map(|c| (c.clone(), true)))
+                        .collect(),
+                    reserved: volumes.bindings.iter().map(|(v, _)| v.clone()).collect(),
+                    since: Instant::now(),
+                    posting: false,
+                },
+            );
+        }
         let pvs: Api<PersistentVolume> = Api::all(self.client.clone());
         let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &ns);
         for (volume, claim) in &volumes.bindings {
@@ -544,7 +572,7 @@ impl Scheduler {
                 }
                 Err(e) if is_conflict_or_gone(&e) => {
                     // Bound elsewhere, deleted, or being deleted.
-                    s.lock().assumed.remove(&key);
+                    s.lock().drop_assumed(&key);
                 }
                 Err(e) => {
                     s.fail(&pod, &format!("binding rejected: {e}"), "SchedulerError")
@@ -559,7 +587,7 @@ impl Scheduler {
         let key = key_of(pod);
         let delay = {
             let mut st = self.lock();
-            st.assumed.remove(&key);
+            st.drop_assumed(&key);
             let b = st.unschedulable.entry(key.clone()).or_insert(Backoff {
                 attempts: 0,
                 last: Instant::now(),

@@ -348,6 +348,13 @@ pub(crate) mod tests {
                     status: "True".into(),
                     ..Default::default()
                 }]),
+                // Room for a kubelet's default of pods, 4 CPUs, 8 GiB.
+                allocatable: Some(
+                    [("cpu", "4"), ("memory", "8Gi"), ("pods", "110")]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+                        .collect(),
+                ),
                 ..Default::default()
             }),
         }

@@ -318,6 +318,7 @@ mod tests {
             ("apps", "StatefulSet"),
             ("coordination.k8s.io", "Lease"),
             ("storage.k8s.io", "StorageClass"),
+            ("node.k8s.io", "RuntimeClass"),
         ] {
             let fin = field(group, kind, &["metadata", "finalizers"]);
             assert_eq!(fin.patch_strategy, PatchStrategy::Merge);
@@ -350,6 +351,18 @@ mod tests {
             .list_type,
             ListType::Set
         );
+    }
+
+    #[test]
+    fn runtime_class_scheduling_is_replaced_whole() {
+        let rc = |p: &[&str]| field("node.k8s.io", "RuntimeClass", p);
+        assert!(is_known("node.k8s.io", "RuntimeClass"));
+        // `+mapType=atomic`: an applier owns the whole selector.
+        assert!(rc(&["scheduling", "nodeSelector"]).atomic);
+        // `+listType=atomic`, no patch strategy: replaced, not merged.
+        assert_eq!(rc(&["scheduling", "tolerations"]), FieldInfo::default());
+        assert_eq!(rc(&["overhead", "podFixed"]), FieldInfo::default());
+        assert_eq!(rc(&["handler"]), FieldInfo::default());
     }
 
     #[test]
@@ -483,6 +496,6 @@ mod tests {
         for (_, _, t) in tables::KINDS {
             check(t, &mut seen);
         }
-        assert_eq!(tables::KINDS.len(), 17);
+        assert_eq!(tables::KINDS.len(), 18);
     }
 }

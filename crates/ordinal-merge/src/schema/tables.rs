@@ -1966,6 +1966,42 @@ pub(super) static STORAGE_STORAGE_CLASS: Type = Type {
     ],
 };
 
+/// `api.node.v1.Scheduling`
+pub(super) static NODE_SCHEDULING: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "nodeSelector",
+        PatchStrategy::Replace,
+        None,
+        ListType::Atomic,
+        true,
+        Shape::Map(None),
+    )],
+};
+
+/// `api.node.v1.RuntimeClass`
+pub(super) static NODE_RUNTIME_CLASS: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "metadata",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&META_OBJECT_META),
+        ),
+        Field::new(
+            "scheduling",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&NODE_SCHEDULING),
+        ),
+    ],
+};
+
 /// The root type of each served kind, by (group, kind).
 pub(super) static KINDS: &[(&str, &str, &Type)] = &[
     ("", "ConfigMap", &CORE_CONFIG_MAP),
@@ -1985,4 +2021,5 @@ pub(super) static KINDS: &[(&str, &str, &Type)] = &[
     ("discovery.k8s.io", "EndpointSlice", &DISC_ENDPOINT_SLICE),
     ("events.k8s.io", "Event", &EVENTS_EVENT),
     ("storage.k8s.io", "StorageClass", &STORAGE_STORAGE_CLASS),
+    ("node.k8s.io", "RuntimeClass", &NODE_RUNTIME_CLASS),
 ];

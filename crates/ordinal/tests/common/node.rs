@@ -1,10 +1,11 @@
 //! A stand-in node agent for the volume and scheduler tests, until the
 //! real one runs pods: it registers Nodes (labelled with their hostname,
-//! `Ready=True` through the status subresource) and plays the kubelet for
-//! the pods bound to them — a pod starts (Running and Ready) only once the
-//! directory of every claim it mounts exists, as a real mount needs; a pod
-//! being deleted is finished at once (grace period 0), as a kubelet does
-//! after its containers stopped. Nothing in ordinal knows it exists.
+//! `Ready=True` and [`CAPACITY`] through the status subresource) and
+//! plays the kubelet for the pods bound to them — a pod starts (Running
+//! and Ready) only once the directory of every claim it mounts exists, as
+//! a real mount needs; a pod being deleted is finished at once (grace
+//! period 0), as a kubelet does after its containers stopped. Nothing in
+//! ordinal knows it exists.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -62,6 +63,15 @@ async fn volumes_ready(client: &kube::Client, pod: &Pod) -> bool {
     true
 }
 
+/// What each stand-in node offers pods (capacity and allocatable): the
+/// scheduler fits requests and the pod count against it.
+pub const CAPACITY: &[(&str, &str)] = &[
+    ("cpu", "4"),
+    ("memory", "8Gi"),
+    ("ephemeral-storage", "100Gi"),
+    ("pods", "110"),
+];
+
 async fn register(client: &kube::Client, name: &str) {
     let nodes: Api<Node> = Api::all(client.clone());
     let node: Node = serde_json::from_value(serde_json::json!({
@@ -73,11 +83,19 @@ async fn register(client: &kube::Client, name: &str) {
         .create(&PostParams::default(), &node)
         .await
         .expect("node created");
-    let status = serde_json::json!({"status": {"conditions": [{
-        "type": "Ready", "status": "True", "reason": "KubeletReady",
-        "message": "stand-in node agent is ready",
-        "lastHeartbeatTime": now(), "lastTransitionTime": now(),
-    }]}});
+    let capacity: serde_json::Map<String, serde_json::Value> = CAPACITY
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+        .collect();
+    let status = serde_json::json!({"status": {
+        "capacity": capacity,
+        "allocatable": capacity,
+        "conditions": [{
+            "type": "Ready", "status": "True", "reason": "KubeletReady",
+            "message": "stand-in node agent is ready",
+            "lastHeartbeatTime": now(), "lastTransitionTime": now(),
+        }],
+    }});
     nodes
         .patch_status(name, &PatchParams::default(), &Patch::Merge(status))
         .await

@@ -6,7 +6,8 @@
 //! StorageObjectInUseProtection (a new claim or volume gets its protection
 //! finalizer, which the protection controllers remove once nothing uses
 //! it) and PersistentVolumeClaimResize (a claim may grow only when bound
-//! and its class allows expansion; 403 otherwise).
+//! and its class allows expansion; 403 otherwise). The RuntimeClass plugin
+//! has its own module, [`runtime_class`].
 
 use ordinal_store::Store;
 use serde_json::Value;
@@ -17,17 +18,56 @@ use crate::resources::{self, Resource};
 use crate::status::{ApiError, ApiResult, Cause};
 use crate::validation;
 
+pub mod runtime_class;
+
 /// Defaults a new object and validates it: 422 Invalid with every field
 /// cause when it is not valid.
 pub fn create(store: &Store, resource: &Resource, name: &str, object: &mut Value) -> ApiResult<()> {
     let ctx = Context::create(default_storage_class(store, resource));
     defaults::apply(resource, object, &ctx);
     protect_storage_object(resource, object);
+    // Mutating admission, then validation, then validating admission, as
+    // upstream orders them.
+    let class = pod_runtime_class(store, resource, name, object)?;
+    if let Some(class) = &class {
+        runtime_class::admit(object, class.as_ref())
+            .map_err(|e| ApiError::forbidden(resource, name, &e.to_string()))?;
+    }
     reject(
         resource,
         name,
         validation::validate_create(resource, object),
-    )
+    )?;
+    if let Some(class) = &class {
+        runtime_class::check_overhead(object, class.as_ref())
+            .map_err(|e| ApiError::forbidden(resource, name, &e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// For a new pod, the RuntimeClass it names (`Some(None)` when it names
+/// none); `None` for anything else. A class that does not exist refuses
+/// the pod.
+fn pod_runtime_class(
+    store: &Store,
+    resource: &Resource,
+    name: &str,
+    pod: &Value,
+) -> ApiResult<Option<Option<Value>>> {
+    if !(resource.group.is_empty() && resource.plural == "pods") {
+        return Ok(None);
+    }
+    let Some(class_name) = runtime_class::class_name(pod) else {
+        return Ok(Some(None));
+    };
+    let classes = resources::lookup("node.k8s.io", "v1", "runtimeclasses").expect("served");
+    let Some(stored) = store.get(&classes.key(None, class_name)) else {
+        let e = runtime_class::Rejection::NotFound(class_name.to_string());
+        return Err(ApiError::forbidden(resource, name, &e.to_string()));
+    };
+    let class = serde_json::from_slice(&stored.bytes)
+        .map_err(|e| ApiError::internal(format!("decoding RuntimeClass {class_name}: {e}")))?;
+    Ok(Some(Some(class)))
 }
 
 /// Defaults a replacement of `old` (unless only its status is written)
