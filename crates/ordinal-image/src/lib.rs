@@ -16,6 +16,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod auth;
 pub mod build;
 pub mod compression;
 pub mod config;
@@ -24,13 +25,19 @@ pub mod import;
 mod materialize;
 pub mod platform;
 mod progress;
+pub mod pull;
 pub mod reference;
+pub mod registries;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod unpack;
 
 pub use config::ImageConfig;
 pub use import::ImportError;
 pub use materialize::materialize;
 pub use progress::{NoProgress, Progress, ProgressEvent};
+pub use pull::{PullError, PullErrorKind, PullOptions};
 pub use reference::{InvalidReference, Reference};
+pub use registries::RegistriesConfig;
 pub use store::{DiskUsage, GcPolicy, GcReport, Image, ImageStore, StoreError};

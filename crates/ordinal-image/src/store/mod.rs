@@ -94,7 +94,6 @@ pub struct ImageStore {
     inner: Arc<Inner>,
 }
 
-#[allow(dead_code)] // single-flight is used by pulls (next commit)
 struct Inner {
     root: PathBuf,
     work: WorkDir,
@@ -107,12 +106,10 @@ struct Inner {
 /// In-process single-flight: one async mutex per key, so a second pull of
 /// the same image or layer waits for the first and then finds it stored.
 #[derive(Default)]
-#[allow(dead_code)]
 pub(crate) struct Flights {
     keys: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-#[allow(dead_code)]
 impl Flights {
     pub(crate) async fn enter(&self, key: &str) -> FlightGuard<'_> {
         let m = {
@@ -128,7 +125,6 @@ impl Flights {
     }
 }
 
-#[allow(dead_code)]
 pub(crate) struct FlightGuard<'a> {
     flights: &'a Flights,
     key: String,
@@ -196,7 +192,6 @@ impl ImageStore {
         &self.inner.work
     }
 
-    #[allow(dead_code)]
     pub(crate) fn flights(&self) -> &Flights {
         &self.inner.flights
     }
