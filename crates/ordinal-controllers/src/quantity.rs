@@ -1,17 +1,25 @@
-//! Storage sizes: resource quantities (`1Gi`, `500M`, `1.5e9`) read as
-//! whole bytes, the way apimachinery's `Quantity.Value()` rounds them
-//! (up, to the next byte).
+//! Resource quantities (`1Gi`, `500M`, `1.5e9`, `250m`) read as whole
+//! units, the way apimachinery's `Quantity.Value()` and `MilliValue()`
+//! round them (up).
 //!
 //! The binder compares a claim's request with a volume's capacity, the
 //! scheduler sorts claims by size, and the resizer compares a request with
-//! the size a claim has; all of them only need bytes.
+//! the size a claim has; all of them only need bytes. The node's cgroups
+//! need CPU in thousandths of a core ([`millis`]).
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 /// The bytes a quantity stands for, rounded up; `None` when the text is
 /// not a quantity. Values beyond `i128` range saturate.
 pub fn bytes(q: &Quantity) -> Option<i128> {
-    parse(q.0.trim())
+    parse(q.0.trim(), 0)
+}
+
+/// The thousandths a quantity stands for (`250m` → 250, `1.5` → 1500),
+/// rounded up as `MilliValue()` does; `None` when the text is not a
+/// quantity. Values beyond `i128` range saturate.
+pub fn millis(q: &Quantity) -> Option<i128> {
+    parse(q.0.trim(), 3)
 }
 
 /// [`bytes`], with a missing or malformed quantity read as zero (as Go
@@ -20,7 +28,8 @@ pub fn bytes_or_zero(q: Option<&Quantity>) -> i128 {
     q.and_then(bytes).unwrap_or(0)
 }
 
-fn parse(s: &str) -> Option<i128> {
+/// The value of `s` times 10^`shift`, rounded up.
+fn parse(s: &str, shift: i64) -> Option<i128> {
     let (negative, rest) = match s.as_bytes().first()? {
         b'+' => (false, &s[1..]),
         b'-' => (true, &s[1..]),
@@ -43,7 +52,7 @@ fn parse(s: &str) -> Option<i128> {
     let (exp10, exp2) = exponents(suffix)?;
     // value = mantissa * 10^(exp10 - fraction digits) * 2^exp2
     let mut value = mantissa.saturating_mul(1i128 << exp2);
-    let scale = exp10 - fraction.len() as i64;
+    let scale = exp10 + shift - fraction.len() as i64;
     if scale >= 0 {
         value = value.saturating_mul(pow10(scale));
     } else {
@@ -115,6 +124,19 @@ mod tests {
         assert_eq!(b("1500m"), Some(2));
         assert_eq!(b("0.1"), Some(1));
         assert_eq!(b("1.0001k"), Some(1001));
+    }
+
+    #[test]
+    fn millis_of_cpu_quantities() {
+        let m = |s: &str| millis(&Quantity(s.into()));
+        assert_eq!(m("250m"), Some(250));
+        assert_eq!(m("1"), Some(1000));
+        assert_eq!(m("1.5"), Some(1500));
+        assert_eq!(m("0.0001"), Some(1));
+        assert_eq!(m("100u"), Some(1));
+        assert_eq!(m("2k"), Some(2_000_000));
+        assert_eq!(m("-500m"), Some(-500));
+        assert_eq!(m("x"), None);
     }
 
     #[test]
