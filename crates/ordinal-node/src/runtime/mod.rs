@@ -6,6 +6,7 @@
 //! inside Linux namespaces when the agent runs as root. A CRI runtime
 //! (containerd) would be a second implementation of the same trait.
 
+pub mod cgroups;
 pub mod launch;
 pub mod pause;
 pub mod process;
