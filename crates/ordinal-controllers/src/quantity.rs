@@ -16,6 +16,13 @@ pub fn bytes(q: &Quantity) -> Option<i128> {
     parse(q.0.trim(), 0)
 }
 
+/// The thousandths a quantity stands for (`250m` → 250, `1.5` → 1500),
+/// rounded up as `MilliValue()` does; `None` when the text is not a
+/// quantity (the node's cgroups take CPU in thousandths of a core).
+pub fn millis(q: &Quantity) -> Option<i128> {
+    parse(q.0.trim(), 3)
+}
+
 /// The quantity in nano-units (`250m` is 250,000,000), rounded up; `None`
 /// when the text is not a quantity.
 pub fn nanos(q: &Quantity) -> Option<i128> {

@@ -8,6 +8,7 @@
 //! commands run inside it later through [`enter`]. A CRI runtime
 //! (containerd) would be a second implementation of the same trait.
 
+pub mod cgroups;
 pub mod enter;
 pub mod launch;
 pub mod passwd;
