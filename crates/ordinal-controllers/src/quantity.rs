@@ -129,6 +129,19 @@ mod tests {
     }
 
     #[test]
+    fn millis_of_cpu_quantities() {
+        let m = |s: &str| millis(&Quantity(s.into()));
+        assert_eq!(m("250m"), Some(250));
+        assert_eq!(m("1"), Some(1000));
+        assert_eq!(m("1.5"), Some(1500));
+        assert_eq!(m("0.0001"), Some(1));
+        assert_eq!(m("100u"), Some(1));
+        assert_eq!(m("2k"), Some(2_000_000));
+        assert_eq!(m("-500m"), Some(-500));
+        assert_eq!(m("x"), None);
+    }
+
+    #[test]
     fn binary_decimal_and_exponent_suffixes() {
         assert_eq!(b("1Gi"), Some(1 << 30));
         assert_eq!(b("1024Mi"), Some(1 << 30));
