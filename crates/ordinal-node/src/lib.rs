@@ -20,6 +20,7 @@
 
 pub mod agent;
 pub mod host;
+pub mod images;
 pub mod logs;
 pub mod machine;
 pub mod network;
@@ -63,6 +64,25 @@ pub struct Config {
     /// The cluster CA (PEM): clients of the node's API must present a
     /// certificate it signed (the API server does).
     pub client_ca_pem: String,
+    /// The registries file (mirrors, plain-HTTP registries, credentials,
+    /// CAs), as k3s's `registries.yaml`.
+    pub registries: Option<PathBuf>,
+    /// How image roots are made; `None`: overlayfs unless the node's
+    /// directory is on a filesystem overlayfs cannot use as upper layer.
+    pub snapshotter: Option<SnapshotterKind>,
+    /// Image archives to import at start (`ordinal up`'s `<data>/images`,
+    /// as k3s's air-gap directory).
+    pub import_dir: Option<PathBuf>,
+    /// The most tasks (processes and threads) a pod may have at once (the
+    /// kubelet's `podPidsLimit`); `None`: unlimited.
+    pub pod_pids_limit: Option<u64>,
+}
+
+/// Which way image roots are made (`--snapshotter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotterKind {
+    Overlay,
+    Copy,
 }
 
 /// A node whose host-side setup is done (network up), ready to run.
@@ -83,6 +103,8 @@ pub enum NodeError {
     Register(#[from] kube::Error),
     #[error("starting the node's API: {0}")]
     Server(#[from] server::NodeServerError),
+    #[error("{0}")]
+    Images(String),
 }
 
 impl Node {
@@ -107,6 +129,30 @@ impl Node {
             isolation,
             network,
         })
+    }
+
+    /// How image roots are made: as configured, else overlayfs unless the
+    /// node's directory is itself on overlayfs (which cannot be an upper
+    /// layer).
+    pub fn snapshotter(&self) -> SnapshotterKind {
+        if let Some(kind) = self.config.snapshotter {
+            return kind;
+        }
+        const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+        let path = std::ffi::CString::new(self.config.dir.as_os_str().as_encoded_bytes());
+        let on_overlay = path.is_ok_and(|path| {
+            // SAFETY: statfs into a zeroed struct of the right type.
+            let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+            unsafe {
+                libc::statfs(path.as_ptr(), &mut fs) == 0
+                    && fs.f_type as i64 == OVERLAYFS_SUPER_MAGIC
+            }
+        });
+        if on_overlay {
+            SnapshotterKind::Copy
+        } else {
+            SnapshotterKind::Overlay
+        }
     }
 
     /// Where pods' resolv.conf sends them (the cluster DNS); `None`: the
@@ -158,12 +204,46 @@ impl Node {
             max_pods: self.config.max_pods,
         };
         let node = registration::register(&client, &identity).await?;
+        let images = match self.isolation {
+            Isolation::Namespaces => Some(Arc::new(
+                images::Images::open(
+                    &images::store_dir(&self.config.dir),
+                    self.config.registries.as_deref(),
+                )
+                .map_err(NodeError::Images)?,
+            )),
+            Isolation::Host => None,
+        };
+        let snapshotter = match self.snapshotter() {
+            SnapshotterKind::Overlay => runtime::process::Snapshotter::Overlay,
+            SnapshotterKind::Copy => {
+                runtime::process::Snapshotter::Copy(Arc::new(ordinal_image::materialize))
+            }
+        };
+        let instance = self
+            .network
+            .as_ref()
+            .map(|n| n.bridge.clone())
+            .unwrap_or_else(|| "ordinal-host".into());
+        let cgroups = tokio::task::spawn_blocking(move || {
+            runtime::cgroups::Cgroups::setup(std::path::Path::new("/sys/fs/cgroup"), &instance)
+        })
+        .await
+        .map_err(|e| NodeError::Io(std::io::Error::other(e)))?;
+        if let Some(why) = cgroups.unavailable() {
+            eprintln!(
+                "ordinal: node {}: pods run without some resource limits: {why}",
+                self.config.node_name
+            );
+        }
+        let cgroups = Arc::new(cgroups);
         let runtime = ProcessRuntime::new(
             self.isolation,
             self.network.clone(),
             self.config.exe.clone(),
             address,
-            runtime::process::Snapshotter::Overlay,
+            snapshotter,
+            Arc::clone(&cgroups),
         )?;
         let capacity = machine::capacity(&self.config.dir, self.config.max_pods);
         let recorder = ordinal_controllers::events::Recorder::new(
@@ -189,18 +269,31 @@ impl Node {
             node_cpu_millis: i64::from(capacity.cpus) * 1000,
             node_memory: capacity.memory_bytes as i64,
             registry,
+            images: images.clone(),
+            pod_pids_limit: self.config.pod_pids_limit,
         });
         let shutdown = shutdown.shared();
+        let image_work = async {
+            if let Some(images) = &images {
+                if let Some(dir) = &self.config.import_dir {
+                    images::import_dir(images, dir).await;
+                }
+                Arc::clone(images).collect_garbage(shutdown.clone()).await;
+            }
+        };
         tokio::join!(
             registration::heartbeat(
                 client.clone(),
                 identity,
                 node.metadata.uid.clone(),
+                images.clone(),
                 shutdown.clone()
             ),
             agent::run(ctx, shutdown.clone()),
+            image_work,
         );
         server.shutdown().await;
+        let _ = tokio::task::spawn_blocking(move || cgroups.teardown()).await;
         if let Some(network) = &self.network {
             network.teardown().await;
         }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{
-    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec, NodeStatus,
-    NodeSystemInfo,
+    ContainerImage, DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints,
+    NodeSpec, NodeStatus, NodeSystemInfo,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
@@ -81,7 +81,12 @@ fn condition(
 }
 
 /// The node status now.
-pub fn status(id: &Identity, previous: Option<&NodeStatus>, now: jiff::Timestamp) -> NodeStatus {
+pub fn status(
+    id: &Identity,
+    previous: Option<&NodeStatus>,
+    now: jiff::Timestamp,
+    images: Vec<ContainerImage>,
+) -> NodeStatus {
     let cap = machine::capacity(&id.data_dir, id.max_pods);
     let usage = machine::usage(&id.data_dir);
     let info = machine::info();
@@ -177,6 +182,7 @@ pub fn status(id: &Identity, previous: Option<&NodeStatus>, now: jiff::Timestamp
             architecture: info.architecture,
             ..Default::default()
         }),
+        images: Some(images),
         ..Default::default()
     }
 }
@@ -225,7 +231,7 @@ pub async fn register(client: &Client, id: &Identity) -> kube::Result<Node> {
         }
         Err(e) => return Err(e),
     };
-    let status = status(id, existing.status.as_ref(), now);
+    let status = status(id, existing.status.as_ref(), now, Vec::new());
     api.patch_status(
         &id.name,
         &PatchParams::default(),
@@ -239,8 +245,10 @@ pub async fn heartbeat(
     client: Client,
     id: Identity,
     node_uid: Option<String>,
+    images: Option<std::sync::Arc<crate::images::Images>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let mut image_changes = images.as_ref().map(|i| i.subscribe());
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
     let nodes: Api<Node> = Api::all(client.clone());
     let mut last_status: Option<NodeStatus> = None;
@@ -249,15 +257,25 @@ pub async fn heartbeat(
     let mut tick = tokio::time::interval(RENEW);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
+        let images_changed = async {
+            match image_changes.as_mut() {
+                Some(rx) => rx.changed().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
+        let renewing = tokio::select! {
             _ = &mut shutdown => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(e) = renew(&leases, &id, node_uid.as_deref()).await {
+            _ = tick.tick() => true,
+            // New images are reported at once (`kubectl describe node`),
+            // without waiting for the next tick.
+            true = images_changed => false,
+        };
+        if renewing && let Err(e) = renew(&leases, &id, node_uid.as_deref()).await {
             tracing::warn!(error = %e, "renewing the node lease failed");
         }
         let now = jiff::Timestamp::now();
-        let fresh = status(&id, last_status.as_ref(), now);
+        let node_images = images.as_ref().map(|i| i.node_images()).unwrap_or_default();
+        let fresh = status(&id, last_status.as_ref(), now, node_images);
         let changed = last_status
             .as_ref()
             .is_none_or(|old| !same_but_heartbeat(old, &fresh));

@@ -66,7 +66,7 @@ spec:
     spec:
       containers:
       - name: httpd
-        image: busybox
+        image: busybox:1.36
         command: [sh, -c, "hostname > /www/index.html; exec busybox httpd -f -p 80 -h /www"]
         ports: [{{name: http, containerPort: 80}}]
         readinessProbe:

@@ -29,6 +29,20 @@ pub struct NodeArgs {
     /// The node's name (default: this machine's host name).
     #[arg(long)]
     pub node_name: Option<String>,
+    /// Registry mirrors, plain-HTTP registries, credentials and CAs for
+    /// image pulls, in k3s's `registries.yaml` format.
+    #[arg(long, value_name = "FILE")]
+    pub registries: Option<PathBuf>,
+    /// How a container's root is made from its image: `overlayfs` (the
+    /// image's layers shared, a writable layer per container) or `copy`
+    /// (a private copy per container). Default: overlayfs, unless the
+    /// data dir is itself on overlayfs.
+    #[arg(long, value_parser = ["overlayfs", "copy"])]
+    pub snapshotter: Option<String>,
+    /// The most processes and threads one pod may have at once (the
+    /// kubelet's podPidsLimit); 0 for no limit.
+    #[arg(long, default_value_t = 4096)]
+    pub pod_pids_limit: u64,
 }
 
 impl NodeArgs {
@@ -70,6 +84,13 @@ impl NodeArgs {
             exe: std::env::current_exe().context("finding the ordinal binary")?,
             kubelet_port: 0,
             client_ca_pem,
+            registries: self.registries.clone(),
+            snapshotter: self.snapshotter.as_deref().map(|s| match s {
+                "copy" => ordinal_node::SnapshotterKind::Copy,
+                _ => ordinal_node::SnapshotterKind::Overlay,
+            }),
+            import_dir: None,
+            pod_pids_limit: Some(self.pod_pids_limit).filter(|n| *n > 0),
         })
     }
 }

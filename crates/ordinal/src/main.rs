@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod image;
 mod tasks;
 mod up;
 
@@ -115,6 +116,20 @@ enum Command {
         #[arg(long, default_value = DEFAULT_DNS_LISTEN)]
         server: SocketAddr,
     },
+    /// The node's images: import archives without a registry, list,
+    /// pull, remove (works while `ordinal up` runs).
+    Image {
+        /// The data dir of the `ordinal up` whose node's images these are.
+        #[arg(
+            long,
+            default_value = ".ordinal",
+            env = "ORDINAL_DATA_DIR",
+            global = true
+        )]
+        data_dir: PathBuf,
+        #[command(subcommand)]
+        command: image::ImageCommand,
+    },
     /// Print the version of ordinal and of the Kubernetes API it serves.
     Version,
 }
@@ -192,6 +207,7 @@ fn main() -> anyhow::Result<()> {
             qtype,
             server,
         } => runtime()?.block_on(commands::dns_query(name, qtype, server)),
+        Command::Image { data_dir, command } => runtime()?.block_on(image::run(&data_dir, command)),
         Command::InternalPause { .. } => unreachable!("handled before the runtime starts"),
     }
 }

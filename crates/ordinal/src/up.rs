@@ -84,11 +84,14 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
     let mut node_name = crate::args::default_node_name();
     let mut node = match &up.node {
         Some(args) => {
-            let config = args.config(
+            let mut config = args.config(
                 up.data_dir.join("node"),
                 Some(&running.kubeconfig),
                 &up.network.cluster_domain,
             )?;
+            // Archives dropped here are imported at start (k3s's air-gap
+            // directory).
+            config.import_dir = Some(up.data_dir.join("images"));
             node_name = config.node_name.clone();
             let node = ordinal_node::Node::prepare(config)
                 .await

@@ -56,13 +56,13 @@ fn owned_configmap(
 
 fn owned_pod(name: &str, owner: &str, owner_uid: &str) -> String {
     format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  ownerReferences:\n  - apiVersion: v1\n    kind: ConfigMap\n    name: {owner}\n    uid: {owner_uid}\nspec:\n  containers:\n  - name: c\n    image: busybox\n"
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  ownerReferences:\n  - apiVersion: v1\n    kind: ConfigMap\n    name: {owner}\n    uid: {owner_uid}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n"
     )
 }
 
 fn scheduled_pod(name: &str, namespace: &str) -> String {
     format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  nodeName: node-1\n  containers:\n  - name: c\n    image: busybox\n"
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  nodeName: node-1\n  containers:\n  - name: c\n    image: busybox:1.36\n"
     )
 }
 
@@ -243,7 +243,7 @@ fn deleting_a_namespace_removes_its_content_then_the_namespace() {
     ]);
     o.ok_stdin(
         &["apply", "-f", "-"],
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p1\n  namespace: shop\nspec:\n  containers:\n  - name: c\n    image: busybox\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p1\n  namespace: shop\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n",
     );
     // kubectl waits for the namespace to be gone.
     let out = o.ok(&["delete", "namespace", "shop", "--timeout=30s"]);
@@ -323,7 +323,7 @@ fn scheduled_pods_delete_gracefully_and_force_removes_them() {
     // An unscheduled pod goes at once.
     o.ok_stdin(
         &["apply", "-f", "-"],
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: idle\nspec:\n  containers:\n  - name: c\n    image: busybox\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: idle\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n",
     );
     o.ok(&["delete", "pod", "idle", "--wait=false"]);
     assert!(!exists(&o, &["pod", "idle"]));

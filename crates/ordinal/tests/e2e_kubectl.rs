@@ -322,9 +322,9 @@ fn debug_says_ephemeral_containers_are_not_served_instead_of_crashing_kubectl() 
     let o = Ordinal::start_with(&["--no-node"]);
     o.ok_stdin(
         &["apply", "-f", "-"],
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: busybox\n    command: [sleep, \"1000\"]\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n    command: [sleep, \"1000\"]\n",
     );
-    let out = o.run(&["debug", "p", "--image=busybox"]);
+    let out = o.run(&["debug", "p", "--image=busybox:1.36"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(!err.contains("panic"), "kubectl crashed:\n{err}");

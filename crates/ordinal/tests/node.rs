@@ -53,7 +53,7 @@ spec:
   subdomain: web
   initContainers:
   - name: page
-    image: busybox
+    image: busybox:1.36
     command: ["sh", "-c", "echo \"I am $(hostname) in $(POD_NAMESPACE) at $(POD_IP)\" > /www/index.html"]
     env:
     - {{name: POD_NAMESPACE, valueFrom: {{fieldRef: {{fieldPath: metadata.namespace}}}}}}
@@ -61,7 +61,7 @@ spec:
     volumeMounts: [{{name: www, mountPath: /www}}]
   containers:
   - name: httpd
-    image: busybox
+    image: busybox:1.36
     command: ["busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
     ports: [{{name: http, containerPort: 80}}]
     readinessProbe:
@@ -181,7 +181,7 @@ fn an_interactive_shell_leads_its_own_session_inside_the_pod() {
     apply(
         &o,
         &format!(
-            "apiVersion: v1\nkind: Pod\nmetadata: {{name: shell}}\nspec:\n  nodeName: {node}\n  containers:\n  - {{name: app, image: busybox, command: [sleep, '600']}}\n"
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: shell}}\nspec:\n  nodeName: {node}\n  containers:\n  - {{name: app, image: busybox:1.36, command: [sleep, '600']}}\n"
         ),
     );
     o.ok(&[
@@ -247,7 +247,7 @@ metadata: {{name: crasher}}
 spec:
   nodeName: {node}
   containers:
-  - {{name: main, image: busybox, command: ["sh", "-c", "echo trying; exit 3"]}}
+  - {{name: main, image: busybox:1.36, command: ["sh", "-c", "echo trying; exit 3"]}}
 ---
 apiVersion: v1
 kind: Pod
@@ -256,7 +256,7 @@ spec:
   nodeName: {node}
   containers:
   - name: main
-    image: busybox
+    image: busybox:1.36
     command: ["sh", "-c", "touch /tmp/healthy; sleep 1; rm /tmp/healthy; sleep 3600"]
     livenessProbe:
       exec: {{command: ["test", "-f", "/tmp/healthy"]}}
@@ -332,7 +332,7 @@ spec:
   nodeName: {node}
   restartPolicy: Never
   containers:
-  - {{name: main, image: busybox, command: ["true"]}}
+  - {{name: main, image: busybox:1.36, command: ["true"]}}
 ---
 apiVersion: v1
 kind: Pod
@@ -341,7 +341,7 @@ spec:
   nodeName: {node}
   restartPolicy: Never
   containers:
-  - {{name: main, image: busybox, command: ["sh", "-c", "exit 7"]}}
+  - {{name: main, image: busybox:1.36, command: ["sh", "-c", "exit 7"]}}
 ---
 apiVersion: v1
 kind: Pod
@@ -350,7 +350,7 @@ spec:
   nodeName: {node}
   restartPolicy: OnFailure
   containers:
-  - {{name: main, image: busybox, command: ["sh", "-c", "test -f /data/second && exit 0; touch /data/second; exit 1"], volumeMounts: [{{name: d, mountPath: /data}}]}}
+  - {{name: main, image: busybox:1.36, command: ["sh", "-c", "test -f /data/second && exit 0; touch /data/second; exit 1"], volumeMounts: [{{name: d, mountPath: /data}}]}}
   volumes: [{{name: d, emptyDir: {{}}}}]
 ---
 apiVersion: v1
@@ -358,6 +358,7 @@ kind: Pod
 metadata: {{name: imageonly}}
 spec:
   nodeName: {node}
+  runtimeClassName: host
   containers:
   - {{name: nginx, image: nginx}}
 ---
@@ -367,7 +368,7 @@ metadata: {{name: missing}}
 spec:
   nodeName: {node}
   containers:
-  - {{name: main, image: busybox, command: ["/no/such/program"]}}
+  - {{name: main, image: busybox:1.36, command: ["/no/such/program"]}}
 "#
         ),
     );
@@ -404,7 +405,7 @@ spec:
     );
 
     eventually(
-        "a clear reason for a container with no command",
+        "a clear reason for a host-program container with no command",
         Duration::from_secs(20),
         || {
             get(
@@ -467,7 +468,7 @@ spec:
   terminationGracePeriodSeconds: 3
   containers:
   - name: main
-    image: busybox
+    image: busybox:1.36
     command: ["sh", "-c", "trap 'echo term >> /out/log' TERM; echo started >> /out/log; while true; do sleep 0.1; done"]
     lifecycle:
       preStop:
@@ -481,7 +482,7 @@ metadata: {{name: polite}}
 spec:
   nodeName: {node}
   containers:
-  - {{name: main, image: busybox, command: ["sleep", "3600"]}}
+  - {{name: main, image: busybox:1.36, command: ["sleep", "3600"]}}
 "#
         ),
     );
@@ -566,7 +567,7 @@ fn nothing_is_left_behind_by_deleted_pods_or_a_stopped_ordinal() {
     let mut manifest = String::new();
     for i in 0..100 {
         manifest.push_str(&format!(
-            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: {ns}}}\nspec:\n  nodeName: {node}\n  terminationGracePeriodSeconds: 5\n  containers:\n  - {{name: main, image: busybox, command: [sleep, \"{marker}\"]}}\n"
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: {ns}}}\nspec:\n  nodeName: {node}\n  terminationGracePeriodSeconds: 5\n  containers:\n  - {{name: main, image: busybox:1.36, command: [sleep, \"{marker}\"]}}\n"
         ));
     }
     apply(&o, &manifest);
@@ -618,7 +619,7 @@ fn nothing_is_left_behind_by_deleted_pods_or_a_stopped_ordinal() {
             &format!("last{i}"),
             "-n",
             &ns,
-            "--image=busybox",
+            "--image=busybox:1.36",
             "--restart=Never",
             "--overrides",
             &format!(r#"{{"spec": {{"nodeName": "{node}"}}}}"#),
@@ -658,7 +659,7 @@ fn after_a_crash_of_ordinal_its_pods_come_back_with_a_restart_counted() {
     o.ok(&[
         "run",
         "survivor",
-        "--image=busybox",
+        "--image=busybox:1.36",
         "--overrides",
         &format!(r#"{{"spec": {{"nodeName": "{node}"}}}}"#),
         "--command",
@@ -729,7 +730,7 @@ fn a_node_that_stops_reporting_is_marked_unreachable_and_its_pods_unready() {
     ]);
     apply(
         &o,
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: stranded}\nspec:\n  nodeName: ghost\n  containers: [{name: c, image: busybox, command: [sleep, '1']}]\n",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: stranded}\nspec:\n  nodeName: ghost\n  containers: [{name: c, image: busybox:1.36, command: [sleep, '1']}]\n",
     );
     o.ok(&[
         "patch",

@@ -55,7 +55,7 @@ spec:
       terminationGracePeriodSeconds: 5
       containers:
       - name: httpd
-        image: busybox
+        image: busybox:1.36
         command:
         - sh
         - -c

@@ -255,6 +255,26 @@ pub fn tail_start<F: Read + Seek>(file: &mut F, n: Option<i64>) -> io::Result<u6
     Ok(0)
 }
 
+/// The content of the last `lines` records of a log, at most `max_bytes`
+/// (the end kept): the kubelet's fallback termination message.
+pub fn tail_text(path: &Path, lines: usize, max_bytes: usize) -> Option<String> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let start = tail_start(&mut file, Some(lines as i64)).ok()?;
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut raw = Vec::new();
+    file.read_to_end(&mut raw).ok()?;
+    let mut text = Vec::new();
+    for line in raw.split_inclusive(|b| *b == b'\n') {
+        if let Some(record) = crate::logs::format::parse(line) {
+            text.extend_from_slice(record.content);
+        }
+    }
+    if text.len() > max_bytes {
+        text.drain(..text.len() - max_bytes);
+    }
+    Some(String::from_utf8_lossy(&text).into_owned())
+}
+
 /// Reads the log `file` (opened by the caller, so that a missing file is
 /// refused before a response starts) with `opts` and sends the output in
 /// chunks to `out` until it is complete (or, following, until the instance

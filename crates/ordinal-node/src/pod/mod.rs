@@ -2,26 +2,32 @@
 //! run and reports its status — kubelet's `syncPod`, one pod at a time.
 //!
 //! A worker wakes up when the pod object changes, a container exits, a
-//! probe result changes, a back-off ends or a retry is due, and then does
-//! one [`Worker::sync`]:
+//! probe result changes, an image pull ends, the node's images change, a
+//! back-off ends or a retry is due. It then observes its containers, asks
+//! [`actions::compute`] (pure, the kubelet's `computePodActions`) what to
+//! do, and does it:
 //!
-//! 1. the pod's volumes and sandbox (namespaces, address, hostname,
-//!    /etc/hosts and resolv.conf), retried with an event while they fail;
-//! 2. init containers, one at a time, each to completion (sidecars — init
-//!    containers with restartPolicy Always — to started);
-//! 3. the app containers, started in order, restarted after they exit as
-//!    the restart policy says, with kubelet's back-off;
-//! 4. the status, written only when it changed.
+//! - create the sandbox: volumes, namespaces, address, hostname, the
+//!   pod's `/etc` files — retried with an event while it fails;
+//! - make each container's image present as its pull policy says
+//!   (pulls run in the background and report back);
+//! - start containers (their spec from [`container::build`]), kill the
+//!   ones that changed or failed their probes, report back-offs;
+//! - finish the pod when its restart policy says it is done.
 //!
-//! A pod with a deletionTimestamp is terminated: preStop hooks, SIGTERM,
-//! SIGKILL after the grace period, sandbox removed, then the pod object is
-//! deleted for good. The worker owns the pod's processes; nothing else
-//! starts or stops them.
+//! Then it writes the status if it changed. A pod with a
+//! deletionTimestamp is terminated: preStop hooks, SIGTERM, SIGKILL after
+//! the grace period, sandbox removed, then the pod object is deleted for
+//! good. The worker owns the pod's processes; nothing else starts or
+//! stops them.
 
+pub mod actions;
 pub mod backoff;
+pub mod container;
 pub mod env;
 pub mod expand;
 pub mod files;
+pub mod images;
 pub mod probe;
 pub mod registry;
 mod slot;
@@ -30,18 +36,22 @@ pub mod volumes;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Container, ObjectReference, Pod, PodStatus};
+use k8s_openapi::api::node::v1::RuntimeClass;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::{Api, Client};
 use ordinal_controllers::events::Recorder;
+use ordinal_image::Reference;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::runtime::{Bind, ContainerSpec, Exit, Runtime, RuntimeError, SandboxSpec};
+use crate::runtime::{Exit, Runtime, RuntimeError, SandboxSpec};
+use actions::{Action, ImageState, Kill, RestartPolicy, Which};
+use images::{PullPolicy, text};
 use slot::{Instance, Slot};
 use status::{Termination, View};
 
@@ -59,6 +69,11 @@ pub struct Context<R: Runtime> {
     pub node_memory: i64,
     /// What the node server (logs, exec) sees of the pods.
     pub registry: registry::Registry,
+    /// The node's images; `None` where containers can only be host
+    /// programs (the agent is not root).
+    pub images: Option<Arc<crate::images::Images>>,
+    /// The most tasks a pod may have (`None`: unlimited).
+    pub pod_pids_limit: Option<u64>,
 }
 
 /// The worker's input: the latest pod object (None once it is gone from
@@ -69,19 +84,23 @@ pub struct Input {
     pub shutdown: bool,
 }
 
-/// Something a container task tells its worker.
+/// Something a task of the worker's tells it.
 enum Note {
     Exited {
-        init: bool,
-        index: usize,
+        which: Which,
         generation: u64,
         exit: Exit,
     },
     Probe {
-        init: bool,
-        index: usize,
+        which: Which,
         generation: u64,
         signal: probe::Signal,
+    },
+    Pulled {
+        which: Which,
+        attempt: u64,
+        result: Box<Result<(ordinal_image::Image, Duration), String>>,
+        waited: Duration,
     },
 }
 
@@ -92,6 +111,15 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Grace for containers of a pod that vanished from the API.
 const VANISHED_GRACE: Duration = Duration::from_secs(2);
 
+/// Which runtime a pod's containers get (from its RuntimeClass).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handler {
+    /// Containers run their image (no runtime class, or handler `runc`).
+    Image,
+    /// Containers run programs of this machine (handler `host`).
+    Host,
+}
+
 pub struct Worker<R: Runtime> {
     ctx: Arc<Context<R>>,
     input: watch::Receiver<Input>,
@@ -99,12 +127,15 @@ pub struct Worker<R: Runtime> {
     uid: String,
     dir: PathBuf,
     sandbox: Option<Arc<R::Sandbox>>,
+    handler: Handler,
     pod_ip: Option<IpAddr>,
     volumes: HashMap<String, volumes::Prepared>,
     init: Vec<Slot>,
     app: Vec<Slot>,
     notes: mpsc::UnboundedReceiver<Note>,
     notes_tx: mpsc::UnboundedSender<Note>,
+    /// Fires when the node's images change (an import, a pull, a removal).
+    images_changed: Option<watch::Receiver<u64>>,
     start_time: jiff::Timestamp,
     /// The pod finished under its restart policy: nothing starts again.
     terminal: bool,
@@ -203,6 +234,7 @@ impl<R: Runtime> Worker<R> {
             .map(|c| c.name.clone())
             .collect();
         ctx.registry.set_containers(&key_of(&pod, &uid), names);
+        let images_changed = ctx.images.as_ref().map(|i| i.subscribe());
         Some(Worker {
             reported: pod.status.clone(),
             ctx,
@@ -211,12 +243,14 @@ impl<R: Runtime> Worker<R> {
             uid,
             dir,
             sandbox: None,
+            handler: Handler::Image,
             pod_ip: None,
             volumes: HashMap::new(),
             init,
             app,
             notes,
             notes_tx,
+            images_changed,
             start_time,
             terminal: false,
             retry_at: None,
@@ -224,7 +258,7 @@ impl<R: Runtime> Worker<R> {
         })
     }
 
-    fn reference(&self, container: Option<(&str, bool)>) -> ObjectReference {
+    fn reference(&self, container: Option<Which>) -> ObjectReference {
         ObjectReference {
             api_version: Some("v1".into()),
             kind: Some("Pod".into()),
@@ -232,8 +266,9 @@ impl<R: Runtime> Worker<R> {
             namespace: self.pod.metadata.namespace.clone(),
             uid: self.pod.metadata.uid.clone(),
             resource_version: self.pod.metadata.resource_version.clone(),
-            field_path: container.map(|(name, init)| {
-                if init {
+            field_path: container.map(|w| {
+                let name = &self.slot(w).spec.name;
+                if w.init {
                     format!("spec.initContainers{{{name}}}")
                 } else {
                     format!("spec.containers{{{name}}}")
@@ -255,15 +290,32 @@ impl<R: Runtime> Worker<R> {
     }
 
     /// Records a warning unless the same one was the last for its reason.
-    fn warn_once(&mut self, container: Option<(&str, bool)>, reason: &str, message: String) {
+    fn warn_once(&mut self, container: Option<Which>, reason: &str, message: String) {
         let key = format!("{reason}/{:?}", container);
         if self.warned.get(&key) == Some(&message) {
             return;
         }
         self.warned.insert(key, message.clone());
+        let reference = self.reference(container);
+        self.ctx.recorder.warning(&reference, reason, message);
+    }
+
+    /// Records a normal event unless the same one was the last for its
+    /// reason (back-off notices repeat on every look).
+    fn normal_once(&mut self, container: Option<Which>, reason: &str, message: String) {
+        let key = format!("normal/{reason}/{:?}", container);
+        if self.warned.get(&key) == Some(&message) {
+            return;
+        }
+        self.warned.insert(key, message.clone());
+        let reference = self.reference(container);
+        self.ctx.recorder.normal(&reference, reason, message);
+    }
+
+    fn normal(&self, container: Option<Which>, reason: &str, message: String) {
         self.ctx
             .recorder
-            .warning(&self.reference(container), reason, message);
+            .normal(&self.reference(container), reason, message);
     }
 
     fn api(&self) -> Api<Pod> {
@@ -273,12 +325,13 @@ impl<R: Runtime> Worker<R> {
         )
     }
 
-    fn restart_policy(&self) -> String {
-        self.pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.restart_policy.clone())
-            .unwrap_or_else(|| "Always".into())
+    fn restart_policy(&self) -> RestartPolicy {
+        RestartPolicy::parse(
+            self.pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.restart_policy.as_deref()),
+        )
     }
 
     fn grace(&self) -> Duration {
@@ -293,7 +346,25 @@ impl<R: Runtime> Worker<R> {
                     .and_then(|s| s.termination_grace_period_seconds)
             })
             .unwrap_or(30);
-        Duration::from_secs(seconds.max(0) as u64)
+        // Saturating: a huge grace period is "forever", never an overflow
+        // of the clock.
+        Duration::from_secs(seconds.clamp(0, 10 * 365 * 24 * 3600) as u64)
+    }
+
+    fn slot(&self, w: Which) -> &Slot {
+        if w.init {
+            &self.init[w.index]
+        } else {
+            &self.app[w.index]
+        }
+    }
+
+    fn slot_mut(&mut self, w: Which) -> &mut Slot {
+        if w.init {
+            &mut self.init[w.index]
+        } else {
+            &mut self.app[w.index]
+        }
     }
 
     /// Runs the pod until it is deleted or the node shuts down.
@@ -302,12 +373,11 @@ impl<R: Runtime> Worker<R> {
             let input = self.input.borrow_and_update().clone();
             match input {
                 Input { shutdown: true, .. } => {
-                    self.stop_everything(self.grace().min(SHUTDOWN_GRACE), false)
-                        .await;
+                    self.stop_everything(self.grace().min(SHUTDOWN_GRACE)).await;
                     return;
                 }
                 Input { pod: None, .. } => {
-                    self.stop_everything(VANISHED_GRACE, false).await;
+                    self.stop_everything(VANISHED_GRACE).await;
                     self.cleanup();
                     return;
                 }
@@ -323,14 +393,21 @@ impl<R: Runtime> Worker<R> {
             }
             self.report().await;
             let wake = self.next_wake();
+            let images_changed = async {
+                match self.images_changed.as_mut() {
+                    Some(rx) => rx.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 changed = self.input.changed() => {
                     if changed.is_err() {
-                        self.stop_everything(self.grace(), false).await;
+                        self.stop_everything(self.grace()).await;
                         return;
                     }
                 }
                 Some(note) = self.notes.recv() => self.apply(note),
+                true = images_changed => self.images_arrived(),
                 _ = sleep_until(wake) => {}
             }
             while let Ok(note) = self.notes.try_recv() {
@@ -339,92 +416,87 @@ impl<R: Runtime> Worker<R> {
         }
     }
 
+    fn observe(&self) -> (Vec<actions::Container>, Vec<actions::Container>) {
+        (
+            self.init.iter().map(Slot::observed).collect(),
+            self.app.iter().map(Slot::observed).collect(),
+        )
+    }
+
     fn next_wake(&self) -> Option<Instant> {
-        let slots = self.init.iter().chain(self.app.iter());
-        let backoffs = slots
-            .filter(|s| !s.running() && !s.done)
-            .filter_map(|s| s.not_before);
-        backoffs.chain(self.retry_at).min()
+        let now = Instant::now();
+        let (init, app) = self.observe();
+        let o = actions::Observed {
+            policy: self.restart_policy(),
+            terminal: self.terminal,
+            sandbox_ready: self.sandbox.is_some(),
+            init: &init,
+            app: &app,
+            now,
+        };
+        actions::next_wake(&o)
+            .into_iter()
+            .chain(self.retry_at)
+            .min()
+    }
+
+    /// The node's images changed: containers waiting for an image they
+    /// may take from the node look again at once.
+    fn images_arrived(&mut self) {
+        let Some(images) = self.ctx.images.clone() else {
+            return;
+        };
+        for slot in self.init.iter_mut().chain(self.app.iter_mut()) {
+            let waiting = matches!(slot.image, ImageState::BackOff { .. })
+                || slot.waiting.0 == "ErrImageNeverPull";
+            if !waiting || slot.running() {
+                continue;
+            }
+            let Ok(reference) = Reference::parse(slot.spec.image.as_deref().unwrap_or("")) else {
+                continue;
+            };
+            if images::pull_policy(&slot.spec, &reference) != PullPolicy::Always
+                && images.lookup(&reference).is_some()
+            {
+                slot.image = ImageState::Unchecked;
+            }
+        }
     }
 
     fn apply(&mut self, note: Note) {
         match note {
             Note::Exited {
-                init,
-                index,
+                which,
                 generation,
                 exit,
-            } => {
-                let policy = self.restart_policy();
-                let slots = if init { &mut self.init } else { &mut self.app };
-                let Some(slot) = slots.get_mut(index) else {
-                    return;
-                };
-                let Some(instance) = slot.instance.take_if(|i| i.generation == generation) else {
-                    return;
-                };
-                let container = slot.spec.name.clone();
-                let ran = (exit.at - instance.process.started_at)
-                    .try_into()
-                    .unwrap_or(Duration::ZERO);
-                let reason = Termination::reason_for(exit.code).to_string();
-                slot.last = Some(Termination {
-                    exit_code: exit.code,
-                    signal: exit.signal,
-                    reason,
-                    message: None,
-                    started_at: Some(instance.process.started_at),
-                    finished_at: exit.at,
-                    container_id: Some(format!("ordinal://{}", instance.process.id)),
-                });
-                let restart = if slot.sidecar {
-                    true
-                } else if init {
-                    exit.code != 0 && policy != "Never"
-                } else {
-                    match policy.as_str() {
-                        "Always" => true,
-                        "OnFailure" => exit.code != 0,
-                        _ => false,
-                    }
-                };
-                if !restart || self.terminal {
-                    slot.done = true;
-                } else {
-                    slot.delay = slot.backoff.next(ran);
-                    slot.not_before = Some(Instant::now() + slot.delay);
-                }
-                let key = self.key();
-                self.ctx.registry.stopped(&key, &container);
-            }
+            } => self.exited(which, generation, exit),
             Note::Probe {
-                init,
-                index,
+                which,
                 generation,
                 signal,
             } => {
                 let current = self
-                    .slots(init)
-                    .get(index)
-                    .and_then(|s| s.instance.as_ref())
+                    .slot(which)
+                    .instance
+                    .as_ref()
                     .is_some_and(|i| i.generation == generation);
                 if !current {
                     return;
                 }
-                let name = self.slots(init)[index].spec.name.clone();
+                let name = self.slot(which).spec.name.clone();
                 match signal {
                     probe::Signal::Started => {
-                        if let Some(i) = self.slots_mut(init)[index].instance.as_mut() {
+                        if let Some(i) = self.slot_mut(which).instance.as_mut() {
                             i.started = true;
                         }
                     }
                     probe::Signal::Ready(r) => {
-                        if let Some(i) = self.slots_mut(init)[index].instance.as_mut() {
+                        if let Some(i) = self.slot_mut(which).instance.as_mut() {
                             i.ready = r;
                         }
                     }
                     probe::Signal::Unhealthy(m) => {
-                        let r = self.reference(Some((&name, init)));
+                        let r = self.reference(Some(which));
                         self.ctx.recorder.warning(&r, "Unhealthy", m);
                     }
                     probe::Signal::LivenessFailed(_) | probe::Signal::StartupFailed(_) => {
@@ -433,118 +505,365 @@ impl<R: Runtime> Worker<R> {
                         } else {
                             "startup"
                         };
-                        let why =
-                            format!("Container {name} failed {kind} probe, will be restarted");
-                        self.stop_instance(init, index, why);
+                        if let Some(i) = self.slot_mut(which).instance.as_mut() {
+                            i.unhealthy = Some(format!(
+                                "Container {name} failed {kind} probe, will be restarted"
+                            ));
+                        }
                     }
                 }
+            }
+            Note::Pulled {
+                which,
+                attempt,
+                result,
+                waited,
+            } => self.pulled(which, attempt, *result, waited),
+        }
+    }
+
+    /// A container instance ended: how, and whether it comes back.
+    fn exited(&mut self, which: Which, generation: u64, exit: Exit) {
+        let policy = self.restart_policy();
+        let terminal = self.terminal;
+        let dir = self.dir.clone();
+        let key = self.key();
+        let slot = self.slot_mut(which);
+        let Some(instance) = slot.instance.take_if(|i| i.generation == generation) else {
+            return;
+        };
+        let container = slot.spec.name.clone();
+        let ran = (exit.at - instance.process.started_at)
+            .try_into()
+            .unwrap_or(Duration::ZERO);
+        let reason = if exit.oom_killed {
+            "OOMKilled"
+        } else {
+            Termination::reason_for(exit.code)
+        };
+        slot.last = Some(Termination {
+            exit_code: exit.code,
+            signal: exit.signal,
+            reason: reason.to_string(),
+            message: container::termination_message(
+                &instance.definition,
+                &dir,
+                &instance.spec.log,
+                exit.code,
+            ),
+            started_at: Some(instance.process.started_at),
+            finished_at: exit.at,
+            container_id: Some(format!("ordinal://{}", instance.process.id)),
+        });
+        let restart = if slot.sidecar {
+            true
+        } else if which.init {
+            exit.code != 0 && policy != RestartPolicy::Never
+        } else {
+            match policy {
+                RestartPolicy::Always => true,
+                RestartPolicy::OnFailure => exit.code != 0,
+                RestartPolicy::Never => false,
+            }
+        };
+        if !restart || terminal {
+            slot.done = true;
+        } else {
+            slot.delay = slot.backoff.next(ran);
+            slot.not_before = Some(Instant::now() + slot.delay);
+        }
+        self.ctx.registry.stopped(&key, &container);
+    }
+
+    /// A pull ended.
+    fn pulled(
+        &mut self,
+        which: Which,
+        attempt: u64,
+        result: Result<(ordinal_image::Image, Duration), String>,
+        waited: Duration,
+    ) {
+        if self.slot(which).pull_attempt != attempt {
+            return;
+        }
+        let image_name = self.slot(which).spec.image.clone().unwrap_or_default();
+        match result {
+            Ok((image, took)) => {
+                self.normal(
+                    Some(which),
+                    "Pulled",
+                    text::pulled(&image_name, took, waited, image.size),
+                );
+                let slot = self.slot_mut(which);
+                slot.image = ImageState::Ready;
+                slot.pulled = Some(Arc::new(image));
+                slot.pull_delay = None;
+                slot.pull_error = None;
+            }
+            Err(message) => {
+                let reference = self.reference(Some(which));
+                self.ctx.recorder.warning(
+                    &reference,
+                    "Failed",
+                    text::failed(&image_name, &message),
+                );
+                self.ctx
+                    .recorder
+                    .warning(&reference, "Failed", "Error: ErrImagePull");
+                let slot = self.slot_mut(which);
+                let delay = images::next_pull_backoff(slot.pull_delay);
+                slot.pull_delay = Some(delay);
+                slot.image = ImageState::BackOff {
+                    until: Instant::now() + delay,
+                };
+                slot.waiting = ("ErrImagePull".into(), Some(message.clone()));
+                slot.pull_error = Some(message);
             }
         }
     }
 
-    fn slots(&self, init: bool) -> &Vec<Slot> {
-        if init { &self.init } else { &self.app }
+    async fn sync(&mut self) {
+        self.retry_at = None;
+        // A pass can make the next one possible at once (the sandbox is
+        // made, an image is already here): go on while it does, so a pod
+        // whose image is present starts in one sync.
+        for _ in 0..4 {
+            let now = Instant::now();
+            let (init, app) = self.observe();
+            let todo = actions::compute(&actions::Observed {
+                policy: self.restart_policy(),
+                terminal: self.terminal,
+                sandbox_ready: self.sandbox.is_some(),
+                init: &init,
+                app: &app,
+                now,
+            });
+            let mut progressed = false;
+            for action in todo {
+                progressed |= self.act(action).await;
+            }
+            if !progressed {
+                return;
+            }
+        }
     }
 
-    fn slots_mut(&mut self, init: bool) -> &mut Vec<Slot> {
-        if init { &mut self.init } else { &mut self.app }
+    /// Carries out one action; true when it changed what the next
+    /// decision sees (so another pass may do more at once).
+    async fn act(&mut self, action: Action) -> bool {
+        match action {
+            Action::CreateSandbox => {
+                if self.setup().await {
+                    true
+                } else {
+                    self.retry_at = Some(Instant::now() + RETRY);
+                    false
+                }
+            }
+            Action::EnsureImage(w) => self.ensure_image(w).await,
+            Action::Start(w) => {
+                self.start(w).await;
+                // An init container that started may let the next one go
+                // once it is done; that comes with its exit.
+                false
+            }
+            Action::RestartBackOff(w) => {
+                self.restart_back_off(w);
+                false
+            }
+            Action::ImageBackOff(w) => {
+                self.image_back_off(w);
+                false
+            }
+            Action::Kill(w, why) => {
+                let name = self.slot(w).spec.name.clone();
+                let message = match why {
+                    Kill::DefinitionChanged => {
+                        format!("Container {name} definition changed, will be restarted")
+                    }
+                    Kill::Unhealthy => self
+                        .slot(w)
+                        .instance
+                        .as_ref()
+                        .and_then(|i| i.unhealthy.clone())
+                        .unwrap_or_else(|| format!("Container {name} is unhealthy")),
+                };
+                self.stop_instance(w, message);
+                false
+            }
+            Action::Finish => {
+                self.finish().await;
+                false
+            }
+        }
+    }
+
+    fn pod_label(&self) -> String {
+        format!(
+            "{}_{}({})",
+            self.pod.metadata.name.as_deref().unwrap_or(""),
+            self.pod.metadata.namespace.as_deref().unwrap_or(""),
+            self.uid
+        )
+    }
+
+    fn restart_back_off(&mut self, w: Which) {
+        let slot = self.slot(w);
+        let name = slot.spec.name.clone();
+        let message = format!(
+            "back-off {} restarting failed container={name} pod={}",
+            go_duration(slot.delay),
+            self.pod_label()
+        );
+        self.slot_mut(w).waiting = ("CrashLoopBackOff".into(), Some(message));
+        let warning = format!(
+            "Back-off restarting failed container {name} in pod {}",
+            self.pod_label()
+        );
+        self.warn_once(Some(w), "BackOff", warning);
+    }
+
+    fn image_back_off(&mut self, w: Which) {
+        let slot = self.slot(w);
+        let image = slot.spec.image.clone().unwrap_or_default();
+        let error = slot.pull_error.clone().unwrap_or_default();
+        self.slot_mut(w).waiting = (
+            "ImagePullBackOff".into(),
+            Some(text::back_off_message(&image, &error)),
+        );
+        self.normal_once(Some(w), "BackOff", text::back_off(&image));
+        self.warn_once(Some(w), "Failed", "Error: ImagePullBackOff".into());
+    }
+
+    /// Makes the container's image present as its pull policy says: true
+    /// when it is ready now; otherwise a pull was started (it reports
+    /// back) or the container waits with the reason set.
+    async fn ensure_image(&mut self, w: Which) -> bool {
+        if self.handler == Handler::Host {
+            let slot = self.slot_mut(w);
+            slot.image = ImageState::Ready;
+            slot.pulled = None;
+            return true;
+        }
+        let image_name = self.slot(w).spec.image.clone().unwrap_or_default();
+        let Some(images) = self.ctx.images.clone() else {
+            let message = "container images need the node agent to run as root; without it pods \
+                           run host programs only (runtimeClassName: host)"
+                .to_string();
+            self.slot_mut(w).waiting = ("CreateContainerError".into(), Some(message.clone()));
+            self.warn_once(Some(w), "Failed", format!("Error: {message}"));
+            return false;
+        };
+        let reference = match Reference::parse(&image_name) {
+            Ok(r) => r,
+            Err(e) => {
+                let message = e.to_string();
+                self.slot_mut(w).waiting = ("InvalidImageName".into(), Some(message.clone()));
+                self.warn_once(Some(w), "InspectFailed", message);
+                self.warn_once(Some(w), "Failed", "Error: InvalidImageName".into());
+                return false;
+            }
+        };
+        let policy = images::pull_policy(&self.slot(w).spec, &reference);
+        let present = images.lookup(&reference);
+        match (policy, present) {
+            (PullPolicy::Never | PullPolicy::IfNotPresent, Some(image)) => {
+                self.normal(Some(w), "Pulled", text::present(&image_name));
+                let slot = self.slot_mut(w);
+                slot.image = ImageState::Ready;
+                slot.pulled = Some(Arc::new(image));
+                true
+            }
+            (PullPolicy::Never, None) => {
+                let message = text::never_pull(&image_name);
+                self.slot_mut(w).waiting = ("ErrImageNeverPull".into(), Some(message.clone()));
+                self.warn_once(Some(w), "ErrImageNeverPull", message);
+                self.warn_once(Some(w), "Failed", "Error: ErrImageNeverPull".into());
+                false
+            }
+            _ => {
+                self.normal(Some(w), "Pulling", text::pulling(&image_name));
+                let slot = self.slot_mut(w);
+                slot.image = ImageState::Pulling;
+                slot.pull_attempt += 1;
+                let attempt = slot.pull_attempt;
+                let (tx, client, pod) = (
+                    self.notes_tx.clone(),
+                    self.ctx.client.clone(),
+                    Arc::clone(&self.pod),
+                );
+                tokio::spawn(async move {
+                    let began = std::time::Instant::now();
+                    let credentials =
+                        crate::images::pull_credentials(&client, &pod, &reference).await;
+                    let pulling = std::time::Instant::now();
+                    let result = images
+                        .pull(&reference, credentials)
+                        .await
+                        .map(|image| (image, pulling.elapsed()))
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Note::Pulled {
+                        which: w,
+                        attempt,
+                        result: Box::new(result),
+                        waited: began.elapsed(),
+                    });
+                });
+                false
+            }
+        }
     }
 
     /// Stops a running instance in the background (preStop, SIGTERM,
     /// SIGKILL after the grace period), with a `Killing` event saying why.
     /// Its exit arrives as a note like any other.
-    fn stop_instance(&mut self, init: bool, index: usize, why: String) {
+    fn stop_instance(&mut self, w: Which, why: String) {
         let grace = self.grace();
-        let (process, hook, name) = {
-            let slot = &self.slots(init)[index];
+        let (process, hook) = {
+            let slot = self.slot(w);
             let Some(instance) = slot.instance.as_ref().filter(|i| i.stopping.is_none()) else {
                 return;
             };
             let target = slot_target(instance, &self.ctx, self.sandbox.as_ref());
             (
                 instance.process.clone(),
-                self.pre_stop(&target, &instance.definition),
-                slot.spec.name.clone(),
+                pre_stop(&target, &instance.definition),
             )
         };
-        if let Some(i) = self.slots_mut(init)[index].instance.as_mut() {
+        if let Some(i) = self.slot_mut(w).instance.as_mut() {
             i.stopping = Some(why.clone());
         }
-        let reference = self.reference(Some((&name, init)));
+        let reference = self.reference(Some(w));
         self.ctx.recorder.normal(&reference, "Killing", why);
         let recorder = self.ctx.recorder.clone();
         tokio::spawn(stop_process(process, hook, grace, recorder, reference));
     }
 
-    /// The pre-stop hook of a container, ready to run.
-    fn pre_stop(
-        &self,
-        target: &Option<probe::Target>,
-        c: &Container,
-    ) -> Option<(probe::Target, k8s_openapi::api::core::v1::LifecycleHandler)> {
-        let handler = c.lifecycle.as_ref().and_then(|l| l.pre_stop.clone())?;
-        Some((target.clone()?, handler))
-    }
-
-    async fn sync(&mut self) {
-        self.retry_at = None;
-        if self.terminal {
-            return;
-        }
-        if self.sandbox.is_none() && !self.setup().await {
-            self.retry_at = Some(Instant::now() + RETRY);
-            return;
-        }
-        // Init containers, in order.
-        for i in 0..self.init.len() {
-            let slot = &self.init[i];
-            if slot.sidecar {
-                if slot.instance.as_ref().is_some_and(|x| x.started) {
-                    continue;
-                }
-                if !slot.running() {
-                    self.start(true, i).await;
-                }
-                return;
-            }
-            if slot.succeeded() {
-                continue;
-            }
-            if slot.running() {
-                return;
-            }
-            if slot.done {
-                // Failed under restartPolicy Never: the pod fails.
-                self.finish().await;
-                return;
-            }
-            self.start(true, i).await;
-            return;
-        }
-        let policy = self.restart_policy();
-        for i in 0..self.app.len() {
-            let slot = &self.app[i];
-            if let Some(instance) = &slot.instance {
-                // A changed definition (e.g. a new image) restarts the
-                // container, as kubelet does on a changed hash.
-                if instance.stopping.is_none() && *instance.definition != *slot.spec {
-                    let why = format!(
-                        "Container {} definition changed, will be restarted",
-                        slot.spec.name
-                    );
-                    self.stop_instance(false, i, why);
-                }
-                continue;
-            }
-            if slot.done {
-                continue;
-            }
-            self.start(false, i).await;
-        }
-        // Restart policy Never/OnFailure: when every app container is done
-        // for good, so is the pod.
-        if policy != "Always" && !self.app.is_empty() && self.app.iter().all(|s| s.done) {
-            self.finish().await;
+    /// The pod's runtime, from its RuntimeClass.
+    async fn handler(&self) -> Result<Handler, String> {
+        let Some(class) = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.runtime_class_name.clone())
+        else {
+            return Ok(Handler::Image);
+        };
+        let api: Api<RuntimeClass> = Api::all(self.ctx.client.clone());
+        let found = api
+            .get_opt(&class)
+            .await
+            .map_err(|e| format!("looking up RuntimeClass {class:?}: {e}"))?;
+        let Some(found) = found else {
+            return Err(format!("RuntimeClass {class:?} not found"));
+        };
+        match found.handler.as_str() {
+            "host" => Ok(Handler::Host),
+            // containerd's default handler: the image runtime.
+            "runc" | "ordinal" => Ok(Handler::Image),
+            other => Err(format!(
+                "rpc error: code = Unknown desc = failed to get sandbox runtime: no runtime for {other:?} is configured"
+            )),
         }
     }
 
@@ -557,6 +876,17 @@ impl<R: Runtime> Worker<R> {
                 format!("creating the pod directory: {e}"),
             );
             return false;
+        }
+        match self.handler().await {
+            Ok(h) => self.handler = h,
+            Err(e) => {
+                self.warn_once(
+                    None,
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: {e}"),
+                );
+                return false;
+            }
         }
         let rt = self.env_runtime();
         match volumes::prepare(&self.ctx.client, &self.pod, &self.dir, &rt).await {
@@ -579,6 +909,16 @@ impl<R: Runtime> Worker<R> {
                 .and_then(|s| s.host_network)
                 .unwrap_or(false),
             dir: self.dir.clone(),
+            limits: {
+                let mut limits = self
+                    .pod
+                    .spec
+                    .as_ref()
+                    .map(crate::runtime::cgroups::pod_limits_of)
+                    .unwrap_or_default();
+                limits.pids = self.ctx.pod_pids_limit;
+                limits
+            },
         };
         let began = std::time::Instant::now();
         let sandbox = match self.ctx.runtime.create_sandbox(&spec).await {
@@ -628,194 +968,74 @@ impl<R: Runtime> Worker<R> {
         }
     }
 
-    /// Builds what the runtime needs to start container `index`.
-    async fn container_spec(
-        &self,
-        c: &Container,
-        restart_count: i32,
-    ) -> Result<ContainerSpec, (String, String)> {
+    /// The ConfigMaps and Secrets a container's environment refers to.
+    async fn env_sources(&self, c: &Container) -> Result<env::Sources, String> {
         let ns = self.pod.metadata.namespace.as_deref().unwrap_or("default");
         let (cms, secrets) = env::references(c);
         let mut sources = env::Sources::default();
+        let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(self.ctx.client.clone(), ns);
         for name in cms {
-            match Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(
-                self.ctx.client.clone(),
-                ns,
-            )
-            .get_opt(&name)
-            .await
-            {
-                Ok(Some(o)) => {
-                    sources.config_maps.insert(name, o);
-                }
-                Ok(None) => {}
-                Err(e) => return Err(("CreateContainerConfigError".into(), e.to_string())),
-            }
-        }
-        for name in secrets {
-            match Api::<k8s_openapi::api::core::v1::Secret>::namespaced(self.ctx.client.clone(), ns)
+            if let Some(o) = config_maps
                 .get_opt(&name)
                 .await
+                .map_err(|e| e.to_string())?
             {
-                Ok(Some(o)) => {
-                    sources.secrets.insert(name, o);
-                }
-                Ok(None) => {}
-                Err(e) => return Err(("CreateContainerConfigError".into(), e.to_string())),
+                sources.config_maps.insert(name, o);
             }
         }
-        let (hostname, _) = files::names(&self.pod, &self.ctx.dns.domain);
-        let is_root = c
-            .security_context
-            .as_ref()
-            .and_then(|s| s.run_as_user)
-            .or_else(|| {
-                self.pod
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.security_context.as_ref())
-                    .and_then(|s| s.run_as_user)
-            })
-            .is_none_or(|u| u == 0);
-        let base = vec![
-            (
-                "PATH".to_string(),
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-            ),
-            ("HOSTNAME".to_string(), hostname),
-            (
-                "HOME".to_string(),
-                if is_root {
-                    "/root".to_string()
-                } else {
-                    "/".to_string()
-                },
-            ),
-        ];
-        let env = env::resolve(&self.pod, c, &sources, &self.env_runtime(), &base)
-            .map_err(|e| ("CreateContainerConfigError".to_string(), e.0))?;
-        let lookup = |name: &str| {
-            env.iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
+        let secret_api: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(self.ctx.client.clone(), ns);
+        for name in secrets {
+            if let Some(o) = secret_api.get_opt(&name).await.map_err(|e| e.to_string())? {
+                sources.secrets.insert(name, o);
+            }
+        }
+        Ok(sources)
+    }
+
+    /// What the runtime needs to start a container, or why it cannot.
+    async fn container_spec(
+        &self,
+        w: Which,
+        restart_count: i32,
+    ) -> Result<crate::runtime::ContainerSpec, container::Refusal> {
+        let slot = self.slot(w);
+        let c = Arc::clone(&slot.spec);
+        let sources = self
+            .env_sources(&c)
+            .await
+            .map_err(|e| ("CreateContainerConfigError".to_string(), e))?;
+        let image = match (&slot.pulled, &self.ctx.images) {
+            (Some(image), Some(images)) => Some((
+                Arc::clone(image),
+                images
+                    .root(image)
+                    .map_err(|e| ("CreateContainerError".to_string(), e))?,
+            )),
+            _ => None,
         };
-        let mut argv: Vec<String> = c
-            .command
-            .iter()
-            .flatten()
-            .map(|a| expand::expand(a, lookup))
-            .collect();
-        argv.extend(c.args.iter().flatten().map(|a| expand::expand(a, lookup)));
-        if argv.is_empty() {
-            return Err((
-                "CreateContainerError".into(),
-                format!(
-                    "container {:?} has no command: ordinal runs containers as programs of this machine and does not pull images, so set command (and args) to a program installed here (image {:?} is not used)",
-                    c.name,
-                    c.image.clone().unwrap_or_default()
-                ),
-            ));
-        }
-        let pod_sc = self
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.security_context.as_ref());
-        let sc = c.security_context.as_ref();
-        let user = sc
-            .and_then(|s| s.run_as_user)
-            .or(pod_sc.and_then(|s| s.run_as_user));
-        let group = sc
-            .and_then(|s| s.run_as_group)
-            .or(pod_sc.and_then(|s| s.run_as_group));
-        let mut supplemental: Vec<u32> = pod_sc
-            .and_then(|s| s.supplemental_groups.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|g| u32::try_from(g).ok())
-            .collect();
-        if let Some(fs) = pod_sc.and_then(|s| s.fs_group) {
-            supplemental.extend(u32::try_from(fs).ok());
-        }
-        let mut binds = Vec::new();
-        for m in c.volume_mounts.iter().flatten() {
-            let Some(v) = self.volumes.get(&m.name) else {
-                return Err((
-                    "CreateContainerConfigError".into(),
-                    format!("volume {:?} is not prepared", m.name),
-                ));
-            };
-            let mut source = v.path.clone();
-            let sub = match (&m.sub_path, &m.sub_path_expr) {
-                (Some(s), _) if !s.is_empty() => Some(s.clone()),
-                (_, Some(e)) if !e.is_empty() => Some(expand::expand(e, lookup)),
-                _ => None,
-            };
-            if let Some(sub) = sub {
-                if Path::new(&sub)
-                    .components()
-                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
-                {
-                    return Err((
-                        "CreateContainerConfigError".into(),
-                        format!("invalid subPath {sub:?}"),
-                    ));
-                }
-                source = source.join(&sub);
-                if !source.exists() {
-                    let _ = std::fs::create_dir_all(&source);
-                }
-            }
-            binds.push(Bind::path(
-                source,
-                &m.mount_path,
-                m.read_only.unwrap_or(false) || v.read_only,
-            ));
-        }
-        let etc = self.dir.join("etc");
-        let mounted = |p: &str| binds.iter().any(|b| b.target == Path::new(p));
-        let files = ["hosts", "resolv.conf", "hostname"]
-            .iter()
-            .filter(|f| !mounted(&format!("/etc/{f}")))
-            .map(|f| (PathBuf::from(format!("/etc/{f}")), etc.join(f)))
-            .collect();
-        Ok(ContainerSpec {
-            name: c.name.clone(),
-            argv,
-            env,
-            working_dir: c.working_dir.clone().filter(|w| !w.is_empty()),
-            user: user.and_then(|u| u32::try_from(u).ok()),
-            group: group.and_then(|g| u32::try_from(g).ok()),
-            supplemental_groups: supplemental,
-            binds,
-            files,
-            log: self
-                .dir
-                .join("logs")
-                .join(&c.name)
-                .join(format!("{restart_count}.log")),
-            root: crate::runtime::RootSpec::Host,
-            security: crate::runtime::Security::of(sc)
-                .map_err(|e| ("CreateContainerError".to_string(), e))?,
+        let rt = self.env_runtime();
+        container::build(&container::Inputs {
+            pod: &self.pod,
+            container: &c,
+            sources: &sources,
+            runtime: &rt,
+            volumes: &self.volumes,
+            pod_dir: &self.dir,
+            domain: &self.ctx.dns.domain,
+            restart_count,
+            image: image.as_ref().map(|(img, root)| container::ImageInput {
+                config: &img.config,
+                root: root.clone(),
+            }),
         })
     }
 
-    /// Starts the container in `init`/`app` slot `index`, unless it is
-    /// in back-off.
-    async fn start(&mut self, init: bool, index: usize) {
-        let pod_name = format!(
-            "{}_{}({})",
-            self.pod.metadata.name.as_deref().unwrap_or(""),
-            self.pod.metadata.namespace.as_deref().unwrap_or(""),
-            self.uid
-        );
-        let (name, spec_def, restart_count, not_before, delay) = {
-            let slot = if init {
-                &self.init[index]
-            } else {
-                &self.app[index]
-            };
+    /// Starts the container (its back-off is over and its image ready).
+    async fn start(&mut self, w: Which) {
+        let (name, definition, restart_count) = {
+            let slot = self.slot(w);
             let restart_count = if slot.starts > 0 {
                 slot.restart_count + 1
             } else {
@@ -825,40 +1045,13 @@ impl<R: Runtime> Worker<R> {
                 slot.spec.name.clone(),
                 Arc::clone(&slot.spec),
                 restart_count,
-                slot.not_before,
-                slot.delay,
             )
         };
-        if let Some(t) = not_before
-            && t > Instant::now()
-        {
-            let message = format!(
-                "back-off {} restarting failed container={name} pod={pod_name}",
-                go_duration(delay)
-            );
-            let slot = if init {
-                &mut self.init[index]
-            } else {
-                &mut self.app[index]
-            };
-            slot.waiting = ("CrashLoopBackOff".into(), Some(message));
-            self.warn_once(
-                Some((&name, init)),
-                "BackOff",
-                format!("Back-off restarting failed container {name} in pod {pod_name}"),
-            );
-            return;
-        }
-        let spec = match self.container_spec(&spec_def, restart_count).await {
+        let spec = match self.container_spec(w, restart_count).await {
             Ok(s) => s,
             Err((reason, message)) => {
-                self.warn_once(Some((&name, init)), "Failed", format!("Error: {message}"));
-                let slot = if init {
-                    &mut self.init[index]
-                } else {
-                    &mut self.app[index]
-                };
-                slot.waiting = (reason, Some(message));
+                self.warn_once(Some(w), "Failed", format!("Error: {message}"));
+                self.slot_mut(w).waiting = (reason, Some(message));
                 self.retry_at = Some(Instant::now() + RETRY);
                 return;
             }
@@ -866,37 +1059,36 @@ impl<R: Runtime> Worker<R> {
         let Some(sandbox) = self.sandbox.clone() else {
             return;
         };
-        let reference = self.reference(Some((&name, init)));
+        if let (Some(image), Some(images)) = (&self.slot(w).pulled, &self.ctx.images) {
+            images.used_by(&self.uid, image);
+        }
+        let reference = self.reference(Some(w));
         let policy = self.restart_policy();
         let began = std::time::Instant::now();
         let started = self.ctx.runtime.start_container(&sandbox, &spec).await;
         tracing::debug!(pod = %self.name(), container = %name, took_ms = began.elapsed().as_secs_f64() * 1e3, "container started");
-        let slot = if init {
-            &mut self.init[index]
-        } else {
-            &mut self.app[index]
-        };
+        let slot = self.slot_mut(w);
         slot.restart_count = restart_count;
         slot.starts += 1;
         slot.not_before = None;
+        // The next start looks at the image again, as its policy says.
+        slot.image = ImageState::Unchecked;
         let generation = slot.starts;
-        match started {
+        let process = match started {
             Err(e) => {
                 let message = match &e {
                     RuntimeError::Start(m) | RuntimeError::Sandbox(m) => m.clone(),
                 };
-                let now = jiff::Timestamp::now();
                 slot.last = Some(Termination {
                     exit_code: 128,
                     signal: None,
                     reason: "StartError".into(),
                     message: Some(message.clone()),
                     started_at: None,
-                    finished_at: now,
+                    finished_at: jiff::Timestamp::now(),
                     container_id: None,
                 });
-                let restart = slot.sidecar || policy != "Never";
-                if restart {
+                if slot.sidecar || policy != RestartPolicy::Never {
                     slot.delay = slot.backoff.next(Duration::ZERO);
                     slot.not_before = Some(Instant::now() + slot.delay);
                     slot.waiting = ("RunContainerError".into(), Some(message.clone()));
@@ -906,107 +1098,93 @@ impl<R: Runtime> Worker<R> {
                 self.ctx
                     .recorder
                     .warning(&reference, "Failed", format!("Error: {message}"));
+                return;
             }
-            Ok(process) => {
-                self.ctx.recorder.normal(
-                    &reference,
-                    "Created",
-                    format!("Created container: {name}"),
-                );
-                self.ctx.recorder.normal(
-                    &reference,
-                    "Started",
-                    format!("Started container {name}"),
-                );
-                // Without startup and readiness probes a container is
-                // started and ready once it runs: say so in the same status
-                // write instead of waiting for the probe task to tell.
-                let unprobed = spec_def.startup_probe.is_none();
-                let mut instance = Instance {
-                    process: process.clone(),
-                    spec,
-                    definition: Arc::clone(&spec_def),
-                    generation,
-                    started: unprobed,
-                    ready: unprobed && spec_def.readiness_probe.is_none(),
-                    probes: None,
-                    stopping: None,
-                };
-                let target = slot_target(&instance, &self.ctx, Some(&sandbox));
-                if let Some(target) = &target {
-                    let key = self.key();
-                    self.ctx.registry.started(
-                        &key,
-                        &name,
-                        &format!("ordinal://{}", process.id),
-                        &process.log,
-                        Arc::clone(&target.exec),
-                    );
-                }
-                // Exit watcher.
-                let tx = self.notes_tx.clone();
-                tokio::spawn(async move {
-                    let exit = process.wait().await;
-                    let _ = tx.send(Note::Exited {
-                        init,
-                        index,
-                        generation,
-                        exit,
-                    });
-                });
-                // postStart runs before the container counts as started.
-                if let (Some(handler), Some(target)) = (
-                    spec_def
-                        .lifecycle
-                        .as_ref()
-                        .and_then(|l| l.post_start.clone()),
-                    target.clone(),
-                ) && let probe::Outcome::Failure(m) =
-                    probe::hook(&target, &handler, self.grace().max(Duration::from_secs(30))).await
-                {
-                    self.ctx.recorder.warning(
-                        &reference,
-                        "FailedPostStartHook",
-                        format!("PostStartHook failed: {m}"),
-                    );
-                    instance.stopping = Some("FailedPostStartHook".into());
-                    instance.process.signal(libc::SIGKILL);
-                }
-                let probed = spec_def.startup_probe.is_some()
-                    || spec_def.readiness_probe.is_some()
-                    || spec_def.liveness_probe.is_some();
-                if let Some(target) = target.filter(|_| probed) {
-                    let (ptx, mut prx) = mpsc::unbounded_channel();
-                    let tx = self.notes_tx.clone();
-                    let probes = tokio::spawn(async move {
-                        let run = probe::run(target, ptx);
-                        let forward = async {
-                            while let Some(signal) = prx.recv().await {
-                                if tx
-                                    .send(Note::Probe {
-                                        init,
-                                        index,
-                                        generation,
-                                        signal,
-                                    })
-                                    .is_err()
-                                {
-                                    return;
-                                }
-                            }
-                        };
-                        tokio::join!(run, forward);
-                    });
-                    instance.probes = Some(probes);
-                }
-                let slot = if init {
-                    &mut self.init[index]
-                } else {
-                    &mut self.app[index]
-                };
-                slot.instance = Some(instance);
-            }
+            Ok(process) => process,
+        };
+        self.ctx
+            .recorder
+            .normal(&reference, "Created", format!("Created container: {name}"));
+        self.ctx
+            .recorder
+            .normal(&reference, "Started", format!("Started container {name}"));
+        // Without startup and readiness probes a container is started and
+        // ready once it runs: say so in the same status write instead of
+        // waiting for the probe task to tell.
+        let unprobed = definition.startup_probe.is_none();
+        let mut instance = Instance {
+            process: process.clone(),
+            spec,
+            definition: Arc::clone(&definition),
+            generation,
+            started: unprobed,
+            ready: unprobed && definition.readiness_probe.is_none(),
+            probes: None,
+            stopping: None,
+            unhealthy: None,
+        };
+        let target = slot_target(&instance, &self.ctx, Some(&sandbox));
+        if let Some(target) = &target {
+            self.ctx.registry.started(
+                &self.key(),
+                &name,
+                &format!("ordinal://{}", process.id),
+                &process.log,
+                Arc::clone(&target.exec),
+            );
         }
+        let tx = self.notes_tx.clone();
+        tokio::spawn(async move {
+            let exit = process.wait().await;
+            let _ = tx.send(Note::Exited {
+                which: w,
+                generation,
+                exit,
+            });
+        });
+        // postStart runs before the container counts as started.
+        if let (Some(handler), Some(target)) = (
+            definition
+                .lifecycle
+                .as_ref()
+                .and_then(|l| l.post_start.clone()),
+            target.clone(),
+        ) && let probe::Outcome::Failure(m) =
+            probe::hook(&target, &handler, self.grace().max(Duration::from_secs(30))).await
+        {
+            self.ctx.recorder.warning(
+                &reference,
+                "FailedPostStartHook",
+                format!("PostStartHook failed: {m}"),
+            );
+            instance.stopping = Some("FailedPostStartHook".into());
+            instance.process.signal(libc::SIGKILL);
+        }
+        let probed = definition.startup_probe.is_some()
+            || definition.readiness_probe.is_some()
+            || definition.liveness_probe.is_some();
+        if let Some(target) = target.filter(|_| probed) {
+            let (ptx, mut prx) = mpsc::unbounded_channel();
+            let tx = self.notes_tx.clone();
+            let probes = tokio::spawn(async move {
+                let run = probe::run(target, ptx);
+                let forward = async {
+                    while let Some(signal) = prx.recv().await {
+                        let note = Note::Probe {
+                            which: w,
+                            generation,
+                            signal,
+                        };
+                        if tx.send(note).is_err() {
+                            return;
+                        }
+                    }
+                };
+                tokio::join!(run, forward);
+            });
+            instance.probes = Some(probes);
+        }
+        self.slot_mut(w).instance = Some(instance);
     }
 
     /// The pod is finished under its restart policy: stop what still runs
@@ -1026,32 +1204,26 @@ impl<R: Runtime> Worker<R> {
     /// `grace`, all containers at once; waits until they are gone.
     async fn stop_containers(&mut self, grace: Duration) {
         let mut stopping = Vec::new();
-        for init in [true, false] {
-            let n = if init {
-                self.init.len()
-            } else {
-                self.app.len()
+        let all = (0..self.init.len())
+            .map(Which::init)
+            .chain((0..self.app.len()).map(Which::app));
+        for w in all {
+            let slot = self.slot(w);
+            let Some(instance) = &slot.instance else {
+                continue;
             };
-            for i in 0..n {
-                let slot = if init { &self.init[i] } else { &self.app[i] };
-                let Some(instance) = &slot.instance else {
-                    continue;
-                };
-                let name = slot.spec.name.clone();
-                let target = slot_target(instance, &self.ctx, self.sandbox.as_ref());
-                let hook = self.pre_stop(&target, &instance.definition);
-                let process = instance.process.clone();
-                let reference = self.reference(Some((&name, init)));
-                self.ctx.recorder.normal(
-                    &reference,
-                    "Killing",
-                    format!("Stopping container {name}"),
-                );
-                let recorder = self.ctx.recorder.clone();
-                stopping.push(tokio::spawn(stop_process(
-                    process, hook, grace, recorder, reference,
-                )));
-            }
+            let name = slot.spec.name.clone();
+            let target = slot_target(instance, &self.ctx, self.sandbox.as_ref());
+            let hook = pre_stop(&target, &instance.definition);
+            let process = instance.process.clone();
+            let reference = self.reference(Some(w));
+            self.ctx
+                .recorder
+                .normal(&reference, "Killing", format!("Stopping container {name}"));
+            let recorder = self.ctx.recorder.clone();
+            stopping.push(tokio::spawn(stop_process(
+                process, hook, grace, recorder, reference,
+            )));
         }
         for s in stopping {
             let _ = s.await;
@@ -1072,7 +1244,7 @@ impl<R: Runtime> Worker<R> {
 
     /// Stops everything and removes the sandbox (node shutdown, or the pod
     /// vanished from the API).
-    async fn stop_everything(&mut self, grace: Duration, _report: bool) {
+    async fn stop_everything(&mut self, grace: Duration) {
         self.terminal = true;
         self.stop_containers(grace).await;
         if let Some(sandbox) = self.sandbox.take() {
@@ -1095,7 +1267,7 @@ impl<R: Runtime> Worker<R> {
             .filter_map(|s| s.instance.as_ref().map(|i| i.process.clone()))
             .collect();
         {
-            let stop = self.stop_everything(grace, true);
+            let stop = self.stop_everything(grace);
             tokio::pin!(stop);
             loop {
                 tokio::select! {
@@ -1141,6 +1313,9 @@ impl<R: Runtime> Worker<R> {
     /// Removes the pod's directory (emptyDirs, logs, generated files).
     fn cleanup(&self) {
         self.ctx.registry.remove(&self.key());
+        if let Some(images) = &self.ctx.images {
+            images.released_by(&self.uid);
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
@@ -1198,6 +1373,15 @@ fn key_of(pod: &Pod, uid: &str) -> registry::PodKey {
         name: pod.metadata.name.clone().unwrap_or_default(),
         uid: uid.to_string(),
     }
+}
+
+/// The pre-stop hook of a container, ready to run.
+fn pre_stop(
+    target: &Option<probe::Target>,
+    c: &Container,
+) -> Option<(probe::Target, k8s_openapi::api::core::v1::LifecycleHandler)> {
+    let handler = c.lifecycle.as_ref().and_then(|l| l.pre_stop.clone())?;
+    Some((target.clone()?, handler))
 }
 
 /// Where a container's probes and hooks act.

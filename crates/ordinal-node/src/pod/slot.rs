@@ -8,6 +8,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Container;
 use tokio::task::JoinHandle;
 
+use super::actions::{self, ImageState};
 use super::backoff::Backoff;
 use super::status::{ContainerView, State, Termination};
 use crate::runtime::{ContainerSpec, Process};
@@ -26,6 +27,8 @@ pub struct Instance {
     pub probes: Option<JoinHandle<()>>,
     /// Set once the worker has decided to stop it (and why).
     pub stopping: Option<String>,
+    /// Why it must be restarted (a failed liveness or startup probe).
+    pub unhealthy: Option<String>,
 }
 
 impl Drop for Instance {
@@ -55,6 +58,15 @@ pub struct Slot {
     pub not_before: Option<tokio::time::Instant>,
     /// Back-off delay now in force (for the CrashLoopBackOff message).
     pub delay: Duration,
+    /// Where the image stands for the next start.
+    pub image: ImageState,
+    /// The image found or pulled for the next start.
+    pub pulled: Option<Arc<ordinal_image::Image>>,
+    /// The pull back-off in force, and why the last pull failed.
+    pub pull_delay: Option<Duration>,
+    pub pull_error: Option<String>,
+    /// Counts pulls, so a late answer to an older one is ignored.
+    pub pull_attempt: u64,
 }
 
 impl Slot {
@@ -71,6 +83,28 @@ impl Slot {
             backoff: Backoff::default(),
             not_before: None,
             delay: Duration::ZERO,
+            image: ImageState::Unchecked,
+            pulled: None,
+            pull_delay: None,
+            pull_error: None,
+            pull_attempt: 0,
+        }
+    }
+
+    /// What the planner needs to know of this container.
+    pub fn observed(&self) -> actions::Container {
+        actions::Container {
+            sidecar: self.sidecar,
+            running: self.instance.as_ref().map(|i| actions::Running {
+                started: i.started,
+                stopping: i.stopping.is_some(),
+                definition_changed: *i.definition != *self.spec,
+                unhealthy: i.unhealthy.is_some(),
+            }),
+            done: self.done,
+            succeeded: self.succeeded(),
+            not_before: self.not_before,
+            image: self.image,
         }
     }
 

@@ -53,6 +53,8 @@ pub struct SandboxSpec {
     pub host_network: bool,
     /// The pod's directory on the node.
     pub dir: PathBuf,
+    /// The pod's cgroup limits (the sum of its containers', its pids cap).
+    pub limits: cgroups::PodLimits,
 }
 
 /// One container instance to start.
@@ -75,6 +77,9 @@ pub struct ContainerSpec {
     pub log: PathBuf,
     pub root: RootSpec,
     pub security: Security,
+    /// Which instance of the container this is (its restart count).
+    pub instance: u32,
+    pub limits: cgroups::ContainerLimits,
 }
 
 /// How a container instance ended.
@@ -84,6 +89,9 @@ pub struct Exit {
     pub code: i32,
     pub signal: Option<i32>,
     pub at: jiff::Timestamp,
+    /// The kernel killed it (or a process of it) for going over its
+    /// memory limit: reason `OOMKilled`.
+    pub oom_killed: bool,
 }
 
 impl Exit {
@@ -94,6 +102,7 @@ impl Exit {
             code: status.code().unwrap_or_else(|| 128 + signal.unwrap_or(0)),
             signal,
             at: jiff::Timestamp::now(),
+            oom_killed: false,
         }
     }
 }
@@ -170,6 +179,7 @@ impl Process {
                     code: 137,
                     signal: Some(libc::SIGKILL),
                     at: jiff::Timestamp::now(),
+                    oom_killed: false,
                 };
             }
         }

@@ -25,6 +25,7 @@ use tokio::sync::watch;
 
 use super::launch::{Child, Launch, Output};
 
+use super::cgroups::{Cgroups, ContainerCgroup, PodCgroup};
 use super::rootfs::{HostRoot, Layout, Plan, Root};
 use super::security::Credentials;
 use super::spawner::{self, PidNamespace, Spawner};
@@ -78,6 +79,8 @@ pub struct ProcessRuntime {
     /// The highest capability the kernel knows (the bounding set is
     /// dropped up to it).
     last_cap: u32,
+    /// Where pods' and containers' cgroups are made.
+    cgroups: Arc<Cgroups>,
 }
 
 pub struct Sandbox {
@@ -91,6 +94,8 @@ pub struct Sandbox {
     pause_pid: Option<u32>,
     dir: PathBuf,
     attached: std::sync::atomic::AtomicBool,
+    /// The pod's cgroup (a no-op where cgroups are unavailable).
+    cgroup: Option<PodCgroup>,
 }
 
 impl ProcessRuntime {
@@ -101,6 +106,7 @@ impl ProcessRuntime {
         exe: PathBuf,
         node_ip: IpAddr,
         snapshotter: Snapshotter,
+        cgroups: Arc<Cgroups>,
     ) -> std::io::Result<ProcessRuntime> {
         let host_root = match isolation {
             Isolation::Namespaces => Some(HostRoot::scan()?),
@@ -115,6 +121,7 @@ impl ProcessRuntime {
             node_ip,
             snapshotter,
             last_cap: super::security::last_cap(),
+            cgroups,
         })
     }
 
@@ -169,6 +176,7 @@ impl ProcessRuntime {
                         target.clone(),
                     );
                     tokio::task::spawn_blocking(move || {
+                        std::fs::create_dir_all(&from)?;
                         copy(&layers, &from)?;
                         std::fs::rename(&from, &to)
                     })
@@ -196,7 +204,11 @@ impl ProcessRuntime {
         Plan::build(&layout, &spec.binds).map_err(|e| RuntimeError::Start(e.to_string()))
     }
 
-    async fn spawn_pause(&self, spec: &SandboxSpec) -> Result<(Child, OwnedFd), RuntimeError> {
+    async fn spawn_pause(
+        &self,
+        spec: &SandboxSpec,
+        cgroup: Vec<OwnedFd>,
+    ) -> Result<(Child, OwnedFd), RuntimeError> {
         let mut command = Launch::new(&self.exe);
         command
             .arg0("ordinal-pause")
@@ -214,6 +226,7 @@ impl ProcessRuntime {
         unsafe {
             command.pre_exec(move || {
                 check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+                join_cgroup(&cgroup)?;
                 check(libc::unshare(flags))?;
                 if !host_network {
                     no_ipv6_on_new_links();
@@ -288,6 +301,43 @@ fn os_text(e: &std::io::Error) -> String {
         .to_lowercase()
 }
 
+/// Joins the cgroups behind these `cgroup.procs` descriptors: one write
+/// each, no allocation (for a child before `exec`).
+fn join_cgroup(fds: &[OwnedFd]) -> std::io::Result<()> {
+    for fd in fds {
+        // SAFETY: write of a static byte to a descriptor we hold.
+        if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Removes a cgroup (killing what is left in it) off the async workers.
+async fn remove_cgroup<C: RemoveCgroup>(cgroup: C) {
+    let removed = tokio::task::spawn_blocking(move || cgroup.remove_now()).await;
+    if let Ok(Err(e)) = removed {
+        tracing::debug!(error = %e, "removing a cgroup failed");
+    }
+}
+
+/// Pod and container cgroups, removed alike.
+trait RemoveCgroup: Send + 'static {
+    fn remove_now(&self) -> std::io::Result<()>;
+}
+
+impl RemoveCgroup for PodCgroup {
+    fn remove_now(&self) -> std::io::Result<()> {
+        self.remove()
+    }
+}
+
+impl RemoveCgroup for ContainerCgroup {
+    fn remove_now(&self) -> std::io::Result<()> {
+        self.remove()
+    }
+}
+
 /// A fresh container ID.
 fn container_id() -> String {
     let mut bytes = [0u8; 16];
@@ -313,9 +363,31 @@ impl Runtime for ProcessRuntime {
                 pause_pid: None,
                 dir: spec.dir.clone(),
                 attached: false.into(),
+                cgroup: None,
             });
         }
-        let (child, pidfd) = self.spawn_pause(spec).await?;
+        let cgroup = self
+            .cgroups
+            .pod(&spec.uid, &spec.limits)
+            .map_err(|e| RuntimeError::Sandbox(format!("creating the pod's cgroup: {e}")))?;
+        let joined = cgroup
+            .sandbox()
+            .and_then(|c| c.join_fds())
+            .map_err(|e| RuntimeError::Sandbox(format!("creating the pod's cgroup: {e}")));
+        let joined = match joined {
+            Ok(fds) => fds,
+            Err(e) => {
+                remove_cgroup(cgroup).await;
+                return Err(e);
+            }
+        };
+        let (child, pidfd) = match self.spawn_pause(spec, joined).await {
+            Ok(started) => started,
+            Err(e) => {
+                remove_cgroup(cgroup).await;
+                return Err(e);
+            }
+        };
         let pid = child.id();
         let mut sandbox = Sandbox {
             uid: spec.uid.clone(),
@@ -325,6 +397,7 @@ impl Runtime for ProcessRuntime {
             pause_pid: Some(pid),
             dir: spec.dir.clone(),
             attached: false.into(),
+            cgroup: Some(cgroup),
         };
         if !spec.host_network {
             let network = self
@@ -378,6 +451,21 @@ impl Runtime for ProcessRuntime {
         let security = spec.security;
         let last_cap = self.last_cap;
         let mut plan_used = None;
+        let cgroup = match &sandbox.cgroup {
+            Some(pod) => Some(
+                pod.container(&spec.name, spec.instance, &spec.limits)
+                    .map_err(|e| {
+                        RuntimeError::Start(format!("creating the container's cgroup: {e}"))
+                    })?,
+            ),
+            None => None,
+        };
+        let cgroup_fds = match &cgroup {
+            Some(c) => c
+                .join_fds()
+                .map_err(|e| RuntimeError::Start(format!("joining the container's cgroup: {e}")))?,
+            None => Vec::new(),
+        };
         let namespace = match (&sandbox.pidfd, &self.host_root) {
             (Some(pidfd), Some(host_root)) => {
                 let plan = Arc::new(self.plan(sandbox, spec, host_root, &workdir).await?);
@@ -391,6 +479,7 @@ impl Runtime for ProcessRuntime {
                 unsafe {
                     command.pre_exec(move || {
                         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
+                        join_cgroup(&cgroup_fds)?;
                         check(libc::setns(
                             ns_fd.as_raw_fd(),
                             libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC,
@@ -425,6 +514,9 @@ impl Runtime for ProcessRuntime {
         let mut child = match self.spawner.spawn(command, namespace).await {
             Ok(child) => child,
             Err(e) => {
+                if let Some(cgroup) = cgroup {
+                    remove_cgroup(cgroup).await;
+                }
                 return Err(RuntimeError::Start(start_error(
                     program,
                     &e,
@@ -446,22 +538,37 @@ impl Runtime for ProcessRuntime {
         {
             let pidfd = Arc::clone(&pidfd);
             let log_end = log.clone();
+            let cgroup = cgroup.clone();
             tokio::spawn(async move {
                 let status = child.wait().await;
                 // The session the container led: whatever it left behind
                 // goes with it, as a container's PID namespace would.
                 // SAFETY: kill of a process group we created (setsid).
                 unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+                // So does everything that joined its cgroup (commands run
+                // in it with `kubectl exec`), as runc kills them.
+                let oom_killed = match cgroup {
+                    Some(cgroup) => {
+                        let oom = cgroup.oom_killed();
+                        remove_cgroup(cgroup).await;
+                        oom
+                    }
+                    None => false,
+                };
                 for p in pumps {
                     let _ = p.await;
                 }
                 log_end.end();
                 let exit = match status {
-                    Ok(s) => Exit::from_status(s),
+                    Ok(s) => Exit {
+                        oom_killed,
+                        ..Exit::from_status(s)
+                    },
                     Err(_) => Exit {
                         code: 137,
                         signal: Some(libc::SIGKILL),
                         at: jiff::Timestamp::now(),
+                        oom_killed: false,
                     },
                 };
                 drop(pidfd);
@@ -484,7 +591,10 @@ impl Runtime for ProcessRuntime {
                 groups: creds.supplemental().to_vec(),
                 capabilities: Some(spec.security.capabilities.0),
                 no_new_privs: spec.security.no_new_privs,
-                cgroups: Vec::new(),
+                cgroups: cgroup
+                    .as_ref()
+                    .map(|c| c.path().iter().map(|p| p.join("cgroup.procs")).collect())
+                    .unwrap_or_default(),
                 workdir,
                 tty: false,
                 argv: Vec::new(),
@@ -512,6 +622,9 @@ impl Runtime for ProcessRuntime {
             && let Some(network) = &self.network
         {
             network.release(&sandbox.uid).await;
+        }
+        if let Some(cgroup) = &sandbox.cgroup {
+            remove_cgroup(cgroup.clone()).await;
         }
     }
 

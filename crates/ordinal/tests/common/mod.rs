@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod images;
 pub mod kubelet;
 pub mod network;
 pub mod node;
@@ -225,6 +226,9 @@ pub fn spawn(dir: &Path) -> Result<(Child, String), String> {
 
 /// [`spawn`] with more arguments to `ordinal up`.
 pub fn spawn_with(dir: &Path, extra: &[&str]) -> Result<(Child, String), String> {
+    if !extra.contains(&"--no-node") {
+        images::prepare(dir);
+    }
     let mut child = Command::new(binary())
         .args([
             "up",

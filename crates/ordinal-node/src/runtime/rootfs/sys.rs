@@ -100,7 +100,11 @@ pub unsafe fn openat2(dirfd: RawFd, path: *const libc::c_char, flags: i32, resol
     }
 }
 
-const IN_ROOT: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+/// Symbolic links are followed as if the directory were `/`.
+pub const IN_ROOT: u64 = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+/// A path (or a link on it) that leads out of the directory is an error
+/// (`EXDEV`).
+pub const BENEATH: u64 = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
 
 /// The longest path inside a root the plan handles.
 const PATH_MAX: usize = 4096;
@@ -117,11 +121,22 @@ const PATH_MAX: usize = 4096;
 /// For a child before `exec`: no allocation happens here; `root` must be an
 /// open directory descriptor.
 pub unsafe fn open_in_root(root: RawFd, rel: &CStr, last: Create) -> Result<RawFd, Errno> {
+    // SAFETY: as the caller promised.
+    unsafe { open_in(root, rel, last, IN_ROOT) }
+}
+
+/// [`open_in_root`] with the resolution given: [`IN_ROOT`] or
+/// [`BENEATH`].
+///
+/// # Safety
+///
+/// As [`open_in_root`].
+pub unsafe fn open_in(root: RawFd, rel: &CStr, last: Create, resolve: u64) -> Result<RawFd, Errno> {
     let flags = libc::O_PATH | libc::O_CLOEXEC;
     // SAFETY (whole fn): system calls on descriptors we hold and on
     // NUL-terminated strings (the caller's, or our stack buffer).
     unsafe {
-        let fd = openat2(root, rel.as_ptr(), flags, IN_ROOT);
+        let fd = openat2(root, rel.as_ptr(), flags, resolve);
         if fd >= 0 {
             return Ok(fd);
         }
@@ -153,7 +168,7 @@ pub unsafe fn open_in_root(root: RawFd, rel: &CStr, last: Create) -> Result<RawF
             let saved = buf[end];
             buf[end] = 0;
             let prefix = buf.as_ptr().cast::<libc::c_char>();
-            let mut fd = openat2(root, prefix, flags, IN_ROOT);
+            let mut fd = openat2(root, prefix, flags, resolve);
             if fd < 0 && errno() == libc::ENOENT {
                 let name = buf[start..].as_ptr().cast::<libc::c_char>();
                 let made = if end == len && last == Create::File {
@@ -181,7 +196,7 @@ pub unsafe fn open_in_root(root: RawFd, rel: &CStr, last: Create) -> Result<RawF
                 }
                 // Resolve again from the root: what we made, or what a
                 // racing writer made (a dangling link stays ENOENT).
-                fd = openat2(root, prefix, flags, IN_ROOT);
+                fd = openat2(root, prefix, flags, resolve);
             }
             buf[end] = saved;
             if fd < 0 {
