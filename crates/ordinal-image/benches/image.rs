@@ -87,6 +87,7 @@ fn main() {
     let registry = Registry::start(RegistryOptions {
         tls: true,
         users: vec![("bench".into(), "bench".into())],
+        token_auth: false,
     })
     .expect("start docker-registry");
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -353,7 +353,31 @@ fn looks_like_layer(head: &[u8]) -> bool {
 
 /// Works out every image the archive holds and checks it.
 fn resolve(c: &Collected) -> Result<Vec<Resolved>, ImportErrorKind> {
-    if c.json.contains_key("manifest.json") {
+    let docker = c.json.contains_key("manifest.json");
+    let oci = c.json.contains_key("index.json") && c.json.contains_key("oci-layout");
+    if docker && oci {
+        // Docker 25 and later: an OCI layout (with repo digests) beside
+        // manifest.json; the latter's RepoTags name what the index does not.
+        match resolve_oci(c) {
+            Ok(mut images) => {
+                let tags = resolve_docker(c)?;
+                for img in &mut images {
+                    if img.new.repo_tags.is_empty()
+                        && let Some(d) = tags
+                            .iter()
+                            .find(|d| d.new.config_digest == img.new.config_digest)
+                    {
+                        img.new.repo_tags = d.new.repo_tags.clone();
+                    }
+                }
+                Ok(images)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "the OCI layout of a docker-save archive is unusable; using manifest.json");
+                resolve_docker(c)
+            }
+        }
+    } else if docker {
         resolve_docker(c)
     } else if c.json.contains_key("index.json") {
         resolve_oci(c)

@@ -14,6 +14,7 @@ fn secure() -> Registry {
     Registry::start(RegistryOptions {
         tls: true,
         users: vec![("alice".into(), "wonderland".into())],
+        token_auth: false,
     })
     .expect("start the registry")
 }
@@ -295,4 +296,29 @@ async fn a_full_disk_fails_the_pull_and_leaves_nothing_half_written() {
     assert_eq!(listing(&s.root().join("layers")), Vec::<String>::new());
     assert_eq!(listing(&s.work().path), Vec::<String>::new());
     drop(s);
+}
+
+#[tokio::test]
+async fn bearer_token_challenges_are_answered_with_the_users_credentials() {
+    let reg = Registry::start(RegistryOptions {
+        tls: true,
+        users: vec![("alice".into(), "wonderland".into())],
+        token_auth: true,
+    })
+    .unwrap();
+    let img = image(b"token");
+    reg.push(&img, "team/app", "1").await.unwrap();
+    let (_tmp, s) = store();
+    let r = Reference::parse(&format!("{}/team/app:1", reg.host())).unwrap();
+    let issued = reg.tokens_issued();
+    let got = s.pull(&r, &options(&reg), &NoProgress).await.unwrap();
+    assert_eq!(got.id, img.id());
+    assert!(reg.tokens_issued() > issued);
+    // Without credentials the token server refuses and so does the registry.
+    let (_tmp2, s2) = store();
+    let mut anonymous = options(&reg);
+    anonymous.credentials.clear();
+    let e = s2.pull(&r, &anonymous, &NoProgress).await.unwrap_err();
+    assert_eq!(e.kind, PullErrorKind::Unauthorized, "{e}");
+    assert!(e.to_string().contains("401 Unauthorized"), "{e}");
 }

@@ -68,6 +68,30 @@ async fn another_handles_import_wakes_a_subscriber_quickly() {
         "woken after {waited:?}"
     );
     assert!(watcher.get(&Reference::parse("b:1").unwrap()).is_some());
+    // Another process renaming the generation file into place wakes it
+    // as quickly.
+    let seen = *rx.borrow_and_update();
+    let started = Instant::now();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo {} > {root}/tmp/g && mv {root}/tmp/g {root}/generation",
+            seen + 40,
+            root = root.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::timeout(Duration::from_secs(5), rx.changed())
+        .await
+        .expect("woken")
+        .unwrap();
+    assert_eq!(*rx.borrow(), seen + 40);
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "woken after {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
