@@ -173,3 +173,20 @@ fn a_stored_layer_is_shared_not_unpacked_twice() {
     assert_eq!(s.layer_ids(&ia).unwrap()[0], s.layer_ids(&ib).unwrap()[0]);
     assert_eq!(s.layer_records().len(), 3);
 }
+
+#[test]
+fn a_store_handle_is_shared_across_threads_and_touch_marks_use() {
+    fn shareable<T: Send + Sync + Clone>() {}
+    shareable::<ImageStore>();
+    let tmp = tempfile::tempdir().unwrap();
+    let s = ImageStore::open(&tmp.path().join("store")).unwrap();
+    let img = import_one(&s, tmp.path(), "t:1", b"t");
+    let mut rec = s.record(&img.id).unwrap();
+    rec.last_used = 5;
+    s.write_record(&rec).unwrap();
+    let g = s.generation();
+    s.touch(&img);
+    assert!(s.record(&img.id).unwrap().last_used > 5);
+    // Use is not a change of the set of images.
+    assert_eq!(s.generation(), g);
+}
