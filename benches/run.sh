@@ -35,6 +35,7 @@ benches=(
   "volumes ordinal"
   "network ordinal"
   "queries ordinal-dns"
+  "image ordinal-image"
   "replication ordinal-kv"
   "journey ordinal"
 )

@@ -879,3 +879,52 @@ pub fn write(
 pub fn blob_digest(bytes: &[u8]) -> String {
     digest::sha256(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ImageStore, NoProgress, Reference};
+
+    #[test]
+    fn busybox_image_has_the_static_binary_applets_and_users() {
+        let b = ImageBuilder::busybox().expect("install Debian's busybox-static");
+        let img = b.build();
+        let tmp = tempfile::tempdir().unwrap();
+        let archive = tmp.path().join("busybox.tar");
+        write(
+            &archive,
+            Format::OciArchive,
+            Compression::Zstd,
+            &[Tagged::one(&img, "busybox:test")],
+        )
+        .unwrap();
+        let s = ImageStore::open(&tmp.path().join("store")).unwrap();
+        s.import(&archive, &NoProgress).unwrap();
+        let got = s.get(&Reference::parse("busybox:test").unwrap()).unwrap();
+        let root = &s.layer_dirs(&got).unwrap()[0];
+        assert!(is_static_elf(&fs::read(root.join("bin/busybox")).unwrap()));
+        assert_eq!(
+            fs::read_link(root.join("bin/sh")).unwrap(),
+            Path::new("/bin/busybox")
+        );
+        let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap();
+        assert!(passwd.starts_with("root:x:0:0:") && passwd.contains("nobody:x:65534:"));
+        assert_eq!(
+            fs::metadata(root.join("tmp")).unwrap().mode() & 0o7777,
+            0o1777
+        );
+        assert_eq!(got.config.cmd, Some(vec!["sh".to_string()]));
+        // The applet really runs from the image's copy.
+        let out = std::process::Command::new(root.join("bin/busybox"))
+            .arg("true")
+            .status()
+            .unwrap();
+        assert!(out.success());
+    }
+
+    #[test]
+    fn dynamic_binaries_are_not_static() {
+        assert!(!is_static_elf(&fs::read("/bin/ls").unwrap()));
+        assert!(!is_static_elf(b"not an elf"));
+    }
+}

@@ -29,6 +29,9 @@ use crate::unpack::{self, UnpackError};
 
 /// JSON members larger than this are not image metadata.
 const MAX_JSON: u64 = 16 << 20;
+/// All the metadata of one archive together: a hostile archive of many
+/// JSON-looking members must not fill memory.
+const MAX_JSON_TOTAL: usize = 64 << 20;
 
 /// An import that failed; nothing of it was stored.
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +178,7 @@ impl ImageStore {
         let mut archive = tar::Archive::new(reader);
         let mut c = Collected::default();
         let mut members = 0usize;
+        let mut json_total = 0usize;
         for entry in archive.entries().map_err(ImportErrorKind::Read)? {
             let mut entry = entry.map_err(ImportErrorKind::Read)?;
             members += 1;
@@ -200,6 +204,13 @@ impl ImageStore {
                 )?;
                 c.layers.insert(name, src);
             } else if size <= MAX_JSON {
+                json_total += size as usize;
+                if json_total > MAX_JSON_TOTAL {
+                    return Err(ImportErrorKind::Format(format!(
+                        "more than {} MiB of metadata: not an image archive",
+                        MAX_JSON_TOTAL >> 20
+                    )));
+                }
                 let mut bytes = head;
                 entry
                     .read_to_end(&mut bytes)
@@ -353,7 +364,31 @@ fn looks_like_layer(head: &[u8]) -> bool {
 
 /// Works out every image the archive holds and checks it.
 fn resolve(c: &Collected) -> Result<Vec<Resolved>, ImportErrorKind> {
-    if c.json.contains_key("manifest.json") {
+    let docker = c.json.contains_key("manifest.json");
+    let oci = c.json.contains_key("index.json") && c.json.contains_key("oci-layout");
+    if docker && oci {
+        // Docker 25 and later: an OCI layout (with repo digests) beside
+        // manifest.json; the latter's RepoTags name what the index does not.
+        match resolve_oci(c) {
+            Ok(mut images) => {
+                let tags = resolve_docker(c)?;
+                for img in &mut images {
+                    if img.new.repo_tags.is_empty()
+                        && let Some(d) = tags
+                            .iter()
+                            .find(|d| d.new.config_digest == img.new.config_digest)
+                    {
+                        img.new.repo_tags = d.new.repo_tags.clone();
+                    }
+                }
+                Ok(images)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "the OCI layout of a docker-save archive is unusable; using manifest.json");
+                resolve_docker(c)
+            }
+        }
+    } else if docker {
         resolve_docker(c)
     } else if c.json.contains_key("index.json") {
         resolve_oci(c)

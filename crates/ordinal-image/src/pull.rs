@@ -38,6 +38,9 @@ pub struct PullOptions {
     pub registries: Arc<RegistriesConfig>,
 }
 
+/// The largest image config accepted (whatever the registry says).
+const MAX_CONFIG: u64 = 16 << 20;
+
 /// Layers downloading at once per pull.
 const CONCURRENT_LAYERS: usize = 3;
 
@@ -347,7 +350,13 @@ impl ImageStore {
             }
         };
         let config_desc = descriptor(manifest.config());
-        let mut config_bytes = Vec::new();
+        if config_desc.size < 0 || config_desc.size as u64 > MAX_CONFIG {
+            return Err(invalid(format!(
+                "config {} of {} bytes is too large",
+                config_desc.digest, config_desc.size
+            )));
+        }
+        let mut config_bytes = LimitedVec::default();
         session
             .client
             .pull_blob(&session.reference, &config_desc, &mut config_bytes)
@@ -360,6 +369,7 @@ impl ImageStore {
                     format!("failed to fetch config {}: {msg}", config_desc.digest),
                 )
             })?;
+        let config_bytes = config_bytes.0;
         let parsed = config::parse(&config_bytes).map_err(|e| invalid(e.to_string()))?;
         if parsed.diff_ids.len() != manifest.layers().len() {
             return Err(invalid(format!(
@@ -566,6 +576,40 @@ fn descriptor(d: &Descriptor) -> OciDescriptor {
         urls: None,
         annotations: None,
         ..Default::default()
+    }
+}
+
+/// A buffer that refuses to grow past [`MAX_CONFIG`]: a registry sending
+/// more than the descriptor's size must not fill memory.
+#[derive(Default)]
+struct LimitedVec(Vec<u8>);
+
+impl tokio::io::AsyncWrite for LimitedVec {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        if (self.0.len() + buf.len()) as u64 > MAX_CONFIG {
+            let e = io::Error::other("the config is larger than allowed");
+            return std::task::Poll::Ready(Err(e));
+        }
+        self.0.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
 }
 

@@ -505,6 +505,38 @@ mod tests {
     }
 
     #[test]
+    fn messages_users_have_seen_in_kubelet_events() {
+        let cases = [
+            (
+                "THIS IS NOT A VALID IMAGE REFERENCE!!",
+                "invalid reference format: repository name (library/THIS IS NOT A VALID IMAGE REFERENCE!!) must be lowercase",
+            ),
+            (
+                "ghcr.io/${{ github.repository }}:latest",
+                "invalid reference format",
+            ),
+            (":sha-0b293ab", "invalid reference format"),
+            (
+                "registry.hub.docker.com/library//nginx:latest",
+                "invalid reference format",
+            ),
+            (
+                "hfhugs/unsloth-gemma-3-4b-it-GGUF:Q4_K_XL",
+                "invalid reference format: repository name (hfhugs/unsloth-gemma-3-4b-it-GGUF) must be lowercase",
+            ),
+        ];
+        for (input, reason) in cases {
+            let e = Reference::parse(input).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "Failed to apply default image tag {input:?}: couldn't parse image name {input:?}: {reason}"
+                )
+            );
+        }
+    }
+
+    #[test]
     fn separators_in_path_components() {
         for good in ["a/b_c", "a/b__c", "a/b---c", "a/b.c", "a0/1b"] {
             assert!(Reference::parse(good).is_ok(), "{good}");

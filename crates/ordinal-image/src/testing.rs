@@ -27,8 +27,11 @@ pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 pub struct RegistryOptions {
     /// Serve HTTPS with a certificate from a fresh CA.
     pub tls: bool,
-    /// htpasswd users; none means no authentication.
+    /// Users; none means no authentication.
     pub users: Vec<(String, String)>,
+    /// Authenticate with bearer tokens from a token server (the
+    /// challenge Docker Hub uses) instead of htpasswd basic auth.
+    pub token_auth: bool,
 }
 
 /// A running registry; stopped and its files removed on drop.
@@ -38,6 +41,7 @@ pub struct Registry {
     dir: tempfile::TempDir,
     ca_pem: Option<Vec<u8>>,
     users: Vec<(String, String)>,
+    token_server: Option<token::TokenServer>,
 }
 
 impl Registry {
@@ -69,7 +73,20 @@ impl Registry {
             ));
             ca_pem = Some(ca.into_bytes());
         }
-        if !options.users.is_empty() {
+        let mut token_server = None;
+        if options.token_auth {
+            let server = token::TokenServer::start(options.users.clone())?;
+            let bundle = dir.path().join("token-ca.pem");
+            std::fs::write(&bundle, server.cert_pem())?;
+            config.push_str(&format!(
+                "auth:\n  token:\n    realm: http://{}/token\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                server.addr(),
+                token::SERVICE,
+                token::ISSUER,
+                bundle.display()
+            ));
+            token_server = Some(server);
+        } else if !options.users.is_empty() {
             let mut htpasswd = String::new();
             for (u, p) in &options.users {
                 let h = bcrypt::hash_with_result(p, 4)
@@ -99,6 +116,7 @@ impl Registry {
             dir,
             ca_pem,
             users: options.users,
+            token_server,
         };
         r.wait_ready()?;
         Ok(r)
@@ -135,6 +153,13 @@ impl Registry {
     /// The CA certificate (PEM) of a TLS registry.
     pub fn ca_pem(&self) -> Option<&[u8]> {
         self.ca_pem.as_deref()
+    }
+
+    /// How many tokens the token server issued (0 without token auth).
+    pub fn tokens_issued(&self) -> usize {
+        self.token_server
+            .as_ref()
+            .map_or(0, token::TokenServer::issued)
     }
 
     /// The first configured user's credentials.
@@ -331,4 +356,191 @@ fn certificates() -> Result<(String, String, String), rcgen::Error> {
     let issuer = Issuer::new(ca, ca_key);
     let cert = leaf.signed_by(&key, &issuer)?;
     Ok((ca_cert.pem(), cert.pem(), key.serialize_pem()))
+}
+
+/// A bearer-token server for the registry's `token` auth: checks basic
+/// credentials and issues ES256 JWTs carrying the certificate (`x5c`) the
+/// registry trusts, granting the scope asked for.
+mod token {
+    use std::io::{self, BufRead, BufReader, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::thread::JoinHandle;
+
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use rcgen::{CertificateParams, DnType, KeyPair};
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    use serde_json::json;
+
+    pub const SERVICE: &str = "ordinal-test-registry";
+    pub const ISSUER: &str = "ordinal-test-token-issuer";
+
+    pub struct TokenServer {
+        addr: SocketAddr,
+        cert_pem: String,
+        stop: Arc<AtomicBool>,
+        issued: Arc<AtomicUsize>,
+        thread: Option<JoinHandle<()>>,
+    }
+
+    struct Signer {
+        key: EcdsaKeyPair,
+        cert_der: Vec<u8>,
+        users: Vec<(String, String)>,
+    }
+
+    impl TokenServer {
+        pub fn start(users: Vec<(String, String)>) -> io::Result<TokenServer> {
+            let key = KeyPair::generate().map_err(io::Error::other)?;
+            let mut params =
+                CertificateParams::new(Vec::<String>::new()).map_err(io::Error::other)?;
+            params.distinguished_name.push(DnType::CommonName, ISSUER);
+            let cert = params.self_signed(&key).map_err(io::Error::other)?;
+            let signer = Signer {
+                key: EcdsaKeyPair::from_pkcs8(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &key.serialize_der(),
+                    &ring::rand::SystemRandom::new(),
+                )
+                .map_err(|e| io::Error::other(e.to_string()))?,
+                cert_der: cert.der().to_vec(),
+                users,
+            };
+            let listener = TcpListener::bind("127.0.0.1:0")?;
+            let addr = listener.local_addr()?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let issued = Arc::new(AtomicUsize::new(0));
+            let (stop2, issued2) = (stop.clone(), issued.clone());
+            let thread = std::thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop2.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    if let Ok(conn) = conn
+                        && signer.serve(conn).unwrap_or(false)
+                    {
+                        issued2.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+            Ok(TokenServer {
+                addr,
+                cert_pem: cert.pem(),
+                stop,
+                issued,
+                thread: Some(thread),
+            })
+        }
+
+        pub fn addr(&self) -> SocketAddr {
+            self.addr
+        }
+
+        pub fn cert_pem(&self) -> &str {
+            &self.cert_pem
+        }
+
+        pub fn issued(&self) -> usize {
+            self.issued.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Drop for TokenServer {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::SeqCst);
+            let _ = TcpStream::connect(self.addr);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    impl Signer {
+        /// Answers one request; true when a token was issued.
+        fn serve(&self, mut conn: TcpStream) -> io::Result<bool> {
+            let mut reader = BufReader::new(conn.try_clone()?);
+            let mut line = String::new();
+            reader.read_line(&mut line)?;
+            let target = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            let mut authorization = None;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h)? == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':')
+                    && k.eq_ignore_ascii_case("authorization")
+                {
+                    authorization = Some(v.trim().to_string());
+                }
+            }
+            let user = authorization
+                .as_deref()
+                .and_then(|a| a.strip_prefix("Basic "))
+                .and_then(|b| STANDARD.decode(b).ok())
+                .and_then(|b| String::from_utf8(b).ok())
+                .filter(|up| self.users.iter().any(|(u, p)| up == &format!("{u}:{p}")));
+            let Some(user) = user else {
+                let body =
+                    r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+                write!(
+                    conn,
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )?;
+                return Ok(false);
+            };
+            let subject = user.split(':').next().unwrap_or_default().to_string();
+            let query = target.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            let access: Vec<serde_json::Value> = query
+                .split('&')
+                .filter_map(|kv| kv.strip_prefix("scope="))
+                .filter_map(|scope| {
+                    let scope = scope.replace("%3A", ":").replace("%2F", "/").replace("%2C", ",");
+                    let mut parts = scope.splitn(3, ':');
+                    let (typ, name, actions) = (parts.next()?, parts.next()?, parts.next()?);
+                    Some(json!({"type": typ, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+                })
+                .collect();
+            let token = self.sign(&subject, access)?;
+            let body =
+                json!({"token": token, "access_token": token, "expires_in": 300}).to_string();
+            write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )?;
+            Ok(true)
+        }
+
+        fn sign(&self, subject: &str, access: Vec<serde_json::Value>) -> io::Result<String> {
+            let now = jiff::Timestamp::now().as_second();
+            let header =
+                json!({"typ": "JWT", "alg": "ES256", "x5c": [STANDARD.encode(&self.cert_der)]});
+            let claims = json!({
+                "iss": ISSUER, "sub": subject, "aud": SERVICE,
+                "exp": now + 300, "nbf": now - 10, "iat": now,
+                "jti": format!("{now}-{subject}"), "access": access,
+            });
+            let signing_input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let sig = self
+                .key
+                .sign(&ring::rand::SystemRandom::new(), signing_input.as_bytes())
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            Ok(format!(
+                "{signing_input}.{}",
+                URL_SAFE_NO_PAD.encode(sig.as_ref())
+            ))
+        }
+    }
 }

@@ -98,7 +98,7 @@ fn every_format_and_compression_imports() {
                 p.repo_tags,
                 vec!["docker.io/library/plain:latest".to_string()]
             );
-            if matches!(format, Format::OciArchive | Format::OciLayout) {
+            if format != Format::DockerArchive {
                 let app = s
                     .get(&Reference::parse("example.com/app:1").unwrap())
                     .unwrap();

@@ -14,6 +14,7 @@ fn secure() -> Registry {
     Registry::start(RegistryOptions {
         tls: true,
         users: vec![("alice".into(), "wonderland".into())],
+        token_auth: false,
     })
     .expect("start the registry")
 }
@@ -232,4 +233,92 @@ async fn a_mirror_serves_another_registrys_image() {
     let got = s.pull(&r, &o, &NoProgress).await.unwrap();
     assert_eq!(got.id, img.id());
     assert_eq!(got.repo_tags, vec![format!("{origin}/library/app:1")]);
+}
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct SmallFs(std::path::PathBuf);
+
+impl SmallFs {
+    fn mount(dir: &std::path::Path, size: &str) -> SmallFs {
+        use std::ffi::CString;
+        let target = CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+        let data = CString::new(format!("size={size}")).unwrap();
+        // SAFETY: valid C strings for the duration of the call.
+        let rc = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                data.as_ptr().cast(),
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "mounting a tmpfs needs root: {}",
+            std::io::Error::last_os_error()
+        );
+        SmallFs(dir.to_path_buf())
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let target = std::ffi::CString::new(self.0.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid C string.
+        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_the_pull_and_leaves_nothing_half_written() {
+    let reg = secure();
+    let mut noise = Vec::with_capacity(4 << 20);
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    while noise.len() < 4 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    let img = ImageBuilder::new().add_bytes("/big", &noise, 0o644).build();
+    reg.push(&img, "big", "1").await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let _fs = SmallFs::mount(tmp.path(), "1m");
+    let s = ImageStore::open(&tmp.path().join("store")).unwrap();
+    let r = Reference::parse(&format!("{}/big:1", reg.host())).unwrap();
+    let e = s.pull(&r, &options(&reg), &NoProgress).await.unwrap_err();
+    assert_eq!(e.kind, PullErrorKind::Disk, "{e}");
+    assert!(e.to_string().contains("No space left on device"), "{e}");
+    assert!(s.list().is_empty());
+    assert!(s.layer_records().is_empty());
+    assert_eq!(listing(&s.root().join("layers")), Vec::<String>::new());
+    assert_eq!(listing(&s.work().path), Vec::<String>::new());
+    drop(s);
+}
+
+#[tokio::test]
+async fn bearer_token_challenges_are_answered_with_the_users_credentials() {
+    let reg = Registry::start(RegistryOptions {
+        tls: true,
+        users: vec![("alice".into(), "wonderland".into())],
+        token_auth: true,
+    })
+    .unwrap();
+    let img = image(b"token");
+    reg.push(&img, "team/app", "1").await.unwrap();
+    let (_tmp, s) = store();
+    let r = Reference::parse(&format!("{}/team/app:1", reg.host())).unwrap();
+    let issued = reg.tokens_issued();
+    let got = s.pull(&r, &options(&reg), &NoProgress).await.unwrap();
+    assert_eq!(got.id, img.id());
+    assert!(reg.tokens_issued() > issued);
+    // Without credentials the token server refuses and so does the registry.
+    let (_tmp2, s2) = store();
+    let mut anonymous = options(&reg);
+    anonymous.credentials.clear();
+    let e = s2.pull(&r, &anonymous, &NoProgress).await.unwrap_err();
+    assert_eq!(e.kind, PullErrorKind::Unauthorized, "{e}");
+    assert!(e.to_string().contains("401 Unauthorized"), "{e}");
 }
