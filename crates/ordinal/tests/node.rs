@@ -544,6 +544,35 @@ fn links_with(prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// This instance's cgroups in the memory hierarchy (under the cgroup this
+/// test runs in, which `ordinal up` inherits): the pod directories, or
+/// `None` when the instance's root is gone.
+fn pod_cgroups(bridge: &str) -> Option<usize> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let path = own
+        .lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == "memory")
+                .then(|| path.to_string())
+        })
+        .unwrap_or_default();
+    let root = std::path::Path::new("/sys/fs/cgroup/memory")
+        .join(path.trim_start_matches('/'))
+        .join("ordinal")
+        .join(bridge);
+    let entries = std::fs::read_dir(&root).ok()?;
+    Some(
+        entries
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("pod"))
+            .count(),
+    )
+}
+
 /// The interface that holds `address`.
 fn bridge_with(address: &str) -> Option<String> {
     let out = std::process::Command::new("ip")
@@ -597,6 +626,7 @@ fn nothing_is_left_behind_by_deleted_pods_or_a_stopped_ordinal() {
     let veths = format!("o{}x", bridge.trim_start_matches("ordinal"));
     assert_eq!(processes_with(&marker).len(), 100);
     assert_eq!(links_with(&veths).len(), 100);
+    assert_eq!(pod_cgroups(&bridge), Some(100), "a cgroup per pod");
 
     o.ok(&["delete", "pods", "--all", "-n", &ns, "--timeout=120s"]);
     eventually("every pod process is gone", Duration::from_secs(30), || {
@@ -605,6 +635,7 @@ fn nothing_is_left_behind_by_deleted_pods_or_a_stopped_ordinal() {
     let pauses = processes_with(&format!("{ns}/p"));
     assert!(pauses.is_empty(), "pause processes left: {pauses:?}");
     assert_eq!(links_with(&veths), Vec::<String>::new(), "veths left");
+    assert_eq!(pod_cgroups(&bridge), Some(0), "pod cgroups left");
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(
         !mounts.contains(o.dir.to_str().unwrap()),
@@ -648,6 +679,12 @@ fn nothing_is_left_behind_by_deleted_pods_or_a_stopped_ordinal() {
         "veths outlived ordinal"
     );
     assert_eq!(bridge_with(&address), None, "the bridge outlived ordinal");
+    assert_eq!(pod_cgroups(&bridge), None, "cgroups outlived ordinal");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(o.dir.to_str().unwrap()),
+        "a mount of ordinal's outlived it"
+    );
 }
 
 #[test]

@@ -618,6 +618,7 @@ impl<R: Runtime> Worker<R> {
                 };
                 slot.waiting = ("ErrImagePull".into(), Some(message.clone()));
                 slot.pull_error = Some(message);
+                slot.pull_failed_at = Some(Instant::now());
             }
         }
     }
@@ -724,6 +725,15 @@ impl<R: Runtime> Worker<R> {
     }
 
     fn image_back_off(&mut self, w: Which) {
+        // The failure itself shows for a moment (ErrImagePull), then the
+        // back-off while it lasts, as the kubelet's pod worker shows them.
+        if let Some(failed) = self.slot(w).pull_failed_at
+            && failed + RETRY > Instant::now()
+        {
+            let at = failed + RETRY;
+            self.retry_at = Some(self.retry_at.map_or(at, |t| t.min(at)));
+            return;
+        }
         let slot = self.slot(w);
         let image = slot.spec.image.clone().unwrap_or_default();
         let error = slot.pull_error.clone().unwrap_or_default();
@@ -1059,9 +1069,13 @@ impl<R: Runtime> Worker<R> {
         let Some(sandbox) = self.sandbox.clone() else {
             return;
         };
-        if let (Some(image), Some(images)) = (&self.slot(w).pulled, &self.ctx.images) {
-            images.used_by(&self.uid, image);
-        }
+        let image_id = match (&self.slot(w).pulled, &self.ctx.images) {
+            (Some(image), Some(images)) => {
+                images.used_by(&self.uid, image);
+                image.repo_digests.first().unwrap_or(&image.id).clone()
+            }
+            _ => String::new(),
+        };
         let reference = self.reference(Some(w));
         let policy = self.restart_policy();
         let began = std::time::Instant::now();
@@ -1102,6 +1116,7 @@ impl<R: Runtime> Worker<R> {
             }
             Ok(process) => process,
         };
+        slot.image_id = image_id;
         self.ctx
             .recorder
             .normal(&reference, "Created", format!("Created container: {name}"));

@@ -65,8 +65,11 @@ pub struct Slot {
     /// The pull back-off in force, and why the last pull failed.
     pub pull_delay: Option<Duration>,
     pub pull_error: Option<String>,
+    pub pull_failed_at: Option<tokio::time::Instant>,
     /// Counts pulls, so a late answer to an older one is ignored.
     pub pull_attempt: u64,
+    /// The `imageID` of the last instance started.
+    pub image_id: String,
 }
 
 impl Slot {
@@ -87,7 +90,9 @@ impl Slot {
             pulled: None,
             pull_delay: None,
             pull_error: None,
+            pull_failed_at: None,
             pull_attempt: 0,
+            image_id: String::new(),
         }
     }
 
@@ -147,6 +152,7 @@ impl Slot {
         ContainerView {
             name: self.spec.name.clone(),
             image: self.spec.image.clone().unwrap_or_default(),
+            image_id: self.image_id.clone(),
             state,
             last,
             restart_count: self.restart_count,

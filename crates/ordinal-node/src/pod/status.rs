@@ -54,6 +54,9 @@ pub enum State {
 pub struct ContainerView {
     pub name: String,
     pub image: String,
+    /// The image the container was created from (`imageID`): its repo
+    /// digest, else its ID; empty before the first start.
+    pub image_id: String,
     pub state: State,
     pub last: Option<Termination>,
     pub restart_count: i32,
@@ -138,7 +141,7 @@ pub fn container_status(c: &ContainerView) -> ContainerStatus {
     ContainerStatus {
         name: c.name.clone(),
         image: c.image.clone(),
-        image_id: String::new(),
+        image_id: c.image_id.clone(),
         container_id: id,
         ready,
         started: Some(started),
@@ -459,6 +462,7 @@ mod tests {
         ContainerView {
             name: name.into(),
             image: "busybox".into(),
+            image_id: String::new(),
             state,
             last: None,
             restart_count: 0,

@@ -241,7 +241,15 @@ fn check_host_path(path: &Path, kind: &str) -> Result<(), String> {
     };
     let meta = std::fs::metadata(path);
     match kind {
-        "" => Ok(()),
+        // No type: the kubelet checks nothing, and the container runtime
+        // (containerd, CRI-O) makes a missing path a directory before it
+        // mounts it.
+        "" => {
+            if meta.is_err() {
+                std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
         "DirectoryOrCreate" => {
             if meta.is_err() {
                 std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
@@ -600,6 +608,12 @@ mod tests {
                 .contains("is not a file")
         );
         assert!(check_host_path(&d, "Socket").is_err());
-        check_host_path(&dir.path().join("absent"), "").unwrap();
+        // No type: a missing path becomes a directory, as the container
+        // runtimes make it; an existing file is left alone.
+        let absent = dir.path().join("absent/deeper");
+        check_host_path(&absent, "").unwrap();
+        assert!(absent.is_dir());
+        check_host_path(&f, "").unwrap();
+        assert!(f.is_file());
     }
 }
