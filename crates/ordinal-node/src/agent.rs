@@ -31,7 +31,7 @@ pub async fn run<R: Runtime>(ctx: Arc<Context<R>>, shutdown: impl Future<Output 
     futures::pin_mut!(stream);
     tokio::pin!(shutdown);
     let mut workers: HashMap<String, Entry> = HashMap::new();
-    let mut listing: Option<Vec<String>> = None;
+    let mut listing: Option<Vec<Pod>> = None;
     let mut cleaned = false;
     loop {
         let event = tokio::select! {
@@ -51,14 +51,25 @@ pub async fn run<R: Runtime>(ctx: Arc<Context<R>>, shutdown: impl Future<Output 
                 }
             }
             Some(Ok(Event::Init)) => listing = Some(Vec::new()),
-            Some(Ok(Event::InitApply(pod))) => {
-                if let (Some(list), Some(uid)) = (listing.as_mut(), pod.metadata.uid.clone()) {
-                    list.push(uid);
-                }
-                admit(&ctx, &mut workers, pod);
-            }
+            Some(Ok(Event::InitApply(pod))) => match listing.as_mut() {
+                Some(list) => list.push(pod),
+                None => admit(&ctx, &mut workers, pod),
+            },
             Some(Ok(Event::InitDone)) => {
-                let seen = listing.take().unwrap_or_default();
+                // Oldest first, as the kubelet admits the pods it finds,
+                // so a later pod is the one refused for a clash.
+                let mut listed = listing.take().unwrap_or_default();
+                listed.sort_by(|a, b| {
+                    let created = |p: &Pod| p.metadata.creation_timestamp.clone().map(|t| t.0);
+                    created(a).cmp(&created(b))
+                });
+                let seen: Vec<String> = listed
+                    .iter()
+                    .filter_map(|p| p.metadata.uid.clone())
+                    .collect();
+                for pod in listed {
+                    admit(&ctx, &mut workers, pod);
+                }
                 // Pods deleted while the watch was down.
                 for (uid, entry) in &workers {
                     if !seen.contains(uid) {
@@ -104,6 +115,12 @@ fn admit<R: Runtime>(ctx: &Arc<Context<R>>, workers: &mut HashMap<String, Entry>
     if finished && pod.metadata.deletion_timestamp.is_none() {
         return;
     }
+    if pod.metadata.deletion_timestamp.is_none()
+        && let Some((reason, message)) = refusal(&pod, workers.values().map(|e| &*e.pod))
+    {
+        reject(ctx, &pod, reason, message);
+        return;
+    }
     let (input, rx) = watch::channel(Input {
         pod: Some(Arc::clone(&pod)),
         shutdown: false,
@@ -113,6 +130,63 @@ fn admit<R: Runtime>(ctx: &Arc<Context<R>>, workers: &mut HashMap<String, Entry>
     };
     let task = tokio::spawn(worker.run());
     workers.insert(uid, Entry { input, task, pod });
+}
+
+/// Why the node cannot run `pod` beside the pods it runs (the kubelet's
+/// admission of its general predicates): a host port another pod holds.
+fn refusal<'a>(pod: &Pod, running: impl Iterator<Item = &'a Pod>) -> Option<(String, String)> {
+    use ordinal_controllers::scheduler::fit::{Footprint, NodeUsage, host_ports, ports_fit};
+    let wanted = host_ports(pod);
+    if wanted.is_empty() {
+        return None;
+    }
+    let mut usage = NodeUsage::default();
+    for other in running {
+        let phase = other.status.as_ref().and_then(|s| s.phase.as_deref());
+        if !matches!(phase, Some("Succeeded" | "Failed")) {
+            usage.add(&Footprint::of(other));
+        }
+    }
+    (!ports_fit(&wanted, &usage)).then(|| {
+        (
+            "NodePorts".to_string(),
+            "Predicate NodePorts failed".to_string(),
+        )
+    })
+}
+
+/// Refuses a pod as the kubelet does: a Warning event, and the pod failed
+/// with the reason, so its controller replaces it.
+fn reject<R: Runtime>(ctx: &Arc<Context<R>>, pod: &Pod, reason: String, message: String) {
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Pod".into()),
+        name: pod.metadata.name.clone(),
+        namespace: pod.metadata.namespace.clone(),
+        uid: pod.metadata.uid.clone(),
+        ..Default::default()
+    };
+    ctx.recorder.warning(&reference, &reason, message.clone());
+    let api: Api<Pod> = Api::namespaced(
+        ctx.client.clone(),
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+    );
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let status = serde_json::json!({"status": {
+        "phase": "Failed",
+        "reason": reason,
+        "message": format!("Pod was rejected: {message}"),
+        "startTime": jiff::Timestamp::now().to_string(),
+    }});
+    tokio::spawn(async move {
+        let params = kube::api::PatchParams::default();
+        if let Err(e) = api
+            .patch_status(&name, &params, &kube::api::Patch::Merge(status))
+            .await
+        {
+            tracing::debug!(pod = %name, error = %e, "reporting a rejected pod failed");
+        }
+    });
 }
 
 /// Removes the directories of pods this node no longer has.
@@ -191,5 +265,37 @@ mod tests {
         assert_eq!(ordinal_of(&pod), Some(("s1".into(), 12)));
         let other: Pod = serde_yaml::from_str("metadata: {name: web-12}").unwrap();
         assert_eq!(ordinal_of(&other), None);
+    }
+
+    fn with_port(name: &str, port: i32, phase: Option<&str>) -> Pod {
+        let mut pod: Pod = serde_yaml::from_str(&format!(
+            "metadata: {{name: {name}}}\nspec:\n  containers:\n  - {{name: c, ports: [{{containerPort: 80, hostPort: {port}}}]}}\n"
+        ))
+        .unwrap();
+        pod.status = phase.map(|p| k8s_openapi::api::core::v1::PodStatus {
+            phase: Some(p.into()),
+            ..Default::default()
+        });
+        pod
+    }
+
+    #[test]
+    fn a_pod_whose_host_port_another_pod_holds_is_refused() {
+        let held = with_port("a", 8080, Some("Running"));
+        let done = with_port("b", 9090, Some("Succeeded"));
+        assert_eq!(
+            refusal(&with_port("c", 8080, None), [&held, &done].into_iter()),
+            Some((
+                "NodePorts".to_string(),
+                "Predicate NodePorts failed".to_string()
+            ))
+        );
+        assert_eq!(
+            refusal(&with_port("d", 9090, None), [&held, &done].into_iter()),
+            None
+        );
+        let plain: Pod =
+            serde_yaml::from_str("metadata: {name: e}\nspec: {containers: [{name: c}]}").unwrap();
+        assert_eq!(refusal(&plain, [&held].into_iter()), None);
     }
 }

@@ -195,7 +195,24 @@ impl Node {
             Arc::new(registry.clone()),
         )
         .await?;
+        let instance = self
+            .network
+            .as_ref()
+            .map(|n| n.bridge.clone())
+            .unwrap_or_else(|| "ordinal-host".into());
+        let cgroups = tokio::task::spawn_blocking(move || {
+            runtime::cgroups::Cgroups::setup(std::path::Path::new("/sys/fs/cgroup"), &instance)
+        })
+        .await
+        .map_err(|e| NodeError::Io(std::io::Error::other(e)))?;
+        if let Some(why) = cgroups.unavailable() {
+            eprintln!(
+                "ordinal: node {}: pods run without some resource limits: {why}",
+                self.config.node_name
+            );
+        }
         let identity = registration::Identity {
+            limits_unenforced: cgroups.unavailable().map(String::from),
             name: self.config.node_name.clone(),
             address,
             kubelet_port: server.addr().port(),
@@ -220,22 +237,6 @@ impl Node {
                 runtime::process::Snapshotter::Copy(Arc::new(ordinal_image::materialize))
             }
         };
-        let instance = self
-            .network
-            .as_ref()
-            .map(|n| n.bridge.clone())
-            .unwrap_or_else(|| "ordinal-host".into());
-        let cgroups = tokio::task::spawn_blocking(move || {
-            runtime::cgroups::Cgroups::setup(std::path::Path::new("/sys/fs/cgroup"), &instance)
-        })
-        .await
-        .map_err(|e| NodeError::Io(std::io::Error::other(e)))?;
-        if let Some(why) = cgroups.unavailable() {
-            eprintln!(
-                "ordinal: node {}: pods run without some resource limits: {why}",
-                self.config.node_name
-            );
-        }
         let cgroups = Arc::new(cgroups);
         let runtime = ProcessRuntime::new(
             self.isolation,

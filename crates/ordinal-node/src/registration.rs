@@ -35,6 +35,9 @@ pub struct Identity {
     pub pod_cidr: Option<String>,
     pub data_dir: std::path::PathBuf,
     pub max_pods: u32,
+    /// Why pods' resource limits are not (all) enforced, if they are not:
+    /// said in the Ready condition's message.
+    pub limits_unenforced: Option<String>,
 }
 
 fn quantity(s: impl Into<String>) -> Quantity {
@@ -149,7 +152,12 @@ pub fn status(
                 "Ready",
                 true,
                 "KubeletReady",
-                "kubelet is posting ready status",
+                &match &id.limits_unenforced {
+                    None => "kubelet is posting ready status".to_string(),
+                    Some(why) => format!(
+                        "kubelet is posting ready status; pods run without some resource limits: {why}"
+                    ),
+                },
                 previous,
                 now,
             ),

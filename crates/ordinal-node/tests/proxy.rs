@@ -229,6 +229,7 @@ async fn a_pod_reaches_another_through_a_cluster_ip() {
         pod_cidr: "10.250.0.0/24".parse().unwrap(),
         service_cidr: "10.96.0.0/12".parse().unwrap(),
         netns: Some(format!("/run/netns/{node}").into()),
+        node: None,
     };
     let proxy = tokio::spawn(proxy::run(client.clone(), config, async {
         let _ = stop_rx.await;

@@ -160,6 +160,7 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
                 pod_cidr: network.cidr,
                 service_cidr,
                 netns: None,
+                node: Some((node_name.clone(), network.gateway)),
             };
             let task = Background::spawn(|stopped| async move {
                 if let Err(e) = ordinal_node::proxy::run(client, proxy, stopped).await {

@@ -558,3 +558,57 @@ spec:
         domain_before
     );
 }
+
+#[test]
+fn where_overlayfs_cannot_be_used_a_container_runs_on_a_copy_of_its_image() {
+    let o = Ordinal::start_with(&["--snapshotter", "copy"]);
+    let node = node_name(&o);
+    let tmp = tempfile::tempdir().unwrap();
+    let image = app_image();
+    let out = import(
+        &o,
+        &archive(tmp.path(), "app", &[Tagged::one(&image, "app:1")]),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    apply(
+        &o,
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: copied}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: app
+    image: app:1
+    command: ["sh", "-c", "if [ -f /work/marker ]; then echo survived; exec sleep 3600; fi; touch /work/marker; exit 1"]
+"#
+        ),
+    );
+    let restarted = (0..300).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        o.run(&["logs", "copied"]).stdout.starts_with(b"survived")
+    });
+    assert!(restarted, "{}", o.ok(&["describe", "pod", "copied"]));
+    assert!(exec(&o, "copied", "cat /etc/os-release").contains("ID=ordinal-test"));
+    assert_eq!(
+        exec(&o, "copied", "test -e /gone && echo present || echo absent").trim(),
+        "absent"
+    );
+    assert_eq!(exec(&o, "copied", "ls /replaced").trim(), "new");
+    let uid = get(&o, "pod/copied", "{.metadata.uid}");
+    let copy = o
+        .dir
+        .join("node/pods")
+        .join(uid)
+        .join("containers/app/copy");
+    assert!(
+        copy.join("work/marker").exists(),
+        "the write is in the copy"
+    );
+    assert!(!copy.join("gone").exists());
+}

@@ -825,3 +825,100 @@ fn a_node_that_stops_reporting_is_marked_unreachable_and_its_pods_unready() {
             || get(&o, "node/ghost", "{.spec.taints}") == "[]"
     });
 }
+
+#[test]
+fn host_ports_are_served_and_a_clash_fails_the_pod_until_its_set_can_run_it() {
+    let o = Ordinal::start();
+    let node = node_name(&o);
+    let address = get(
+        &o,
+        &format!("node/{node}"),
+        "{.status.addresses[0].address}",
+    );
+    // Upstream's conformance case "should recreate evicted statefulset":
+    // a pod holds a host port; a set's pod bound to the same node wants
+    // it too.
+    apply(
+        &o,
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: holder}}
+spec:
+  nodeName: {node}
+  containers:
+  - name: web
+    image: busybox:1.36
+    command: ["sh", "-c", "mkdir -p /www && echo held > /www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: [{{containerPort: 80, hostPort: 21017}}]
+"#
+        ),
+    );
+    eventually("the holder runs", Duration::from_secs(30), || {
+        get(&o, "pod/holder", "{.status.phase}") == "Running"
+    });
+    eventually("its host port answers", Duration::from_secs(20), || {
+        http_get(&address, 21017).is_ok_and(|page| page.contains("held"))
+    });
+    apply(
+        &o,
+        &format!(
+            r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: ss}}
+spec:
+  serviceName: test
+  replicas: 1
+  selector: {{matchLabels: {{app: ss}}}}
+  template:
+    metadata: {{labels: {{app: ss}}}}
+    spec:
+      nodeName: {node}
+      containers:
+      - name: web
+        image: busybox:1.36
+        command: ["sh", "-c", "mkdir -p /www && echo set > /www/index.html && exec httpd -f -p 80 -h /www"]
+        ports: [{{containerPort: 80, hostPort: 21017}}]
+"#
+        ),
+    );
+    let mut uids = std::collections::BTreeSet::new();
+    eventually(
+        "the set's pod is refused, and replaced",
+        Duration::from_secs(30),
+        || {
+            // Between its deletion and its replacement there is no ss-0.
+            let out = o.run(&[
+                "get",
+                "pod/ss-0",
+                "-o",
+                "jsonpath={.metadata.uid} {.status.reason}",
+            ]);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if let Some((uid, "NodePorts")) = text.split_once(' ') {
+                uids.insert(uid.to_string());
+            }
+            uids.len() >= 2
+        },
+    );
+    let events = o.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "reason=NodePorts",
+        "-o",
+        "jsonpath={.items[0].message}",
+    ]);
+    assert_eq!(events, "Predicate NodePorts failed");
+    o.ok(&["delete", "pod", "holder", "--grace-period=1"]);
+    eventually(
+        "the set's pod runs once the port is free",
+        Duration::from_secs(60),
+        || get(&o, "pod/ss-0", "{.status.phase}") == "Running",
+    );
+    eventually(
+        "and serves on the host port",
+        Duration::from_secs(20),
+        || http_get(&address, 21017).is_ok_and(|page| page.contains("set")),
+    );
+}

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use ipnet::Ipv4Net;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Client;
 use kube::api::Api;
@@ -47,6 +47,9 @@ pub struct ProxyConfig {
     /// The network namespace to program (a path like `/run/netns/NAME`);
     /// `None`: this process's own.
     pub netns: Option<PathBuf>,
+    /// The node whose pods' host ports are served, and its address;
+    /// `None`: no host ports.
+    pub node: Option<(String, std::net::Ipv4Addr)>,
 }
 
 impl ProxyConfig {
@@ -88,8 +91,8 @@ pub async fn run(
     let network = config.network();
     // A table left by an earlier run goes before anything else: the first
     // ruleset (no services yet) replaces it.
-    nft.apply(&rules::ruleset(&network, &[])).await?;
-    let mut applied = rules::ruleset(&network, &[]);
+    nft.apply(&rules::ruleset(&network, &[], &[])).await?;
+    let mut applied = rules::ruleset(&network, &[], &[]);
 
     let changed = Arc::new(Notify::new());
     let (services, services_writer) = reflector::store::<Service>();
@@ -100,6 +103,22 @@ pub async fn run(
         watcher::watcher(api, watcher::Config::default())
             .default_backoff()
             .reflect(services_writer)
+            .for_each(move |_| {
+                changed.notify_one();
+                async {}
+            })
+    };
+    let (pods, pods_writer) = reflector::store::<Pod>();
+    let follow_pods = {
+        let changed = Arc::clone(&changed);
+        let api: Api<Pod> = Api::all(client.clone());
+        // Only this node's pods (none without a node: the field selector
+        // then matches nothing, and the store is ready at once).
+        let node = config.node.as_ref().map(|(n, _)| n.as_str()).unwrap_or("");
+        let selector = format!("spec.nodeName={node}");
+        watcher::watcher(api, watcher::Config::default().fields(&selector))
+            .default_backoff()
+            .reflect(pods_writer)
             .for_each(move |_| {
                 changed.notify_one();
                 async {}
@@ -119,8 +138,10 @@ pub async fn run(
     let sync = async {
         let _ = services.wait_until_ready().await;
         let _ = slices.wait_until_ready().await;
+        let _ = pods.wait_until_ready().await;
+        let node_ip = config.node.as_ref().map(|(_, ip)| *ip);
         loop {
-            let text = current(&network, &services, &slices);
+            let text = current(&network, &services, &slices, &pods, node_ip);
             if text != applied {
                 match nft.apply(&text).await {
                     Ok(()) => applied = text,
@@ -135,6 +156,7 @@ pub async fn run(
     tokio::select! {
         _ = follow_services => {}
         _ = follow_slices => {}
+        _ = follow_pods => {}
         _ = sync => {}
         _ = shutdown => {}
     }
@@ -142,14 +164,24 @@ pub async fn run(
     Ok(())
 }
 
-fn current(network: &Network, services: &Store<Service>, slices: &Store<EndpointSlice>) -> String {
+fn current(
+    network: &Network,
+    services: &Store<Service>,
+    slices: &Store<EndpointSlice>,
+    pods: &Store<Pod>,
+    node_ip: Option<std::net::Ipv4Addr>,
+) -> String {
     let services = services.state();
     let slices = slices.state();
     let routes = rules::routes(
         services.iter().map(|s| s.as_ref()),
         slices.iter().map(|s| s.as_ref()),
     );
-    rules::ruleset(network, &routes)
+    let host_ports = match node_ip {
+        Some(ip) => rules::host_port_routes(pods.state().iter().map(|p| p.as_ref()), ip),
+        None => Vec::new(),
+    };
+    rules::ruleset(network, &routes, &host_ports)
 }
 
 /// Deletes the table (creating it first, so a missing one is no error).

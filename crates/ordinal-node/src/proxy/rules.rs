@@ -17,13 +17,16 @@
 //!   kube-proxy does), and any other traffic to the service CIDR is
 //!   rejected too, so it never follows a default route out of the machine.
 //!   (Rejecting in prerouting needs Linux 5.x or later.)
+//! - Host ports: a packet to `<node address>:<hostPort>` (from a pod, the
+//!   host or outside) is DNATed to the pod's port, as the CNI `portmap`
+//!   plugin does for the kubelet; masqueraded like service traffic.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 /// The packet mark that asks for masquerading (kube-proxy's bit).
@@ -49,6 +52,91 @@ pub struct Route {
     pub port: u16,
     /// Ready endpoints: address and target port.
     pub endpoints: Vec<(Ipv4Addr, u16)>,
+}
+
+/// A host port of a pod running on this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPortRoute {
+    /// `namespace/name:port`, for the rule comments.
+    pub label: String,
+    /// The address it is served on (the node's, or the pod's `hostIP`).
+    pub address: Ipv4Addr,
+    pub protocol: String,
+    pub host_port: u16,
+    pub pod_ip: Ipv4Addr,
+    pub container_port: u16,
+}
+
+/// The host ports of the running pods of this node, served on `node_ip`
+/// (or the port's own `hostIP`). Pods without an address yet, and
+/// finished pods, have none.
+pub fn host_port_routes<'a>(
+    pods: impl IntoIterator<Item = &'a Pod>,
+    node_ip: Ipv4Addr,
+) -> Vec<HostPortRoute> {
+    let mut out = Vec::new();
+    for pod in pods {
+        let status = pod.status.as_ref();
+        if matches!(
+            status.and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        ) || pod.metadata.deletion_timestamp.is_some()
+        {
+            continue;
+        }
+        let Some(pod_ip) = status
+            .and_then(|s| s.pod_ip.as_deref())
+            .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
+        else {
+            continue;
+        };
+        let Some(spec) = pod.spec.as_ref() else {
+            continue;
+        };
+        if spec.host_network == Some(true) {
+            continue;
+        }
+        let containers = spec.containers.iter().chain(
+            spec.init_containers
+                .iter()
+                .flatten()
+                .filter(|c| c.restart_policy.as_deref() == Some("Always")),
+        );
+        for port in containers.flat_map(|c| c.ports.iter().flatten()) {
+            let (Some(host_port), Some(proto)) = (
+                port.host_port
+                    .and_then(|p| u16::try_from(p).ok())
+                    .filter(|p| *p > 0),
+                protocol(port.protocol.as_deref()),
+            ) else {
+                continue;
+            };
+            let Ok(container_port) = u16::try_from(port.container_port) else {
+                continue;
+            };
+            let address = match port.host_ip.as_deref() {
+                None | Some("") | Some("0.0.0.0") => node_ip,
+                Some(ip) => match ip.parse() {
+                    Ok(ip) => ip,
+                    Err(_) => continue,
+                },
+            };
+            out.push(HostPortRoute {
+                label: format!(
+                    "{}/{}:{host_port}",
+                    pod.metadata.namespace.as_deref().unwrap_or_default(),
+                    pod.metadata.name.as_deref().unwrap_or_default()
+                ),
+                address,
+                protocol: proto,
+                host_port,
+                pod_ip,
+                container_port,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.label.cmp(&b.label));
+    out
 }
 
 fn protocol(p: Option<&str>) -> Option<String> {
@@ -171,7 +259,7 @@ fn comment(text: &str) -> String {
 
 /// The whole table: one `nft -f` transaction that replaces it atomically
 /// (it is created empty first, so deleting it never fails).
-pub fn ruleset(net: &Network, routes: &[Route]) -> String {
+pub fn ruleset(net: &Network, routes: &[Route], host_ports: &[HostPortRoute]) -> String {
     let t = &net.table;
     let mut s = String::new();
     let _ = writeln!(s, "table ip {t}\ndelete table ip {t}\ntable ip {t} {{");
@@ -237,6 +325,25 @@ pub fn ruleset(net: &Network, routes: &[Route]) -> String {
                 route.protocol
             );
         }
+    }
+    for (k, hp) in host_ports.iter().enumerate() {
+        let _ = writeln!(
+            services,
+            "    ip daddr {} {} dport {} goto hostport-{k} comment \"{}\"",
+            hp.address,
+            hp.protocol,
+            hp.host_port,
+            comment(&hp.label)
+        );
+        let _ = writeln!(
+            s,
+            "  chain hostport-{k} {{\n    ip saddr != {cidr} jump mark-for-masquerade\n    iifname \"{bridge}\" jump mark-for-masquerade\n    meta l4proto {} dnat to {}:{}\n  }}",
+            hp.protocol,
+            hp.pod_ip,
+            hp.container_port,
+            cidr = net.pod_cidr,
+            bridge = net.bridge,
+        );
     }
     let _ = writeln!(s, "  chain services {{\n{services}  }}");
     // After DNAT (-100), before routing: a packet still addressed to the
@@ -313,7 +420,7 @@ mod tests {
     #[test]
     fn the_ruleset_balances_dnats_masquerades_and_rejects() {
         let (services, slices) = cluster();
-        let text = ruleset(&net(), &routes(&services, &slices));
+        let text = ruleset(&net(), &routes(&services, &slices), &[]);
         assert!(text.starts_with("table ip ordinal-test\ndelete table ip ordinal-test\n"));
         assert!(text.contains("ip daddr 10.96.0.10 tcp dport 80 goto svc-1"));
         assert!(text.contains("numgen random mod 2 vmap { 0 : goto ep-1-0, 1 : goto ep-1-1 }"));
@@ -325,6 +432,42 @@ mod tests {
         ));
         assert!(text.contains("type filter hook prerouting priority -99;"));
         assert!(text.contains("ip daddr 10.96.0.0/12 meta l4proto tcp reject with tcp reset"));
+        assert_eq!(text.matches('{').count(), text.matches('}').count());
+    }
+
+    #[test]
+    fn host_ports_of_running_pods_are_dnated_from_the_node_address() {
+        let pods: Vec<Pod> = serde_json::from_value(json!([
+            {"metadata": {"name": "web-0", "namespace": "default"},
+             "spec": {"containers": [{"name": "c", "ports": [
+                {"containerPort": 80, "hostPort": 8080},
+                {"containerPort": 53, "hostPort": 5353, "protocol": "UDP", "hostIP": "10.0.0.9"},
+                {"containerPort": 9090}]}]},
+             "status": {"phase": "Running", "podIP": "10.244.0.5"}},
+            {"metadata": {"name": "done", "namespace": "default"},
+             "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8081}]}]},
+             "status": {"phase": "Succeeded", "podIP": "10.244.0.6"}},
+            {"metadata": {"name": "new", "namespace": "default"},
+             "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80, "hostPort": 8082}]}]}},
+        ]))
+        .unwrap();
+        let node: Ipv4Addr = "10.244.0.1".parse().unwrap();
+        let routes = host_port_routes(&pods, node);
+        assert_eq!(routes.len(), 2, "{routes:?}");
+        let text = ruleset(&net(), &[], &routes);
+        assert!(
+            text.contains("ip daddr 10.244.0.1 tcp dport 8080 goto hostport-"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ip daddr 10.0.0.9 udp dport 5353 goto hostport-"),
+            "{text}"
+        );
+        assert!(
+            text.contains("meta l4proto tcp dnat to 10.244.0.5:80"),
+            "{text}"
+        );
+        assert!(!text.contains("8081") && !text.contains("8082"), "{text}");
         assert_eq!(text.matches('{').count(), text.matches('}').count());
     }
 }
