@@ -92,11 +92,26 @@ fn ready(o: &Ordinal, pod: &str) -> bool {
 }
 
 /// What `getent hosts NAME` prints in a pod: the addresses, sorted.
+/// The IPv4 addresses `name` resolves to inside `pod`, through the pod's
+/// resolv.conf (busybox's nslookup; a name without a dot in its last
+/// part is taken in the pod's namespace, as the search list would).
 fn resolve(o: &Ordinal, pod: &str, name: &str) -> Vec<String> {
-    let out = o.run(&["exec", pod, "--", "getent", "hosts", name]);
-    let mut ips: Vec<String> = String::from_utf8_lossy(&out.stdout)
+    let fqdn = if name.ends_with(".example") {
+        name.to_string()
+    } else {
+        format!("{name}.default.svc.cluster.local")
+    };
+    let out = o.run(&["exec", pod, "--", "nslookup", "-type=a", &fqdn]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The answers follow the "Name:" line; the server's own address
+    // comes before it.
+    let mut ips: Vec<String> = text
+        .split_once("Name:")
+        .map(|(_, answers)| answers)
+        .unwrap_or("")
         .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter_map(|l| l.trim().strip_prefix("Address:"))
+        .map(|a| a.trim().to_string())
         .collect();
     ips.sort();
     ips
@@ -159,7 +174,7 @@ fn a_stateful_set_of_servers_keeps_order_data_and_names() {
     // …also when the endpoint it picks is the asking pod itself (the
     // packet goes back out of the bridge port it came in on).
     for pod in ["web-0", "web-1"] {
-        let page = exec(&o, pod, "wget -qO- -T 5 http://only1:8080/");
+        let page = exec(&o, pod, "timeout 5 wget -qO- http://only1:8080/");
         assert!(page.starts_with("web-1"), "from {pod}: {page}");
     }
     // Names outside the cluster are forwarded to the upstream resolvers.
@@ -260,7 +275,7 @@ fn a_stateful_set_of_servers_keeps_order_data_and_names() {
         std::thread::sleep(Duration::from_millis(20));
     };
     let text = terminal.text();
-    assert_eq!(status.code(), Some(3), "{text}");
+    assert_eq!(status.code(), Some(3), "{status:?} {text}");
     assert!(
         text.contains("/dev/pts/") && text.contains("web-0"),
         "{text}"

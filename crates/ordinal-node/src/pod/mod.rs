@@ -384,6 +384,7 @@ impl<R: Runtime> Worker<R> {
                 Input { pod: Some(pod), .. } => {
                     let deleting = pod.metadata.deletion_timestamp.is_some();
                     self.pod = pod;
+                    self.refresh_definitions();
                     if deleting {
                         self.terminate().await;
                         return;
@@ -414,6 +415,34 @@ impl<R: Runtime> Worker<R> {
                 self.apply(note);
             }
         }
+    }
+
+    /// Takes the containers' definitions from the pod as it is now: a
+    /// container whose definition changed (its image: the one field of a
+    /// container an update may change) is restarted with the new one.
+    fn refresh_definitions(&mut self) {
+        let Some(spec) = self.pod.spec.as_ref() else {
+            return;
+        };
+        let fresh = |slots: &mut Vec<Slot>, defs: &[Container]| {
+            for slot in slots.iter_mut() {
+                if let Some(def) = defs.iter().find(|d| d.name == slot.spec.name)
+                    && *def != *slot.spec
+                {
+                    slot.spec = Arc::new(def.clone());
+                    // A new image is looked at afresh.
+                    if !slot.running() {
+                        slot.image = ImageState::Unchecked;
+                        slot.pulled = None;
+                    }
+                }
+            }
+        };
+        fresh(&mut self.app, &spec.containers);
+        fresh(
+            &mut self.init,
+            spec.init_containers.as_deref().unwrap_or_default(),
+        );
     }
 
     fn observe(&self) -> (Vec<actions::Container>, Vec<actions::Container>) {

@@ -19,6 +19,13 @@
 //! 5. forwards termination signals to the child, waits, and exits as it
 //!    did (a signal as 128 + its number), which is what the caller reports.
 //!
+//! With a terminal, the command gets one of the container's own: a pty
+//! from the container's `devpts` (so `tty` and `ttyname` name a device
+//! the container has), its line discipline doing the work. The helper
+//! relays between the terminal it was given (the node server's, put in
+//! raw mode) and that pty, and passes window-size changes on, as a
+//! container runtime's exec does with its console.
+//!
 //! Nothing here depends on programs inside the image (no `setsid`, no
 //! `nsenter`), so it works on `FROM scratch` images too.
 
@@ -187,12 +194,22 @@ pub fn main(args: &[String]) -> ! {
         fail(126, &format!("entering the container's namespaces: {e}"));
     }
     drop(pidfd);
+    let console = match request.tty {
+        true => match Console::open() {
+            Ok(console) => Some(console),
+            Err(e) => fail(126, &format!("exec failed: allocating a terminal: {e}")),
+        },
+        false => None,
+    };
     // SAFETY: fork in a single-threaded process.
     let child = unsafe { libc::fork() };
     if child < 0 {
         fail(126, &format!("fork: {}", std::io::Error::last_os_error()));
     }
     if child == 0 {
+        if let Some(console) = &console {
+            console.become_terminal();
+        }
         run_child(&request);
     }
     CHILD.store(child, Ordering::SeqCst);
@@ -200,17 +217,10 @@ pub fn main(args: &[String]) -> ! {
         // SAFETY: installing a handler that only calls kill.
         unsafe { libc::signal(signal, forward as *const () as libc::sighandler_t) };
     }
-    let mut status = 0;
-    loop {
-        // SAFETY: waitpid on our child.
-        let done = unsafe { libc::waitpid(child, &mut status, 0) };
-        if done == child {
-            break;
-        }
-        if done < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            fail(126, "waiting for the command failed");
-        }
-    }
+    let status = match console {
+        Some(console) => console.relay(child),
+        None => wait(child),
+    };
     let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else if libc::WIFSIGNALED(status) {
@@ -219,6 +229,183 @@ pub fn main(args: &[String]) -> ! {
         1
     };
     std::process::exit(code)
+}
+
+/// Waits for the child; its wait status.
+fn wait(child: libc::pid_t) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid on our child.
+        let done = unsafe { libc::waitpid(child, &mut status, 0) };
+        if done == child {
+            return status;
+        }
+        if done < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            fail(126, "waiting for the command failed");
+        }
+    }
+}
+
+/// The window size changed on the outer terminal.
+static RESIZED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn resized(_: libc::c_int) {
+    RESIZED.store(true, Ordering::SeqCst);
+}
+
+/// A pty of the container's own `devpts`, relayed to the terminal the
+/// helper was given on its standard input and output.
+struct Console {
+    master: OwnedFd,
+    slave: OwnedFd,
+}
+
+impl Console {
+    /// Opens a pty in the container's `/dev/pts` (the helper is in the
+    /// container's mount namespace by now).
+    fn open() -> std::io::Result<Console> {
+        let check = |fd: libc::c_int| {
+            if fd < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                // SAFETY: a fresh descriptor we own.
+                Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+            }
+        };
+        // SAFETY: open and ioctls on descriptors we own.
+        unsafe {
+            let master = check(libc::open(
+                c"/dev/pts/ptmx".as_ptr(),
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            ))?;
+            let unlock: libc::c_int = 0;
+            if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let slave = check(libc::ioctl(
+                master.as_raw_fd(),
+                libc::TIOCGPTPEER,
+                libc::O_RDWR | libc::O_NOCTTY,
+            ))?;
+            copy_window_size(0, master.as_raw_fd());
+            Ok(Console { master, slave })
+        }
+    }
+
+    /// In the child: the pty is its standard streams and, once it leads a
+    /// session, its controlling terminal.
+    fn become_terminal(&self) {
+        let slave = self.slave.as_raw_fd();
+        // SAFETY: dup2 onto the standard descriptors; close of the master
+        // the child must not hold.
+        unsafe {
+            for target in 0..3 {
+                libc::dup2(slave, target);
+            }
+            libc::close(self.master.as_raw_fd());
+        }
+    }
+
+    /// Relays until the child has exited and its output is drained;
+    /// returns its wait status.
+    fn relay(self, child: libc::pid_t) -> i32 {
+        drop(self.slave);
+        let master = self.master.as_raw_fd();
+        // SAFETY: terminal attributes of our own standard input, a signal
+        // handler that only stores a flag, and polls, reads and writes on
+        // descriptors we hold.
+        unsafe {
+            let mut raw: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut raw) == 0 {
+                libc::cfmakeraw(&mut raw);
+                libc::tcsetattr(0, libc::TCSANOW, &raw);
+            }
+            libc::signal(libc::SIGWINCH, resized as *const () as libc::sighandler_t);
+            let mut buf = [0u8; 16 * 1024];
+            let mut input_open = true;
+            let mut status = 0;
+            let mut exited = false;
+            loop {
+                if RESIZED.swap(false, Ordering::SeqCst) {
+                    copy_window_size(0, master);
+                }
+                if !exited && libc::waitpid(child, &mut status, libc::WNOHANG) == child {
+                    exited = true;
+                    // Whatever it wrote last is still to be read.
+                    libc::fcntl(master, libc::F_SETFL, libc::O_NONBLOCK);
+                }
+                let mut fds = [
+                    libc::pollfd {
+                        fd: master,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    },
+                    libc::pollfd {
+                        fd: if input_open { 0 } else { -1 },
+                        events: libc::POLLIN,
+                        revents: 0,
+                    },
+                ];
+                let ready = libc::poll(fds.as_mut_ptr(), 2, if exited { 0 } else { 100 });
+                if ready < 0 {
+                    continue;
+                }
+                if fds[0].revents != 0 {
+                    let n = libc::read(master, buf.as_mut_ptr().cast(), buf.len());
+                    if n > 0 {
+                        write_all(1, &buf[..n as usize]);
+                        continue;
+                    }
+                    // EIO: the last holder of the pty's other end is gone,
+                    // so the command has ended or is about to.
+                    if !exited {
+                        status = wait(child);
+                        exited = true;
+                    }
+                    break;
+                } else if exited {
+                    break;
+                }
+                if input_open && fds[1].revents != 0 {
+                    let n = libc::read(0, buf.as_mut_ptr().cast(), buf.len());
+                    if n > 0 {
+                        write_all(master, &buf[..n as usize]);
+                    } else {
+                        input_open = false;
+                    }
+                }
+            }
+            if !exited {
+                return wait(child);
+            }
+            status
+        }
+    }
+}
+
+/// The window size of one terminal onto another.
+fn copy_window_size(from: libc::c_int, to: libc::c_int) {
+    // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write a winsize.
+    unsafe {
+        let mut size: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(from, libc::TIOCGWINSZ, &mut size) == 0 {
+            libc::ioctl(to, libc::TIOCSWINSZ, &size);
+        }
+    }
+}
+
+fn write_all(fd: libc::c_int, mut data: &[u8]) {
+    while !data.is_empty() {
+        // SAFETY: write from a live slice.
+        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+        if n <= 0 {
+            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        data = &data[n as usize..];
+    }
 }
 
 /// In the container: session, directory, capabilities, user, exec.
