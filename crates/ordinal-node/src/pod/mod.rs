@@ -742,7 +742,7 @@ impl<R: Runtime> Worker<R> {
         let name = slot.spec.name.clone();
         let message = format!(
             "back-off {} restarting failed container={name} pod={}",
-            go_duration(slot.delay),
+            text::go_duration(slot.delay),
             self.pod_label()
         );
         self.slot_mut(w).waiting = ("CrashLoopBackOff".into(), Some(message));
@@ -1146,6 +1146,30 @@ impl<R: Runtime> Worker<R> {
             Ok(process) => process,
         };
         slot.image_id = image_id;
+        let instance = Instance {
+            process,
+            spec,
+            definition,
+            generation,
+            started: false,
+            ready: false,
+            probes: None,
+            stopping: None,
+            unhealthy: None,
+        };
+        self.running(w, instance, sandbox).await;
+    }
+
+    /// A container instance runs: its events, the exit watcher, its
+    /// postStart hook, its probes.
+    async fn running(&mut self, w: Which, mut instance: Instance, sandbox: Arc<R::Sandbox>) {
+        let reference = self.reference(Some(w));
+        let name = self.slot(w).spec.name.clone();
+        let (process, definition, generation) = (
+            instance.process.clone(),
+            Arc::clone(&instance.definition),
+            instance.generation,
+        );
         self.ctx
             .recorder
             .normal(&reference, "Created", format!("Created container: {name}"));
@@ -1156,17 +1180,8 @@ impl<R: Runtime> Worker<R> {
         // ready once it runs: say so in the same status write instead of
         // waiting for the probe task to tell.
         let unprobed = definition.startup_probe.is_none();
-        let mut instance = Instance {
-            process: process.clone(),
-            spec,
-            definition: Arc::clone(&definition),
-            generation,
-            started: unprobed,
-            ready: unprobed && definition.readiness_probe.is_none(),
-            probes: None,
-            stopping: None,
-            unhealthy: None,
-        };
+        instance.started = unprobed;
+        instance.ready = unprobed && definition.readiness_probe.is_none();
         let target = slot_target(&instance, &self.ctx, Some(&sandbox));
         if let Some(target) = &target {
             self.ctx.registry.started(
@@ -1491,15 +1506,5 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
-    }
-}
-
-/// A duration as Go prints it (`10s`, `1m20s`, `5m0s`).
-fn go_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 60 {
-        format!("{s}s")
-    } else {
-        format!("{}m{}s", s / 60, s % 60)
     }
 }

@@ -301,6 +301,52 @@ fn os_text(e: &std::io::Error) -> String {
         .to_lowercase()
 }
 
+/// Waits for a container's process, then ends what it leaves: its
+/// session's processes, everything in its cgroup (commands run in it with
+/// `kubectl exec` too, as runc kills them), its log; and reports how it
+/// ended (`OOMKilled` when the kernel killed it for its memory limit).
+async fn reap(
+    mut child: Child,
+    pidfd: Arc<Option<OwnedFd>>,
+    cgroup: Option<ContainerCgroup>,
+    pumps: [tokio::task::JoinHandle<()>; 2],
+    log: ContainerLog,
+    report: watch::Sender<Option<Exit>>,
+) {
+    let pid = child.id();
+    let status = child.wait().await;
+    // The session the container led goes with it, as a container's PID
+    // namespace would.
+    // SAFETY: kill of a process group we created (setsid).
+    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+    let oom_killed = match cgroup {
+        Some(cgroup) => {
+            let oom = cgroup.oom_killed();
+            remove_cgroup(cgroup).await;
+            oom
+        }
+        None => false,
+    };
+    for p in pumps {
+        let _ = p.await;
+    }
+    log.end();
+    let exit = match status {
+        Ok(s) => Exit {
+            oom_killed,
+            ..Exit::from_status(s)
+        },
+        Err(_) => Exit {
+            code: 137,
+            signal: Some(libc::SIGKILL),
+            at: jiff::Timestamp::now(),
+            oom_killed: false,
+        },
+    };
+    drop(pidfd);
+    let _ = report.send(Some(exit));
+}
+
 /// Joins the cgroups behind these `cgroup.procs` descriptors: one write
 /// each, no allocation (for a child before `exec`).
 fn join_cgroup(fds: &[OwnedFd]) -> std::io::Result<()> {
@@ -535,46 +581,14 @@ impl Runtime for ProcessRuntime {
             pump(child.stdout.take(), log.clone(), Stream::Stdout),
             pump(child.stderr.take(), log.clone(), Stream::Stderr),
         ];
-        {
-            let pidfd = Arc::clone(&pidfd);
-            let log_end = log.clone();
-            let cgroup = cgroup.clone();
-            tokio::spawn(async move {
-                let status = child.wait().await;
-                // The session the container led: whatever it left behind
-                // goes with it, as a container's PID namespace would.
-                // SAFETY: kill of a process group we created (setsid).
-                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
-                // So does everything that joined its cgroup (commands run
-                // in it with `kubectl exec`), as runc kills them.
-                let oom_killed = match cgroup {
-                    Some(cgroup) => {
-                        let oom = cgroup.oom_killed();
-                        remove_cgroup(cgroup).await;
-                        oom
-                    }
-                    None => false,
-                };
-                for p in pumps {
-                    let _ = p.await;
-                }
-                log_end.end();
-                let exit = match status {
-                    Ok(s) => Exit {
-                        oom_killed,
-                        ..Exit::from_status(s)
-                    },
-                    Err(_) => Exit {
-                        code: 137,
-                        signal: Some(libc::SIGKILL),
-                        at: jiff::Timestamp::now(),
-                        oom_killed: false,
-                    },
-                };
-                drop(pidfd);
-                let _ = report.send(Some(exit));
-            });
-        }
+        tokio::spawn(reap(
+            child,
+            Arc::clone(&pidfd),
+            cgroup.clone(),
+            pumps,
+            log.clone(),
+            report,
+        ));
         let signaller = Arc::new(move |sig: i32| {
             // Through the pidfd we hold: never to a recycled PID.
             if let Some(fd) = pidfd.as_ref() {
