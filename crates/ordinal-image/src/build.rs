@@ -499,7 +499,7 @@ impl ImageBuilder {
 }
 
 /// Whether an ELF binary has no program interpreter (is static).
-fn is_static_elf(b: &[u8]) -> bool {
+pub(crate) fn is_static_elf(b: &[u8]) -> bool {
     let u16_at = |o: usize| {
         b.get(o..o + 2)
             .map(|s| u16::from_le_bytes([s[0], s[1]]) as usize)

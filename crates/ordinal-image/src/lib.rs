@@ -24,6 +24,7 @@ pub mod digest;
 pub mod import;
 mod materialize;
 pub mod platform;
+pub mod program;
 mod progress;
 pub mod pull;
 pub mod reference;

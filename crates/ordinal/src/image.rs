@@ -1,9 +1,9 @@
 //! `ordinal image`: the node's images from the command line, as `kind
 //! load` and `crictl images` give them — import archives without a
-//! registry, list, pull, remove. They work on the store of `ordinal up`'s
-//! node (`<data dir>/node/image-store`) whether or not it runs; a running
-//! node sees the change at once, so a pod waiting for an imported image
-//! starts.
+//! registry, pack a program of this machine into an image, list, pull,
+//! remove. They work on the store of `ordinal up`'s node (`<data
+//! dir>/node/image-store`) whether or not it runs; a running node sees the
+//! change at once, so a pod waiting for an imported image starts.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -20,6 +20,22 @@ pub enum ImageCommand {
     Import {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+    /// Make an image of a program of this machine and store it, as
+    /// import does: the binary (as /usr/local/bin/NAME, the image's
+    /// Entrypoint) with the shared libraries ldd lists for it, /etc/passwd
+    /// and /etc/group with root and nobody, /tmp, and this machine's
+    /// /etc/os-release. For running a binary you just built as pods,
+    /// without docker.
+    Pack {
+        /// The image's name, NAME:TAG (e.g. ordinal-kv:dev).
+        reference: String,
+        /// The program (e.g. target/debug/ordinal-kv).
+        binary: PathBuf,
+        /// The image's Cmd: the arguments the program gets when a pod
+        /// gives none (everything after --cmd).
+        #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "ARG")]
+        cmd: Vec<String>,
     },
     /// List the stored images.
     #[command(alias = "list")]
@@ -73,6 +89,15 @@ pub async fn run(data_dir: &Path, command: ImageCommand) -> anyhow::Result<()> {
             anyhow::ensure!(failed == 0, "{failed} archive(s) could not be imported");
             Ok(())
         }
+        ImageCommand::Pack {
+            reference,
+            binary,
+            cmd,
+        } => {
+            let image = pack(&store, &reference, &binary, &cmd)?;
+            println!("packed {} from {}", describe(&image), binary.display());
+            Ok(())
+        }
         ImageCommand::Ls => {
             print!("{}", table(&store.list()));
             Ok(())
@@ -118,6 +143,81 @@ pub async fn run(data_dir: &Path, command: ImageCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The users of a packed image: root, and nobody for `runAsUser: 65534`.
+const PACKED_PASSWD: &[u8] =
+    b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+const PACKED_GROUP: &[u8] = b"root:x:0:\nnogroup:x:65534:\n";
+/// Names from /etc/hosts first, as on Debian: without this file glibc
+/// asks DNS first and, when DNS answers "no such name", never reads
+/// /etc/hosts (so `localhost` would not resolve).
+const PACKED_NSSWITCH: &[u8] = b"hosts: files dns\n";
+
+/// The image `ordinal image pack` makes of `binary`: see
+/// [`ImageCommand::Pack`].
+fn packed_image(binary: &Path, cmd: &[String]) -> anyhow::Result<ordinal_image::build::BuiltImage> {
+    let name = binary
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .with_context(|| format!("{}: not a program's path", binary.display()))?;
+    let inner = format!("/usr/local/bin/{name}");
+    let mut builder = ordinal_image::build::ImageBuilder::new()
+        .mkdir("/etc", 0o755)
+        .mkdir("/root", 0o700)
+        .mkdir("/tmp", 0o1777)
+        .add_bytes("/etc/passwd", PACKED_PASSWD, 0o644)
+        .add_bytes("/etc/group", PACKED_GROUP, 0o644)
+        .add_bytes("/etc/nsswitch.conf", PACKED_NSSWITCH, 0o644)
+        .add_program(binary, &inner)?
+        .entrypoint([inner.as_str()]);
+    if let Some(release) = ["/etc/os-release", "/usr/lib/os-release"]
+        .into_iter()
+        .find_map(|p| std::fs::read(p).ok())
+    {
+        builder = builder.add_bytes("/etc/os-release", &release, 0o644);
+    }
+    if !cmd.is_empty() {
+        builder = builder.cmd(cmd.iter().cloned());
+    }
+    Ok(builder.build())
+}
+
+/// Packs `binary` as `reference` into the store: the image is written as
+/// an OCI layout in a temporary directory and imported from there, so it
+/// is stored exactly as an imported archive would be.
+fn pack(
+    store: &ImageStore,
+    reference: &str,
+    binary: &Path,
+    cmd: &[String],
+) -> anyhow::Result<Image> {
+    let parsed = Reference::parse(reference).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(name) = parsed.tagged_name().filter(|_| parsed.digest().is_none()) else {
+        anyhow::bail!(
+            "{reference}: name the image NAME:TAG; its digest is known only once it is made"
+        );
+    };
+    let image = packed_image(binary, cmd)?;
+    let work = tempfile::Builder::new()
+        .prefix("ordinal-pack-")
+        .tempdir()
+        .context("making a temporary directory")?;
+    let layout = work.path().join("layout");
+    ordinal_image::build::write(
+        &layout,
+        ordinal_image::build::Format::OciLayout,
+        ordinal_image::compression::Compression::None,
+        &[ordinal_image::build::Tagged::one(&image, &name)],
+    )
+    .with_context(|| format!("writing the image to {}", layout.display()))?;
+    let mut stored = store
+        .import(&layout, &ordinal_image::NoProgress)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    stored
+        .pop()
+        .with_context(|| format!("{reference}: the import stored no image"))
 }
 
 /// `name (id, size)` of an image.
@@ -324,6 +424,77 @@ impl Progress for Lines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_packed_program_is_stored_with_its_libraries_users_and_entrypoint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(&tmp.path().join("store")).unwrap();
+        let getent = Path::new("/usr/bin/getent");
+        let image = pack(&store, "getent:test", getent, &["hosts".into()]).unwrap();
+        assert_eq!(image.repo_tags, ["docker.io/library/getent:test"]);
+        assert_eq!(
+            image.config.entrypoint.as_deref(),
+            Some(&["/usr/local/bin/getent".to_string()][..])
+        );
+        assert_eq!(
+            image.config.cmd.as_deref(),
+            Some(&["hosts".to_string()][..])
+        );
+        let found = store
+            .get(&Reference::parse("getent:test").unwrap())
+            .expect("stored under its name");
+        assert_eq!(found.id, image.id);
+
+        let layers = store.layer_dirs(&image).unwrap();
+        let file = |p: &str| layers.iter().map(|l| l.join(p)).find(|p| p.exists());
+        assert!(file("usr/local/bin/getent").is_some());
+        for lib in ordinal_image::program::shared_libraries(getent).unwrap() {
+            let inner = lib.strip_prefix("/").unwrap().to_str().unwrap().to_string();
+            assert!(file(&inner).is_some(), "{inner} is in the image");
+        }
+        let passwd = std::fs::read_to_string(file("etc/passwd").unwrap()).unwrap();
+        assert_eq!(
+            passwd
+                .lines()
+                .map(|l| l.split(':').next().unwrap())
+                .collect::<Vec<_>>(),
+            ["root", "nobody"]
+        );
+        let tmp_mode = std::fs::metadata(file("tmp").unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(tmp_mode & 0o7777, 0o1777);
+        assert_eq!(
+            std::fs::read(file("etc/os-release").unwrap()).unwrap(),
+            std::fs::read("/etc/os-release").unwrap()
+        );
+    }
+
+    #[test]
+    fn packing_refuses_digests_scripts_and_missing_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(&tmp.path().join("store")).unwrap();
+        let getent = Path::new("/usr/bin/getent");
+        let digest = format!("x@sha256:{}", "a".repeat(64));
+        let err = pack(&store, &digest, getent, &[]).unwrap_err().to_string();
+        assert!(err.contains("NAME:TAG"), "{err}");
+        let err = pack(&store, "Upper:1", getent, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must be lowercase"), "{err}");
+        let script = tmp.path().join("run.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        let err = pack(&store, "s:1", &script, &[]).unwrap_err().to_string();
+        assert!(err.contains("not an ELF program"), "{err}");
+        let err = pack(&store, "m:1", &tmp.path().join("missing"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing"), "{err}");
+        assert!(store.list().is_empty(), "nothing stored");
+    }
 
     #[test]
     fn sizes_read_as_crictl_prints_them() {

@@ -1,21 +1,30 @@
 //! `examples/statefulset-basics/README.md`, replayed step by step with the
-//! real kubectl against a real `ordinal up` (pods run as processes in
-//! their own namespaces; needs root and busybox).
+//! real kubectl against a real `ordinal up` (pods run their images in
+//! their own namespaces; needs root).
+//!
+//! The README walks the upstream tutorial with its unmodified `web.yaml`,
+//! whose Pods run `registry.k8s.io/nginx-slim:0.21` (and `0.24` after the
+//! rolling update). The test has no network, so it takes the README's
+//! offline way: it builds a stand-in for both tags from Debian's nginx
+//! package (`common::images::nginx_slim`; needs Debian's nginx, curl and
+//! busybox-static), writes it as the docker-save archive `nginx-slim.tar`
+//! and imports it with `ordinal image import`.
 //!
 //! The README is the script (`common::replay`): every command of its
 //! console blocks is named here in order, run as a reader runs it, and
 //! must show what the README shows. Between the steps the test checks
 //! what the README only tells: the order in which the watches saw Pods
-//! come and go, that DNS follows a Pod to its new address, and that the
-//! rollback brought back the first revision. The setup block of the
-//! README (building and starting ordinal, `KUBECONFIG`) is what
-//! `Ordinal::start()` does.
+//! come and go, that DNS follows a Pod to its new address, which image
+//! each Pod's container runs, and that a Pod sees the image's files and
+//! not the host's. The setup block of the README (building and starting
+//! ordinal, `KUBECONFIG`) is what `Ordinal::start()` does.
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::images::{NGINX_SLIM, NGINX_SLIM_NEXT, nginx_slim_archive};
 use common::replay::{self, Replay, Watch};
 use common::{Ordinal, eventually};
 
@@ -141,67 +150,138 @@ fn pod_ip(o: &Ordinal, pod: &str) -> String {
     o.ok(&["get", "pod", pod, "-o", "jsonpath={.status.podIP}"])
 }
 
-#[test]
-fn the_statefulset_basics_readme_replays() {
-    let o = Ordinal::start();
-    let mut r = Replay::new(&o, &example());
-    // The hand-made volume's directory: one of this test's own.
-    let volumes = tempfile::tempdir().unwrap();
-    let pv = r.workdir().join("persistentvolume.yaml");
-    let text = std::fs::read_to_string(&pv).unwrap();
-    let path = "/tmp/ordinal-statefulset-basics/pv-manual";
-    assert_eq!(text.matches(path).count(), 1, "{text}");
-    let own = volumes.path().join("pv-manual");
-    std::fs::write(&pv, text.replace(path, own.to_str().unwrap())).unwrap();
+/// The image each Pod's container runs, by the node's status, once the
+/// set's Pods are exactly `names`, each Ready, none being deleted, and
+/// each with the image given.
+fn wait_images(o: &Ordinal, want: &[(&str, &str)]) {
+    let names: Vec<&str> = want.iter().map(|(n, _)| *n).collect();
+    wait_ready(o, &names, &[]);
+    eventually(&format!("{want:?}"), WAIT, || {
+        want.iter()
+            .all(|(pod, image)| running_image(o, pod) == *image)
+    });
+}
 
-    // Creating a StatefulSet: the Pods come in order.
-    let watch = r.watch("kubectl get pods -w -l app=nginx");
-    r.run("kubectl apply -f service.yaml");
-    r.run("kubectl apply -f statefulset.yaml");
-    wait_ready(&o, &["web-0", "web-1", "web-2"], &[]);
-    assert_created_in_order(&watch, &["web-0", "web-1", "web-2"]);
-    drop(watch);
-    r.until("kubectl get service nginx");
-    r.until("kubectl get statefulsets");
+/// The image the node reports the Pod's container runs.
+fn running_image(o: &Ordinal, pod: &str) -> String {
+    let out = o.run(&[
+        "get",
+        "pod",
+        pod,
+        "-o",
+        "jsonpath={.status.containerStatuses[0].image}",
+    ]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
 
-    // Pods in a StatefulSet: names, hostnames, DNS, a shell.
-    r.until("kubectl get pods -l app=nginx");
-    r.until("kubectl get all");
-    r.run("for i in 0 1 2; do kubectl exec web-$i -- hostname; done");
-    let before = r.until("kubectl exec web-0 -- getent hosts web-1.nginx");
-    assert_eq!(address(&before), pod_ip(&o, "web-1"));
-    let mut shell = r.session("kubectl exec -it web-0 -- /bin/sh");
-    r.typed(&mut shell, "hostname");
-    r.typed(&mut shell, "cat /www/index.html");
-    r.typed(&mut shell, "busybox wget -qO- web-2.nginx");
-    r.typed(&mut shell, "exit");
+/// Waits until none of the set's Pods is left.
+fn wait_gone(o: &Ordinal) {
+    eventually("the set's Pods are gone", WAIT, || pods(o).is_empty());
+}
 
-    // Writing to stable storage: the claims, and the pages kept across
-    // the deletion of every Pod.
-    r.run("kubectl get pvc -l app=nginx");
-    r.until_any_order("kubectl get pv");
-    r.run("for i in 0 1 2; do kubectl exec web-$i -- busybox wget -qO- localhost; done");
-    r.run(
-        r#"for i in 0 1 2; do kubectl exec web-$i -- sh -c 'echo "edited by hand" >> /www/index.html'; done"#,
+/// `ordinal image import ARCHIVE` for this ordinal's data dir: the
+/// README's offline step.
+fn import(o: &Ordinal, archive: &Path) {
+    let out = std::process::Command::new(common::binary())
+        .args(["image", "import", "--data-dir"])
+        .arg(&o.dir)
+        .arg(archive)
+        .output()
+        .expect("ordinal image import runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    let old = uids(&o);
-    let watch = r.watch("kubectl get pods -w -l app=nginx");
-    r.run("kubectl delete pod -l app=nginx --wait=false");
-    wait_ready(&o, &["web-0", "web-1", "web-2"], &old);
-    assert_created_in_order(&watch, &["web-0", "web-1", "web-2"]);
-    drop(watch);
-    r.until("for i in 0 1 2; do kubectl exec web-$i -- busybox wget -qO- localhost; done");
-    let after = r.until("kubectl exec web-0 -- getent hosts web-1.nginx");
-    assert_eq!(address(&after), pod_ip(&o, "web-1"), "DNS follows web-1");
+    for name in [NGINX_SLIM, NGINX_SLIM_NEXT] {
+        assert!(stdout.contains(&format!("imported {name} ")), "{stdout}");
+    }
+}
 
-    // Scaling out, in order, and in, in reverse order.
-    let watch = r.watch("kubectl get pods -w -l app=nginx");
+/// The tutorial's check of the pages, `kubectl exec -i -t` on a terminal.
+const CURL: &str =
+    r#"for i in 0 1; do kubectl exec -i -t "web-$i" -- curl http://localhost/; done"#;
+
+/// Creating a StatefulSet: the Pods come in order, and run the image's
+/// files, none of the host's.
+fn creating_a_statefulset(r: &mut Replay, o: &Ordinal) {
+    let watch = r.watch("kubectl get pods --watch -l app=nginx");
+    r.run("kubectl apply -f web.yaml");
+    wait_ready(o, &["web-0", "web-1"], &[]);
+    r.until("kubectl get service nginx");
+    r.until("kubectl get statefulset web");
+    assert_created_in_order(&watch, &["web-0", "web-1"]);
+    drop(watch);
+    assert_eq!(running_image(o, "web-0"), NGINX_SLIM);
+
+    // What runs in the Pods: the image's files, none of the host's.
+    let os_release = r.run("kubectl exec web-0 -- cat /etc/os-release");
+    assert_eq!(
+        os_release,
+        std::fs::read_to_string("/etc/os-release").unwrap(),
+        "the stand-in carries this machine's os-release"
+    );
+    let host_only = o.run(&["exec", "web-0", "--", "test", "-e", "/usr/bin/apt-get"]);
+    assert!(
+        !host_only.status.success(),
+        "a Pod sees the host's /usr/bin/apt-get"
+    );
+}
+
+/// Pods in a StatefulSet: names, hostnames, DNS names that follow the
+/// Pods to their new addresses.
+fn pods_in_a_statefulset(r: &mut Replay, o: &Ordinal) {
+    r.until("kubectl get pods -l app=nginx");
+    r.run(r#"for i in 0 1; do kubectl exec "web-$i" -- sh -c 'hostname'; done"#);
+    let mut shell = r.session("kubectl exec -it web-0 -- /bin/sh");
+    let web0 = r.typed(&mut shell, "getent hosts web-0.nginx");
+    let web1 = r.typed(&mut shell, "getent hosts web-1.nginx");
+    r.typed(&mut shell, "exit");
+    assert_eq!(address(&web0), pod_ip(o, "web-0"));
+    assert_eq!(address(&web1), pod_ip(o, "web-1"));
+    let old = uids(o);
+    let watch = r.watch("kubectl get pod --watch -l app=nginx");
+    r.run("kubectl delete pod -l app=nginx --wait=false");
+    wait_ready(o, &["web-0", "web-1"], &old);
+    assert_created_in_order(&watch, &["web-0", "web-1"]);
+    drop(watch);
+    r.run("for i in 0 1; do kubectl exec web-$i -- sh -c 'hostname'; done");
+    let mut shell = r.session("kubectl exec -it web-0 -- /bin/sh");
+    let web0 = r.typed(&mut shell, "getent hosts web-0.nginx");
+    let web1 = r.typed(&mut shell, "getent hosts web-1.nginx");
+    r.typed(&mut shell, "exit");
+    assert_eq!(address(&web0), pod_ip(o, "web-0"), "DNS follows web-0");
+    assert_eq!(address(&web1), pod_ip(o, "web-1"), "DNS follows web-1");
+}
+
+/// Writing to stable storage: each page on its claim, kept across the
+/// deletion of every Pod.
+fn writing_to_stable_storage(r: &mut Replay, o: &Ordinal) {
+    r.run("kubectl get pvc -l app=nginx");
+    r.run(
+        r#"for i in 0 1; do kubectl exec "web-$i" -- sh -c 'echo "$(hostname)" > /usr/share/nginx/html/index.html'; done"#,
+    );
+    r.until_on_terminal(CURL);
+    let old = uids(o);
+    let watch = r.watch("kubectl get pod --watch -l app=nginx");
+    r.run("kubectl delete pod -l app=nginx --wait=false");
+    wait_ready(o, &["web-0", "web-1"], &old);
+    assert_created_in_order(&watch, &["web-0", "web-1"]);
+    drop(watch);
+    r.until_on_terminal(CURL);
+}
+
+/// Scaling up, in order, and down, in reverse order.
+fn scaling(r: &mut Replay, o: &Ordinal) {
+    let watch = r.watch("kubectl get pods --watch -l app=nginx");
     r.run("kubectl scale sts web --replicas=5");
-    wait_ready(&o, &["web-0", "web-1", "web-2", "web-3", "web-4"], &[]);
-    assert_created_in_order(&watch, &["web-3", "web-4"]);
-    r.until("kubectl get pvc -l app=nginx");
+    wait_ready(o, &["web-0", "web-1", "web-2", "web-3", "web-4"], &[]);
+    assert_created_in_order(&watch, &["web-2", "web-3", "web-4"]);
+    drop(watch);
+    let watch = r.watch("kubectl get pod --watch -l app=nginx");
     r.run(r#"kubectl patch sts web -p '{"spec":{"replicas":3}}'"#);
-    wait_ready(&o, &["web-0", "web-1", "web-2"], &[]);
+    wait_ready(o, &["web-0", "web-1", "web-2"], &[]);
     let seen = rows(&watch);
     let web4_gone = seen.iter().rposition(|r| r.name == "web-4");
     let web4_ends = position(&seen, 0, |r| r.name == "web-4" && r.status == "Terminating");
@@ -213,128 +293,174 @@ fn the_statefulset_basics_readme_replays() {
     );
     drop(watch);
     r.run("kubectl get pvc -l app=nginx");
+}
 
-    // Updating: staged behind a partition, a canary, then the rest.
-    let first_revision = o.ok(&[
-        "get",
-        "sts",
-        "web",
-        "-o",
-        "jsonpath={.status.currentRevision}",
-    ]);
-    let images = "kubectl get pods -l app=nginx -o 'custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[0].image'";
+/// Updating: a rolling update from the highest ordinal down, then one
+/// staged behind a partition, a canary, the rest; OnDelete.
+fn updating(r: &mut Replay, o: &Ordinal) {
+    let template = "--template '{{range $i, $c := .spec.containers}}{{$c.image}}{{end}}'";
+    let all_images =
+        format!(r#"for p in 0 1 2; do kubectl get pod "web-$p" {template}; echo; done"#);
+    let watch = r.watch("kubectl get pod -l app=nginx --watch");
+    r.run(
+        r#"kubectl patch statefulset web --type='json' -p='[{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value":"registry.k8s.io/nginx-slim:0.24"}]'"#,
+    );
+    wait_images(
+        o,
+        &[
+            ("web-0", NGINX_SLIM_NEXT),
+            ("web-1", NGINX_SLIM_NEXT),
+            ("web-2", NGINX_SLIM_NEXT),
+        ],
+    );
+    let seen = rows(&watch);
+    let ends = |name: &str| {
+        position(&seen, 0, |r| r.name == name && r.status == "Terminating")
+            .unwrap_or_else(|| panic!("the watch never saw {name} replaced:\n{}", shown(&seen)))
+    };
+    assert!(
+        ends("web-2") < ends("web-1") && ends("web-1") < ends("web-0"),
+        "replaced from the highest ordinal down:\n{}",
+        shown(&seen)
+    );
+    drop(watch);
+    r.until(&all_images);
+    let image_id = |pod: &str| {
+        o.ok(&[
+            "get",
+            "pod",
+            pod,
+            "-o",
+            "jsonpath={.status.containerStatuses[0].imageID}",
+        ])
+    };
+    let next_id = image_id("web-0");
+
     r.run(
         r#"kubectl patch statefulset web -p '{"spec":{"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":3}}}}'"#,
     );
     r.run(
-        r#"kubectl patch statefulset web --type=json -p '[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"busybox:1.37"}]'"#,
+        r#"kubectl patch statefulset web --type='json' -p='[{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value":"registry.k8s.io/nginx-slim:0.21"}]'"#,
     );
-    r.run(images);
-    let old = uids(&o);
+    let old = uids(o);
     r.run("kubectl delete pod web-2 --wait=false");
-    wait_ready(&o, &["web-0", "web-1", "web-2"], &old[2..]);
-    r.run(images);
+    let watch = r.watch("kubectl get pod -l app=nginx --watch");
+    wait_ready(o, &["web-0", "web-1", "web-2"], &old[2..]);
+    r.run(&format!("kubectl get pod web-2 {template}"));
+    assert_eq!(running_image(o, "web-2"), NGINX_SLIM_NEXT);
     r.run(
         r#"kubectl patch statefulset web -p '{"spec":{"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":2}}}}'"#,
     );
-    r.run("kubectl rollout status statefulset/web");
-    r.until(images);
-    let old = uids(&o);
+    wait_images(
+        o,
+        &[
+            ("web-0", NGINX_SLIM_NEXT),
+            ("web-1", NGINX_SLIM_NEXT),
+            ("web-2", NGINX_SLIM),
+        ],
+    );
+    r.until(&format!("kubectl get pod web-2 {template}"));
+    assert_ne!(
+        image_id("web-2"),
+        next_id,
+        "the canary runs the other image"
+    );
+    let old = uids(o);
     r.run("kubectl delete pod web-1 --wait=false");
-    wait_ready(&o, &["web-0", "web-1", "web-2"], &old[1..2]);
-    r.until(images);
+    wait_ready(o, &["web-0", "web-1", "web-2"], &old[1..2]);
+    r.until(&format!("kubectl get pod web-1 {template}"));
+    assert_eq!(running_image(o, "web-1"), NGINX_SLIM_NEXT);
     r.run(
         r#"kubectl patch statefulset web -p '{"spec":{"updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"partition":0}}}}'"#,
     );
-    r.run("kubectl rollout status statefulset/web");
-    r.until(images);
-
-    // Rolling back: the first template again, as revision 3, same hash.
-    r.run("kubectl rollout history statefulset/web");
-    r.run("kubectl rollout undo statefulset/web");
-    r.run("kubectl rollout status statefulset/web");
-    r.run("kubectl rollout history statefulset/web");
-    r.until("kubectl get pods -l app=nginx -o 'custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[0].image,REVISION:.metadata.labels.controller-revision-hash'");
-    let revisions = o.ok(&[
-        "get",
-        "pods",
-        "-l",
-        "app=nginx",
-        "-o",
-        "jsonpath={.items[*].metadata.labels.controller-revision-hash}",
-    ]);
-    assert_eq!(
-        revisions,
-        [first_revision.as_str(); 3].join(" "),
-        "the Pods are back at the first revision"
+    wait_images(
+        o,
+        &[
+            ("web-0", NGINX_SLIM),
+            ("web-1", NGINX_SLIM),
+            ("web-2", NGINX_SLIM),
+        ],
     );
-    let status = o.ok(&[
-        "get",
-        "sts",
-        "web",
-        "-o",
-        "jsonpath={.status.currentRevision} {.status.updateRevision}",
-    ]);
-    assert_eq!(status, format!("{first_revision} {first_revision}"));
-    let number = o.ok(&[
-        "get",
-        "controllerrevision",
-        &first_revision,
-        "-o",
-        "jsonpath={.revision}",
-    ]);
-    assert_eq!(number, "3", "the first template came back as revision 3");
+    drop(watch);
+    r.until(&all_images);
+    r.run_failing(
+        r#"kubectl patch statefulset web -p '{"spec":{"updateStrategy":{"type":"OnDelete"}}}'"#,
+    );
+    r.run(
+        r#"kubectl patch statefulset web -p '{"spec":{"updateStrategy":{"type":"OnDelete","rollingUpdate":null}}}'"#,
+    );
+    let strategy = o.ok(&["get", "sts", "web", "-o", "jsonpath={.spec.updateStrategy}"]);
+    assert_eq!(strategy, r#"{"type":"OnDelete"}"#);
+}
 
-    // Deleting the set without its Pods: a new set adopts them as they
-    // are and makes only the missing one.
+/// Deleting without the Pods (a new set adopts web-1, makes web-0 and
+/// scales web-2 away), then with them: the claims stay and a new set
+/// finds its data.
+fn deleting(r: &mut Replay, o: &Ordinal) {
+    let watch = r.watch("kubectl get pods --watch -l app=nginx");
     r.run("kubectl delete statefulset web --cascade=orphan");
-    r.run("kubectl get pods -l app=nginx");
-    let kept: Vec<String> = pods(&o)
+    r.until("kubectl get pods -l app=nginx");
+    let web1 = pods(o)
         .into_iter()
-        .filter(|p| p.name != "web-0")
-        .map(|p| p.uid)
-        .collect();
+        .find(|p| p.name == "web-1")
+        .expect("web-1")
+        .uid;
     r.run("kubectl delete pod web-0");
     r.run("kubectl get pods -l app=nginx");
-    r.run("kubectl apply -f statefulset.yaml");
-    r.run("kubectl rollout status statefulset/web");
-    r.until("kubectl get pods -l app=nginx -o 'custom-columns=NAME:.metadata.name,OWNER:.metadata.ownerReferences[0].name'");
-    let now: Vec<String> = pods(&o)
-        .into_iter()
-        .filter(|p| p.name != "web-0")
-        .map(|p| p.uid)
-        .collect();
-    assert_eq!(now, kept, "web-1 and web-2 were adopted, not replaced");
+    drop(watch);
+    let watch = r.watch("kubectl get pods --watch -l app=nginx");
+    r.run("kubectl apply -f web.yaml");
+    wait_ready(o, &["web-0", "web-1"], &[]);
+    let now = pods(o);
+    assert_eq!(
+        now.iter().find(|p| p.name == "web-1").map(|p| &p.uid),
+        Some(&web1),
+        "web-1 was adopted, not replaced"
+    );
+    let seen = rows(&watch);
+    assert!(
+        position(&seen, 0, |r| r.name == "web-2" && r.status == "Terminating").is_some(),
+        "web-2 was terminated:\n{}",
+        shown(&seen)
+    );
+    drop(watch);
+    r.until_on_terminal(CURL);
 
-    // Deleting the set with its Pods keeps the claims; a new set finds
-    // its data.
+    // Deleting with the Pods keeps the claims; a new set finds its data.
+    let watch = r.watch("kubectl get pods --watch -l app=nginx");
     r.run("kubectl delete statefulset web");
-    r.until("kubectl get pods -l app=nginx");
-    r.run("kubectl get pvc -l app=nginx");
-    r.run("kubectl apply -f statefulset.yaml");
-    r.run("kubectl rollout status statefulset/web");
-    r.until("for i in 0 1 2; do kubectl exec web-$i -- busybox wget -qO- localhost; done");
+    wait_gone(o);
+    drop(watch);
+    r.run("kubectl delete service nginx");
+    r.run("kubectl apply -f web.yaml");
+    wait_ready(o, &["web-0", "web-1"], &[]);
+    r.until_on_terminal(CURL);
+    r.run("kubectl delete service nginx");
+    r.run("kubectl delete statefulset web");
+    wait_gone(o);
+}
 
-    // A volume made by hand, and a claim that binds to it.
-    r.run("kubectl apply -f persistentvolume.yaml");
-    r.until("kubectl get pv pv-manual");
-    r.run("kubectl apply -f persistentvolumeclaim.yaml");
-    r.until("kubectl get pvc claim-manual");
-    r.until("kubectl get pv pv-manual");
-    let bound = o.ok(&[
-        "get",
-        "pv",
-        "pv-manual",
-        "-o",
-        "jsonpath={.spec.hostPath.path}",
-    ]);
-    assert_eq!(bound, own.to_str().unwrap());
+#[test]
+fn the_statefulset_basics_readme_replays() {
+    let o = Ordinal::start();
+    let mut r = Replay::new(&o, &example());
+    // Before you begin: offline, the image comes from an archive.
+    let archive = r.workdir().join("nginx-slim.tar");
+    nginx_slim_archive(&archive);
+    import(&o, &archive);
+
+    creating_a_statefulset(&mut r, &o);
+    pods_in_a_statefulset(&mut r, &o);
+    writing_to_stable_storage(&mut r, &o);
+    scaling(&mut r, &o);
+    updating(&mut r, &o);
+    deleting(&mut r, &o);
 
     // Cleaning up.
-    r.run("kubectl delete -f cleanup.yaml");
-    r.run("kubectl delete pvc -l app=nginx");
+    r.run("kubectl get pvc");
+    r.run("kubectl delete pvc www-web-0 www-web-1 www-web-2 www-web-3 www-web-4");
+    r.until("kubectl get pvc");
     r.until("kubectl get pv");
-    r.until("kubectl get all");
     r.finish();
 }
 
@@ -376,6 +502,10 @@ fn readme_output_is_compared_without_what_differs_between_runs() {
         replay::normalize("www-web-3 claim-manual local-path"),
         "www-web-3 claim-manual local-path"
     );
+
+    // What a terminal shows: busybox's prompt without its cursor query.
+    assert_eq!(replay::plain("/ # \x1b[6n"), "/ # ");
+    assert_eq!(replay::plain("a\x1b[1;31mred\x1b[0m\x1b=b"), "aredb");
 
     let shown = |s: &[&str]| s.iter().map(|l| l.to_string()).collect::<Vec<_>>();
     assert!(replay::shows(

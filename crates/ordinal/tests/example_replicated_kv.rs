@@ -8,7 +8,10 @@
 //! each step of this test must be the next of them, so the two cannot
 //! drift apart. The setup commands before them (building, `ordinal up`,
 //! `KUBECONFIG`) are the harness's: it builds `ordinal-kv` with cargo and
-//! starts `ordinal up` on a temporary data dir.
+//! starts `ordinal up` on a temporary data dir. The README's `ordinal
+//! image pack` line is checked to be the one this test runs, with the
+//! test's own `ordinal` and build directory; the pods then run that
+//! image (`ordinal-kv:dev`, pull policy Never) and nothing of the host.
 
 mod common;
 
@@ -89,23 +92,60 @@ fn words(line: &str, pwd: &str) -> Vec<String> {
     out
 }
 
+fn readme() -> String {
+    std::fs::read_to_string(repo().join("examples/replicated-kv/README.md")).unwrap()
+}
+
 /// The README's kubectl commands, in order, as argument lists.
-fn readme_commands(bin_dir: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(repo().join("examples/replicated-kv/README.md")).unwrap();
-    // The README builds into the repository's target/debug; the test's
-    // build may live elsewhere ($CARGO_TARGET_DIR), so the one path the
-    // README names is the one the test built into.
+fn readme_commands() -> Vec<Vec<String>> {
     let pwd = repo().to_string_lossy().into_owned();
-    let readme_bin = format!("{pwd}/target/debug");
-    text.lines()
+    readme()
+        .lines()
         .filter_map(|l| l.strip_prefix("$ kubectl "))
-        .map(|l| {
-            words(l, &pwd)
-                .into_iter()
-                .map(|w| w.replace(&readme_bin, &bin_dir.to_string_lossy()))
-                .collect()
-        })
+        .map(|l| words(l, &pwd))
         .collect()
+}
+
+/// The README's `ordinal image pack` command, and the line it shows.
+const PACK: &str = "target/debug/ordinal image pack ordinal-kv:dev target/debug/ordinal-kv";
+
+/// Runs the README's `ordinal image pack` (checked to be [`PACK`]) with
+/// the `ordinal` under test, the `ordinal-kv` built into `bin_dir`, and
+/// the data dir of `o`; returns its output.
+fn pack(o: &Ordinal, bin_dir: &Path) -> String {
+    let text = readme();
+    let mut lines = text.lines();
+    let found = lines.by_ref().any(|l| l == format!("$ {PACK}"));
+    assert!(found, "the README packs the image with `{PACK}`");
+    let shown = lines.next().unwrap_or_default().to_string();
+    let out = Command::new(common::binary())
+        .args(["image", "pack", "ordinal-kv:dev"])
+        .arg(bin_dir.join("ordinal-kv"))
+        .env("ORDINAL_DATA_DIR", &o.dir)
+        .output()
+        .expect("ordinal image pack runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "ordinal image pack failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The README's line with this run's id, size and path.
+    let shape = |l: &str| -> Option<(String, String)> {
+        let (head, rest) = l.split_once(" (")?;
+        let (_id_size, from) = rest.split_once(") from ")?;
+        Some((head.to_string(), from.rsplit('/').next()?.to_string()))
+    };
+    assert_eq!(
+        shape(stdout.trim()),
+        shape(&shown),
+        "ordinal image pack shows:\n{stdout}the README shows:\n{shown}"
+    );
+    assert_eq!(
+        shape(&shown).map(|(head, _)| head),
+        Some("packed docker.io/library/ordinal-kv:dev".to_string())
+    );
+    stdout
 }
 
 /// The README, step by step: each step must be the README's next kubectl
@@ -230,23 +270,16 @@ fn time(o: &Ordinal, what: &str, path: &str) -> jiff::Timestamp {
 #[test]
 fn the_replicated_kv_readme_works_step_by_step() {
     let bin_dir = build_ordinal_kv();
-    let bin = bin_dir.to_string_lossy().into_owned();
     let o = Ordinal::start();
     let mut r = Replay {
         o: &o,
-        readme: readme_commands(&bin_dir),
+        readme: readme_commands(),
         next: 0,
     };
     let started = Instant::now();
 
-    // Start: where the program is.
-    let out = r.ok(&[
-        "create",
-        "configmap",
-        "ordinal-kv",
-        &format!("--from-literal=bin-dir={bin}"),
-    ]);
-    assert_eq!(out.trim(), "configmap/ordinal-kv created");
+    // Start: the image of the program just built.
+    pack(&o, &bin_dir);
 
     // Create the StatefulSet.
     let out = r.ok(&["apply", "-f", "examples/replicated-kv/"]);
@@ -277,6 +310,13 @@ fn the_replicated_kv_readme_works_step_by_step() {
             ],
             "{rows:?}"
         );
+    }
+    // The containers run the packed image, init container included.
+    for status in ["initContainerStatuses", "containerStatuses"] {
+        let image = get(&o, "pod/web-1", &format!("{{.status.{status}[0].image}}"));
+        assert!(image.ends_with("ordinal-kv:dev"), "{status}: {image}");
+        let id = get(&o, "pod/web-1", &format!("{{.status.{status}[0].imageID}}"));
+        assert!(id.contains("sha256:"), "{status}: {id}");
     }
     let web1_clone = r.ok(&["logs", "web-1", "-c", "clone"]);
     assert!(
@@ -462,8 +502,6 @@ fn the_replicated_kv_readme_works_step_by_step() {
     );
     let out = r.ok(&["delete", "pvc", "-l", "app=kv"]);
     assert_eq!(out.lines().count(), 5, "{out}");
-    let out = r.ok(&["delete", "configmap", "ordinal-kv"]);
-    assert_eq!(out.trim(), "configmap \"ordinal-kv\" deleted");
     eventually(
         "the pods and the volumes are gone",
         Duration::from_secs(60),

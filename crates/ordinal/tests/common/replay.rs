@@ -9,7 +9,8 @@
 //! replayed.
 //!
 //! A test walks the README in order, naming each command as it replays it
-//! (`run`, `until`, `watch`, `session`, `typed`); naming a command that is
+//! (`run`, `run_failing`, `until`, `run_on_terminal`, `until_on_terminal`,
+//! `watch`, `session`, `typed`); naming a command that is
 //! not the README's next one fails, and so does `finish` while commands
 //! are left. Commands run through `sh -c` in a copy of the example's
 //! directory, with the real kubectl first on `PATH` and the cluster's
@@ -216,6 +217,13 @@ pub struct Replay<'a> {
     home: tempfile::TempDir,
 }
 
+/// How a host command's output reaches the test.
+#[derive(Clone, Copy)]
+enum Via {
+    Pipe,
+    Terminal,
+}
+
 /// The output of a command, its exit status, and whether it finished.
 struct Ran {
     output: String,
@@ -309,9 +317,51 @@ impl<'a> Replay<'a> {
         step
     }
 
-    /// Runs a host command to its end (stdout and stderr together, as a
-    /// terminal shows them), within [`LIMIT`].
-    fn execute(&self, step: &Step) -> Ran {
+    /// Runs a host command to its end, within [`LIMIT`]: through a pipe
+    /// (stdout and stderr together, as a terminal shows them), or on a
+    /// terminal of its own (for `kubectl exec -i -t`).
+    fn execute(&self, step: &Step, via: Via) -> Ran {
+        match via {
+            Via::Pipe => self.execute_piped(step),
+            Via::Terminal => self.execute_on_terminal(step),
+        }
+    }
+
+    /// A command with a terminal as its stdin, stdout, stderr and
+    /// controlling terminal, as in the reader's terminal. Its output is
+    /// what the terminal shows, without carriage returns.
+    fn execute_on_terminal(&self, step: &Step) -> Ran {
+        let (terminal, slave) = Terminal::open(40, 200);
+        let mut sh = self.shell(&step.command);
+        Terminal::attach(&mut sh, &slave);
+        let mut child = sh.spawn().expect("sh runs");
+        drop(slave);
+        let deadline = Instant::now() + LIMIT;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                kill_group(&mut child);
+                panic!(
+                    "README line {}: `{}` did not finish within {LIMIT:?}; the terminal shows:\n{}",
+                    step.line,
+                    step.command,
+                    terminal.text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // What is still in flight to the terminal.
+        std::thread::sleep(Duration::from_millis(100));
+        Ran {
+            output: plain(&terminal.text()).replace('\r', ""),
+            success: status.success(),
+        }
+    }
+
+    /// A command through a pipe (stdout and stderr together).
+    fn execute_piped(&self, step: &Step) -> Ran {
         let (mut child, mut out) = self.spawn_merged(&step.command);
         let reader = std::thread::spawn(move || {
             let mut text = Vec::new();
@@ -341,8 +391,36 @@ impl<'a> Replay<'a> {
     /// Replays `command` once: it must succeed and show what the README
     /// shows. Returns its output.
     pub fn run(&mut self, command: &str) -> String {
+        self.run_via(command, Via::Pipe)
+    }
+
+    /// Replays `command` once: it must fail (as the README says it does)
+    /// and show what the README shows.
+    pub fn run_failing(&mut self, command: &str) -> String {
         let step = self.take(Prompt::Host, command);
-        let ran = self.execute(&step);
+        let ran = self.execute(&step, Via::Pipe);
+        assert!(
+            !ran.success && shows(&step.shown, &ran.output, false),
+            "README line {}: `{}` {}:\n{}\nthe README shows it failing with:\n{}",
+            step.line,
+            step.command,
+            if ran.success { "succeeded" } else { "showed" },
+            ran.output,
+            step.shown.join("\n")
+        );
+        ran.output
+    }
+
+    /// [`Replay::run`] on a terminal of the command's own, as the reader
+    /// types it (`kubectl exec -i -t`; without a terminal kubectl would
+    /// say it cannot use one, and curl would draw its progress meter).
+    pub fn run_on_terminal(&mut self, command: &str) -> String {
+        self.run_via(command, Via::Terminal)
+    }
+
+    fn run_via(&mut self, command: &str, via: Via) -> String {
+        let step = self.take(Prompt::Host, command);
+        let ran = self.execute(&step, via);
         assert!(
             ran.success && shows(&step.shown, &ran.output, false),
             "README line {}: `{}` {}:\n{}\nthe README shows:\n{}",
@@ -358,20 +436,25 @@ impl<'a> Replay<'a> {
     /// Replays `command` until it shows what the README shows (a reader
     /// looks again until the cluster got there), within [`LIMIT`].
     pub fn until(&mut self, command: &str) -> String {
-        self.until_in(command, false)
+        self.until_in(command, false, Via::Pipe)
     }
 
     /// [`Replay::until`], with the lines in any order (a listing sorted
     /// by generated names).
     pub fn until_any_order(&mut self, command: &str) -> String {
-        self.until_in(command, true)
+        self.until_in(command, true, Via::Pipe)
     }
 
-    fn until_in(&mut self, command: &str, any_order: bool) -> String {
+    /// [`Replay::until`] on a terminal ([`Replay::run_on_terminal`]).
+    pub fn until_on_terminal(&mut self, command: &str) -> String {
+        self.until_in(command, false, Via::Terminal)
+    }
+
+    fn until_in(&mut self, command: &str, any_order: bool, via: Via) -> String {
         let step = self.take(Prompt::Host, command);
         let deadline = Instant::now() + LIMIT;
         loop {
-            let ran = self.execute(&step);
+            let ran = self.execute(&step, via);
             if ran.success && shows(&step.shown, &ran.output, any_order) {
                 return ran.output;
             }
@@ -440,32 +523,35 @@ impl<'a> Replay<'a> {
     }
 
     /// Types `command` into the session's shell and waits until it shows
-    /// what the README shows. `exit` must end the session with status 0.
-    pub fn typed(&mut self, session: &mut Session, command: &str) {
+    /// what the README shows; returns what it showed. `exit` must end the
+    /// session with status 0.
+    pub fn typed(&mut self, session: &mut Session, command: &str) -> String {
         let step = self.take(Prompt::Shell, command);
         let prompt_seen = |text: &str| text.trim_end_matches(' ').ends_with('#');
         let deadline = Instant::now() + LIMIT;
-        while !prompt_seen(&session.terminal.text()) {
+        while !prompt_seen(&plain(&session.terminal.text())) {
             assert!(
                 Instant::now() < deadline,
                 "README line {}: no shell prompt; the terminal shows:\n{}",
                 session.line,
-                session.terminal.text()
+                plain(&session.terminal.text())
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        let mark = session.terminal.text().len();
+        let mark = plain(&session.terminal.text()).len();
         session.terminal.type_text(&format!("{command}\r"));
         // The output: what follows the echo of the command, without the
-        // next prompt.
+        // next prompt (dash's `# `, busybox ash's `/ # `).
         let output = |text: &str| -> Option<String> {
             let new = text.get(mark..)?;
             let (_echo, rest) = new.split_once('\n')?;
-            Some(
-                rest.replace('\r', "")
-                    .trim_end_matches([' ', '#', '\n'])
-                    .to_string(),
-            )
+            let rest = rest.replace('\r', "");
+            let body = match rest.rsplit_once('\n') {
+                Some((body, last)) if prompt_seen(last) => body,
+                None if prompt_seen(&rest) => "",
+                _ => rest.as_str(),
+            };
+            Some(body.trim_end_matches('\n').to_string())
         };
         if command == "exit" {
             let status = loop {
@@ -481,24 +567,24 @@ impl<'a> Replay<'a> {
             };
             // What is still in flight to the terminal.
             std::thread::sleep(Duration::from_millis(200));
-            let shown = output(&session.terminal.text()).unwrap_or_default();
+            let shown = output(&plain(&session.terminal.text())).unwrap_or_default();
             assert!(
                 status.success() && shows(&step.shown, &shown, false),
                 "README line {}: `exit` ended the session with {status}, showing:\n{shown}",
                 step.line
             );
-            return;
+            return shown;
         }
         // The command is done when the prompt is back: its output is
         // then complete (looked at twice, in case a line ended in `#`).
         let mut complete = 0;
         loop {
-            let text = session.terminal.text();
+            let text = plain(&session.terminal.text());
             if prompt_seen(&text)
                 && let Some(shown) = output(&text)
             {
                 if shows(&step.shown, &shown, false) {
-                    return;
+                    return shown;
                 }
                 complete += 1;
             }
@@ -523,6 +609,33 @@ impl<'a> Replay<'a> {
             self.steps[self.next].command
         );
     }
+}
+
+/// What a terminal shows of `text`: without the control sequences a
+/// shell sends (busybox's ash asks for the cursor position, `ESC [ 6 n`,
+/// after its prompt; line editors move the cursor).
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        // CSI: `ESC [`, parameters and intermediates, one final byte.
+        if chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('\x40'..='\x7e').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            // A two-byte escape (`ESC =`, `ESC >`, ...).
+            chars.next();
+        }
+    }
+    out
 }
 
 fn kill_group(child: &mut Child) {
