@@ -320,10 +320,11 @@ fn scheduled_pods_delete_gracefully_and_force_removes_them() {
     assert!(out.contains("force deleted"), "{out}");
     assert!(!exists(&o, &["pod", "web"]));
 
-    // An unscheduled pod goes at once.
+    // An unscheduled pod goes at once (it fits no node, so the scheduler
+    // cannot bind it before the delete).
     o.ok_stdin(
         &["apply", "-f", "-"],
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: idle\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: idle\nspec:\n  nodeSelector: {nowhere: \"true\"}\n  containers:\n  - name: c\n    image: busybox:1.36\n",
     );
     o.ok(&["delete", "pod", "idle", "--wait=false"]);
     assert!(!exists(&o, &["pod", "idle"]));
