@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{Ordinal, eventually};
+use common::{Ordinal, eventually, get};
 
 /// The repository root (the README's `$PWD`).
 fn repo() -> PathBuf {
@@ -257,10 +257,6 @@ fn pod_rows(table: &str) -> Vec<Vec<String>> {
         .skip(1)
         .map(|l| l.split_whitespace().map(str::to_string).collect())
         .collect()
-}
-
-fn get(o: &Ordinal, what: &str, path: &str) -> String {
-    o.ok(&["get", what, "-o", &format!("jsonpath={path}")])
 }
 
 fn time(o: &Ordinal, what: &str, path: &str) -> jiff::Timestamp {

@@ -10,27 +10,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Ordinal, eventually};
+use common::{Ordinal, apply, eventually, get, node_name};
 use ordinal_image::build::{Format, ImageBuilder, Tagged, write};
 use ordinal_image::compression::Compression;
 use ordinal_image::testing::{Registry, RegistryOptions};
-
-fn node_name(o: &Ordinal) -> String {
-    let mut name = String::new();
-    eventually("the node registers", Duration::from_secs(20), || {
-        name = o.ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
-        !name.is_empty()
-    });
-    name
-}
-
-fn apply(o: &Ordinal, yaml: &str) {
-    o.ok_stdin(&["apply", "-f", "-"], yaml);
-}
-
-fn get(o: &Ordinal, what: &str, path: &str) -> String {
-    o.ok(&["get", what, "-o", &format!("jsonpath={path}")])
-}
 
 fn waiting_reason(o: &Ordinal, pod: &str) -> String {
     get(

@@ -9,24 +9,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{Ordinal, eventually};
-
-fn node_name(o: &Ordinal) -> String {
-    let mut name = String::new();
-    eventually("the node registers", Duration::from_secs(20), || {
-        name = o.ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
-        !name.is_empty()
-    });
-    name
-}
-
-fn apply(o: &Ordinal, yaml: &str) {
-    o.ok_stdin(&["apply", "-f", "-"], yaml);
-}
-
-fn get(o: &Ordinal, what: &str, path: &str) -> String {
-    o.ok(&["get", what, "-o", &format!("jsonpath={path}")])
-}
+use common::{Ordinal, apply, eventually, get, node_name};
 
 /// GET / from the host (pods are reachable on their bridge addresses).
 fn http_get(ip: &str, port: u16) -> std::io::Result<String> {

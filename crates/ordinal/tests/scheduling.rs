@@ -11,16 +11,11 @@ mod common;
 use std::time::Duration;
 
 use common::node::start_with_stand_in_nodes;
-use common::{Ordinal, eventually};
+use common::{Ordinal, eventually, peek};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A jsonpath of one object; empty when it does not exist.
-fn get(o: &Ordinal, what: &str, path: &str) -> String {
-    let out = o.run(&["get", what, "-o", &format!("jsonpath={path}")]);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// `reason: message` of the events about an object.
 fn events_of(o: &Ordinal, name: &str) -> Vec<String> {
     let out = o.ok(&[
@@ -70,7 +65,7 @@ fn the_host_runtime_class_is_made_at_start_and_unknown_classes_are_refused() {
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[1][..2], ["host", "host"]);
     assert_eq!(
-        get(
+        peek(
             &o,
             "runtimeclass/host",
             "{.metadata.labels.app\\.kubernetes\\.io/managed-by}"
@@ -93,7 +88,7 @@ spec:
         String::from_utf8_lossy(&out.stderr).trim(),
         "Error from server (Forbidden): error when creating \"STDIN\": pods \"lost\" is forbidden: pod rejected: RuntimeClass \"nope\" not found"
     );
-    assert_eq!(get(&o, "pod/lost", "{.metadata.name}"), "");
+    assert_eq!(peek(&o, "pod/lost", "{.metadata.name}"), "");
     // Naming `host` is fine.
     o.ok_stdin(
         &["apply", "-f", "-"],
@@ -101,7 +96,7 @@ spec:
             .replace("nope", "host")
             .replace("name: lost", "name: hosted"),
     );
-    assert_eq!(get(&o, "pod/hosted", "{.spec.runtimeClassName}"), "host");
+    assert_eq!(peek(&o, "pod/hosted", "{.spec.runtimeClassName}"), "host");
 
     // Edits survive; a deleted class stays deleted while ordinal runs and
     // is made again by the next start.
@@ -109,17 +104,17 @@ spec:
     o.terminate();
     let mut o = Ordinal::start_on_with(dir.path(), &["--no-node"]);
     assert_eq!(
-        get(&o, "runtimeclass/host", "{.metadata.labels.edited}"),
+        peek(&o, "runtimeclass/host", "{.metadata.labels.edited}"),
         "yes"
     );
     o.ok(&["delete", "runtimeclass", "host"]);
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(get(&o, "runtimeclass/host", "{.metadata.name}"), "");
+    assert_eq!(peek(&o, "runtimeclass/host", "{.metadata.name}"), "");
     o.terminate();
     let o = Ordinal::start_on_with(dir.path(), &["--no-node"]);
-    assert_eq!(get(&o, "runtimeclass/host", "{.handler}"), "host");
+    assert_eq!(peek(&o, "runtimeclass/host", "{.handler}"), "host");
     assert_eq!(
-        get(&o, "runtimeclass/host", "{.metadata.labels.edited}"),
+        peek(&o, "runtimeclass/host", "{.metadata.labels.edited}"),
         ""
     );
 }
@@ -135,9 +130,9 @@ fn pods_that_do_not_fit_wait_pending_with_upstreams_reasons() {
             e == "FailedScheduling: 0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
         })
     });
-    assert_eq!(get(&o, "pod/hog", "{.status.phase}"), "Pending");
+    assert_eq!(peek(&o, "pod/hog", "{.status.phase}"), "Pending");
     assert_eq!(
-        get(
+        peek(
             &o,
             "pod/hog",
             "{.status.conditions[?(@.type==\"PodScheduled\")].reason}"
@@ -148,7 +143,7 @@ fn pods_that_do_not_fit_wait_pending_with_upstreams_reasons() {
     // Pods already on the node count: 3 of 4 CPUs taken, 2 do not fit.
     o.ok_stdin(&["apply", "-f", "-"], &pod("first", "3", Some(8080)));
     eventually("the first pod runs", WAIT, || {
-        get(&o, "pod/first", "{.status.phase}") == "Running"
+        peek(&o, "pod/first", "{.status.phase}") == "Running"
     });
     o.ok_stdin(&["apply", "-f", "-"], &pod("second", "2", None));
     // The same host port, with room to spare.
@@ -164,7 +159,7 @@ fn pods_that_do_not_fit_wait_pending_with_upstreams_reasons() {
         })
     });
     for name in ["second", "same-port"] {
-        assert_eq!(get(&o, &format!("pod/{name}"), "{.spec.nodeName}"), "");
+        assert_eq!(peek(&o, &format!("pod/{name}"), "{.spec.nodeName}"), "");
     }
 
     // The first pod goes: its CPU and port are free again, and the waiting
@@ -172,9 +167,9 @@ fn pods_that_do_not_fit_wait_pending_with_upstreams_reasons() {
     o.ok(&["delete", "pod", "first", "--wait=true"]);
     for name in ["second", "same-port"] {
         eventually(&format!("{name} lands on node-1"), WAIT, || {
-            get(&o, &format!("pod/{name}"), "{.spec.nodeName}") == "node-1"
+            peek(&o, &format!("pod/{name}"), "{.spec.nodeName}") == "node-1"
         });
     }
     // The hog still does not fit anywhere.
-    assert_eq!(get(&o, "pod/hog", "{.spec.nodeName}"), "");
+    assert_eq!(peek(&o, "pod/hog", "{.spec.nodeName}"), "");
 }

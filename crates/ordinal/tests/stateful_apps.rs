@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::network::FakeUpstream;
 use common::terminal::Terminal;
-use common::{Ordinal, eventually};
+use common::{Ordinal, eventually, get};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -70,10 +70,6 @@ spec:
   - metadata: {name: data}
     spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
 "#;
-
-fn get(o: &Ordinal, what: &str, path: &str) -> String {
-    o.ok(&["get", what, "-o", &format!("jsonpath={path}")])
-}
 
 fn exec(o: &Ordinal, pod: &str, script: &str) -> String {
     o.ok(&["exec", pod, "--", "sh", "-c", script])

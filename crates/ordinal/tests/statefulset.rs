@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::kubelet::Kubelet;
-use common::{Ordinal, eventually};
+use common::{Ordinal, eventually, peek};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -54,11 +54,6 @@ spec:
 }
 
 /// A jsonpath of one object.
-fn get(o: &Ordinal, what: &str, path: &str) -> String {
-    let out = o.run(&["get", what, "-o", &format!("jsonpath={path}")]);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Pod names of the default namespace, sorted.
 fn pods(o: &Ordinal) -> Vec<String> {
     let out = o.ok(&["get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]);
@@ -199,14 +194,14 @@ fn ordered_ready_creates_one_pod_at_a_time_and_scales_down_in_reverse() {
         // The controller counts web-i in the status after it created it,
         // so it has planned with web-i not Ready…
         eventually(&format!("status.replicas = {}", i + 1), WAIT, || {
-            get(&o, "sts/web", "{.status.replicas}") == (i + 1).to_string()
+            peek(&o, "sts/web", "{.status.replicas}") == (i + 1).to_string()
         });
         // …and must not have gone on to the next one.
         assert_eq!(pods(&o).len(), i + 1, "{:?}", pods(&o));
         mark_ready(&o, &name);
     }
     eventually("3 ready replicas", WAIT, || {
-        get(&o, "sts/web", "{.status.readyReplicas}") == "3"
+        peek(&o, "sts/web", "{.status.readyReplicas}") == "3"
     });
     // In the watch: each pod was added only after its predecessor turned
     // Ready.
@@ -228,7 +223,7 @@ fn ordered_ready_creates_one_pod_at_a_time_and_scales_down_in_reverse() {
         );
     }
     assert_eq!(claims(&o), ["data-web-0", "data-web-1", "data-web-2"]);
-    let hostname = get(
+    let hostname = peek(
         &o,
         "pod/web-1",
         "{.spec.hostname} {.spec.subdomain} {.metadata.labels.statefulset\\.kubernetes\\.io/pod-name}",
@@ -267,16 +262,16 @@ fn rollout_status_history_undo_and_restart() {
     o.ok_stdin(&["apply", "-f", "-"], &set("web", 3, "nginx:1", ""));
     let out = o.ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
     assert!(out.contains("3 new pods have been updated"), "{out}");
-    let first = get(&o, "sts/web", "{.status.currentRevision}");
+    let first = peek(&o, "sts/web", "{.status.currentRevision}");
     assert!(first.starts_with("web-"), "{first}");
 
     o.ok(&["set", "image", "sts/web", "c=nginx:2"]);
     let out = o.ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
     assert!(out.contains("roll out complete"), "{out}");
-    let second = get(&o, "sts/web", "{.status.updateRevision}");
+    let second = peek(&o, "sts/web", "{.status.updateRevision}");
     assert_ne!(second, first);
     eventually("the rolling update completes", WAIT, || {
-        get(&o, "sts/web", "{.status.currentRevision}") == second
+        peek(&o, "sts/web", "{.status.currentRevision}") == second
     });
     let table = pod_table(&o);
     assert_eq!(table.len(), 3);
@@ -300,11 +295,11 @@ fn rollout_status_history_undo_and_restart() {
     // Undo: back to the first template, under the first revision's name.
     o.ok(&["rollout", "undo", "sts/web"]);
     assert_eq!(
-        get(&o, "sts/web", "{.spec.template.spec.containers[0].image}"),
+        peek(&o, "sts/web", "{.spec.template.spec.containers[0].image}"),
         "nginx:1"
     );
     eventually("the update revision is the first one again", WAIT, || {
-        get(&o, "sts/web", "{.status.updateRevision}") == first
+        peek(&o, "sts/web", "{.status.updateRevision}") == first
     });
     o.ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
     eventually("every pod back at the first revision", WAIT, || {
@@ -332,7 +327,7 @@ fn rollout_status_history_undo_and_restart() {
     let before = pod_table(&o);
     o.ok(&["rollout", "restart", "sts/web"]);
     eventually("a new update revision", WAIT, || {
-        let r = get(&o, "sts/web", "{.status.updateRevision}");
+        let r = peek(&o, "sts/web", "{.status.updateRevision}");
         r != first && r != second && !r.is_empty()
     });
     let out = o.ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
@@ -351,16 +346,16 @@ fn partition_canary_then_everything_in_order() {
     let extra = "  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate: {partition: 3}";
     o.ok_stdin(&["apply", "-f", "-"], &set("web", 3, "nginx:1", extra));
     o.ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
-    let old = get(&o, "sts/web", "{.status.currentRevision}");
+    let old = peek(&o, "sts/web", "{.status.currentRevision}");
 
     o.ok(&["set", "image", "sts/web", "c=nginx:2"]);
     eventually("the controller saw the new template", WAIT, || {
-        let r = get(&o, "sts/web", "{.status.updateRevision}");
+        let r = peek(&o, "sts/web", "{.status.updateRevision}");
         !r.is_empty() && r != old
     });
-    let new = get(&o, "sts/web", "{.status.updateRevision}");
+    let new = peek(&o, "sts/web", "{.status.updateRevision}");
     // Partition 3 of 3: nothing moves.
-    assert_eq!(get(&o, "sts/web", "{.status.updatedReplicas}"), "0");
+    assert_eq!(peek(&o, "sts/web", "{.status.updatedReplicas}"), "0");
     assert!(pod_table(&o).values().all(|(_, r, _)| r == &old));
 
     // The canary: web-2 only.
@@ -373,7 +368,7 @@ fn partition_canary_then_everything_in_order() {
     eventually("web-2 updated and ready", WAIT, || {
         let t = pod_table(&o);
         t.get("web-2").is_some_and(|p| p.1 == new)
-            && get(&o, "sts/web", "{.status.readyReplicas}") == "3"
+            && peek(&o, "sts/web", "{.status.readyReplicas}") == "3"
     });
     let t = pod_table(&o);
     assert_eq!(t["web-0"].1, old);
@@ -390,8 +385,8 @@ fn partition_canary_then_everything_in_order() {
         r#"{"spec":{"updateStrategy":{"rollingUpdate":{"partition":0}}}}"#,
     ]);
     eventually("everything at the new revision", WAIT, || {
-        get(&o, "sts/web", "{.status.currentRevision}") == new
-            && get(&o, "sts/web", "{.status.updatedReplicas}") == "3"
+        peek(&o, "sts/web", "{.status.currentRevision}") == new
+            && peek(&o, "sts/web", "{.status.updatedReplicas}") == "3"
     });
     assert!(
         pod_table(&o)
@@ -422,15 +417,15 @@ fn on_delete_updates_only_deleted_pods() {
     let extra = "  podManagementPolicy: Parallel\n  updateStrategy: {type: OnDelete}";
     o.ok_stdin(&["apply", "-f", "-"], &set("web", 3, "nginx:1", extra));
     eventually("3 ready replicas", WAIT, || {
-        get(&o, "sts/web", "{.status.readyReplicas}") == "3"
+        peek(&o, "sts/web", "{.status.readyReplicas}") == "3"
     });
-    let old = get(&o, "sts/web", "{.status.currentRevision}");
+    let old = peek(&o, "sts/web", "{.status.currentRevision}");
     o.ok(&["set", "image", "sts/web", "c=nginx:2"]);
     eventually("the controller saw the new template", WAIT, || {
-        let r = get(&o, "sts/web", "{.status.updateRevision}");
-        !r.is_empty() && r != old && get(&o, "sts/web", "{.status.observedGeneration}") == "2"
+        let r = peek(&o, "sts/web", "{.status.updateRevision}");
+        !r.is_empty() && r != old && peek(&o, "sts/web", "{.status.observedGeneration}") == "2"
     });
-    let new = get(&o, "sts/web", "{.status.updateRevision}");
+    let new = peek(&o, "sts/web", "{.status.updateRevision}");
     let before = pod_table(&o);
     assert!(before.values().all(|(_, r, i)| r == &old && i == "nginx:1"));
 
@@ -441,7 +436,7 @@ fn on_delete_updates_only_deleted_pods() {
             .is_some_and(|p| p.0 != before["web-1"].0 && p.1 == new && p.2 == "nginx:2")
     });
     eventually("updatedReplicas = 1", WAIT, || {
-        get(&o, "sts/web", "{.status.updatedReplicas}") == "1"
+        peek(&o, "sts/web", "{.status.updatedReplicas}") == "1"
     });
     let after = pod_table(&o);
     for name in ["web-0", "web-2"] {
@@ -462,12 +457,15 @@ fn deleting_a_set_keeps_its_claims_unless_the_policy_deletes_them() {
     });
     // whenDeleted: Delete makes the set own its claims; Retain does not.
     eventually("db owns its claims", WAIT, || {
-        get(&o, "pvc/data-db-1", "{.metadata.ownerReferences[*].kind}") == "StatefulSet"
+        peek(&o, "pvc/data-db-1", "{.metadata.ownerReferences[*].kind}") == "StatefulSet"
     });
-    assert_eq!(get(&o, "pvc/data-web-1", "{.metadata.ownerReferences}"), "");
+    assert_eq!(
+        peek(&o, "pvc/data-web-1", "{.metadata.ownerReferences}"),
+        ""
+    );
 
     // A failed pod is replaced, and the controller says so.
-    let failed_uid = get(&o, "pod/web-0", "{.metadata.uid}");
+    let failed_uid = peek(&o, "pod/web-0", "{.metadata.uid}");
     o.ok(&[
         "patch",
         "pod",
@@ -478,7 +476,7 @@ fn deleting_a_set_keeps_its_claims_unless_the_policy_deletes_them() {
         r#"{"status":{"phase":"Failed"}}"#,
     ]);
     eventually("web-0 recreated", WAIT, || {
-        let uid = get(&o, "pod/web-0", "{.metadata.uid}");
+        let uid = peek(&o, "pod/web-0", "{.metadata.uid}");
         !uid.is_empty() && uid != failed_uid
     });
     eventually("the recreation event", WAIT, || {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::node::start_with_stand_in_nodes;
-use common::{Ordinal, eventually};
+use common::{Ordinal, eventually, peek};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -54,11 +54,6 @@ spec:
 }
 
 /// A jsonpath of one object; empty when it does not exist.
-fn get(o: &Ordinal, what: &str, path: &str) -> String {
-    let out = o.run(&["get", what, "-o", &format!("jsonpath={path}")]);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn names(o: &Ordinal, kind: &str) -> Vec<String> {
     let out = o.ok(&["get", kind, "-o", "jsonpath={.items[*].metadata.name}"]);
     let mut v: Vec<String> = out.split_whitespace().map(str::to_string).collect();
@@ -104,9 +99,9 @@ fn strings(list: &[&str]) -> Vec<String> {
 
 /// The directory behind a claim's volume.
 fn claim_dir(o: &Ordinal, claim: &str) -> PathBuf {
-    let volume = get(o, &format!("pvc/{claim}"), "{.spec.volumeName}");
+    let volume = peek(o, &format!("pvc/{claim}"), "{.spec.volumeName}");
     assert!(!volume.is_empty(), "claim {claim} has no volume");
-    PathBuf::from(get(o, &format!("pv/{volume}"), "{.spec.hostPath.path}"))
+    PathBuf::from(peek(o, &format!("pv/{volume}"), "{.spec.hostPath.path}"))
 }
 
 /// `reason: message` of the events about an object.
@@ -142,7 +137,7 @@ fn listing(dir: &Path) -> Vec<String> {
 fn the_default_class_is_local_path() {
     let (o, _nodes) = start_with_stand_in_nodes(&["node-1"]);
     eventually("the default class exists", WAIT, || {
-        !get(&o, "sc/local-path", "{.metadata.name}").is_empty()
+        !peek(&o, "sc/local-path", "{.metadata.name}").is_empty()
     });
     let out = o.ok(&["get", "sc"]);
     let mut lines = out.lines();
@@ -219,9 +214,9 @@ fn statefulset_claims_are_provisioned_and_follow_their_pods() {
         let dir = claim_dir(&o, &claim);
         assert!(dir.is_dir(), "{}", dir.display());
         assert_eq!(dir.parent(), Some(base.as_path()));
-        let volume = get(&o, &format!("pvc/{claim}"), "{.spec.volumeName}");
+        let volume = peek(&o, &format!("pvc/{claim}"), "{.spec.volumeName}");
         assert_eq!(
-            get(
+            peek(
                 &o,
                 &format!("pv/{volume}"),
                 "{.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}"
@@ -229,7 +224,7 @@ fn statefulset_claims_are_provisioned_and_follow_their_pods() {
             "node-1"
         );
         assert_eq!(
-            get(&o, &format!("pod/web-{i}"), "{.spec.nodeName}"),
+            peek(&o, &format!("pod/web-{i}"), "{.spec.nodeName}"),
             "node-1"
         );
         volumes.push(volume);
@@ -253,16 +248,16 @@ fn statefulset_claims_are_provisioned_and_follow_their_pods() {
     // Data written in web-1's volume survives the pod's deletion.
     let web1 = claim_dir(&o, "data-web-1");
     std::fs::write(web1.join("hostname"), "web-1").unwrap();
-    let uid = get(&o, "pod/web-1", "{.metadata.uid}");
+    let uid = peek(&o, "pod/web-1", "{.metadata.uid}");
     // Without waiting: the stand-in finishes the pod and the set replaces
     // it within milliseconds, faster than kubectl's wait can tell the two
     // pods apart.
     o.ok(&["delete", "pod", "web-1", "--wait=false"]);
     eventually("web-1 back", WAIT, || {
-        let now = get(&o, "pod/web-1", "{.metadata.uid}");
+        let now = peek(&o, "pod/web-1", "{.metadata.uid}");
         !now.is_empty() && now != uid && running(&o).contains(&"web-1".to_string())
     });
-    assert_eq!(get(&o, "pvc/data-web-1", "{.spec.volumeName}"), volumes[1]);
+    assert_eq!(peek(&o, "pvc/data-web-1", "{.spec.volumeName}"), volumes[1]);
     assert_eq!(
         std::fs::read_to_string(web1.join("hostname")).unwrap(),
         "web-1"
@@ -278,7 +273,7 @@ fn statefulset_claims_are_provisioned_and_follow_their_pods() {
     eventually("three pods again", WAIT, || {
         running(&o) == strings(&["web-0", "web-1", "web-2"])
     });
-    assert_eq!(get(&o, "pvc/data-web-1", "{.spec.volumeName}"), volumes[1]);
+    assert_eq!(peek(&o, "pvc/data-web-1", "{.spec.volumeName}"), volumes[1]);
     assert_eq!(
         std::fs::read_to_string(web1.join("hostname")).unwrap(),
         "web-1"
@@ -295,7 +290,7 @@ fn statefulset_claims_are_provisioned_and_follow_their_pods() {
     });
     for (i, volume) in volumes.iter().enumerate() {
         assert_eq!(
-            &get(&o, &format!("pvc/data-web-{i}"), "{.spec.volumeName}"),
+            &peek(&o, &format!("pvc/data-web-{i}"), "{.spec.volumeName}"),
             volume
         );
     }
@@ -368,14 +363,14 @@ spec:
         ),
     );
     eventually("the claim binds", WAIT, || {
-        get(&o, "pvc/manual-claim", "{.status.phase}") == "Bound"
+        peek(&o, "pvc/manual-claim", "{.status.phase}") == "Bound"
     });
     assert_eq!(
-        get(&o, "pvc/manual-claim", "{.spec.volumeName}"),
+        peek(&o, "pvc/manual-claim", "{.spec.volumeName}"),
         "manual-pv"
     );
     assert_eq!(
-        get(&o, "pvc/manual-claim", "{.status.capacity.storage}"),
+        peek(&o, "pvc/manual-claim", "{.status.capacity.storage}"),
         "5Gi"
     );
     // `kubectl get pv` as upstream prints it.
@@ -417,7 +412,7 @@ spec:
     std::fs::write(dir.path().join("kept"), "yes").unwrap();
     o.ok(&["delete", "pvc", "manual-claim"]);
     eventually("the volume is released", WAIT, || {
-        get(&o, "pv/manual-pv", "{.status.phase}") == "Released"
+        peek(&o, "pv/manual-pv", "{.status.phase}") == "Released"
     });
     assert!(dir.path().join("kept").exists());
 }
@@ -454,7 +449,7 @@ spec:
     eventually("the pod runs", WAIT, || running(&o) == strings(&["user"]));
     let dir = claim_dir(&o, "busy");
     assert_eq!(
-        get(&o, "pvc/busy", "{.metadata.finalizers}"),
+        peek(&o, "pvc/busy", "{.metadata.finalizers}"),
         "[\"kubernetes.io/pvc-protection\"]"
     );
     o.ok(&["delete", "pvc", "busy", "--wait=false"]);
@@ -478,7 +473,7 @@ fn a_claim_expands_from_1gi_to_2gi() {
     let (o, _nodes) = start_with_stand_in_nodes(&["node-1"]);
     o.ok_stdin(&["apply", "-f", "-"], &web(1, ""));
     eventually("bound", WAIT, || {
-        get(&o, "pvc/data-web-0", "{.status.phase}") == "Bound"
+        peek(&o, "pvc/data-web-0", "{.status.phase}") == "Bound"
     });
     o.ok(&[
         "patch",
@@ -491,12 +486,12 @@ fn a_claim_expands_from_1gi_to_2gi() {
         let out = o.ok(&["get", "pvc", "data-web-0", "--no-headers"]);
         out.split_whitespace().nth(3) == Some("2Gi")
     });
-    let volume = get(&o, "pvc/data-web-0", "{.spec.volumeName}");
+    let volume = peek(&o, "pvc/data-web-0", "{.spec.volumeName}");
     assert_eq!(
-        get(&o, &format!("pv/{volume}"), "{.spec.capacity.storage}"),
+        peek(&o, &format!("pv/{volume}"), "{.spec.capacity.storage}"),
         "2Gi"
     );
-    assert_eq!(get(&o, "pvc/data-web-0", "{.status.conditions}"), "");
+    assert_eq!(peek(&o, "pvc/data-web-0", "{.status.conditions}"), "");
     eventually("the resize is reported", WAIT, || {
         has_event(
             &o,
@@ -557,7 +552,7 @@ spec:
         ),
     );
     eventually("bound", WAIT, || {
-        get(&o, "pvc/fixed", "{.status.phase}") == "Bound"
+        peek(&o, "pvc/fixed", "{.status.phase}") == "Bound"
     });
     let out = o.run(&[
         "patch",
@@ -631,9 +626,9 @@ spec:
         has_event(&o, "orphan", "persistentvolumeclaim \"nope\" not found")
     });
     for pod in ["waiting", "orphan"] {
-        assert_eq!(get(&o, &format!("pod/{pod}"), "{.spec.nodeName}"), "");
+        assert_eq!(peek(&o, &format!("pod/{pod}"), "{.spec.nodeName}"), "");
         assert_eq!(
-            get(
+            peek(
                 &o,
                 &format!("pod/{pod}"),
                 "{.status.conditions[?(@.type==\"PodScheduled\")].reason}"
@@ -641,7 +636,7 @@ spec:
             "Unschedulable"
         );
     }
-    assert_eq!(get(&o, "pvc/nowhere", "{.status.phase}"), "Pending");
+    assert_eq!(peek(&o, "pvc/nowhere", "{.status.phase}"), "Pending");
 
     // The class appears: the claim is provisioned and the pod placed.
     o.ok_stdin(
@@ -812,9 +807,9 @@ spec:
         ),
     );
     eventually("the pod follows its volume to node-b", WAIT, || {
-        get(&o, "pod/follows-volume", "{.spec.nodeName}") == "node-b"
+        peek(&o, "pod/follows-volume", "{.spec.nodeName}") == "node-b"
     });
-    assert_eq!(get(&o, "pvc/pinned", "{.spec.volumeName}"), "on-b");
+    assert_eq!(peek(&o, "pvc/pinned", "{.spec.volumeName}"), "on-b");
     eventually("the picky pod says why", WAIT, || {
         has_event(
             &o,
@@ -825,8 +820,8 @@ spec:
     // A label makes node-a fit.
     o.ok(&["label", "node", "node-a", "disk=ssd"]);
     eventually("the picky pod lands on node-a", WAIT, || {
-        get(&o, "pod/picky", "{.spec.nodeName}") == "node-a"
+        peek(&o, "pod/picky", "{.spec.nodeName}") == "node-a"
     });
-    assert_eq!(get(&o, "pod/someone-elses", "{.spec.nodeName}"), "");
+    assert_eq!(peek(&o, "pod/someone-elses", "{.spec.nodeName}"), "");
     assert!(events_of(&o, "someone-elses").is_empty());
 }

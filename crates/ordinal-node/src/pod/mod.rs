@@ -289,27 +289,35 @@ impl<R: Runtime> Worker<R> {
         )
     }
 
-    /// Records a warning unless the same one was the last for its reason.
+    /// Records a warning unless the same one was the last for its reason
+    /// (retries and back-off notices repeat on every look).
     fn warn_once(&mut self, container: Option<Which>, reason: &str, message: String) {
-        let key = format!("{reason}/{:?}", container);
-        if self.warned.get(&key) == Some(&message) {
-            return;
-        }
-        self.warned.insert(key, message.clone());
-        let reference = self.reference(container);
-        self.ctx.recorder.warning(&reference, reason, message);
+        self.record_once(true, container, reason, message);
     }
 
-    /// Records a normal event unless the same one was the last for its
-    /// reason (back-off notices repeat on every look).
+    /// [`Self::warn_once`] for a normal event.
     fn normal_once(&mut self, container: Option<Which>, reason: &str, message: String) {
-        let key = format!("normal/{reason}/{:?}", container);
+        self.record_once(false, container, reason, message);
+    }
+
+    fn record_once(
+        &mut self,
+        warning: bool,
+        container: Option<Which>,
+        reason: &str,
+        message: String,
+    ) {
+        let key = format!("{warning}/{reason}/{container:?}");
         if self.warned.get(&key) == Some(&message) {
             return;
         }
         self.warned.insert(key, message.clone());
         let reference = self.reference(container);
-        self.ctx.recorder.normal(&reference, reason, message);
+        if warning {
+            self.ctx.recorder.warning(&reference, reason, message);
+        } else {
+            self.ctx.recorder.normal(&reference, reason, message);
+        }
     }
 
     fn normal(&self, container: Option<Which>, reason: &str, message: String) {

@@ -264,6 +264,33 @@ pub fn spawn_with(dir: &Path, extra: &[&str]) -> Result<(Child, String), String>
     }
 }
 
+/// A field of an object (`kubectl get WHAT -o jsonpath=PATH`); the object
+/// must exist.
+pub fn get(o: &Ordinal, what: &str, path: &str) -> String {
+    o.ok(&["get", what, "-o", &format!("jsonpath={path}")])
+}
+
+/// [`get`] for an object that may not exist (yet): empty then.
+pub fn peek(o: &Ordinal, what: &str, path: &str) -> String {
+    let out = o.run(&["get", what, "-o", &format!("jsonpath={path}")]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `kubectl apply -f -` of a manifest.
+pub fn apply(o: &Ordinal, yaml: &str) {
+    o.ok_stdin(&["apply", "-f", "-"], yaml);
+}
+
+/// The name of the first node, once one has registered.
+pub fn node_name(o: &Ordinal) -> String {
+    let mut name = String::new();
+    eventually("the node registers", Duration::from_secs(20), || {
+        name = peek(o, "nodes", "{.items[0].metadata.name}");
+        !name.is_empty()
+    });
+    name
+}
+
 /// Polls `check` until it returns true or the time runs out.
 pub fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
