@@ -38,6 +38,7 @@ pub mod rest;
 pub mod selector;
 pub mod server;
 pub mod status;
+pub mod storable;
 pub mod subresource;
 pub mod table;
 pub mod validation;

@@ -32,6 +32,7 @@ use crate::request::{Query, Target};
 use crate::resources::{self, Resource};
 use crate::server::{AppState, MAX_BODY_BYTES};
 use crate::status::{ApiError, ApiResult};
+use crate::storable;
 use crate::subresource;
 use crate::watch;
 
@@ -297,11 +298,14 @@ fn check_unknown_fields(
     bytes: &[u8],
     format: decode::Format,
 ) -> ApiResult<Vec<String>> {
+    // Values of the wrong type are an error whatever fieldValidation says
+    // (upstream always decodes into the type); only unknown and duplicate
+    // fields depend on it.
+    let report = decode::check_fields(group, kind, bytes, format)
+        .map_err(|e| ApiError::bad_request(e.message))?;
     if validation == FieldValidation::Ignore {
         return Ok(Vec::new());
     }
-    let report = decode::check_fields(group, kind, bytes, format)
-        .map_err(|e| ApiError::bad_request(e.message))?;
     if validation == FieldValidation::Strict
         && let Some(message) = report.bad_request_message()
     {
@@ -420,6 +424,7 @@ async fn insert_object(
     if let Ownership::Update(manager) = ownership {
         object = fields::track_update(target, None, object, manager);
     }
+    storable::check(resource, &name, &object)?;
     let key = resource.key(target.namespace.as_deref(), &name);
     if dry {
         if state.store.get(&key).is_some() {
@@ -528,6 +533,7 @@ async fn patch(
     let ownership = Ownership::Update(&manager);
     guaranteed_update(state, target, query, headers, None, ownership, |old| {
         let mut new = patch.apply(old)?;
+        storable::check_patched(resource, &new)?;
         objects::check_type(resource, resource.kind, &api_version, &mut new)?;
         objects::check_namespace(resource, target.namespace.as_deref(), &mut new)?;
         if objects::meta_str(&new, "name") != Some(name.as_str()) {
@@ -651,6 +657,7 @@ pub(crate) async fn update_object(
         if objects::same_content(&old, &new) {
             return Ok(Updated::Stored(current));
         }
+        storable::check(resource, &name, &new)?;
         if dry {
             return Ok(Updated::DryRun(new));
         }
