@@ -237,6 +237,15 @@ impl ApiError {
         )
     }
 
+    /// 413 with upstream's `NewRequestEntityTooLargeError` text.
+    pub fn too_large_because(detail: &str) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: {detail}"),
+        )
+    }
+
     pub fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(
             415,
