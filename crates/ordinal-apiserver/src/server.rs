@@ -136,7 +136,12 @@ pub fn open_store(data_dir: &Path, history: usize) -> Result<Store, StartError> 
 /// Takes the data dir's lock for the life of the process; a second server on
 /// the same dir fails here, before it touches anything.
 fn lock_data_dir(dir: &Path) -> Result<fs::File, StartError> {
+    use std::os::unix::fs::PermissionsExt;
     fs::create_dir_all(dir).map_err(|e| StartError::Io(dir.to_path_buf(), e))?;
+    // The store, the CA key and the token live here: the owner's alone,
+    // also when an older version made it readable by everyone.
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| StartError::Io(dir.to_path_buf(), e))?;
     let path = dir.join("lock");
     let mut file = fs::OpenOptions::new()
         .read(true)
@@ -417,14 +422,25 @@ async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     match presented {
         Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => {
             next.run(request).await
         }
         _ => ApiError::unauthorized().into_response(),
     }
+}
+
+/// The token of an `Authorization` header, read as upstream's bearer-token
+/// authenticator reads it: the header trimmed, split on single spaces, the
+/// scheme `bearer` in any case, the token the second part. So `Bearer  tok`
+/// (two spaces) presents an empty token and authenticates nobody, and
+/// anything after the token is ignored.
+fn bearer_token(header: &str) -> Option<&str> {
+    let mut parts = header.trim().splitn(3, ' ');
+    let scheme = parts.next()?;
+    let token = parts.next()?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
