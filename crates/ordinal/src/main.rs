@@ -69,7 +69,7 @@ enum Command {
         #[arg(long, default_value_t = 40)]
         node_monitor_grace_period: u64,
         /// A directory a StorageClass's `basePath` parameter may point
-        /// into, besides the data dir (repeatable).
+        /// into, besides `<data dir>/volumes` (repeatable).
         #[arg(long = "volume-root", value_name = "DIR")]
         volume_roots: Vec<PathBuf>,
     },
