@@ -105,17 +105,33 @@ mod tests {
         let cms = lookup("", "v1", "configmaps").unwrap();
         let secrets = lookup("", "v1", "secrets").unwrap();
         for (resource, object) in [
-            (pods(), json!({"metadata": {"name": "p", "labels": {"x": 5}}})),
-            (pods(), json!({"metadata": {"name": "p"}, "status": {"phase": 5}})),
-            (pods(), json!({"metadata": {"name": "p"}, "spec": {"containers": {"name": "c"}}})),
+            (
+                pods(),
+                json!({"metadata": {"name": "p", "labels": {"x": 5}}}),
+            ),
+            (
+                pods(),
+                json!({"metadata": {"name": "p"}, "status": {"phase": 5}}),
+            ),
+            (
+                pods(),
+                json!({"metadata": {"name": "p"}, "spec": {"containers": {"name": "c"}}}),
+            ),
             (cms, json!({"metadata": {"name": "c"}, "data": {"k": 5}})),
-            (secrets, json!({"metadata": {"name": "s"}, "data": {"k": "not base64!"}})),
+            (
+                secrets,
+                json!({"metadata": {"name": "s"}, "data": {"k": "not base64!"}}),
+            ),
         ] {
             let err = check(resource, "x", &object).unwrap_err();
             assert_eq!(err.code, 422, "{object}");
             let err = check_patched(resource, &object).unwrap_err();
             assert_eq!(err.code, 422, "{object}");
-            assert!(err.message.starts_with(" \"\" is invalid: patch: Invalid value: \"{"), "{err}");
+            assert!(
+                err.message
+                    .starts_with(" \"\" is invalid: patch: Invalid value: \"{"),
+                "{err}"
+            );
         }
     }
 

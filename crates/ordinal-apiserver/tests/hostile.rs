@@ -27,8 +27,14 @@ async fn with_objects() -> Harness {
             json!({"metadata": {"name": "web-1"},
                    "spec": {"containers": [{"name": "web", "image": "nginx"}]}}),
         ),
-        (CMS, json!({"metadata": {"name": "cfg"}, "data": {"a": "1"}})),
-        (SECRETS, json!({"metadata": {"name": "s"}, "data": {"a": "MQ=="}})),
+        (
+            CMS,
+            json!({"metadata": {"name": "cfg"}, "data": {"a": "1"}}),
+        ),
+        (
+            SECRETS,
+            json!({"metadata": {"name": "s"}, "data": {"a": "MQ=="}}),
+        ),
     ] {
         let (code, body) = h.call("POST", uri, Some(body)).await;
         assert_eq!(code, StatusCode::CREATED, "{body}");
@@ -52,7 +58,11 @@ async fn patches_that_produce_a_value_of_the_wrong_type_are_refused() {
             JSON_PATCH,
             json!([{"op": "add", "path": "/metadata/labels", "value": {"x": 5}}]),
         ),
-        (&pod, JSON_PATCH, json!([{"op": "replace", "path": "/spec/containers", "value": {"name": "web"}}])),
+        (
+            &pod,
+            JSON_PATCH,
+            json!([{"op": "replace", "path": "/spec/containers", "value": {"name": "web"}}]),
+        ),
         (&cm, MERGE, json!({"data": {"a": 5}})),
         (&secret, MERGE, json!({"data": {"a": "not base64!"}})),
     ];
@@ -62,7 +72,11 @@ async fn patches_that_produce_a_value_of_the_wrong_type_are_refused() {
             .call_bytes("PATCH", uri, content_type, patch.to_string())
             .await;
         let status = raw.json();
-        assert_eq!(raw.code, StatusCode::UNPROCESSABLE_ENTITY, "{patch}: {status}");
+        assert_eq!(
+            raw.code,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{patch}: {status}"
+        );
         assert_eq!(status["reason"], "Invalid", "{status}");
         assert_eq!(status["details"]["causes"][0]["field"], "patch", "{status}");
         assert!(
@@ -72,7 +86,11 @@ async fn patches_that_produce_a_value_of_the_wrong_type_are_refused() {
                 .starts_with(" \"\" is invalid: patch: Invalid value: \"{"),
             "{status}"
         );
-        assert_eq!(h.call("GET", uri, None).await.1, before, "{patch} changed the object");
+        assert_eq!(
+            h.call("GET", uri, None).await.1,
+            before,
+            "{patch} changed the object"
+        );
     }
     // The status subresource too.
     let raw = h
@@ -86,7 +104,12 @@ async fn patches_that_produce_a_value_of_the_wrong_type_are_refused() {
     assert_eq!(raw.code, StatusCode::UNPROCESSABLE_ENTITY, "{}", raw.json());
     // A well-typed patch still works.
     let raw = h
-        .call_bytes("PATCH", &pod, MERGE, json!({"metadata": {"labels": {"x": "5"}}}).to_string())
+        .call_bytes(
+            "PATCH",
+            &pod,
+            MERGE,
+            json!({"metadata": {"labels": {"x": "5"}}}).to_string(),
+        )
         .await;
     assert_eq!(raw.code, StatusCode::OK, "{}", raw.json());
 }
@@ -125,7 +148,12 @@ async fn json_patches_over_ten_thousand_operations_are_413() {
         .map(|_| json!({"op": "test", "path": "/kind", "value": "ConfigMap"}))
         .collect();
     let raw = h
-        .call_bytes("PATCH", &format!("{CMS}/cfg"), JSON_PATCH, Value::Array(ops).to_string())
+        .call_bytes(
+            "PATCH",
+            &format!("{CMS}/cfg"),
+            JSON_PATCH,
+            Value::Array(ops).to_string(),
+        )
         .await;
     assert_eq!(raw.code, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
@@ -137,7 +165,12 @@ async fn json_patches_over_ten_thousand_operations_are_413() {
         .map(|_| json!({"op": "test", "path": "/kind", "value": "ConfigMap"}))
         .collect();
     let raw = h
-        .call_bytes("PATCH", &format!("{CMS}/cfg"), JSON_PATCH, Value::Array(ops).to_string())
+        .call_bytes(
+            "PATCH",
+            &format!("{CMS}/cfg"),
+            JSON_PATCH,
+            Value::Array(ops).to_string(),
+        )
         .await;
     assert_eq!(raw.code, StatusCode::OK, "{}", raw.json());
 }
@@ -146,7 +179,9 @@ async fn json_patches_over_ten_thousand_operations_are_413() {
 async fn copies_that_would_grow_an_object_past_three_mebibytes_are_refused() {
     let h = with_objects().await;
     // Doubling a growing map: 40 copies would build 2^40 entries.
-    let mut patch = vec![json!({"op": "add", "path": "/metadata/annotations", "value": {"seed": "x".repeat(1000)}})];
+    let mut patch = vec![
+        json!({"op": "add", "path": "/metadata/annotations", "value": {"seed": "x".repeat(1000)}}),
+    ];
     for i in 0..40 {
         patch.push(json!({"op": "copy", "from": "/metadata/annotations", "path": format!("/metadata/annotations/k{i}")}));
     }
@@ -176,11 +211,19 @@ async fn copies_that_would_grow_an_object_past_three_mebibytes_are_refused() {
     path.push_str(&"/d".repeat(80));
     patch.push(json!({"op": "replace", "path": path, "value": deep(80)}));
     let raw = h
-        .call_bytes("PATCH", &format!("{CMS}/cfg"), JSON_PATCH, Value::Array(patch).to_string())
+        .call_bytes(
+            "PATCH",
+            &format!("{CMS}/cfg"),
+            JSON_PATCH,
+            Value::Array(patch).to_string(),
+        )
         .await;
     assert_eq!(raw.code, StatusCode::UNPROCESSABLE_ENTITY, "{}", raw.json());
     assert!(
-        raw.json()["message"].as_str().unwrap().contains("levels deep"),
+        raw.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("levels deep"),
         "{}",
         raw.json()
     );
@@ -204,12 +247,22 @@ async fn merge_and_strategic_patches_cannot_store_objects_past_the_limit() {
     let two_mib = "x".repeat(2 * 1024 * 1024);
     let uri = format!("{events}/e");
     let raw = h
-        .call_bytes("PATCH", &uri, MERGE, json!({"message": two_mib}).to_string())
+        .call_bytes(
+            "PATCH",
+            &uri,
+            MERGE,
+            json!({"message": two_mib}).to_string(),
+        )
         .await;
     assert_eq!(raw.code, StatusCode::OK, "{}", raw.json());
     for content_type in [MERGE, STRATEGIC] {
         let raw = h
-            .call_bytes("PATCH", &uri, content_type, json!({"reason": two_mib}).to_string())
+            .call_bytes(
+                "PATCH",
+                &uri,
+                content_type,
+                json!({"reason": two_mib}).to_string(),
+            )
             .await;
         assert_eq!(raw.code, StatusCode::PAYLOAD_TOO_LARGE, "{}", raw.json());
         assert_eq!(raw.json()["reason"], "RequestEntityTooLarge");
@@ -234,8 +287,15 @@ async fn volume_and_claim_names_are_dns_subdomains() {
                                      "resources": {"requests": {"storage": "1Gi"}}}})),
             )
             .await;
-        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "claim {name}: {status}");
-        assert_eq!(status["details"]["causes"][0]["field"], "metadata.name", "{status}");
+        assert_eq!(
+            code,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "claim {name}: {status}"
+        );
+        assert_eq!(
+            status["details"]["causes"][0]["field"], "metadata.name",
+            "{status}"
+        );
         let (code, status) = h
             .call(
                 "POST",
@@ -246,7 +306,11 @@ async fn volume_and_claim_names_are_dns_subdomains() {
                                      "hostPath": {"path": "/tmp/x"}}})),
             )
             .await;
-        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "volume {name}: {status}");
+        assert_eq!(
+            code,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "volume {name}: {status}"
+        );
     }
     let (code, status) = h
         .call(
@@ -280,7 +344,10 @@ async fn negative_grace_periods_become_one_and_huge_ones_saturate() {
     let (code, deleting) = h.call("DELETE", &format!("{PODS}/forever"), None).await;
     assert_eq!(code, StatusCode::OK, "{deleting}");
     assert_eq!(deleting["metadata"]["deletionGracePeriodSeconds"], i64::MAX);
-    assert_eq!(deleting["metadata"]["deletionTimestamp"], "9999-12-30T22:00:00Z");
+    assert_eq!(
+        deleting["metadata"]["deletionTimestamp"],
+        "9999-12-30T22:00:00Z"
+    );
     // Shortening it by the most negative period there is: no overflow.
     let (code, status) = h
         .call(
@@ -349,14 +416,20 @@ async fn integer_list_options_are_parsed_as_go_parses_them() {
         );
     }
     let (code, status) = h
-        .call("GET", &format!("{CMS}?timeoutSeconds=99999999999999999999"), None)
+        .call(
+            "GET",
+            &format!("{CMS}?timeoutSeconds=99999999999999999999"),
+            None,
+        )
         .await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert_eq!(
         status["message"],
         "strconv.ParseInt: parsing \"99999999999999999999\": value out of range"
     );
-    let (code, _) = h.call("GET", &format!("{CMS}?timeoutSeconds=5"), None).await;
+    let (code, _) = h
+        .call("GET", &format!("{CMS}?timeoutSeconds=5"), None)
+        .await;
     assert_eq!(code, StatusCode::OK);
 }
 
@@ -368,7 +441,11 @@ async fn integer_list_options_are_parsed_as_go_parses_them() {
 async fn what_upstream_accepts_is_accepted() {
     let h = bootstrapped(100).await;
     let (code, cm) = h
-        .call("POST", CMS, Some(json!({"metadata": {"name": "bare", "labels": {"a": ""}}})))
+        .call(
+            "POST",
+            CMS,
+            Some(json!({"metadata": {"name": "bare", "labels": {"a": ""}}})),
+        )
         .await;
     assert_eq!(code, StatusCode::CREATED, "{cm}");
     assert_eq!(cm["kind"], "ConfigMap");
