@@ -12,6 +12,7 @@
 pub mod admission;
 pub mod allocate;
 pub mod bootstrap;
+pub mod connections;
 pub mod decode;
 pub mod defaults;
 pub mod delete_options;

@@ -41,6 +41,7 @@ pub fn harness(history: usize) -> Harness {
         server_address: "127.0.0.1:6443".into(),
         kubelet,
         allocator: ordinal_apiserver::allocate::Allocator::new(Default::default()),
+        limits: Default::default(),
     });
     Harness {
         router: server::router(state),
