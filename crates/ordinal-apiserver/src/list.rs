@@ -228,7 +228,7 @@ pub fn serve(
         remaining: (more && filter.is_empty()).then_some(remaining),
         cont,
     };
-    render::list(resource, output, &meta, &items)
+    render::list(resource, output, &meta, items)
 }
 
 /// The bookmark object a watch sends: kind, apiVersion and a revision.
