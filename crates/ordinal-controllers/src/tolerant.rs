@@ -46,22 +46,24 @@ pub enum Tolerant<K> {
     Decoded(K),
     /// Its metadata (as much as decodes; empty when even that does not)
     /// and serde's reason.
-    Undecodable { meta: ObjectMeta, error: String },
+    Undecodable {
+        meta: ObjectMeta,
+        error: String,
+    },
 }
 
+/// Read through a JSON value, not a raw slice: inside an event whose
+/// `object` comes before its `type`, serde buffers the object, and a
+/// buffered object can be read as a value but not as raw JSON.
 impl<'de, K: DeserializeOwned> Deserialize<'de> for Tolerant<K> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
-        match serde_json::from_str::<K>(raw.get()) {
+        let value = serde_json::Value::deserialize(d)?;
+        match K::deserialize(&value) {
             Ok(object) => Ok(Tolerant::Decoded(object)),
             Err(e) => {
-                #[derive(Deserialize)]
-                struct MetaOnly {
-                    #[serde(default)]
-                    metadata: ObjectMeta,
-                }
-                let meta = serde_json::from_str::<MetaOnly>(raw.get())
-                    .map(|m| m.metadata)
+                let meta = value
+                    .get("metadata")
+                    .and_then(|m| ObjectMeta::deserialize(m).ok())
                     .unwrap_or_default();
                 Ok(Tolerant::Undecodable {
                     meta,
@@ -232,6 +234,28 @@ mod tests {
             .map(|c| c.metadata.name.unwrap())
             .collect();
         assert_eq!(names, ["good", "also-good"]);
+    }
+
+    #[test]
+    fn watch_events_decode_whatever_their_field_order() {
+        use kube::core::WatchEvent;
+        use kube::core::{DynamicObject, PartialObjectMeta};
+        for line in [
+            r#"{"type":"ADDED","object":{"metadata":{"name":"a"},"data":{"k":"v"}}}"#,
+            r#"{"object":{"metadata":{"name":"a"},"data":{"k":"v"}},"type":"ADDED"}"#,
+        ] {
+            let event: WatchEvent<Tolerant<ConfigMap>> = serde_json::from_str(line).unwrap();
+            assert!(matches!(event, WatchEvent::Added(Tolerant::Decoded(_))), "{line}");
+            let event: WatchEvent<Tolerant<PartialObjectMeta<DynamicObject>>> =
+                serde_json::from_str(line).unwrap();
+            assert!(matches!(event, WatchEvent::Added(Tolerant::Decoded(_))), "{line}");
+        }
+        let bad = r#"{"object":{"metadata":{"name":"b"},"data":{"k":5}},"type":"MODIFIED"}"#;
+        let event: WatchEvent<Tolerant<ConfigMap>> = serde_json::from_str(bad).unwrap();
+        assert!(matches!(
+            event,
+            WatchEvent::Modified(Tolerant::Undecodable { .. })
+        ));
     }
 
     #[test]
