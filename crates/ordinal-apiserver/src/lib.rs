@@ -20,6 +20,7 @@ pub mod deletion;
 pub mod discovery;
 pub mod expiry;
 pub mod fields;
+pub mod fuzz;
 pub mod kubelet;
 pub mod lenient;
 pub mod list;
