@@ -172,24 +172,25 @@ impl Controller {
     async fn follow_outputs(self: Arc<Self>) {
         let slices: Api<EndpointSlice> = Api::all(self.client.clone());
         let managed = format!("{}={}", slices::MANAGED_BY_LABEL, slices::CONTROLLER_NAME);
-        let slice_events = crate::tolerant::watcher(slices, watcher::Config::default().labels(&managed))
-            .default_backoff()
-            .filter_map(|e| async move {
-                match e {
-                    Ok(Event::Apply(s) | Event::Delete(s)) => {
-                        let name = s
-                            .metadata
-                            .labels
-                            .as_ref()?
-                            .get(slices::SERVICE_NAME_LABEL)?;
-                        Some(ServiceKey {
-                            namespace: s.metadata.namespace.clone().unwrap_or_default(),
-                            name: name.clone(),
-                        })
+        let slice_events =
+            crate::tolerant::watcher(slices, watcher::Config::default().labels(&managed))
+                .default_backoff()
+                .filter_map(|e| async move {
+                    match e {
+                        Ok(Event::Apply(s) | Event::Delete(s)) => {
+                            let name = s
+                                .metadata
+                                .labels
+                                .as_ref()?
+                                .get(slices::SERVICE_NAME_LABEL)?;
+                            Some(ServiceKey {
+                                namespace: s.metadata.namespace.clone().unwrap_or_default(),
+                                name: name.clone(),
+                            })
+                        }
+                        _ => None,
                     }
-                    _ => None,
-                }
-            });
+                });
         let endpoints: Api<Endpoints> = Api::all(self.client.clone());
         let endpoint_events = crate::tolerant::watcher(endpoints, watcher::Config::default())
             .default_backoff()

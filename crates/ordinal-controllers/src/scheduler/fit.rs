@@ -287,8 +287,7 @@ pub fn insufficient(
         return reasons;
     }
     let used = &usage.requested;
-    let short =
-        |want: i128, has: i128, used: i128| want > 0 && want > has.saturating_sub(used);
+    let short = |want: i128, has: i128, used: i128| want > 0 && want > has.saturating_sub(used);
     if short(request.milli_cpu, allocatable.milli_cpu, used.milli_cpu) {
         reasons.push("Insufficient cpu".into());
     }

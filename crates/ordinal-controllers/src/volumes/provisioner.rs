@@ -719,7 +719,9 @@ fn make_dir(dir: &Path, roots: &[PathBuf]) -> Result<(), ProvisionError> {
 fn remove_dir(dir: &Path, roots: &[PathBuf]) -> std::io::Result<()> {
     match walk_confined(dir, roots, false) {
         Ok(()) => {}
-        Err(ProvisionError::Directory { error, .. }) if !dir.exists() && error.contains("No such") => {
+        Err(ProvisionError::Directory { error, .. })
+            if !dir.exists() && error.contains("No such") =>
+        {
             return Ok(());
         }
         Err(e) => return Err(std::io::Error::other(e.to_string())),
