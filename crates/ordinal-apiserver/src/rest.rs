@@ -171,6 +171,9 @@ pub async fn read_body(body: Body, timeout: std::time::Duration) -> ApiResult<By
 pub fn store_failure(err: StoreError) -> ApiError {
     match err {
         StoreError::Closed => ApiError::service_unavailable("the server is shutting down"),
+        full if full.is_disk_full() => ApiError::internal(format!(
+            "storage: the disk holding the data dir is full; nothing of this write was stored ({full})"
+        )),
         other => ApiError::internal(format!("storage: {other}")),
     }
 }
