@@ -82,10 +82,7 @@ impl Plan {
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
-        event_text(
-            "BOOKMARK",
-            &list::bookmark(self.resource, rv, initial_end),
-        )
+        event_text("BOOKMARK", &list::bookmark(self.resource, rv, initial_end))
     }
 
     /// The line an event produces for this watcher, if any.

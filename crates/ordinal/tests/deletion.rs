@@ -385,9 +385,11 @@ spec:
         assert_eq!(pod["metadata"]["deletionTimestamp"], "9999-12-30T22:00:00Z");
     }
     // sleep ends on SIGTERM: the node finishes the pod without waiting.
-    eventually("the pod is stopped and removed", Duration::from_secs(30), || {
-        !exists(&o, &["pod", "forever"])
-    });
+    eventually(
+        "the pod is stopped and removed",
+        Duration::from_secs(30),
+        || !exists(&o, &["pod", "forever"]),
+    );
     // The node still works: the other pod runs and goes when deleted.
     o.ok(&[
         "wait",

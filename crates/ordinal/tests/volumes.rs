@@ -788,7 +788,12 @@ spec:
     assert_eq!(std::fs::read_dir(away.path()).unwrap().count(), 0);
     assert_eq!(
         claim_phases(&o),
-        strings(&["beside-pki=Pending", "blocked=Pending", "escape=Pending", "outside=Pending"])
+        strings(&[
+            "beside-pki=Pending",
+            "blocked=Pending",
+            "escape=Pending",
+            "outside=Pending"
+        ])
     );
     // Still serving.
     o.ok(&["get", "pv"]);
