@@ -501,7 +501,11 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// The request line and header fields, in bytes, as Go's server counts
 /// them against `MaxHeaderBytes`.
 fn head_size(request: &Request) -> usize {
-    let line = request.method().as_str().len() + request.uri().to_string().len() + 12;
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    let line = request.method().as_str().len() + target + 12;
     request.headers().iter().fold(line, |total, (name, value)| {
         total.saturating_add(name.as_str().len() + value.len() + 4)
     })

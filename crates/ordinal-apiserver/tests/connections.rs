@@ -361,6 +361,39 @@ async fn long_urls_and_many_or_large_headers_within_upstream_limits_are_served()
     assert_eq!(status["code"], 431);
 }
 
+/// kubectl speaks HTTP/2: the same sizes are served there.
+#[tokio::test]
+async fn large_headers_and_queries_are_served_over_http2() {
+    use http_body_util::BodyExt;
+    let s = start(Limits::default()).await;
+    let tcp = TcpStream::connect(s.addr()).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = s.connector(&[b"h2"]).connect(name, tcp).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(b"h2".as_slice()));
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let params: String = (0..10_000).map(|_| "&a=1").collect();
+    for (uri, header) in [
+        (format!("/api/v1/namespaces/default/configmaps?limit=5{params}"), 10),
+        ("/api".to_string(), 900 * 1024),
+    ] {
+        let request = http::Request::get(format!("https://127.0.0.1{uri}"))
+            .header("authorization", format!("Bearer {}", s.token()))
+            .header("x-large", "x".repeat(header))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let code = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    }
+}
+
 #[tokio::test]
 async fn errors_outside_the_resource_handlers_are_statuses_too() {
     let s = start(Limits::default()).await;
