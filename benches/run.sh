@@ -24,6 +24,7 @@ cd "$root"
 # controllers, the node, then the whole journey.
 benches=(
   "apiserver ordinal"
+  "hostile ordinal"
   "write_path ordinal-apiserver"
   "track ordinal-apply"
   "smp ordinal-merge"

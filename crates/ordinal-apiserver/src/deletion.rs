@@ -237,9 +237,7 @@ fn before_delete(
         }
         // Only a shorter grace period: move the deadline closer.
         let deadline = deletion_timestamp(object).unwrap_or(now);
-        let moved = deadline
-            .checked_add(jiff::SignedDuration::from_secs(asked - current))
-            .unwrap_or(deadline);
+        let moved = add_saturating(deadline, asked.saturating_sub(current));
         let meta = objects::metadata_mut(object)?;
         meta.insert("deletionTimestamp".into(), json!(rfc3339(moved)));
         meta.insert("deletionGracePeriodSeconds".into(), json!(asked));
@@ -265,18 +263,28 @@ fn before_delete(
     }
     let period = period.max(0);
     *grace = Some(period);
-    let deadline = now
-        .checked_add(jiff::SignedDuration::from_secs(period))
-        .unwrap_or(now);
+    let deadline = add_saturating(now, period);
     let meta = objects::metadata_mut(object)?;
     meta.insert("deletionTimestamp".into(), json!(rfc3339(deadline)));
     meta.insert("deletionGracePeriodSeconds".into(), json!(period));
     if let Some(g) = meta.get("generation").and_then(Value::as_i64)
         && g > 0
     {
-        meta.insert("generation".into(), json!(g + 1));
+        meta.insert("generation".into(), json!(g.saturating_add(1)));
     }
     Ok(Graceful::Yes)
+}
+
+/// `t` moved by `seconds`, held at the ends of the representable range
+/// (jiff's, in the years -9999 and 9999) instead of failing: a grace period of
+/// `i64::MAX` seconds is a deletion that never comes due, not an error.
+fn add_saturating(t: jiff::Timestamp, seconds: i64) -> jiff::Timestamp {
+    t.checked_add(jiff::SignedDuration::from_secs(seconds))
+        .unwrap_or(if seconds < 0 {
+            jiff::Timestamp::MIN
+        } else {
+            jiff::Timestamp::MAX
+        })
 }
 
 /// Marks an object that finalizers hold: deletionTimestamp now (or kept if
@@ -289,7 +297,7 @@ fn mark_as_deleting(object: &mut Value, now: jiff::Timestamp) -> ApiResult<()> {
         && let Some(g) = meta.get("generation").and_then(Value::as_i64)
         && g > 0
     {
-        meta.insert("generation".into(), json!(g + 1));
+        meta.insert("generation".into(), json!(g.saturating_add(1)));
     }
     if existing.is_none_or(|t| t > now) {
         meta.insert("deletionTimestamp".into(), json!(rfc3339(now)));

@@ -165,6 +165,9 @@ pub fn serve(
     let resource = target.resource;
     let output = negotiate::output(headers, query.get("includeObject"))?;
     let filter = Filter::from_query(resource, query)?;
+    // A LIST has no use for timeoutSeconds, but upstream decodes all of
+    // ListOptions first, so a malformed one is a 400 here too.
+    query.integer("timeoutSeconds")?;
     let limit = match query.integer("limit")? {
         Some(n) if n > 0 => Some(n as usize),
         _ => None,
@@ -225,7 +228,7 @@ pub fn serve(
         remaining: (more && filter.is_empty()).then_some(remaining),
         cont,
     };
-    render::list(resource, output, &meta, &items)
+    render::list(resource, output, &meta, items)
 }
 
 /// The bookmark object a watch sends: kind, apiVersion and a revision.

@@ -554,16 +554,16 @@ pub enum NameRule {
     Dns1123Label,
     /// `NameIsDNS1035Label`: services.
     Dns1035Label,
-    /// `ValidatePathSegmentName`: persistent volumes and claims.
-    PathSegment,
 }
 
-/// The name rule of a resource (by API group and plural).
+/// The name rule of a resource (by API group and plural). Persistent
+/// volumes and claims are DNS subdomains too (upstream's
+/// `ValidatePersistentVolumeName` is `NameIsDNSSubdomain`, and claims use
+/// it as well); the provisioner builds directory names from them.
 pub fn name_rule(group: &str, plural: &str) -> NameRule {
     match (group, plural) {
         ("", "namespaces") => NameRule::Dns1123Label,
         ("", "services") => NameRule::Dns1035Label,
-        ("", "persistentvolumes") | ("", "persistentvolumeclaims") => NameRule::PathSegment,
         _ => NameRule::Dns1123Subdomain,
     }
 }
@@ -606,13 +606,6 @@ fn apply_rule(rule: NameRule, name: &str, prefix: bool) -> Vec<String> {
                 is_dns1035_label(&mask_trailing_dash(name))
             } else {
                 is_dns1035_label(name)
-            }
-        }
-        NameRule::PathSegment => {
-            if prefix {
-                is_valid_path_segment_prefix(name)
-            } else {
-                is_valid_path_segment_name(name)
             }
         }
     }
@@ -818,16 +811,17 @@ mod tests {
     }
 
     #[test]
-    fn volumes_are_path_segments() {
-        assert!(validate_name("", "persistentvolumes", "Any_Name:1").is_empty());
-        assert_eq!(
-            validate_name("", "persistentvolumeclaims", ".."),
-            vec!["may not be '..'"]
-        );
-        assert_eq!(
-            validate_name("", "persistentvolumes", "a/b%c"),
-            vec!["may not contain '/'", "may not contain '%'"]
-        );
+    fn volumes_and_claims_are_dns_subdomains() {
+        assert!(validate_name("", "persistentvolumes", "pvc-1.data").is_empty());
+        for plural in ["persistentvolumes", "persistentvolumeclaims"] {
+            for bad in ["UP", "-a", "..", "a/b", "Any_Name:1", &"a".repeat(254)] {
+                assert!(!validate_name("", plural, bad).is_empty(), "{plural} {bad}");
+            }
+            assert_eq!(
+                validate_name("", plural, &"a".repeat(254)),
+                vec!["must be no more than 253 characters"]
+            );
+        }
     }
 
     #[test]

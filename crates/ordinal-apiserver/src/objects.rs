@@ -335,7 +335,7 @@ pub fn bump_generation(resource: &Resource, old: &Value, new: &mut Value) -> Api
         .and_then(|m| m.get("generation"))
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    metadata_mut(new)?.insert("generation".into(), json!(generation + 1));
+    metadata_mut(new)?.insert("generation".into(), json!(generation.saturating_add(1)));
     Ok(())
 }
 

@@ -11,6 +11,24 @@ use crate::negotiate::BodyType;
 use crate::resources::Resource;
 use crate::status::{ApiError, ApiResult};
 
+/// The most operations one JSON patch may hold: upstream's
+/// `maxJSONPatchOperations`.
+pub const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
+
+/// How much `copy` operations of one JSON patch may add to the document,
+/// in bytes of JSON: upstream's `JSONPatchMaxCopyBytes` (3 MiB). `add`
+/// and `replace` values come out of the body, which is itself bounded, so
+/// with this a patch can grow an object by at most body + 3 MiB however its
+/// operations are arranged.
+pub const MAX_JSON_PATCH_COPY_BYTES: usize = 3 * 1024 * 1024;
+
+/// How deep a JSON patch may nest the document. Stored objects are read
+/// back with serde_json, which refuses more than 128 levels; operations
+/// that could take a document past that (an `add` deep inside a value
+/// another `add` put deep inside a third...) are refused as they come,
+/// before the document is too deep to drop safely.
+pub const MAX_DOCUMENT_DEPTH: usize = 100;
+
 /// A parsed patch, ready to apply to any version of the object.
 #[derive(Debug, Clone)]
 pub enum Patch {
@@ -39,11 +57,20 @@ pub fn parse(kind: BodyType, resource: &Resource, body: &[u8]) -> ApiResult<Patc
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
     match kind {
-        BodyType::JsonPatch => serde_json::from_value(value).map(Patch::Json).map_err(|e| {
-            ApiError::bad_request(format!(
-                "the server rejected our request due to an error in our request: {e}"
-            ))
-        }),
+        BodyType::JsonPatch => {
+            let patch: json_patch::Patch = serde_json::from_value(value).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ))
+            })?;
+            if patch.0.len() > MAX_JSON_PATCH_OPERATIONS {
+                return Err(ApiError::too_large_because(&format!(
+                    "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {}",
+                    patch.0.len()
+                )));
+            }
+            Ok(Patch::Json(patch))
+        }
         BodyType::MergePatch => {
             if !value.is_object() {
                 return Err(ApiError::bad_request(
@@ -82,15 +109,11 @@ impl Patch {
     /// Applies the patch to a copy of `original`.
     pub fn apply(&self, original: &Value) -> ApiResult<Value> {
         match self {
-            Patch::Json(p) => {
-                let mut doc = original.clone();
-                json_patch::patch(&mut doc, p).map_err(|e| {
-                    ApiError::unprocessable(format!(
-                        "the server rejected our request due to an error in our request: {e}"
-                    ))
-                })?;
-                Ok(doc)
-            }
+            Patch::Json(p) => apply_json_patch(original, p).map_err(|e| {
+                ApiError::unprocessable(format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ))
+            }),
             Patch::Merge(p) => {
                 let mut doc = original.clone();
                 json_patch::merge(&mut doc, p);
@@ -101,6 +124,118 @@ impl Patch {
             }
         }
     }
+}
+
+/// Why a JSON patch could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonPatchError {
+    /// An operation failed as RFC 6902 says (a missing path, a failed
+    /// `test`), with the index of the operation.
+    #[error(transparent)]
+    Operation(#[from] json_patch::PatchError),
+    /// The `copy` operations added more than [`MAX_JSON_PATCH_COPY_BYTES`]
+    /// (upstream's json-patch library's words).
+    #[error(
+        "Unable to complete the copy, the accumulated size increase of copy is {accumulated}, exceeding the limit {limit}"
+    )]
+    CopyTooLarge { accumulated: usize, limit: usize },
+    /// An operation would nest the document too deep.
+    #[error(
+        "operation '/{operation}' failed at path '{path}': the result would be nested more than {MAX_DOCUMENT_DEPTH} levels deep"
+    )]
+    TooDeep { operation: usize, path: String },
+}
+
+/// Applies a JSON patch one operation at a time, keeping count of what
+/// `copy` operations add and of how deep the document gets, so that no
+/// arrangement of operations can make the server build a huge or
+/// bottomless document. The original is not touched; on error the
+/// partial copy is dropped.
+pub fn apply_json_patch(
+    original: &Value,
+    patch: &json_patch::Patch,
+) -> Result<Value, JsonPatchError> {
+    let mut doc = original.clone();
+    let mut copied = 0usize;
+    for (index, op) in patch.0.iter().enumerate() {
+        let path = op.path().as_str();
+        let added_depth = match op {
+            json_patch::PatchOperation::Add(a) => Some(depth(&a.value)),
+            json_patch::PatchOperation::Replace(r) => Some(depth(&r.value)),
+            json_patch::PatchOperation::Move(m) => doc.pointer(m.from.as_str()).map(depth),
+            json_patch::PatchOperation::Copy(c) => {
+                let source = doc.pointer(c.from.as_str());
+                if let Some(value) = source {
+                    let budget = MAX_JSON_PATCH_COPY_BYTES.saturating_sub(copied);
+                    match json_size_within(value, budget) {
+                        Some(size) => copied = copied.saturating_add(size),
+                        None => {
+                            return Err(JsonPatchError::CopyTooLarge {
+                                accumulated: copied.saturating_add(budget).saturating_add(1),
+                                limit: MAX_JSON_PATCH_COPY_BYTES,
+                            });
+                        }
+                    }
+                }
+                source.map(depth)
+            }
+            _ => None,
+        };
+        if let Some(added) = added_depth
+            && pointer_depth(path).saturating_add(added) > MAX_DOCUMENT_DEPTH
+        {
+            return Err(JsonPatchError::TooDeep {
+                operation: index,
+                path: path.to_string(),
+            });
+        }
+        json_patch::patch_unsafe(&mut doc, std::slice::from_ref(op)).map_err(|mut e| {
+            e.operation = index;
+            e
+        })?;
+    }
+    Ok(doc)
+}
+
+/// How many levels a JSON pointer descends.
+fn pointer_depth(pointer: &str) -> usize {
+    pointer.bytes().filter(|b| *b == b'/').count()
+}
+
+/// The nesting depth of a value (a scalar is 0, `[]` and `{}` are 1).
+/// Values here were parsed by serde_json or built from such values within
+/// [`MAX_DOCUMENT_DEPTH`], so the recursion is bounded.
+pub fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// The length of a value's compact JSON, if it is at most `budget` bytes;
+/// the count stops as soon as the budget is exceeded, so measuring a huge
+/// value costs no more than the budget.
+pub fn json_size_within(value: &Value, budget: usize) -> Option<usize> {
+    struct Counter {
+        count: usize,
+        budget: usize,
+    }
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.count = self.count.saturating_add(buf.len());
+            if self.count > self.budget {
+                return Err(std::io::Error::other("over budget"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter { count: 0, budget };
+    serde_json::to_writer(&mut counter, value).ok()?;
+    Some(counter.count)
 }
 
 #[cfg(test)]

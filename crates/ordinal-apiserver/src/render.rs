@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use ordinal_store::Object;
 use serde_json::{Value, json};
@@ -136,70 +136,117 @@ impl ListMeta {
 }
 
 /// Renders a list of stored objects in the requested form.
+///
+/// JSON, Table and metadata lists are streamed: the body is written as
+/// the client reads it, an item at a time, so a client that reads slowly
+/// (or never) costs the server what the connection buffers, not the whole
+/// list. A JSON list's items are the stored bytes themselves (shared, not
+/// copied); a Table row is made when it is sent.
 pub fn list(
-    resource: &Resource,
+    resource: &'static Resource,
     output: Output,
     meta: &ListMeta,
-    items: &[Arc<Object>],
+    items: Vec<Arc<Object>>,
 ) -> ApiResult<Response> {
     match output {
         Output::Json => {
-            let size: usize = items.iter().map(|o| o.bytes.len() + 1).sum();
-            let mut body = BytesMut::with_capacity(size + 256);
             let head = json!({
                 "kind": resource.list_kind(),
                 "apiVersion": resource.api_version(),
                 "metadata": meta.to_json(),
-            })
-            .to_string();
-            // Replace the closing brace with the items array.
-            body.put_slice(&head.as_bytes()[..head.len() - 1]);
-            body.put_slice(b",\"items\":[");
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    body.put_u8(b',');
-                }
-                body.put_slice(&item.bytes);
-            }
-            body.put_slice(b"]}");
-            Ok(json_response(StatusCode::OK, body.freeze()))
-        }
-        Output::Yaml | Output::Metadata => {
-            let values = parse_all(items)?;
-            let (kind, api_version, items) = if output == Output::Metadata {
-                (
-                    "PartialObjectMetadataList".to_string(),
-                    "meta.k8s.io/v1".to_string(),
-                    values.iter().map(partial_metadata).collect(),
-                )
-            } else {
-                (resource.list_kind(), resource.api_version(), values)
-            };
-            let body = json!({
-                "kind": kind,
-                "apiVersion": api_version,
-                "metadata": meta.to_json(),
-                "items": items,
             });
-            if output == Output::Yaml {
-                yaml_response(StatusCode::OK, &body)
-            } else {
-                Ok(json_response(StatusCode::OK, body.to_string()))
+            let sizes: usize = items.iter().map(|o| o.bytes.len() + 1).sum();
+            let pieces = items.into_iter().map(|o| Some(o.bytes.clone()));
+            let (body, length) = stream_json(&head, "items", pieces);
+            let mut response = json_body(body);
+            let length = length + sizes.saturating_sub(1);
+            if let Ok(v) = HeaderValue::from_str(&length.to_string()) {
+                response.headers_mut().insert(header::CONTENT_LENGTH, v);
             }
+            Ok(response)
+        }
+        Output::Metadata => {
+            let head = json!({
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": meta.to_json(),
+            });
+            let pieces = items.into_iter().map(|o| {
+                let value: Value = serde_json::from_slice(&o.bytes).ok()?;
+                Some(Bytes::from(partial_metadata(&value).to_string()))
+            });
+            Ok(json_body(stream_json(&head, "items", pieces).0))
         }
         Output::Table(include) => {
-            let values = parse_all(items)?;
-            let rows = values
-                .iter()
-                .map(|v| table_row(resource, v, include))
-                .collect();
-            let mut t = table(resource, &meta.resource_version, rows, meta.cont.as_deref());
-            if let Some(r) = meta.remaining {
-                t["metadata"]["remainingItemCount"] = json!(r);
+            let mut metadata = json!({ "resourceVersion": meta.resource_version });
+            if let Some(c) = &meta.cont {
+                metadata["continue"] = json!(c);
             }
-            Ok(json_response(StatusCode::OK, t.to_string()))
+            if let Some(r) = meta.remaining {
+                metadata["remainingItemCount"] = json!(r);
+            }
+            let head = json!({
+                "kind": "Table",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": metadata,
+                "columnDefinitions": table::column_definitions(resource),
+            });
+            let pieces = items.into_iter().map(move |o| {
+                let value: Value = serde_json::from_slice(&o.bytes).ok()?;
+                Some(Bytes::from(
+                    table_row(resource, &value, include).to_string(),
+                ))
+            });
+            Ok(json_body(stream_json(&head, "rows", pieces).0))
+        }
+        Output::Yaml => {
+            let values = parse_all(&items)?;
+            let body = json!({
+                "kind": resource.list_kind(),
+                "apiVersion": resource.api_version(),
+                "metadata": meta.to_json(),
+                "items": values,
+            });
+            yaml_response(StatusCode::OK, &body)
         }
     }
+}
+
+fn json_body(body: axum::body::Body) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    response
+}
+
+/// A JSON object streamed as `head` with one more field, `field`, the
+/// array of `pieces` (each an element's JSON; `None` is left out). Returns
+/// the body and the length of everything but the pieces and their commas.
+fn stream_json(
+    head: &Value,
+    field: &str,
+    pieces: impl Iterator<Item = Option<Bytes>> + Send + 'static,
+) -> (axum::body::Body, usize) {
+    let head = head.to_string();
+    let mut opening = Vec::with_capacity(head.len() + field.len() + 6);
+    // Replace the closing brace with the array.
+    opening.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    opening.extend_from_slice(format!(",\"{field}\":[").as_bytes());
+    let fixed = opening.len() + 2;
+    let mut first = true;
+    let elements = pieces.flatten().flat_map(move |piece| {
+        let comma = (!std::mem::take(&mut first)).then(|| Bytes::from_static(b","));
+        comma.into_iter().chain(std::iter::once(piece))
+    });
+    let frames = std::iter::once(Bytes::from(opening))
+        .chain(elements)
+        .chain(std::iter::once(Bytes::from_static(b"]}")))
+        .map(Ok::<_, std::convert::Infallible>);
+    (
+        axum::body::Body::from_stream(futures::stream::iter(frames)),
+        fixed,
+    )
 }
 
 fn parse_all(items: &[Arc<Object>]) -> ApiResult<Vec<Value>> {

@@ -130,16 +130,31 @@ impl Query {
         }
     }
 
+    /// An integer parameter (`limit`, `timeoutSeconds`,
+    /// `gracePeriodSeconds`), refused with the text of Go's
+    /// `strconv.ParseInt`, which is what upstream's parameter decoding
+    /// answers in its 400.
     pub fn integer(&self, key: &str) -> ApiResult<Option<i64>> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
-                ApiError::bad_request(format!(
-                    "invalid value for {key}: {v:?}: must be an integer"
-                ))
-            }),
+            Some(v) => parse_go_int(v).map(Some).map_err(ApiError::bad_request),
         }
     }
+}
+
+/// Go's `strconv.ParseInt(s, 10, 64)` and its error text.
+pub fn parse_go_int(text: &str) -> Result<i64, String> {
+    use std::num::IntErrorKind;
+    text.parse::<i64>().map_err(|e| {
+        let why = match e.kind() {
+            IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => "value out of range",
+            _ => "invalid syntax",
+        };
+        format!(
+            "strconv.ParseInt: parsing {}: {why}",
+            crate::names::go_quote(text)
+        )
+    })
 }
 
 #[cfg(test)]

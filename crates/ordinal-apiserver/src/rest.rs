@@ -32,6 +32,7 @@ use crate::request::{Query, Target};
 use crate::resources::{self, Resource};
 use crate::server::{AppState, MAX_BODY_BYTES};
 use crate::status::{ApiError, ApiResult};
+use crate::storable;
 use crate::subresource;
 use crate::watch;
 
@@ -91,19 +92,19 @@ async fn dispatch(
             subresource::get_scale(state, target, query, headers)
         }
         (&Method::PUT, true, Some("scale")) => {
-            let bytes = read_body(body).await?;
+            let bytes = read_body(body, state.limits.body_timeout).await?;
             subresource::update_scale(state, target, query, headers, bytes).await
         }
         (&Method::PATCH, true, Some("scale")) => {
-            let bytes = read_body(body).await?;
+            let bytes = read_body(body, state.limits.body_timeout).await?;
             subresource::patch_scale(state, target, query, headers, bytes).await
         }
         (&Method::POST, true, Some("binding")) => {
-            let bytes = read_body(body).await?;
+            let bytes = read_body(body, state.limits.body_timeout).await?;
             subresource::bind(state, target, query, headers, bytes).await
         }
         (&Method::POST, true, Some("eviction")) => {
-            let bytes = read_body(body).await?;
+            let bytes = read_body(body, state.limits.body_timeout).await?;
             subresource::evict(state, target, query, headers, bytes).await
         }
         (&Method::GET, true, None | Some("status")) => {
@@ -112,47 +113,55 @@ async fn dispatch(
         }
         (&Method::POST, false, _) => {
             require_verb(resource, "create")?;
-            let bytes = read_body(body).await?;
+            let bytes = read_body(body, state.limits.body_timeout).await?;
             create(state, target, query, headers, bytes).await
         }
         (&Method::PUT, true, None | Some("status")) => {
             require_verb(resource, "update")?;
-            let bytes = read_body(body).await?;
+            let bytes = read_body(body, state.limits.body_timeout).await?;
             update(state, target, query, headers, bytes).await
         }
         (&Method::PUT, true, Some("finalize")) => {
             require_verb(resource, "update")?;
-            let bytes = read_body(body).await?;
+            let bytes = read_body(body, state.limits.body_timeout).await?;
             finalize(state, target, query, headers, bytes).await
         }
         (&Method::PATCH, true, None | Some("status")) => {
             require_verb(resource, "patch")?;
-            let bytes = read_body(body).await?;
+            let bytes = read_body(body, state.limits.body_timeout).await?;
             patch(state, target, query, headers, bytes).await
         }
         (&Method::DELETE, true, None) => {
             require_verb(resource, "delete")?;
-            let bytes = read_body(body).await?;
+            let bytes = read_body(body, state.limits.body_timeout).await?;
             delete(state, target, query, headers, bytes).await
         }
         (&Method::DELETE, false, _) => {
             require_verb(resource, "deletecollection")?;
-            let bytes = read_body(body).await?;
+            let bytes = read_body(body, state.limits.body_timeout).await?;
             delete_collection(state, target, query, headers, bytes).await
         }
         _ => Err(ApiError::method_not_allowed()),
     }
 }
 
-/// Reads a request body, refusing anything over the limit with 413.
-pub async fn read_body(body: Body) -> ApiResult<Bytes> {
-    match http_body_util::Limited::new(body, MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large()),
-        Err(e) => Err(ApiError::bad_request(format!(
+/// Reads a request body, refusing anything over the limit with 413 — at
+/// once when its `Content-Length` says so, before a byte of it is read —
+/// and a body that does not arrive within `timeout` with upstream's 504
+/// (its request timeout covers reading the body).
+pub async fn read_body(body: Body, timeout: std::time::Duration) -> ApiResult<Bytes> {
+    use http_body::Body as _;
+    if body.size_hint().lower() > MAX_BODY_BYTES as u64 {
+        return Err(ApiError::too_large());
+    }
+    let reading = http_body_util::Limited::new(body, MAX_BODY_BYTES).collect();
+    match tokio::time::timeout(timeout, reading).await {
+        Err(_) => Err(ApiError::timeout(
+            "request did not complete within requested timeout - context deadline exceeded",
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large()),
+        Ok(Err(e)) => Err(ApiError::bad_request(format!(
             "reading the request body: {e}"
         ))),
     }
@@ -162,6 +171,9 @@ pub async fn read_body(body: Body) -> ApiResult<Bytes> {
 pub fn store_failure(err: StoreError) -> ApiError {
     match err {
         StoreError::Closed => ApiError::service_unavailable("the server is shutting down"),
+        full if full.is_disk_full() => ApiError::internal(format!(
+            "storage: the disk holding the data dir is full; nothing of this write was stored ({full})"
+        )),
         other => ApiError::internal(format!("storage: {other}")),
     }
 }
@@ -297,11 +309,14 @@ fn check_unknown_fields(
     bytes: &[u8],
     format: decode::Format,
 ) -> ApiResult<Vec<String>> {
+    // Values of the wrong type are an error whatever fieldValidation says
+    // (upstream always decodes into the type); only unknown and duplicate
+    // fields depend on it.
+    let report = decode::check_fields(group, kind, bytes, format)
+        .map_err(|e| ApiError::bad_request(e.message))?;
     if validation == FieldValidation::Ignore {
         return Ok(Vec::new());
     }
-    let report = decode::check_fields(group, kind, bytes, format)
-        .map_err(|e| ApiError::bad_request(e.message))?;
     if validation == FieldValidation::Strict
         && let Some(message) = report.bad_request_message()
     {
@@ -420,6 +435,7 @@ async fn insert_object(
     if let Ownership::Update(manager) = ownership {
         object = fields::track_update(target, None, object, manager);
     }
+    storable::check(resource, &name, &object)?;
     let key = resource.key(target.namespace.as_deref(), &name);
     if dry {
         if state.store.get(&key).is_some() {
@@ -528,6 +544,7 @@ async fn patch(
     let ownership = Ownership::Update(&manager);
     guaranteed_update(state, target, query, headers, None, ownership, |old| {
         let mut new = patch.apply(old)?;
+        storable::check_patched(resource, &new)?;
         objects::check_type(resource, resource.kind, &api_version, &mut new)?;
         objects::check_namespace(resource, target.namespace.as_deref(), &mut new)?;
         if objects::meta_str(&new, "name") != Some(name.as_str()) {
@@ -651,6 +668,7 @@ pub(crate) async fn update_object(
         if objects::same_content(&old, &new) {
             return Ok(Updated::Stored(current));
         }
+        storable::check(resource, &name, &new)?;
         if dry {
             return Ok(Updated::DryRun(new));
         }

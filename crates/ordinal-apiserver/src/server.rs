@@ -26,6 +26,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::allocate::{Allocator, ServiceNetwork};
 use crate::bootstrap;
+use crate::connections::{self, Connection, Limits, Table, Watched};
 use crate::discovery;
 use crate::openapi;
 use crate::pki::{self, Credentials};
@@ -61,6 +62,8 @@ pub struct Config {
     /// Objects made at start, after the system namespaces, when absent
     /// (one that exists is left as it is; see [`crate::bootstrap`]).
     pub bootstrap: Vec<serde_json::Value>,
+    /// Timeouts and caps of client connections.
+    pub limits: Limits,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             event_ttl: Duration::from_secs(3600),
             service_network: ServiceNetwork::default(),
             bootstrap: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }
@@ -108,6 +112,9 @@ pub struct AppState {
     pub kubelet: crate::kubelet::KubeletClient,
     /// Cluster IPs and node ports of Services.
     pub allocator: Arc<Allocator>,
+    /// Connection and request limits (the body timeout is read by the
+    /// handlers).
+    pub limits: Limits,
 }
 
 /// Selector attributes of an object, computed once when it is stored. The
@@ -136,7 +143,12 @@ pub fn open_store(data_dir: &Path, history: usize) -> Result<Store, StartError> 
 /// Takes the data dir's lock for the life of the process; a second server on
 /// the same dir fails here, before it touches anything.
 fn lock_data_dir(dir: &Path) -> Result<fs::File, StartError> {
+    use std::os::unix::fs::PermissionsExt;
     fs::create_dir_all(dir).map_err(|e| StartError::Io(dir.to_path_buf(), e))?;
+    // The store, the CA key and the token live here: the owner's alone,
+    // also when an older version made it readable by everyone.
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| StartError::Io(dir.to_path_buf(), e))?;
     let path = dir.join("lock");
     let mut file = fs::OpenOptions::new()
         .read(true)
@@ -300,11 +312,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         server_address: addr.to_string(),
         kubelet,
         allocator,
+        limits: config.limits.clone(),
     });
     crate::expiry::spawn(store.clone(), config.event_ttl, shutdown_rx.clone());
     let tls = tls_acceptor(&credentials)?;
     let app = router(state);
-    let task = tokio::spawn(serve(listener, tls, app, shutdown_rx));
+    let table = Table::new(config.limits.clone());
+    let task = tokio::spawn(serve(listener, tls, app, table, shutdown_rx));
     tracing::info!(%addr, elapsed_ms = started.elapsed().as_millis() as u64, "API server ready");
     Ok(Running {
         addr,
@@ -339,6 +353,7 @@ async fn serve(
     listener: TcpListener,
     tls: TlsAcceptor,
     app: Router,
+    table: Arc<Table>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -354,27 +369,111 @@ async fn serve(
             },
             _ = shutdown.changed() => break,
         };
+        // Over the caps with nothing to push out: closed at once, so the
+        // backlog keeps draining and the next client (the admin) is seen.
+        let Some(conn) = table.admit(peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: every slot is held by authenticated clients");
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
-        let tls = tls.clone();
-        let service = TowerToHyperService::new(app.clone());
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let stream = match tls.accept(tcp).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-            };
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        });
+        tokio::spawn(serve_connection(
+            tcp,
+            peer,
+            tls.clone(),
+            app.clone(),
+            conn,
+            graceful.watcher(),
+        ));
     }
     drop(listener);
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// HTTP/1.1 and HTTP/2 as upstream's server sets them up: headers up to
+/// its 1 MiB (hyper's own buffers a little larger, so that the server,
+/// not hyper, answers a request over the limit, with a Status), 250
+/// concurrent streams per HTTP/2 connection.
+fn http_builder() -> auto::Builder<TokioExecutor> {
+    let over = connections::MAX_HEADER_BYTES + 64 * 1024;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .max_buf_size(over)
+        .max_headers(connections::MAX_HEADER_FIELDS);
+    builder
+        .http2()
+        .max_concurrent_streams(connections::MAX_CONCURRENT_STREAMS)
+        .max_header_list_size(u32::try_from(over).unwrap_or(u32::MAX));
+    builder
+}
+
+/// One connection: TLS within the handshake timeout, then HTTP until the
+/// client leaves, the connection falls idle or too slow (see
+/// [`crate::connections`]), the table pushes it out, or the server stops.
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    tls: TlsAcceptor,
+    app: Router,
+    conn: Arc<Connection>,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let limits = conn.limits().clone();
+    let stream = tokio::select! {
+        accepted = tokio::time::timeout(limits.handshake_timeout, tls.accept(tcp)) => match accepted {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        _ = conn.pushed_out() => return,
+    };
+    let http1 = stream.get_ref().1.alpn_protocol() != Some(b"h2".as_slice());
+    let io = TokioIo::new(Watched::new(stream, Arc::clone(&conn)));
+    let per_request = Arc::clone(&conn);
+    let service = tower::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+        let in_flight = per_request.begin();
+        request.extensions_mut().insert(Arc::clone(&per_request));
+        let app = app.clone();
+        async move {
+            let response = tower::ServiceExt::oneshot(app, request.map(Body::new)).await?;
+            Ok::<_, std::convert::Infallible>(
+                response.map(|body| Body::new(connections::Tracked::new(body, in_flight))),
+            )
+        }
+    });
+    let builder = http_builder();
+    let connection = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
+    let connection = watcher.watch(connection.into_owned());
+    tokio::pin!(connection);
+    let tick = (limits.header_timeout.min(limits.idle_timeout) / 4)
+        .clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let mut check = tokio::time::interval(tick);
+    loop {
+        tokio::select! {
+            ended = &mut connection => {
+                if let Err(e) = ended {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = conn.pushed_out() => {
+                tracing::debug!(%peer, "connection pushed out by a newer one");
+                return;
+            }
+            _ = check.tick() => {
+                if let Some(why) = conn.overdue(&limits, http1) {
+                    tracing::debug!(%peer, why, "closing connection");
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// The HTTP surface: health, version, discovery, OpenAPI and resources.
@@ -392,7 +491,85 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi/v3/{*path}", get(openapi_document))
         .fallback(resource_request)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    public.merge(private).with_state(state)
+    public
+        .merge(private)
+        .with_state(state)
+        .layer(middleware::from_fn(errors_as_status))
+        .layer(middleware::from_fn(limit_header_size))
+}
+
+/// The request line and header fields, in bytes, as Go's server counts
+/// them against `MaxHeaderBytes`.
+fn head_size(request: &Request) -> usize {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    let line = request.method().as_str().len() + target + 12;
+    request.headers().iter().fold(line, |total, (name, value)| {
+        total.saturating_add(name.as_str().len() + value.len() + 4)
+    })
+}
+
+/// 431 with a Status for a request whose headers are over upstream's
+/// limit (hyper's buffer is a little larger, so such a request reaches
+/// this far).
+async fn limit_header_size(request: Request, next: Next) -> Response {
+    let size = head_size(&request);
+    if size > connections::MAX_HEADER_BYTES {
+        return ApiError::with_code(
+            431,
+            format!(
+                "Request Header Fields Too Large: the request line and headers are {size} bytes, more than the {} the server reads",
+                connections::MAX_HEADER_BYTES
+            ),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Any error response that is not a Status already (axum's own: a path
+/// that does not decode, a method a route does not take) becomes one, so
+/// every error a well-formed request meets is a Kubernetes Status. The
+/// health endpoints keep their plain text, as upstream's.
+async fn errors_as_status(request: Request, next: Next) -> Response {
+    let health = matches!(request.uri().path(), "/healthz" | "/livez" | "/readyz");
+    let response = next.run(request).await;
+    let code = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if health || is_json || !(code.is_client_error() || code.is_server_error()) {
+        return response;
+    }
+    let text = http_body_util::BodyExt::collect(http_body_util::Limited::new(
+        response.into_body(),
+        64 * 1024,
+    ))
+    .await
+    .map(|c| String::from_utf8_lossy(&c.to_bytes()).trim().to_string())
+    .unwrap_or_default();
+    let error = match code.as_u16() {
+        400 => ApiError::bad_request(if text.is_empty() {
+            "bad request".into()
+        } else {
+            text
+        }),
+        404 => ApiError::no_route(),
+        405 => ApiError::method_not_allowed(),
+        other => ApiError::with_code(
+            other,
+            if text.is_empty() {
+                code.canonical_reason().unwrap_or("error").to_string()
+            } else {
+                text
+            },
+        ),
+    };
+    error.into_response()
 }
 
 async fn health() -> &'static str {
@@ -417,14 +594,28 @@ async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     match presented {
         Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => {
+            if let Some(conn) = request.extensions().get::<Arc<Connection>>() {
+                conn.mark_authenticated();
+            }
             next.run(request).await
         }
         _ => ApiError::unauthorized().into_response(),
     }
+}
+
+/// The token of an `Authorization` header, read as upstream's bearer-token
+/// authenticator reads it: the header trimmed, split on single spaces, the
+/// scheme `bearer` in any case, the token the second part. So `Bearer  tok`
+/// (two spaces) presents an empty token and authenticates nobody, and
+/// anything after the token is ignored.
+fn bearer_token(header: &str) -> Option<&str> {
+    let mut parts = header.trim().splitn(3, ' ');
+    let scheme = parts.next()?;
+    let token = parts.next()?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

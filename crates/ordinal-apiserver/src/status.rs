@@ -237,6 +237,15 @@ impl ApiError {
         )
     }
 
+    /// 413 with upstream's `NewRequestEntityTooLargeError` text.
+    pub fn too_large_because(detail: &str) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: {detail}"),
+        )
+    }
+
     pub fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(
             415,
@@ -261,6 +270,18 @@ impl ApiError {
         }];
         err.details.retry_after_seconds = Some(1);
         err
+    }
+
+    /// 504 Timeout, as upstream's timeout filter answers a request that
+    /// ran out of time (`Timeout: <why>`).
+    pub fn timeout(why: &str) -> Self {
+        Self::new(504, "Timeout", format!("Timeout: {why}"))
+    }
+
+    /// An error code upstream's Status has no reason for (431, 414): the
+    /// reason is empty, as `StatusReasonUnknown`.
+    pub fn with_code(code: u16, message: impl Into<String>) -> Self {
+        Self::new(code, "", message)
     }
 
     /// A failure of the server itself (disk full, store closed): never used
@@ -300,13 +321,15 @@ impl ApiError {
         });
         let mut details = serde_json::Map::new();
         let d = &self.details;
-        if let Some(name) = &d.name {
+        // Upstream's fields are omitempty: an Invalid about no kind (a
+        // patch that does not decode) has only its causes.
+        if let Some(name) = d.name.as_ref().filter(|n| !n.is_empty()) {
             details.insert("name".into(), json!(name));
         }
         if let Some(group) = &d.group {
             details.insert("group".into(), json!(group));
         }
-        if let Some(kind) = &d.kind {
+        if let Some(kind) = d.kind.as_ref().filter(|k| !k.is_empty()) {
             details.insert("kind".into(), json!(kind));
         }
         if !d.causes.is_empty() {
@@ -332,6 +355,11 @@ impl ApiError {
         // ephemeral containers).
         if !details.is_empty() || self.reason == "NotFound" {
             status["details"] = Value::Object(details);
+        }
+        if self.reason.is_empty()
+            && let Some(map) = status.as_object_mut()
+        {
+            map.remove("reason");
         }
         status
     }

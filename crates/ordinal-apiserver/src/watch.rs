@@ -78,17 +78,11 @@ impl Plan {
                 render::table(self.resource, rv, vec![row], None)
             }
         };
-        let mut text = json!({"type": kind, "object": object}).to_string();
-        text.push('\n');
-        Bytes::from(text)
+        event_text(kind, &object)
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
-        let mut text =
-            json!({"type": "BOOKMARK", "object": list::bookmark(self.resource, rv, initial_end)})
-                .to_string();
-        text.push('\n');
-        Bytes::from(text)
+        event_text("BOOKMARK", &list::bookmark(self.resource, rv, initial_end))
     }
 
     /// The line an event produces for this watcher, if any.
@@ -131,8 +125,20 @@ fn stream_response(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> Respons
 }
 
 fn error_line(err: &ApiError) -> Bytes {
-    let mut text = json!({"type": "ERROR", "object": err.to_status()}).to_string();
-    text.push('\n');
+    event_text("ERROR", &err.to_status())
+}
+
+/// `{"type":..,"object":..}\n`, with `type` first as upstream writes it:
+/// a client decoding the event (serde's adjacently tagged enums, kube's
+/// `WatchEvent`) reads the object straight into its type once it knows
+/// the type, instead of buffering it whole.
+fn event_text(kind: &str, object: &Value) -> Bytes {
+    let mut text = String::with_capacity(64);
+    text.push_str("{\"type\":");
+    text.push_str(&Value::from(kind).to_string());
+    text.push_str(",\"object\":");
+    text.push_str(&object.to_string());
+    text.push_str("}\n");
     Bytes::from(text)
 }
 

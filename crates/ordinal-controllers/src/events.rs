@@ -227,7 +227,7 @@ async fn write_loop(client: Client, source: Source, mut rx: mpsc::Receiver<Pendi
         // deleted): write a new Event, keeping the count we know.
         let (count, first) = memory
             .get(&key)
-            .map_or((1, p.at), |w| (w.count + 1, w.first));
+            .map_or((1, p.at), |w| (w.count.saturating_add(1), w.first));
         let event = new_event(&p, &source, count, first);
         let namespace = namespace_of(&p.object);
         let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
@@ -249,7 +249,7 @@ async fn write_loop(client: Client, source: Source, mut rx: mpsc::Receiver<Pendi
 /// Advances an existing Event's count and lastTimestamp; `None` when it
 /// could not be patched (then a new Event is written).
 async fn bump(client: &Client, prev: &Written, p: &Pending) -> Option<i32> {
-    let count = prev.count + 1;
+    let count = prev.count.saturating_add(1);
     let api: Api<Event> = Api::namespaced(client.clone(), &prev.namespace);
     let patch = serde_json::json!({
         "count": count,

@@ -227,7 +227,7 @@ impl<K: Cached> Informer<K> {
 
     /// Lists and watches `api` into the cache until the task is dropped.
     pub async fn run(self: Arc<Self>, api: Api<K>) {
-        let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+        let stream = crate::tolerant::watcher(api, watcher::Config::default()).default_backoff();
         futures::pin_mut!(stream);
         let mut listing: Vec<K> = Vec::new();
         while let Some(event) = stream.next().await {

@@ -38,6 +38,7 @@ pub mod scheduler;
 pub mod selection;
 pub mod served;
 pub mod statefulset;
+pub mod tolerant;
 pub mod volumes;
 
 use std::future::Future;

@@ -220,7 +220,7 @@ fn is_status(err: &kube::Error, code: u16) -> bool {
 impl Controller {
     async fn watch(self: Arc<Self>) {
         let api: Api<Namespace> = Api::all(self.client.clone());
-        let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+        let stream = crate::tolerant::watcher(api, watcher::Config::default()).default_backoff();
         futures::pin_mut!(stream);
         while let Some(event) = stream.next().await {
             if let Ok(Event::Apply(ns) | Event::InitApply(ns)) = event

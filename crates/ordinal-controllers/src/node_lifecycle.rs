@@ -90,11 +90,11 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
     let (node_store, node_writer) = reflector::store::<Node>();
     let (lease_store, lease_writer) = reflector::store::<Lease>();
-    let node_watch = watcher(nodes.clone(), watcher::Config::default())
+    let node_watch = crate::tolerant::watcher(nodes.clone(), watcher::Config::default())
         .default_backoff()
         .reflect(node_writer)
         .for_each(|_| async {});
-    let lease_watch = watcher(leases, watcher::Config::default())
+    let lease_watch = crate::tolerant::watcher(leases, watcher::Config::default())
         .default_backoff()
         .reflect(lease_writer)
         .for_each(|_| async {});
@@ -241,9 +241,11 @@ async fn mark_unreachable(
     );
     // The pods on it are not ready any more.
     let pods: Api<Pod> = Api::all(client.clone());
-    let on_node = pods
-        .list(&ListParams::default().fields(&format!("spec.nodeName={name}")))
-        .await?;
+    let on_node = crate::tolerant::list(
+        &pods,
+        &ListParams::default().fields(&format!("spec.nodeName={name}")),
+    )
+    .await?;
     for pod in on_node {
         let mut conditions = pod
             .status

@@ -182,4 +182,24 @@ mod tests {
         }
         assert_eq!(bytes_or_zero(None), 0);
     }
+
+    proptest::proptest! {
+        /// The `quantity` fuzz target on stable: no text, however long or
+        /// odd, makes a reader panic or overflow (the fuzz crate runs the
+        /// same three on arbitrary bytes).
+        #[test]
+        fn no_text_makes_a_reader_fail(
+            text in "[+-]{0,2}[0-9.]{0,60}([eE][+-]?[0-9]{0,30}|[numkMGTPE]|[KMGTPE]i|.{0,3})?",
+            any_text in ".{0,40}",
+        ) {
+            for t in [&text, &any_text] {
+                let q = Quantity(t.clone());
+                if let (Some(n), Some(m)) = (nanos(&q), millis(&q)) {
+                    let _ = nanos_to_millis(n).cmp(&m);
+                    let _ = nanos_to_units(n);
+                }
+                let _ = bytes(&q);
+            }
+        }
+    }
 }

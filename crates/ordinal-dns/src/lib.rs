@@ -22,6 +22,7 @@ pub mod answer;
 pub mod client;
 pub mod feed;
 pub mod forward;
+pub mod fuzz;
 pub mod model;
 pub mod server;
 

@@ -68,3 +68,16 @@ impl From<std::io::Error> for StoreError {
         StoreError::Io(Arc::new(err))
     }
 }
+
+impl StoreError {
+    /// Whether a write failed because the file system holding the database
+    /// is full: nothing of it was stored, and writes succeed again once
+    /// there is room.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite(e) => e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+            StoreError::Io(e) => e.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+}

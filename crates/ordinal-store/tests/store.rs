@@ -663,3 +663,36 @@ async fn watches_started_during_writes_miss_and_repeat_nothing() {
         );
     }
 }
+
+/// The database holds every Secret: its file and SQLite's `-wal` and
+/// `-shm` beside it are the owner's alone, also when an older version left
+/// them readable by everyone.
+#[tokio::test]
+async fn database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/store.db");
+    let mode = |suffix: &str| {
+        let mut p = path.clone().into_os_string();
+        p.push(suffix);
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    };
+    let store = open(&dir);
+    store.create("/p/a".into(), pod("a", "n1")).await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        assert_eq!(mode(suffix), 0o600, "store.db{suffix}");
+    }
+    store.close();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.clone().into_os_string();
+        p.push(suffix);
+        if std::path::Path::new(&p).exists() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let store = open(&dir);
+    store.create("/p/b".into(), pod("b", "n1")).await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        assert_eq!(mode(suffix), 0o600, "store.db{suffix} after reopen");
+    }
+}

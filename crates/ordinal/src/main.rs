@@ -69,7 +69,7 @@ enum Command {
         #[arg(long, default_value_t = 40)]
         node_monitor_grace_period: u64,
         /// A directory a StorageClass's `basePath` parameter may point
-        /// into, besides the data dir (repeatable).
+        /// into, besides `<data dir>/volumes` (repeatable).
         #[arg(long = "volume-root", value_name = "DIR")]
         volume_roots: Vec<PathBuf>,
     },
@@ -134,6 +134,24 @@ enum Command {
     Version,
 }
 
+/// Raises the soft limit on open files to the hard limit, as Go programs
+/// (kube-apiserver among them) do at start: the API server sizes its
+/// connection cap from it (see `ordinal_apiserver::connections`).
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     // mimalloc asks for transparent huge pages for its arenas; a 2 MB page
     // per touched region made an idle `ordinal up` 52 MB instead of 38.
@@ -149,6 +167,9 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::InternalPause { .. } = cli.command {
         ordinal_node::runtime::pause::main();
+    }
+    if let Command::Up { .. } = cli.command {
+        raise_open_file_limit();
     }
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -28,8 +28,8 @@ pub struct Up {
     pub controllers: bool,
     pub node: Option<NodeArgs>,
     pub node_lifecycle: ordinal_controllers::node_lifecycle::Config,
-    /// Directories a StorageClass's `basePath` may point into, besides the
-    /// data dir.
+    /// Directories a StorageClass's `basePath` may point into, besides
+    /// `<data dir>/volumes`.
     pub volume_roots: Vec<PathBuf>,
     pub network: NetworkArgs,
 }
@@ -39,7 +39,9 @@ pub struct Up {
 fn local_config(up: &Up, node_name: String) -> anyhow::Result<ordinal_controllers::LocalConfig> {
     let data_dir = std::fs::canonicalize(&up.data_dir)
         .with_context(|| format!("resolving {}", up.data_dir.display()))?;
-    let mut allowed_roots = vec![data_dir.clone()];
+    // Volumes go under `<data dir>/volumes`, never elsewhere in the data
+    // dir: the CA key, the token and the store live there.
+    let mut allowed_roots = vec![data_dir.join("volumes")];
     for root in &up.volume_roots {
         anyhow::ensure!(
             root.is_absolute(),

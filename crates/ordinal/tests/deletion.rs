@@ -330,6 +330,78 @@ fn scheduled_pods_delete_gracefully_and_force_removes_them() {
     assert!(!exists(&o, &["pod", "idle"]));
 }
 
+/// Issue 14, item 9: a grace period of `i64::MAX` seconds once panicked
+/// the node's stop task (`overflow when adding duration to instant`) and
+/// the pod stayed Terminating for ever; a negative one was stored as is.
+/// Now the server stores a negative period as 1 (upstream's pod strategy),
+/// the deletion deadline saturates, and the node stops the pod at once
+/// with SIGTERM as for any period.
+#[test]
+fn extreme_grace_periods_neither_panic_nor_hang() {
+    let o = Ordinal::start();
+    let mut node = String::new();
+    eventually("the node registers", WAIT, || {
+        node = o.ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
+        !node.is_empty()
+    });
+    o.ok_stdin(
+        &["apply", "-f", "-"],
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: forever}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 9223372036854775807
+  containers:
+  - {{name: main, image: busybox:1.36, command: ["sleep", "3600"]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: negative}}
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: -5
+  containers:
+  - {{name: main, image: busybox:1.36, command: ["sleep", "3600"]}}
+"#
+        ),
+    );
+    let negative = get_json(&o, &["pod", "negative"]).unwrap();
+    assert_eq!(negative["spec"]["terminationGracePeriodSeconds"], 1);
+    o.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/forever",
+        "--timeout=60s",
+    ]);
+    o.ok(&["delete", "pod", "forever", "--wait=false"]);
+    // While the node stops it (it may be done already): the deadline is
+    // as far as time goes, not an overflow.
+    if let Some(pod) = get_json(&o, &["pod", "forever"]) {
+        assert_eq!(
+            pod["metadata"]["deletionGracePeriodSeconds"],
+            9223372036854775807i64
+        );
+        assert_eq!(pod["metadata"]["deletionTimestamp"], "9999-12-30T22:00:00Z");
+    }
+    // sleep ends on SIGTERM: the node finishes the pod without waiting.
+    eventually(
+        "the pod is stopped and removed",
+        Duration::from_secs(30),
+        || !exists(&o, &["pod", "forever"]),
+    );
+    // The node still works: the other pod runs and goes when deleted.
+    o.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/negative",
+        "--timeout=60s",
+    ]);
+    o.ok(&["delete", "pod", "negative", "--timeout=30s"]);
+    assert!(!exists(&o, &["pod", "negative"]));
+}
+
 #[tokio::test]
 async fn mismatched_preconditions_are_conflicts_with_upstream_messages() {
     use k8s_openapi::api::core::v1::ConfigMap;

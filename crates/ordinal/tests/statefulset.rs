@@ -496,3 +496,45 @@ fn deleting_a_set_keeps_its_claims_unless_the_policy_deletes_them() {
         pods(&o).is_empty() && claims(&o) == ["data-web-0", "data-web-1"]
     });
 }
+
+/// Issue 14, item 1: a stored object that does not decode as its type (an
+/// older version's, a disk error's) once stopped every controller that
+/// lists its kind — `invalid type: integer 5, expected a string`, eight
+/// times a second, and no pod was ever created. Now it is reported and
+/// skipped, and the rest of the cluster goes on.
+#[test]
+fn an_undecodable_stored_pod_stops_no_controller() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut first = Ordinal::start_on_with(tmp.path(), &["--no-node"]);
+    first.ok(&["get", "ns", "default"]);
+    first.terminate();
+    drop(first);
+    let store = ordinal_apiserver::server::open_store(tmp.path(), 100).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(store.create(
+            "/core/pods/default/legacy".into(),
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "legacy", "namespace": "default", "uid": "legacy-uid",
+                             "labels": {"app": 5}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            }),
+        ))
+        .unwrap();
+    store.close();
+    let o = Ordinal::start_on_with(tmp.path(), &["--no-node"]);
+    o.ok_stdin(
+        &["apply", "-f", "-"],
+        &set("web", 2, "nginx:1", "  podManagementPolicy: Parallel"),
+    );
+    eventually("the set's pods are created", WAIT, || {
+        pods(&o) == ["legacy", "web-0", "web-1"]
+    });
+    o.ok(&["scale", "sts/web", "--replicas=3"]);
+    eventually("a scale-up is carried out", WAIT, || {
+        pods(&o) == ["legacy", "web-0", "web-1", "web-2"]
+    });
+}

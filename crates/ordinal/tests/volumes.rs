@@ -682,9 +682,17 @@ fn an_unusable_base_directory_gives_provisioning_failed() {
     let (o, _nodes) = start_with_stand_in_nodes(&["node-1"]);
     // A file where the base directory should be: even root cannot make
     // directories in it.
-    let blocker = std::fs::canonicalize(&o.dir).unwrap().join("not-a-dir");
+    let data_dir = std::fs::canonicalize(&o.dir).unwrap();
+    let volumes = data_dir.join("volumes");
+    std::fs::create_dir_all(&volumes).unwrap();
+    let blocker = volumes.join("not-a-dir");
     std::fs::write(&blocker, "").unwrap();
     let outside = "/proc/ordinal-volumes";
+    // The data dir holds the CA key and the store: not a place for volumes.
+    let beside_pki = data_dir.join("pki-neighbour");
+    // A link under the volume root that leads out of it.
+    let away = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(away.path(), volumes.join("escape")).unwrap();
     o.ok_stdin(
         &["apply", "-f", "-"],
         &format!(
@@ -703,6 +711,36 @@ provisioner: ordinal.dev/local-path
 volumeBindingMode: Immediate
 parameters: {{basePath: "{outside}"}}
 ---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {{name: beside-pki}}
+provisioner: ordinal.dev/local-path
+volumeBindingMode: Immediate
+parameters: {{basePath: "{}"}}
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {{name: escape}}
+provisioner: ordinal.dev/local-path
+volumeBindingMode: Immediate
+parameters: {{basePath: "{}"}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: beside-pki}}
+spec:
+  storageClassName: beside-pki
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Gi}}}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: escape}}
+spec:
+  storageClassName: escape
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Gi}}}}
+---
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {{name: blocked}}
@@ -719,7 +757,9 @@ spec:
   accessModes: [ReadWriteOnce]
   resources: {{requests: {{storage: 1Gi}}}}
 "#,
-            blocker.display()
+            blocker.display(),
+            beside_pki.display(),
+            volumes.join("escape").join("vols").display(),
         ),
     );
     eventually("the unwritable base is reported", WAIT, || {
@@ -732,10 +772,23 @@ spec:
     eventually("the base outside the roots is refused", WAIT, || {
         has_event(&o, "outside", "is not inside an allowed volume root")
     });
+    eventually("a base inside the data dir is refused", WAIT, || {
+        has_event(&o, "beside-pki", "is not inside an allowed volume root")
+    });
+    eventually("a base through a link is refused", WAIT, || {
+        has_event(&o, "escape", "passes through the symbolic link")
+    });
     assert!(!Path::new(outside).exists());
+    assert!(!beside_pki.exists());
+    assert_eq!(std::fs::read_dir(away.path()).unwrap().count(), 0);
     assert_eq!(
         claim_phases(&o),
-        strings(&["blocked=Pending", "outside=Pending"])
+        strings(&[
+            "beside-pki=Pending",
+            "blocked=Pending",
+            "escape=Pending",
+            "outside=Pending"
+        ])
     );
     // Still serving.
     o.ok(&["get", "pv"]);

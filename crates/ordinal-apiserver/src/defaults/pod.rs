@@ -79,8 +79,18 @@ pub(super) fn pod(object: &mut Value, ctx: &Context) {
     }
 }
 
-/// `SetDefaults_Pod`: what only pods (not templates) get.
+/// `SetDefaults_Pod`: what only pods (not templates) get. A negative
+/// `terminationGracePeriodSeconds` becomes 1, as upstream's pod strategy
+/// has done since 1.27 (a negative period used to mean "kill at once"
+/// to some kubelets and "wait forever" to others).
 fn pod_only(spec: &mut Map<String, Value>) {
+    if spec
+        .get("terminationGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .is_some_and(|g| g < 0)
+    {
+        spec.insert("terminationGracePeriodSeconds".into(), json!(1));
+    }
     for key in ["containers", "initContainers"] {
         for c in objs_mut(spec, key) {
             requests_from_limits(c);

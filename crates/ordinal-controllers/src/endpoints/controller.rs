@@ -120,7 +120,7 @@ fn forget_managed_fields<K: kube::Resource>(event: &mut Event<K>) {
 impl Controller {
     async fn follow_services(self: Arc<Self>, mut writer: Writer<Service>) {
         let api: Api<Service> = Api::all(self.client.clone());
-        let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+        let stream = crate::tolerant::watcher(api, watcher::Config::default()).default_backoff();
         futures::pin_mut!(stream);
         while let Some(event) = stream.next().await {
             let Ok(mut event) = event else { continue };
@@ -142,7 +142,7 @@ impl Controller {
     async fn follow_pods(self: Arc<Self>, mut writer: Writer<Pod>) {
         let reader = writer.as_reader();
         let api: Api<Pod> = Api::all(self.client.clone());
-        let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+        let stream = crate::tolerant::watcher(api, watcher::Config::default()).default_backoff();
         futures::pin_mut!(stream);
         while let Some(event) = stream.next().await {
             let Ok(mut event) = event else { continue };
@@ -172,26 +172,27 @@ impl Controller {
     async fn follow_outputs(self: Arc<Self>) {
         let slices: Api<EndpointSlice> = Api::all(self.client.clone());
         let managed = format!("{}={}", slices::MANAGED_BY_LABEL, slices::CONTROLLER_NAME);
-        let slice_events = watcher::watcher(slices, watcher::Config::default().labels(&managed))
-            .default_backoff()
-            .filter_map(|e| async move {
-                match e {
-                    Ok(Event::Apply(s) | Event::Delete(s)) => {
-                        let name = s
-                            .metadata
-                            .labels
-                            .as_ref()?
-                            .get(slices::SERVICE_NAME_LABEL)?;
-                        Some(ServiceKey {
-                            namespace: s.metadata.namespace.clone().unwrap_or_default(),
-                            name: name.clone(),
-                        })
+        let slice_events =
+            crate::tolerant::watcher(slices, watcher::Config::default().labels(&managed))
+                .default_backoff()
+                .filter_map(|e| async move {
+                    match e {
+                        Ok(Event::Apply(s) | Event::Delete(s)) => {
+                            let name = s
+                                .metadata
+                                .labels
+                                .as_ref()?
+                                .get(slices::SERVICE_NAME_LABEL)?;
+                            Some(ServiceKey {
+                                namespace: s.metadata.namespace.clone().unwrap_or_default(),
+                                name: name.clone(),
+                            })
+                        }
+                        _ => None,
                     }
-                    _ => None,
-                }
-            });
+                });
         let endpoints: Api<Endpoints> = Api::all(self.client.clone());
-        let endpoint_events = watcher::watcher(endpoints, watcher::Config::default())
+        let endpoint_events = crate::tolerant::watcher(endpoints, watcher::Config::default())
             .default_backoff()
             .filter_map(|e| async move {
                 match e {
@@ -326,11 +327,9 @@ impl Controller {
             slices::MANAGED_BY_LABEL,
             slices::CONTROLLER_NAME
         );
-        let existing = api
-            .list(&ListParams::default().labels(&selector))
+        let existing = crate::tolerant::list(&api, &ListParams::default().labels(&selector))
             .await
-            .map_err(Self::error("listing the endpoint slices", key))?
-            .items;
+            .map_err(Self::error("listing the endpoint slices", key))?;
         let plan = if managed {
             slices::plan(service, &existing, pods)
         } else {

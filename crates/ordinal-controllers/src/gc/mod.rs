@@ -177,7 +177,9 @@ impl Collector {
     async fn watch(self: Arc<Self>, resource: Arc<Served>) {
         let api: Api<PartialObjectMeta<DynamicObject>> =
             Api::all_with(self.client.clone(), &resource.api);
-        let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+        let stream =
+            crate::tolerant::watcher_with(api, resource.api.clone(), watcher::Config::default())
+                .default_backoff();
         futures::pin_mut!(stream);
         let mut listing: Option<HashSet<Uid>> = None;
         while let Some(event) = stream.next().await {

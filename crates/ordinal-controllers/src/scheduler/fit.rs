@@ -70,15 +70,20 @@ impl Resources {
         r
     }
 
-    /// Adds (`sign` 1) or takes away (`sign` -1) another amount.
+    /// Adds (`sign` 1) or takes away (`sign` -1) another amount. Requests
+    /// are whatever pods ask for (`1e30` cores saturates to `i128::MAX`
+    /// nano-units), so the sums saturate rather than overflow.
     pub fn add(&mut self, other: &Resources, sign: i128) {
-        self.milli_cpu += sign * other.milli_cpu;
-        self.memory += sign * other.memory;
-        self.ephemeral_storage += sign * other.ephemeral_storage;
-        self.pods += sign * other.pods;
+        let step = |total: &mut i128, v: i128| {
+            *total = total.saturating_add(sign.saturating_mul(v));
+        };
+        step(&mut self.milli_cpu, other.milli_cpu);
+        step(&mut self.memory, other.memory);
+        step(&mut self.ephemeral_storage, other.ephemeral_storage);
+        step(&mut self.pods, other.pods);
         for (name, v) in &other.scalar {
             let entry = self.scalar.entry(name.clone()).or_default();
-            *entry += sign * v;
+            step(entry, *v);
             if *entry == 0 {
                 self.scalar.remove(name);
             }
@@ -108,7 +113,8 @@ fn requests_of(c: &Container) -> Amounts {
 
 fn add_amounts(to: &mut Amounts, more: &Amounts) {
     for (k, v) in more {
-        *to.entry(k.clone()).or_default() += v;
+        let total = to.entry(k.clone()).or_default();
+        *total = total.saturating_add(*v);
     }
 }
 
@@ -274,14 +280,14 @@ pub fn insufficient(
     usage: &NodeUsage,
 ) -> Vec<String> {
     let mut reasons = Vec::new();
-    if usage.pods as i128 + 1 > allocatable.pods {
+    if (usage.pods as i128).saturating_add(1) > allocatable.pods {
         reasons.push(REASON_TOO_MANY_PODS.to_string());
     }
     if request.is_zero() {
         return reasons;
     }
     let used = &usage.requested;
-    let short = |want: i128, has: i128, used: i128| want > 0 && want > has - used;
+    let short = |want: i128, has: i128, used: i128| want > 0 && want > has.saturating_sub(used);
     if short(request.milli_cpu, allocatable.milli_cpu, used.milli_cpu) {
         reasons.push("Insufficient cpu".into());
     }

@@ -177,7 +177,7 @@ impl Controller {
         kind: Resource,
     ) {
         let reader = writer.as_reader();
-        let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+        let stream = crate::tolerant::watcher(api, watcher::Config::default()).default_backoff();
         futures::pin_mut!(stream);
         // The highest version of a relist, applied when it completes.
         let mut listed: Option<String> = None;

@@ -171,7 +171,8 @@ impl Executor<'_> {
                 Ok(written) => report.writes.extend(written),
                 Err(RevisionError::Collision) => {
                     let mut status = self.set.status.clone().unwrap_or_default();
-                    status.collision_count = Some(status.collision_count.unwrap_or(0) + 1);
+                    status.collision_count =
+                        Some(status.collision_count.unwrap_or(0).saturating_add(1));
                     match self.write_status(status).await {
                         Ok(w) => report.writes.extend(w),
                         Err(_) => report.failed = true,

@@ -183,11 +183,10 @@ impl Protection {
             return Ok(true);
         }
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), ns);
-        let live = pods
-            .list(&ListParams::default())
+        let live = crate::tolerant::list(&pods, &ListParams::default())
             .await
             .map_err(|e| e.to_string())?;
-        Ok(live.items.iter().any(|p| pod_uses_claim(p, name)))
+        Ok(live.iter().any(|p| pod_uses_claim(p, name)))
     }
 
     async fn sync_claim(&self, ns: &str, name: &str) -> Result<(), String> {

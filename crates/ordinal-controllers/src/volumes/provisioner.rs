@@ -5,8 +5,10 @@
 //! `volume.kubernetes.io/storage-provisioner: ordinal.dev/local-path`)
 //! whose class is ours, and — for a WaitForFirstConsumer class — whose
 //! first consumer's node is chosen (`volume.kubernetes.io/selected-node`),
-//! gets the directory `<base>/pvc-<claim uid>` (mode 0777, so any pod user
-//! may write) and a PersistentVolume of the same name pre-bound to the
+//! gets the directory `<base>/pvc-<claim uid>` (mode 0777, as upstream's
+//! local-path provisioner makes it, so any pod user may write; the
+//! directories above it that the provisioner makes are 0700, so no other
+//! user of the host reaches it) and a PersistentVolume of the same name pre-bound to the
 //! claim: `hostPath` (type `DirectoryOrCreate`) at the directory, the
 //! request as capacity, the claim's access and volume modes, the class's
 //! reclaim policy and mount options, and node affinity to the selected
@@ -15,10 +17,13 @@
 //! `basePath` parameter or `<data-dir>/volumes`.
 //!
 //! **Where volumes may live.** A `basePath` must be absolute, free of
-//! `..`, and inside one of the allowed roots (the data dir and `ordinal up
-//! --volume-root` paths); otherwise, or when the directory cannot be made,
-//! the claim gets a `ProvisioningFailed` warning and is retried with
-//! back-off — never a crash.
+//! `..`, and inside one of the allowed roots (`<data-dir>/volumes` and
+//! `ordinal up --volume-root` paths — never the data dir itself, which
+//! holds the CA key and the store); no directory between the root and the
+//! volume may be a symbolic link, so a link planted under a root cannot
+//! send the provisioner elsewhere on the host. Otherwise, or when the
+//! directory cannot be made, the claim gets a `ProvisioningFailed` warning
+//! and is retried with back-off — never a crash.
 //!
 //! **Deleting.** A volume of ours whose claim is gone (Released) under
 //! reclaim policy Delete loses its directory, then its finalizer, then the
@@ -78,6 +83,10 @@ pub enum ProvisionError {
     NoSize,
     #[error("creating directory {path}: {error}")]
     Directory { path: String, error: String },
+    #[error(
+        "{path} passes through the symbolic link {link}; volumes are made only under real directories of an allowed root"
+    )]
+    Link { path: String, link: String },
 }
 
 fn has_backsteps(path: &Path) -> bool {
@@ -460,7 +469,10 @@ impl Provisioner {
             (_, found) => found,
         };
         let planned = match plan_volume(&claim, class, node_obj.as_deref(), &self.config) {
-            Ok((volume, dir)) => blocking(move || make_dir(&dir).map(|()| volume)).await,
+            Ok((volume, dir)) => {
+                let roots = self.config.allowed_roots.clone();
+                blocking(move || make_dir(&dir, &roots).map(|()| volume)).await
+            }
             Err(e) => Err(e),
         };
         let volume = match planned {
@@ -531,7 +543,8 @@ impl Provisioner {
             }
         };
         let removing = dir.clone();
-        if let Err(e) = blocking(move || remove_dir(&removing)).await {
+        let roots = self.config.allowed_roots.clone();
+        if let Err(e) = blocking(move || remove_dir(&removing, &roots)).await {
             let message = format!("removing {}: {e}", dir.display());
             self.recorder.warning(
                 &reference(volume.as_ref()),
@@ -606,18 +619,113 @@ impl From<std::io::Error> for ProvisionError {
     }
 }
 
-/// Makes a volume directory any pod user may write to.
-fn make_dir(dir: &Path) -> Result<(), ProvisionError> {
-    use std::os::unix::fs::PermissionsExt;
-    let fail = |e: std::io::Error| ProvisionError::Directory {
-        path: dir.display().to_string(),
-        error: e.to_string(),
-    };
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).map_err(fail)
+/// The allowed root a directory lies in (the deepest, when roots nest).
+fn root_of<'a>(dir: &Path, roots: &'a [PathBuf]) -> Option<&'a Path> {
+    roots
+        .iter()
+        .filter(|r| dir.starts_with(r))
+        .max_by_key(|r| r.components().count())
+        .map(PathBuf::as_path)
 }
 
-fn remove_dir(dir: &Path) -> std::io::Result<()> {
+/// Walks from `dir`'s allowed root down to `dir`, one directory at a
+/// time, refusing a component that is a symbolic link or not a directory.
+/// With `make`, missing directories are made on the way: 0700 above the
+/// volume, 0777 for the volume itself (the last component). Each step
+/// looks at the entry itself (`symlink_metadata`), so nothing is ever
+/// followed out of the root, and nothing is made outside it.
+fn walk_confined(dir: &Path, roots: &[PathBuf], make: bool) -> Result<(), ProvisionError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let fail = |path: &Path, e: std::io::Error| ProvisionError::Directory {
+        path: path.display().to_string(),
+        error: e.to_string(),
+    };
+    let Some(root) = root_of(dir, roots) else {
+        return Err(ProvisionError::OutsideRoots {
+            path: dir.display().to_string(),
+            roots: roots
+                .iter()
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    if make {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .map_err(|e| fail(root, e))?;
+    }
+    let rest: Vec<Component> = dir
+        .strip_prefix(root)
+        .map(|r| r.components().collect())
+        .unwrap_or_default();
+    let mut current = root.to_path_buf();
+    for (i, component) in rest.iter().enumerate() {
+        current.push(component);
+        let last = i + 1 == rest.len();
+        match std::fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(ProvisionError::Link {
+                    path: dir.display().to_string(),
+                    link: current.display().to_string(),
+                });
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(fail(
+                    &current,
+                    std::io::Error::other("exists and is not a directory"),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && make => {
+                let mode = if last { 0o777 } else { 0o700 };
+                match std::fs::DirBuilder::new().mode(mode).create(&current) {
+                    Ok(()) => {}
+                    // Made meanwhile: looked at again below.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(fail(&current, e)),
+                }
+                let made = std::fs::symlink_metadata(&current).map_err(|e| fail(&current, e))?;
+                if !made.is_dir() {
+                    return Err(ProvisionError::Link {
+                        path: dir.display().to_string(),
+                        link: current.display().to_string(),
+                    });
+                }
+            }
+            Err(e) => return Err(fail(&current, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Makes a volume directory any pod user may write to, confined to the
+/// allowed roots (see [`walk_confined`]).
+fn make_dir(dir: &Path, roots: &[PathBuf]) -> Result<(), ProvisionError> {
+    use std::os::unix::fs::PermissionsExt;
+    walk_confined(dir, roots, true)?;
+    // The umask may have narrowed the mode it was made with.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).map_err(|e| {
+        ProvisionError::Directory {
+            path: dir.display().to_string(),
+            error: e.to_string(),
+        }
+    })
+}
+
+/// Removes a volume directory, after checking the way to it holds no link.
+fn remove_dir(dir: &Path, roots: &[PathBuf]) -> std::io::Result<()> {
+    match walk_confined(dir, roots, false) {
+        Ok(()) => {}
+        Err(ProvisionError::Directory { error, .. })
+            if !dir.exists() && error.contains("No such") =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(std::io::Error::other(e.to_string())),
+    }
     match std::fs::remove_dir_all(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         other => other,
@@ -805,23 +913,54 @@ mod tests {
 
     #[test]
     fn directories_are_made_and_removed() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("vols").join("pvc-1");
-        make_dir(&dir).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
-            0o777
-        );
-        remove_dir(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let roots = vec![tmp.path().join("root")];
+        let dir = roots[0].join("vols").join("pvc-1");
+        make_dir(&dir, &roots).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // upstream's local-path modes: the volume open to any pod user,
+        // what leads to it the owner's alone.
+        assert_eq!(mode(&dir), 0o777);
+        assert_eq!(mode(&roots[0].join("vols")), 0o700);
+        assert_eq!(mode(&roots[0]), 0o700);
+        remove_dir(&dir, &roots).unwrap();
         assert!(!dir.exists());
-        remove_dir(&dir).unwrap();
+        remove_dir(&dir, &roots).unwrap();
         // A base that is a file cannot hold directories: an error, no panic.
-        let file = tmp.path().join("file");
+        let file = roots[0].join("file");
         std::fs::write(&file, "x").unwrap();
         assert!(matches!(
-            make_dir(&file.join("pvc-2")),
+            make_dir(&file.join("pvc-2"), &roots),
             Err(ProvisionError::Directory { .. })
+        ));
+    }
+
+    #[test]
+    fn links_under_a_root_are_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let roots = vec![tmp.path().join("root")];
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&roots[0]).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, roots[0].join("escape")).unwrap();
+        for dir in [
+            roots[0].join("escape").join("pvc-1"),
+            roots[0].join("escape").join("deeper").join("pvc-1"),
+            roots[0].join("escape"),
+        ] {
+            let err = make_dir(&dir, &roots).unwrap_err();
+            assert!(matches!(err, ProvisionError::Link { .. }), "{dir:?}: {err}");
+        }
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        // Deleting through the link is refused too: what is behind it stays.
+        std::fs::create_dir(outside.join("pvc-2")).unwrap();
+        assert!(remove_dir(&roots[0].join("escape").join("pvc-2"), &roots).is_err());
+        assert!(outside.join("pvc-2").exists());
+        // Outside every root.
+        assert!(matches!(
+            make_dir(&outside.join("pvc-3"), &roots),
+            Err(ProvisionError::OutsideRoots { .. })
         ));
     }
 }

@@ -88,6 +88,18 @@ impl Ordinal {
         }
     }
 
+    /// An `ordinal up` started by the caller (through a wrapper, say),
+    /// whose data dir this process reaches at `dir`.
+    pub fn attach(dir: PathBuf, child: Child, url: String) -> Ordinal {
+        Ordinal {
+            dir,
+            url,
+            child: Some(child),
+            _tmp: None,
+            cache: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
     }
@@ -229,17 +241,33 @@ pub fn spawn_with(dir: &Path, extra: &[&str]) -> Result<(Child, String), String>
     if !extra.contains(&"--no-node") {
         images::prepare(dir);
     }
-    let mut child = Command::new(binary())
-        .args([
-            "up",
-            "--listen",
-            "127.0.0.1:0",
-            "--dns-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir)
-        .args(extra)
+    let mut command = Command::new(binary());
+    command.args(up_args(dir, extra));
+    spawn_command(command)
+}
+
+/// The arguments of `ordinal up` on `dir` with a free port.
+pub fn up_args(dir: &Path, extra: &[&str]) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = [
+        "up",
+        "--listen",
+        "127.0.0.1:0",
+        "--dns-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    args.push(dir.into());
+    args.extend(extra.iter().map(Into::into));
+    args
+}
+
+/// Spawns a command that runs `ordinal up` (directly, or through a
+/// wrapper that execs it) and waits for the banner.
+pub fn spawn_command(mut command: Command) -> Result<(Child, String), String> {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
