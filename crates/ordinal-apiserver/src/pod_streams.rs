@@ -546,6 +546,9 @@ async fn exec_inner(
                 .headers_mut()
                 .insert(header::CONTENT_TYPE, content_type);
         }
+        // Upstream's proxy relays the kubelet's answer as it is, so kubectl
+        // says "unable to upgrade connection: …" with the node's words.
+        reply.extensions_mut().insert(crate::server::Relayed);
         return Ok(reply);
     }
     let mut reply = Response::new(Body::empty());

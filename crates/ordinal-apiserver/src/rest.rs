@@ -149,22 +149,71 @@ async fn dispatch(
 /// once when its `Content-Length` says so, before a byte of it is read —
 /// and a body that does not arrive within `timeout` with upstream's 504
 /// (its request timeout covers reading the body).
+///
+/// A body at most [`DRAINED_BEYOND_LIMIT`] over the limit is read to its
+/// end (and dropped) before the 413, within `timeout`: a client that
+/// writes its whole body before it reads the answer (hyper's does) then
+/// gets the 413 instead of a broken pipe. A larger one is refused without
+/// reading it.
 pub async fn read_body(body: Body, timeout: std::time::Duration) -> ApiResult<Bytes> {
     use http_body::Body as _;
-    if body.size_hint().lower() > MAX_BODY_BYTES as u64 {
+    let declared = body.size_hint().lower();
+    if declared > MAX_BODY_BYTES as u64 {
+        if declared <= (MAX_BODY_BYTES + DRAINED_BEYOND_LIMIT) as u64 {
+            drain(body, MAX_BODY_BYTES + DRAINED_BEYOND_LIMIT, timeout).await;
+        }
         return Err(ApiError::too_large());
     }
-    let reading = http_body_util::Limited::new(body, MAX_BODY_BYTES).collect();
+    let mut body = body;
+    let mut buffer = bytes::BytesMut::new();
+    let reading = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame?;
+            if let Ok(data) = frame.into_data() {
+                if buffer.len() + data.len() > MAX_BODY_BYTES {
+                    return Ok::<_, axum::Error>(false);
+                }
+                buffer.extend_from_slice(&data);
+            }
+        }
+        Ok(true)
+    };
+    let started = tokio::time::Instant::now();
     match tokio::time::timeout(timeout, reading).await {
         Err(_) => Err(ApiError::timeout(
             "request did not complete within requested timeout - context deadline exceeded",
         )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large()),
+        Ok(Ok(true)) => Ok(buffer.freeze()),
+        Ok(Ok(false)) => {
+            drop(buffer);
+            let left = timeout.saturating_sub(started.elapsed());
+            drain(body, DRAINED_BEYOND_LIMIT, left).await;
+            Err(ApiError::too_large())
+        }
         Ok(Err(e)) => Err(ApiError::bad_request(format!(
             "reading the request body: {e}"
         ))),
     }
+}
+
+/// How far past the body limit a request body is still read (and dropped)
+/// so that its client sees the 413.
+const DRAINED_BEYOND_LIMIT: usize = 1024 * 1024;
+
+/// Reads and drops at most `left` bytes of `body`, for at most `timeout`.
+async fn drain(mut body: Body, mut left: usize, timeout: std::time::Duration) {
+    let draining = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            match left.checked_sub(data.len()) {
+                Some(rest) => left = rest,
+                None => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, draining).await;
 }
 
 /// Maps a store failure that is not the client's doing.

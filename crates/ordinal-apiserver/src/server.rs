@@ -533,6 +533,11 @@ async fn limit_header_size(request: Request, next: Next) -> Response {
 /// that does not decode, a method a route does not take) becomes one, so
 /// every error a well-formed request meets is a Kubernetes Status. The
 /// health endpoints keep their plain text, as upstream's.
+/// Marks a response relayed from a node as the node gave it: upstream's
+/// proxy passes the kubelet's own error text, which clients show as is.
+#[derive(Clone, Copy)]
+pub(crate) struct Relayed;
+
 async fn errors_as_status(request: Request, next: Next) -> Response {
     let health = matches!(request.uri().path(), "/healthz" | "/livez" | "/readyz");
     let response = next.run(request).await;
@@ -542,7 +547,8 @@ async fn errors_as_status(request: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/json"));
-    if health || is_json || !(code.is_client_error() || code.is_server_error()) {
+    let relayed = response.extensions().get::<Relayed>().is_some();
+    if health || is_json || relayed || !(code.is_client_error() || code.is_server_error()) {
         return response;
     }
     let text = http_body_util::BodyExt::collect(http_body_util::Limited::new(

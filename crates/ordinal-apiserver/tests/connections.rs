@@ -379,7 +379,10 @@ async fn large_headers_and_queries_are_served_over_http2() {
     tokio::spawn(connection);
     let params: String = (0..10_000).map(|_| "&a=1").collect();
     for (uri, header) in [
-        (format!("/api/v1/namespaces/default/configmaps?limit=5{params}"), 10),
+        (
+            format!("/api/v1/namespaces/default/configmaps?limit=5{params}"),
+            10,
+        ),
         ("/api".to_string(), 900 * 1024),
     ] {
         let request = http::Request::get(format!("https://127.0.0.1{uri}"))

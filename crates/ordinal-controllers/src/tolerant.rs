@@ -245,10 +245,16 @@ mod tests {
             r#"{"object":{"metadata":{"name":"a"},"data":{"k":"v"}},"type":"ADDED"}"#,
         ] {
             let event: WatchEvent<Tolerant<ConfigMap>> = serde_json::from_str(line).unwrap();
-            assert!(matches!(event, WatchEvent::Added(Tolerant::Decoded(_))), "{line}");
+            assert!(
+                matches!(event, WatchEvent::Added(Tolerant::Decoded(_))),
+                "{line}"
+            );
             let event: WatchEvent<Tolerant<PartialObjectMeta<DynamicObject>>> =
                 serde_json::from_str(line).unwrap();
-            assert!(matches!(event, WatchEvent::Added(Tolerant::Decoded(_))), "{line}");
+            assert!(
+                matches!(event, WatchEvent::Added(Tolerant::Decoded(_))),
+                "{line}"
+            );
         }
         let bad = r#"{"object":{"metadata":{"name":"b"},"data":{"k":5}},"type":"MODIFIED"}"#;
         let event: WatchEvent<Tolerant<ConfigMap>> = serde_json::from_str(bad).unwrap();

@@ -97,7 +97,12 @@ fn kubectl_get_ns(dir: &Path, cache: &Path) -> Option<Duration> {
 
 /// Samples the RSS of `pid` and the GET latency for `span`; returns the
 /// peak RSS, the slowest GET and the slowest kubectl.
-async fn observe(pid: u32, dir: &Path, cache: &Path, span: Duration) -> (f64, Duration, Option<Duration>) {
+async fn observe(
+    pid: u32,
+    dir: &Path,
+    cache: &Path,
+    span: Duration,
+) -> (f64, Duration, Option<Duration>) {
     let until = Instant::now() + span;
     let (mut peak, mut slowest, mut kubectl_slowest) = (0.0f64, Duration::ZERO, None::<Duration>);
     while Instant::now() < until {
@@ -105,7 +110,8 @@ async fn observe(pid: u32, dir: &Path, cache: &Path, span: Duration) -> (f64, Du
         slowest = slowest.max(get_ns(dir).await);
         let dir = dir.to_path_buf();
         let cache = cache.to_path_buf();
-        if let Ok(Some(k)) = tokio::task::spawn_blocking(move || kubectl_get_ns(&dir, &cache)).await {
+        if let Ok(Some(k)) = tokio::task::spawn_blocking(move || kubectl_get_ns(&dir, &cache)).await
+        {
             kubectl_slowest = Some(kubectl_slowest.map_or(k, |s: Duration| s.max(k)));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -161,7 +167,9 @@ async fn main() {
             data: Some([("blob".to_string(), data.clone())].into()),
             ..Default::default()
         };
-        api.create(&PostParams::default(), &cm).await.expect("create");
+        api.create(&PostParams::default(), &cm)
+            .await
+            .expect("create");
     }
     let _ = kubectl_get_ns(&dir, &cache); // warms kubectl's discovery cache
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -183,10 +191,14 @@ async fn main() {
         let request = http::Request::get("/api/v1/namespaces/default/configmaps")
             .body(Vec::new())
             .unwrap();
-        let response = c.send(request.map(kube::client::Body::from)).await.expect("LIST");
+        let response = c
+            .send(request.map(kube::client::Body::from))
+            .await
+            .expect("LIST");
         held.push((c, response));
     }
-    let (peak, slowest, kubectl_slowest) = observe(pid, &dir, &cache, Duration::from_secs(10)).await;
+    let (peak, slowest, kubectl_slowest) =
+        observe(pid, &dir, &cache, Duration::from_secs(10)).await;
     report::figure(
         "hostile.slow_readers_rss",
         peak,
@@ -209,19 +221,27 @@ async fn main() {
     let addr = std::fs::read_to_string(dir.join("kubeconfig"))
         .unwrap()
         .lines()
-        .find_map(|l| l.trim().strip_prefix("server: https://").map(str::to_string))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("server: https://")
+                .map(str::to_string)
+        })
         .expect("server in the kubeconfig");
     let me = std::env::current_exe().unwrap();
     let helpers: Vec<_> = (0..FLOOD_HELPERS)
         .map(|_| {
             Command::new(&me)
-                .env("ORDINAL_BENCH_FLOOD", format!("{addr},{}", FLOOD / FLOOD_HELPERS))
+                .env(
+                    "ORDINAL_BENCH_FLOOD",
+                    format!("{addr},{}", FLOOD / FLOOD_HELPERS),
+                )
                 .stdout(Stdio::piped())
                 .spawn()
                 .expect("flood helper")
         })
         .collect();
-    let (peak, slowest, kubectl_slowest) = observe(pid, &dir, &cache, Duration::from_secs(15)).await;
+    let (peak, slowest, kubectl_slowest) =
+        observe(pid, &dir, &cache, Duration::from_secs(15)).await;
     let mut connected = 0usize;
     for h in helpers {
         let out = h.wait_with_output().expect("helper");
