@@ -10,8 +10,11 @@ use std::path::PathBuf;
 use ordinal_apiserver::fuzz;
 use proptest::prelude::*;
 
+/// A target's body: it panics on a bug, whatever the bytes.
+type Target = fn(&[u8]);
+
 /// The targets by the names `fuzz/fuzz_targets/` gives them.
-const TARGETS: &[(&str, fn(&[u8]))] = &[
+const TARGETS: &[(&str, Target)] = &[
     ("decode_json", fuzz::decode_json),
     ("decode_yaml", fuzz::decode_yaml),
     ("decode_protobuf", fuzz::decode_protobuf),

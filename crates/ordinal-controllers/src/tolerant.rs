@@ -47,7 +47,7 @@ pub enum Tolerant<K> {
     /// Its metadata (as much as decodes; empty when even that does not)
     /// and serde's reason.
     Undecodable {
-        meta: ObjectMeta,
+        meta: Box<ObjectMeta>,
         error: String,
     },
 }
@@ -66,7 +66,7 @@ impl<'de, K: DeserializeOwned> Deserialize<'de> for Tolerant<K> {
                     .and_then(|m| ObjectMeta::deserialize(m).ok())
                     .unwrap_or_default();
                 Ok(Tolerant::Undecodable {
-                    meta,
+                    meta: Box::new(meta),
                     error: e.to_string(),
                 })
             }
