@@ -31,7 +31,7 @@ pub mod sys;
 
 use std::ffi::{CStr, CString, OsStr};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -158,6 +158,14 @@ enum Op {
         target: CString,
         create: Create,
         recursive: bool,
+        read_only: bool,
+    },
+    /// A detached mount (a subPath the agent resolved) attached at
+    /// `target`.
+    Attach {
+        tree: RawFd,
+        target: CString,
+        create: Create,
         read_only: bool,
     },
     /// A character device node `name` in `dir` (the container's tmpfs
@@ -371,28 +379,37 @@ impl Plan {
     }
 
     fn bind(&mut self, bind: &Bind, create: Create) -> io::Result<()> {
-        let source = match &bind.source {
-            Source::Path(p) => cstr(p)?,
-            Source::Fd(fd) => {
-                self._fds.push(Arc::clone(fd));
-                cstr(format!("/proc/self/fd/{}", fd.as_raw_fd()))?
-            }
-        };
         let name = format!(
             "mounting {} at {}",
             bind.describe_source(),
             bind.target.display()
         );
-        self.push(
-            Op::Bind {
-                source,
-                target: relative(&bind.target)?,
+        let target = relative(&bind.target)?;
+        let op = match &bind.source {
+            Source::Path(p) => Op::Bind {
+                source: cstr(p)?,
+                target,
                 create,
                 recursive: true,
                 read_only: bind.read_only,
             },
-            name,
-        );
+            Source::Fd(fd) => {
+                // A detached copy made now, in the agent's namespace, that
+                // the child attaches in its own.
+                let tree = Arc::new(sys::clone_tree(fd.as_raw_fd()).map_err(|e| {
+                    io::Error::new(e.kind(), format!("{name}: detaching the subPath: {e}"))
+                })?);
+                let op = Op::Attach {
+                    tree: tree.as_raw_fd(),
+                    target,
+                    create,
+                    read_only: bind.read_only,
+                };
+                self._fds.push(tree);
+                op
+            }
+        };
+        self.push(op, name);
         Ok(())
     }
 
@@ -741,6 +758,20 @@ unsafe fn run_op(root: libc::c_int, op: &Op) -> Result<(), Errno> {
                 if *read_only {
                     // The descriptor is of the directory under the mount:
                     // open the mount's root to change its flags.
+                    let mounted = Fd(sys::open_in_root(root, target, Create::No)?);
+                    sys::remount_read_only(mounted.0, 0)?;
+                }
+                Ok(())
+            }
+            Op::Attach {
+                tree,
+                target,
+                create,
+                read_only,
+            } => {
+                let at = Fd(sys::open_in_root(root, target, *create)?);
+                sys::attach_tree(*tree, at.0)?;
+                if *read_only {
                     let mounted = Fd(sys::open_in_root(root, target, Create::No)?);
                     sys::remount_read_only(mounted.0, 0)?;
                 }

@@ -230,6 +230,56 @@ pub unsafe fn mount_on(
     check(unsafe { libc::mount(source, path.as_ptr(), fstype, flags, data.cast()) })
 }
 
+/// `open_tree(2)` flag: a detached copy of the tree, not the tree itself.
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+/// `move_mount(2)` flags: the source, and the target, are the descriptors
+/// themselves.
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+
+/// A detached bind mount of what `fd` refers to (recursive), as
+/// `open_tree(fd, "", OPEN_TREE_CLONE | AT_RECURSIVE)`. A detached mount
+/// belongs to no mount namespace, so a child in a namespace of its own can
+/// attach it ([`attach_tree`]); a plain bind of `/proc/self/fd/N` there
+/// fails (EINVAL), its source being a mount of the agent's namespace.
+pub fn clone_tree(fd: RawFd) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | libc::AT_EMPTY_PATH as libc::c_uint
+        | libc::AT_RECURSIVE as libc::c_uint;
+    // SAFETY: open_tree(2) on a descriptor we were given and an empty
+    // path; the result is a fresh descriptor we own.
+    let tree = unsafe { libc::syscall(libc::SYS_open_tree, fd, c"".as_ptr(), flags) };
+    if tree < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(tree as RawFd) })
+}
+
+/// Attaches the detached mount `tree` (from [`clone_tree`]) onto the
+/// directory or file behind `target`.
+///
+/// # Safety
+///
+/// Both are open descriptors.
+pub unsafe fn attach_tree(tree: RawFd, target: RawFd) -> Result<(), Errno> {
+    let flags = MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH;
+    // SAFETY: move_mount(2) on the caller's descriptors and empty paths.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            target,
+            c"".as_ptr(),
+            flags,
+        )
+    };
+    if done < 0 { Err(errno()) } else { Ok(()) }
+}
+
 /// Makes the mount at `target` read-only (a bind remount: only this
 /// mount's flag changes, not the filesystem's).
 ///
