@@ -11,6 +11,10 @@
 //!   with the last complete transaction before the damage (SQLite checks
 //!   every WAL frame), serving only objects exactly as they were
 //!   acknowledged — never wrong data.
+//! - The node agent (`ordinal node`) SIGKILLed in the middle of a
+//!   StatefulSet's rolling update: its pods' processes die with it, and a
+//!   new agent on the same directory runs them again and the rollout
+//!   completes, with nothing of the killed agent left running.
 //!
 //! A second server on the same data dir is refused, and SIGTERM shuts down
 //! cleanly.
@@ -485,4 +489,129 @@ async fn garbage_in_the_wal_is_never_served() {
     }
     std::fs::write(&wal, &bytes).unwrap();
     serves_only_acknowledged(tmp.path(), &acked).await;
+}
+
+/// `ordinal node` (the node agent alone) against `server`, on `dir`; its
+/// banner read so it is up. The busybox image is in its store first.
+fn start_node_agent(server: &Ordinal, dir: &Path) -> Child {
+    let store = ordinal_image::ImageStore::open(&ordinal_node::images::store_dir(dir))
+        .expect("the node's image store");
+    let archive = dir.join("busybox.tar");
+    std::fs::write(&archive, common::images::busybox_archive()).unwrap();
+    store
+        .import(&archive, &ordinal_image::NoProgress)
+        .expect("importing busybox");
+    let mut child = Command::new(common::binary())
+        .args(["node", "--node-name", "agent", "--kubeconfig"])
+        .arg(server.kubeconfig())
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("ordinal node starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    assert!(banner.starts_with("ordinal node:"), "{banner}");
+    // Its later lines (the shutdown's) are read, never a broken pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    child
+}
+
+/// The fault suite's node agent killed mid-rollout: SIGKILL takes the
+/// agent and, with it, the pods' processes; the API server and the
+/// controllers keep running. A new agent on the same directory runs the
+/// pods again and the rollout completes, with no process of the killed
+/// agent left.
+#[test]
+fn a_node_agent_killed_mid_rollout_resumes_it_when_it_comes_back() {
+    let server = Ordinal::start_with(&["--no-node"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let node_dir = tmp.path().join("node");
+    std::fs::create_dir_all(&node_dir).unwrap();
+    let mut agent = start_node_agent(&server, &node_dir);
+    let marker = format!("86402.{}", std::process::id());
+    let set = |version: u32| {
+        format!(
+            r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: web}}
+spec:
+  serviceName: web
+  replicas: 3
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: {image}
+        command: [sleep, "{marker}"]
+        env: [{{name: VERSION, value: "{version}"}}]
+        readinessProbe: {{exec: {{command: ["true"]}}, periodSeconds: 1}}
+"#,
+            image = common::images::BUSYBOX
+        )
+    };
+    common::apply(&server, &set(1));
+    let ready = |want: &str| common::peek(&server, "sts/web", "{.status.readyReplicas}") == want;
+    common::eventually("3 replicas ready", Duration::from_secs(60), || ready("3"));
+    common::apply(&server, &set(2));
+    common::eventually("the rollout updates a pod", Duration::from_secs(60), || {
+        common::peek(&server, "sts/web", "{.status.updatedReplicas}")
+            .parse::<u32>()
+            .is_ok_and(|n| (1..3).contains(&n))
+    });
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+    common::eventually(
+        "the pods' processes die with the agent",
+        Duration::from_secs(10),
+        || processes_with(&marker) == 0,
+    );
+    let mut agent = start_node_agent(&server, &node_dir);
+    common::eventually("the rollout completes", Duration::from_secs(90), || {
+        let status = common::peek(
+            &server,
+            "sts/web",
+            "{.status.updatedReplicas} {.status.readyReplicas} {.status.currentRevision} {.status.updateRevision}",
+        );
+        let fields: Vec<&str> = status.split_whitespace().collect();
+        fields.len() == 4 && fields[0] == "3" && fields[1] == "3" && fields[2] == fields[3]
+    });
+    for pod in ["web-0", "web-1", "web-2"] {
+        assert_eq!(
+            common::get(
+                &server,
+                &format!("pod/{pod}"),
+                "{.spec.containers[0].env[0].value}"
+            ),
+            "2",
+            "{pod}"
+        );
+    }
+    assert_eq!(processes_with(&marker), 3, "one process per pod, no more");
+    // SAFETY: a signal to the process we started.
+    unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
+    assert!(
+        agent.wait().unwrap().success(),
+        "the agent shuts down cleanly"
+    );
+    assert_eq!(processes_with(&marker), 0, "the agent stops its pods");
+}
+
+/// How many processes have `marker` in their command line.
+fn processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name().to_string_lossy().parse::<u32>().is_ok()
+                && std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
+        .count()
 }
