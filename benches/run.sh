@@ -13,7 +13,8 @@
 #   BENCH <id> <value> <unit> <op> <goal> <description>
 # (benches/report.rs writes it). A missed goal is reported, not a failure:
 # the script exits non-zero only when a benchmark fails to build or run.
-# The node and journey benchmarks run pods in namespaces: run as root.
+# The containers, node and journey benchmarks run pods in namespaces: run
+# as root. The containers benchmark needs Debian's containerd and runc.
 
 set -euo pipefail
 
@@ -31,6 +32,7 @@ benches=(
   "gc ordinal"
   "plan ordinal-controllers"
   "statefulset ordinal"
+  "containers ordinal"
   "node ordinal"
   "streams ordinal"
   "volumes ordinal"
@@ -47,7 +49,7 @@ while (($#)); do
   case "$1" in
     -o | --output) out=$2; shift 2 ;;
     -l | --list) printf '%s\n' "${benches[@]}" | awk '{print $1 " (-p " $2 ")"}'; exit 0 ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option $1 (try --help)" >&2; exit 2 ;;
     *) selected+=("$1"); shift ;;
   esac

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ContainerImage, Pod, Secret, ServiceAccount};
 use kube::{Api, Client};
@@ -29,12 +29,25 @@ const GC_PERIOD: Duration = Duration::from_secs(300);
 /// The Node lists at most this many images (the kubelet's
 /// `nodeStatusMaxImages`).
 const MAX_NODE_IMAGES: usize = 50;
+/// How often this node writes one image's last use to the store, at most.
+/// Garbage collection orders unused images by it and never takes one
+/// younger than two minutes, so a minute's precision is enough; and a
+/// write costs the store's lock and two fsyncs, which every one of a
+/// thousand pods of one image paid before it started (2–6 ms each).
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Images {
     store: Arc<ImageStore>,
     registries: Arc<RegistriesConfig>,
     /// Image IDs each pod (by UID) runs containers of: never collected.
     in_use: Mutex<HashMap<String, HashSet<String>>>,
+    /// When this node last wrote each image's last use (by image ID).
+    touched: Mutex<HashMap<String, Instant>>,
+}
+
+/// Whether an image last touched at `last` is to be touched again `now`.
+fn touch_due(last: Option<Instant>, now: Instant) -> bool {
+    last.is_none_or(|last| now.saturating_duration_since(last) >= TOUCH_EVERY)
 }
 
 impl Images {
@@ -51,6 +64,7 @@ impl Images {
             store: Arc::new(store),
             registries: Arc::new(registries),
             in_use: Mutex::new(HashMap::new()),
+            touched: Mutex::new(HashMap::new()),
         })
     }
 
@@ -95,9 +109,26 @@ impl Images {
         })
     }
 
-    /// The pod runs a container of `image`.
+    /// The pod runs a container of `image`. Its last use is written to
+    /// the store at most every [`TOUCH_EVERY`], off the async workers (the
+    /// store's lock may be held by an import for a while).
     pub fn used_by(&self, pod_uid: &str, image: &Image) {
-        self.store.touch(image);
+        let now = Instant::now();
+        let due = {
+            let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+            let due = touch_due(touched.get(&image.id).copied(), now);
+            if due {
+                touched.insert(image.id.clone(), now);
+            }
+            due
+        };
+        if due {
+            let (store, image) = (Arc::clone(&self.store), image.clone());
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn_blocking(move || store.touch(&image))),
+                Err(_) => store.touch(&image),
+            }
+        }
         self.in_use
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -269,4 +300,72 @@ pub async fn pull_credentials(
         }
     }
     keyring.lookup(reference)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use ordinal_image::build::{Format, ImageBuilder, Tagged, write};
+    use ordinal_image::compression::Compression;
+
+    use super::*;
+
+    #[test]
+    fn an_image_is_touched_again_only_after_a_minute() {
+        let now = Instant::now();
+        assert!(touch_due(None, now));
+        assert!(!touch_due(Some(now), now));
+        assert!(!touch_due(Some(now), now + Duration::from_secs(59)));
+        assert!(touch_due(Some(now), now + TOUCH_EVERY));
+        // A clock that seems to go back never touches.
+        assert!(!touch_due(Some(now + Duration::from_secs(5)), now));
+    }
+
+    /// The inode of the image's record: a touch replaces the file.
+    fn record_inode(images: &Images, image: &Image) -> u64 {
+        let hex = image.id.trim_start_matches("sha256:");
+        let path = images
+            .store
+            .root()
+            .join("images")
+            .join(format!("{hex}.json"));
+        std::fs::metadata(path).expect("the image record").ino()
+    }
+
+    #[test]
+    fn pods_starting_together_write_the_last_use_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let built = ImageBuilder::new()
+            .add_bytes("/hello", b"hi", 0o644)
+            .cmd(["/hello"])
+            .build();
+        let archive = tmp.path().join("a.tar");
+        let tagged = [Tagged::one(&built, "example.com/touched:1")];
+        write(&archive, Format::DockerArchive, Compression::None, &tagged).unwrap();
+        let images = Images::open(&tmp.path().join("store"), None).unwrap();
+        let image = images
+            .store
+            .import(&archive, &NoProgress)
+            .unwrap()
+            .remove(0);
+        let before = record_inode(&images, &image);
+        // No async runtime here: the touch happens before used_by returns.
+        images.used_by("pod-a", &image);
+        let touched = record_inode(&images, &image);
+        assert_ne!(before, touched, "the first use is written");
+        images.used_by("pod-b", &image);
+        images.used_by("pod-c", &image);
+        assert_eq!(
+            touched,
+            record_inode(&images, &image),
+            "later uses within the minute are not"
+        );
+        assert!(images.used().contains(&image.id));
+        images.released_by("pod-a");
+        images.released_by("pod-b");
+        assert!(images.used().contains(&image.id), "pod-c still uses it");
+        images.released_by("pod-c");
+        assert!(images.used().is_empty());
+    }
 }

@@ -8,7 +8,8 @@
 //! - start-up: to the banner, and to the node Ready;
 //! - idle RSS of `ordinal up` with everything running and no pods;
 //! - `kubectl apply` of a headless Service and a 3-replica OrderedReady
-//!   StatefulSet of busybox httpd with an httpGet readiness probe → the
+//!   StatefulSet of busybox httpd (the image imported into the node's
+//!   store before `ordinal up` starts) with an httpGet readiness probe → the
 //!   set reports 3 ready replicas (median of 5 rounds; each round deletes
 //!   the set and waits until its pods are gone);
 //! - `kubectl apply` of a 1,000-replica Parallel set of the same server →
@@ -66,7 +67,7 @@ spec:
     spec:
       containers:
       - name: httpd
-        image: busybox:1.36
+        image: {image}
         command: [sh, -c, "hostname > /www/index.html; exec busybox httpd -f -p 80 -h /www"]
         ports: [{{name: http, containerPort: 80}}]
         readinessProbe:
@@ -74,7 +75,8 @@ spec:
         volumeMounts: [{{name: www, mountPath: /www}}]
       volumes:
       - {{name: www, emptyDir: {{}}}}
-"#
+"#,
+        image = support::BUSYBOX,
     )
 }
 
@@ -189,6 +191,9 @@ fn since(started: Instant, at: Option<Instant>) -> f64 {
 async fn main() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("journey");
+    // The image is on the node before `ordinal up` starts, as after
+    // `ordinal image import`.
+    support::import_busybox(&dir.join("node"));
     let spawned = Instant::now();
     let (child, to_banner) = support::spawn(&dir);
     let up = Up(child);
