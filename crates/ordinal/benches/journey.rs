@@ -76,7 +76,7 @@ spec:
       volumes:
       - {{name: www, emptyDir: {{}}}}
 "#,
-        image = support::BUSYBOX,
+        image = support::images::BUSYBOX,
     )
 }
 
@@ -165,13 +165,6 @@ async fn pods_gone(pods: &Api<Pod>, name: &str) -> Option<Duration> {
     None
 }
 
-fn node_ready(n: &Node) -> bool {
-    n.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
 fn write(dir: &Path, file: &str, text: &str) -> String {
     let path = dir.join(file);
     std::fs::write(&path, text).expect("manifest written");
@@ -193,7 +186,7 @@ async fn main() {
     let dir = tmp.path().join("journey");
     // The image is on the node before `ordinal up` starts, as after
     // `ordinal image import`.
-    support::import_busybox(&dir.join("node"));
+    support::images::prepare(&dir);
     let spawned = Instant::now();
     let (child, to_banner) = support::spawn(&dir);
     let up = Up(child);
@@ -210,7 +203,7 @@ async fn main() {
     let classes: Api<StorageClass> = Api::all(client.clone());
     let node_up = loop {
         let list = nodes.list(&ListParams::default()).await;
-        if list.is_ok_and(|l| l.items.iter().any(node_ready)) {
+        if list.is_ok_and(|l| l.items.iter().any(support::node_ready)) {
             break spawned.elapsed();
         }
         assert!(spawned.elapsed() < LIMIT, "the node never became Ready");

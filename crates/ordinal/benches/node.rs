@@ -45,7 +45,7 @@ fn pod(name: &str, command: &[&str], extra: serde_json::Value) -> Pod {
     let mut spec = serde_json::json!({
         "nodeName": NODE,
         "terminationGracePeriodSeconds": 1,
-        "containers": [{"name": "c", "image": support::BUSYBOX, "command": command}],
+        "containers": [{"name": "c", "image": support::images::BUSYBOX, "command": command}],
     });
     if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
         for (k, v) in extra {
@@ -72,31 +72,12 @@ fn statefulset(name: &str, replicas: usize) -> StatefulSet {
                 "metadata": {"labels": {"app": name, "bench": "node"}},
                 "spec": {
                     "terminationGracePeriodSeconds": 1,
-                    "containers": [{"name": "c", "image": support::BUSYBOX, "command": ["sleep", "3600"]}],
+                    "containers": [{"name": "c", "image": support::images::BUSYBOX, "command": ["sleep", "3600"]}],
                 },
             },
         },
     }))
     .unwrap()
-}
-
-fn node_ready(n: &Node) -> bool {
-    n.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-fn running(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .is_some_and(|cs| {
-            !cs.is_empty()
-                && cs
-                    .iter()
-                    .all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
-        })
 }
 
 fn ready(p: &Pod) -> bool {
@@ -167,7 +148,7 @@ async fn delete_all(api: &Api<Pod>) {
 fn main() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (mut server, _) = support::spawn_with(tmp.path(), &["--no-node"]);
-    support::import_busybox(&tmp.path().join("node"));
+    support::images::prepare(tmp.path());
     let mut node = start_node(tmp.path());
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
@@ -177,13 +158,13 @@ fn main() {
         // places the set's pods only on a Ready node).
         let nodes: Api<Node> = Api::all(client.clone());
         let deadline = Instant::now() + LIMIT;
-        while !nodes.get_opt(NODE).await.ok().flatten().is_some_and(|n| node_ready(&n)) {
+        while !nodes.get_opt(NODE).await.ok().flatten().is_some_and(|n| support::node_ready(&n)) {
             assert!(Instant::now() < deadline, "the node did not become Ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // Warm-up: the first pod pays for page-cache misses.
         api.create(&PostParams::default(), &pod("warm", &["sleep", "3600"], serde_json::json!({}))).await.unwrap();
-        wait_for(&api, "warm", running).await;
+        wait_for(&api, "warm", support::running).await;
 
         // 1. Server listening → Ready.
         let ctl = tempfile::tempdir().expect("tempdir");
@@ -202,7 +183,7 @@ fn main() {
                 serde_json::from_value(serde_json::json!({"tcpSocket": {"port": 8080}, "periodSeconds": 10})).unwrap(),
             );
             api.create(&PostParams::default(), &p).await.unwrap();
-            wait_for(&api, &name, running).await;
+            wait_for(&api, &name, support::running).await;
             // Let the fast cadence grow a little, as a real server's
             // start-up would.
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -242,18 +223,28 @@ fn main() {
                 let config = watcher::Config::default().labels("app=many");
                 let stream = watcher::watcher(api, config);
                 futures::pin_mut!(stream);
-                let mut seen: HashMap<String, bool> = HashMap::new();
+                // Per pod: bound to the node, Running. When all exist,
+                // all are bound, all run.
+                let mut seen: HashMap<String, (bool, bool)> = HashMap::new();
+                let (mut created, mut bound) = (None, None);
                 let deadline = tokio::time::Instant::now() + LIMIT;
-                while seen.values().filter(|r| **r).count() < MANY {
+                while seen.values().filter(|(_, r)| *r).count() < MANY {
                     match tokio::time::timeout_at(deadline, stream.next()).await {
                         Ok(Some(Ok(Event::Apply(p) | Event::InitApply(p)))) => {
-                            seen.insert(p.metadata.name.clone().unwrap_or_default(), running(&p));
+                            let on_node = p.spec.as_ref().is_some_and(|s| s.node_name.is_some());
+                            seen.insert(p.metadata.name.clone().unwrap_or_default(), (on_node, support::running(&p)));
                         }
                         Ok(Some(_)) => {}
                         Ok(None) | Err(_) => return None,
                     }
+                    if created.is_none() && seen.len() >= MANY {
+                        created = Some(Instant::now());
+                    }
+                    if bound.is_none() && seen.values().filter(|(b, _)| *b).count() >= MANY {
+                        bound = Some(Instant::now());
+                    }
                 }
-                Some(Instant::now())
+                Some((created?, bound?, Instant::now()))
             }
         };
         let counting = tokio::spawn(counting);
@@ -261,7 +252,24 @@ fn main() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let started = Instant::now();
         sets.create(&PostParams::default(), &statefulset("many", MANY)).await.expect("create the set");
-        let all_running = counting.await.expect("watch task").map(|at| at - started);
+        let phases = counting.await.expect("watch task");
+        if let Some((created, bound, _)) = phases {
+            report::figure(
+                "node.sts_created_1000",
+                (created - started).as_secs_f64(),
+                "s",
+                report::Goal::None,
+                "the same set: create → all 1,000 pods exist (the StatefulSet controller's creates)",
+            );
+            report::figure(
+                "node.sts_bound_1000",
+                (bound - started).as_secs_f64(),
+                "s",
+                report::Goal::None,
+                "the same set: create → all 1,000 pods bound to the node (the scheduler)",
+            );
+        }
+        let all_running = phases.map(|(_, _, at)| at - started);
         let rss = support::rss_mb(node.id()).unwrap_or(f64::NAN);
         match all_running {
             Some(took) => report::figure(

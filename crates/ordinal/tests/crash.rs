@@ -494,13 +494,7 @@ async fn garbage_in_the_wal_is_never_served() {
 /// `ordinal node` (the node agent alone) against `server`, on `dir`; its
 /// banner read so it is up. The busybox image is in its store first.
 fn start_node_agent(server: &Ordinal, dir: &Path) -> Child {
-    let store = ordinal_image::ImageStore::open(&ordinal_node::images::store_dir(dir))
-        .expect("the node's image store");
-    let archive = dir.join("busybox.tar");
-    std::fs::write(&archive, common::images::busybox_archive()).unwrap();
-    store
-        .import(&archive, &ordinal_image::NoProgress)
-        .expect("importing busybox");
+    common::images::import_into_node(dir, "busybox", common::images::busybox_archive());
     let mut child = Command::new(common::binary())
         .args(["node", "--node-name", "agent", "--kubeconfig"])
         .arg(server.kubeconfig())

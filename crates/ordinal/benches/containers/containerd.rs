@@ -189,7 +189,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
                 p.argv
                     .first()
                     .is_some_and(|a| a.ends_with("containerd-shim-runc-v2"))
-                    && p.argv.iter().any(|a| *a == address)
+                    && p.argv.contains(&address)
             })
             .map(|p| (p.pid, p.pss_kb))
             .collect()

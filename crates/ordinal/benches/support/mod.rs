@@ -1,14 +1,18 @@
 //! What every benchmark needs: a real `ordinal up` on a temporary data dir,
-//! the busybox image its pods run, a kube-rs client for it, a process's
+//! the busybox image its pods run (the tests' own), a kube-rs client for it, a process's
 //! memory, and watches that wait for a StatefulSet's pods.
 
 #![allow(dead_code)]
+
+/// The tests' images: busybox (`images::BUSYBOX`), imported into a node's
+/// store before it starts as `ordinal image import` would.
+#[path = "../../tests/common/images.rs"]
+pub mod images;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -16,46 +20,6 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::watcher::{self, Event};
-
-/// The image the benchmarks' pods run: Debian's static busybox, whose
-/// applets (sh, sleep, httpd, touch) are their programs.
-pub const BUSYBOX: &str = "busybox:1.36";
-
-/// The busybox image as a docker-save archive (uncompressed, one layer),
-/// built once per benchmark binary without a registry. Fails at once
-/// naming the Debian package when the host has no static busybox.
-pub fn busybox_archive() -> &'static [u8] {
-    use ordinal_image::build::{Format, ImageBuilder, Tagged, write};
-    static ARCHIVE: OnceLock<Vec<u8>> = OnceLock::new();
-    ARCHIVE.get_or_init(|| {
-        let image = ImageBuilder::busybox()
-            .unwrap_or_else(|e| panic!("building the busybox image: {e}"))
-            .build();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("busybox.tar");
-        write(
-            &path,
-            Format::DockerArchive,
-            ordinal_image::compression::Compression::None,
-            &[Tagged::one(&image, BUSYBOX)],
-        )
-        .expect("writing the busybox archive");
-        std::fs::read(&path).expect("reading the busybox archive")
-    })
-}
-
-/// Imports the busybox image into the store of the node whose directory
-/// is `node_dir` (`<data dir>/node` for `ordinal up`), as `ordinal image
-/// import` does: the image is present before any pod asks for it.
-pub fn import_busybox(node_dir: &Path) {
-    let store_dir = ordinal_node::images::store_dir(node_dir);
-    let store = ordinal_image::ImageStore::open(&store_dir).expect("opening the image store");
-    let file = node_dir.join("busybox.import.tar");
-    std::fs::write(&file, busybox_archive()).expect("writing the archive");
-    let imported = store.import(&file, &ordinal_image::NoProgress);
-    let _ = std::fs::remove_file(&file);
-    imported.unwrap_or_else(|e| panic!("importing busybox: {e}"));
-}
 
 /// Starts `ordinal up` on `dir` and waits for its banner; returns the
 /// process and how long it took to be ready.
@@ -154,4 +118,25 @@ pub async fn ready_replicas(
         }
     }
     last
+}
+
+/// Whether every container of the pod is Running.
+pub fn running(p: &k8s_openapi::api::core::v1::Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .is_some_and(|cs| {
+            !cs.is_empty()
+                && cs
+                    .iter()
+                    .all(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
+        })
+}
+
+/// Whether the node's Ready condition is True.
+pub fn node_ready(n: &k8s_openapi::api::core::v1::Node) -> bool {
+    n.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }

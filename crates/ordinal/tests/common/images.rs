@@ -42,9 +42,16 @@ pub fn busybox_archive() -> &'static [u8] {
 /// Imports `archive` into the image store of the node of the `ordinal up`
 /// whose data dir is `data_dir`.
 pub fn import(data_dir: &Path, name: &str, archive: &[u8]) {
-    let store_dir = data_dir.join("node").join("image-store");
+    import_into_node(&data_dir.join("node"), name, archive);
+}
+
+/// Imports `archive` into the image store of the node agent whose
+/// directory is `node_dir` (`ordinal node --dir`).
+pub fn import_into_node(node_dir: &Path, name: &str, archive: &[u8]) {
+    let store_dir = ordinal_node::images::store_dir(node_dir);
+    std::fs::create_dir_all(node_dir).expect("the node's directory");
     let store = ImageStore::open(&store_dir).expect("opening the test image store");
-    let file = data_dir.join(format!(".{name}.import.tar"));
+    let file = node_dir.join(format!(".{name}.import.tar"));
     std::fs::write(&file, archive).expect("writing the archive");
     let imported = store.import(&file, &NoProgress);
     let _ = std::fs::remove_file(&file);
