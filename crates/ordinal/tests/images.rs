@@ -202,6 +202,65 @@ spec:
     assert!(images.contains("docker.io/library/app:1"), "{images}");
 }
 
+/// Exec probes, hooks and `kubectl cp` act inside the image's
+/// filesystem: the probe and the hook read the image's own
+/// /etc/os-release (the host's says something else), and cp copies into
+/// and out of the container's root.
+#[test]
+fn probes_hooks_and_cp_act_inside_the_image() {
+    let o = Ordinal::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = import(
+        &o,
+        &archive(tmp.path(), "app", &[Tagged::one(&app_image(), "app:1")]),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    apply(
+        &o,
+        r#"apiVersion: v1
+kind: Pod
+metadata: {name: inside}
+spec:
+  containers:
+  - name: app
+    image: app:1
+    readinessProbe:
+      exec: {command: [grep, -q, "ID=ordinal-test", /etc/os-release]}
+      periodSeconds: 1
+    lifecycle:
+      postStart:
+        exec: {command: [sh, -c, "grep ^ID= /etc/os-release > /work/hooked"]}
+"#,
+    );
+    o.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/inside",
+        "--timeout=60s",
+    ]);
+    assert_eq!(
+        exec(&o, "inside", "cat /work/hooked").trim(),
+        "ID=ordinal-test"
+    );
+    // Into the container's root, and out of it.
+    let sent = tmp.path().join("sent.txt");
+    std::fs::write(&sent, "copied in\n").unwrap();
+    o.ok(&["cp", sent.to_str().unwrap(), "inside:/work/sent.txt"]);
+    assert_eq!(exec(&o, "inside", "cat /work/sent.txt"), "copied in\n");
+    let back = tmp.path().join("os-release");
+    o.ok(&["cp", "inside:/etc/os-release", back.to_str().unwrap()]);
+    assert!(
+        std::fs::read_to_string(&back)
+            .unwrap()
+            .contains("ID=ordinal-test")
+    );
+    assert!(!Path::new("/work/sent.txt").exists());
+}
+
 #[test]
 fn writes_to_the_root_survive_a_restart_and_go_with_the_pod() {
     let o = Ordinal::start();
