@@ -57,6 +57,17 @@ fn import(o: &Ordinal, archive: &Path) -> std::process::Output {
         .expect("ordinal image import runs")
 }
 
+/// [`import`] that must succeed; its output.
+fn import_ok(o: &Ordinal, archive: &Path) -> String {
+    let out = import(o, archive);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// An application image on top of busybox: two layers (the second
 /// deletes a file and replaces a directory), its own user, environment,
 /// working directory, entrypoint and command, and a VOLUME with content.
@@ -111,20 +122,11 @@ fn a_pod_runs_its_image_with_the_images_configuration() {
     let node = node_name(&o);
     let tmp = tempfile::tempdir().unwrap();
     let image = app_image();
-    let out = import(
+    let said = import_ok(
         &o,
         &archive(tmp.path(), "app", &[Tagged::one(&image, "app:1")]),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("imported docker.io/library/app:1"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert!(said.contains("imported docker.io/library/app:1"), "{said}");
     let listing = Command::new(common::binary())
         .args(["image", "ls", "--data-dir"])
         .arg(&o.dir)
@@ -210,14 +212,9 @@ spec:
 fn probes_hooks_and_cp_act_inside_the_image() {
     let o = Ordinal::start();
     let tmp = tempfile::tempdir().unwrap();
-    let out = import(
+    import_ok(
         &o,
         &archive(tmp.path(), "app", &[Tagged::one(&app_image(), "app:1")]),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     apply(
         &o,
@@ -613,14 +610,9 @@ fn where_overlayfs_cannot_be_used_a_container_runs_on_a_copy_of_its_image() {
     let node = node_name(&o);
     let tmp = tempfile::tempdir().unwrap();
     let image = app_image();
-    let out = import(
+    import_ok(
         &o,
         &archive(tmp.path(), "app", &[Tagged::one(&image, "app:1")]),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     apply(
         &o,
