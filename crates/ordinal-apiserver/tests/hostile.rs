@@ -144,34 +144,21 @@ async fn wrong_types_are_refused_even_when_field_validation_is_ignore() {
 #[tokio::test]
 async fn json_patches_over_ten_thousand_operations_are_413() {
     let h = with_objects().await;
-    let ops: Vec<Value> = (0..10_001)
-        .map(|_| json!({"op": "test", "path": "/kind", "value": "ConfigMap"}))
-        .collect();
-    let raw = h
-        .call_bytes(
-            "PATCH",
-            &format!("{CMS}/cfg"),
-            JSON_PATCH,
-            Value::Array(ops).to_string(),
-        )
-        .await;
+    let path = format!("{CMS}/cfg");
+    let patch_of = |n: usize| {
+        let ops: Vec<Value> = (0..n)
+            .map(|_| json!({"op": "test", "path": "/kind", "value": "ConfigMap"}))
+            .collect();
+        h.call_bytes("PATCH", &path, JSON_PATCH, Value::Array(ops).to_string())
+    };
+    let raw = patch_of(10_001).await;
     assert_eq!(raw.code, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
         raw.json()["message"],
         "Request entity too large: The allowed maximum operations in a JSON patch is 10000, got 10001"
     );
     // Exactly ten thousand is allowed.
-    let ops: Vec<Value> = (0..10_000)
-        .map(|_| json!({"op": "test", "path": "/kind", "value": "ConfigMap"}))
-        .collect();
-    let raw = h
-        .call_bytes(
-            "PATCH",
-            &format!("{CMS}/cfg"),
-            JSON_PATCH,
-            Value::Array(ops).to_string(),
-        )
-        .await;
+    let raw = patch_of(10_000).await;
     assert_eq!(raw.code, StatusCode::OK, "{}", raw.json());
 }
 
