@@ -249,6 +249,22 @@ impl Registry {
         (oci_client::Client::new(config), auth)
     }
 
+    /// A client authorized to push to `repository`, and the reference of
+    /// `repository:tag`.
+    async fn authorized_to_push(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<(oci_client::Client, oci_client::Reference), String> {
+        let (client, auth) = self.client();
+        let r = oci_client::Reference::with_tag(self.host(), repository.into(), tag.into());
+        client
+            .auth(&r, &auth, oci_client::RegistryOperation::Push)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((client, r))
+    }
+
     /// Pushes an image as `repository:tag`.
     pub async fn push(
         &self,
@@ -256,12 +272,7 @@ impl Registry {
         repository: &str,
         tag: &str,
     ) -> Result<(), String> {
-        let (client, auth) = self.client();
-        let r = oci_client::Reference::with_tag(self.host(), repository.into(), tag.into());
-        client
-            .auth(&r, &auth, oci_client::RegistryOperation::Push)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (client, r) = self.authorized_to_push(repository, tag).await?;
         self.push_image(&client, &r, image).await?;
         put_manifest(
             &client,
@@ -280,12 +291,7 @@ impl Registry {
         repository: &str,
         tag: &str,
     ) -> Result<(), String> {
-        let (client, auth) = self.client();
-        let r = oci_client::Reference::with_tag(self.host(), repository.into(), tag.into());
-        client
-            .auth(&r, &auth, oci_client::RegistryOperation::Push)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (client, r) = self.authorized_to_push(repository, tag).await?;
         for img in &index.images {
             self.push_image(&client, &r, img).await?;
             let by_digest = r.clone_with_digest(img.manifest.digest.clone());

@@ -189,23 +189,30 @@ impl Confined {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "entry names the root"))
     }
 
-    /// A directory; an existing one is kept (tar semantics) and gets the
-    /// new metadata. The root itself may be named (`./`).
-    pub fn dir(&mut self, p: &InnerPath, meta: &Meta) -> io::Result<()> {
+    /// The directory `p`, made with `mode` where nothing is (anything but
+    /// a directory in its place is removed first), opened without
+    /// following a link.
+    fn existing_dir(&self, p: &InnerPath, mode: u32) -> io::Result<OwnedFd> {
         if !p.is_root() {
             let parent = self.parent(p)?;
             let name = Self::name(p)?;
             if !Self::clear(parent.as_fd(), name, true)? {
-                rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o700))?;
+                rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(mode))?;
             }
         }
-        let fd = rustix::fs::openat2(
+        Ok(rustix::fs::openat2(
             &self.root,
             p.relative(),
             DIR_FLAGS | OFlags::NOFOLLOW,
             Mode::empty(),
             RESOLVE,
-        )?;
+        )?)
+    }
+
+    /// A directory; an existing one is kept (tar semantics) and gets the
+    /// new metadata. The root itself may be named (`./`).
+    pub fn dir(&mut self, p: &InnerPath, meta: &Meta) -> io::Result<()> {
+        let fd = self.existing_dir(p, 0o700)?;
         apply_fd_meta(&fd, meta)?;
         self.dir_times.push((p.clone(), meta.mtime));
         Ok(())
@@ -300,20 +307,7 @@ impl Confined {
 
     /// Marks the directory `p` opaque (made if missing).
     pub fn opaque(&mut self, p: &InnerPath) -> io::Result<()> {
-        if !p.is_root() {
-            let parent = self.parent(p)?;
-            let name = Self::name(p)?;
-            if !Self::clear(parent.as_fd(), name, true)? {
-                rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o755))?;
-            }
-        }
-        let fd = rustix::fs::openat2(
-            &self.root,
-            p.relative(),
-            DIR_FLAGS | OFlags::NOFOLLOW,
-            Mode::empty(),
-            RESOLVE,
-        )?;
+        let fd = self.existing_dir(p, 0o755)?;
         rustix::fs::fsetxattr(&fd, OPAQUE_XATTR, b"y", XattrFlags::empty())?;
         Ok(())
     }
