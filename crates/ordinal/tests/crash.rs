@@ -564,7 +564,7 @@ spec:
     common::eventually(
         "the pods' processes die with the agent",
         Duration::from_secs(10),
-        || processes_with(&marker) == 0,
+        || common::processes_with(&marker).is_empty(),
     );
     let mut agent = start_node_agent(&server, &node_dir);
     common::eventually("the rollout completes", Duration::from_secs(90), || {
@@ -587,25 +587,20 @@ spec:
             "{pod}"
         );
     }
-    assert_eq!(processes_with(&marker), 3, "one process per pod, no more");
+    assert_eq!(
+        common::processes_with(&marker).len(),
+        3,
+        "one process per pod, no more"
+    );
     // SAFETY: a signal to the process we started.
     unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
     assert!(
         agent.wait().unwrap().success(),
         "the agent shuts down cleanly"
     );
-    assert_eq!(processes_with(&marker), 0, "the agent stops its pods");
-}
-
-/// How many processes have `marker` in their command line.
-fn processes_with(marker: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            e.file_name().to_string_lossy().parse::<u32>().is_ok()
-                && std::fs::read(e.path().join("cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
-        })
-        .count()
+    assert_eq!(
+        common::processes_with(&marker).len(),
+        0,
+        "the agent stops its pods"
+    );
 }

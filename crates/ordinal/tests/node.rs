@@ -502,22 +502,6 @@ spec:
     assert_eq!(o.ok(&["get", "pods", "-o", "name"]).trim(), "");
 }
 
-/// Our processes: those whose command line names `marker`.
-fn processes_with(marker: &str) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
-            && String::from_utf8_lossy(&cmdline).contains(marker)
-        {
-            found.push(pid);
-        }
-    }
-    found
-}
-
 fn links_with(prefix: &str) -> Vec<String> {
     std::fs::read_dir("/sys/class/net")
         .unwrap()
@@ -607,15 +591,15 @@ fn nothing_is_left_behind_by_deleted_pods_or_a_stopped_ordinal() {
     );
     let bridge = bridge_with(&address).expect("the node's bridge");
     let veths = format!("o{}x", bridge.trim_start_matches("ordinal"));
-    assert_eq!(processes_with(&marker).len(), 100);
+    assert_eq!(common::processes_with(&marker).len(), 100);
     assert_eq!(links_with(&veths).len(), 100);
     assert_eq!(pod_cgroups(&bridge), Some(100), "a cgroup per pod");
 
     o.ok(&["delete", "pods", "--all", "-n", &ns, "--timeout=120s"]);
     eventually("every pod process is gone", Duration::from_secs(30), || {
-        processes_with(&marker).is_empty()
+        common::processes_with(&marker).is_empty()
     });
-    let pauses = processes_with(&format!("{ns}/p"));
+    let pauses = common::processes_with(&format!("{ns}/p"));
     assert!(pauses.is_empty(), "pause processes left: {pauses:?}");
     assert_eq!(links_with(&veths), Vec::<String>::new(), "veths left");
     assert_eq!(pod_cgroups(&bridge), Some(0), "pod cgroups left");
@@ -644,16 +628,16 @@ fn nothing_is_left_behind_by_deleted_pods_or_a_stopped_ordinal() {
         ]);
     }
     eventually("10 pods running", Duration::from_secs(60), || {
-        processes_with(&marker).len() == 10
+        common::processes_with(&marker).len() == 10
     });
     assert_eq!(links_with(&veths).len(), 10);
     assert!(o.terminate().success());
     assert!(
-        processes_with(&marker).is_empty(),
+        common::processes_with(&marker).is_empty(),
         "containers outlived ordinal"
     );
     assert!(
-        processes_with(&format!("{ns}/last")).is_empty(),
+        common::processes_with(&format!("{ns}/last")).is_empty(),
         "sandboxes outlived ordinal"
     );
     assert_eq!(
@@ -704,7 +688,7 @@ fn after_a_crash_of_ordinal_its_pods_come_back_with_a_restart_counted() {
     eventually(
         "the pod's process dies with ordinal",
         Duration::from_secs(10),
-        || processes_with(&marker).is_empty(),
+        || common::processes_with(&marker).is_empty(),
     );
     let o = Ordinal::start_on(dir.path());
     eventually("the pod runs again", Duration::from_secs(60), || {
@@ -723,7 +707,7 @@ fn after_a_crash_of_ordinal_its_pods_come_back_with_a_restart_counted() {
         ),
         first
     );
-    assert_eq!(processes_with(&marker).len(), 1);
+    assert_eq!(common::processes_with(&marker).len(), 1);
     assert_eq!(
         get(
             &o,

@@ -330,3 +330,19 @@ pub fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool
     }
     panic!("timed out waiting for: {what}");
 }
+
+/// Our processes: those whose command line names `marker`.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmdline).contains(marker)
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
