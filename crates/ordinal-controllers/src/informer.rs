@@ -1,17 +1,29 @@
-//! Watch-fed object caches shared by the scheduler and the volume
-//! controllers, in the manner of client-go's shared informers plus the PV
-//! controller's own caches:
+//! Shared informers: one list-and-watch and one cache per resource for all
+//! the controllers of a process, in the manner of client-go's
+//! `SharedInformerFactory`.
 //!
-//! - one list-and-watch per resource feeds a map of the current objects;
-//! - handlers registered before the watch starts hear of every change
-//!   (old and new object), and map it to work-queue keys;
-//! - a controller also stores the object an API write answered with
-//!   ([`Informer::store`]), so its next decision does not act on the state
-//!   it has just replaced. The newest `resourceVersion` wins, so a late
-//!   watch event never rolls a cache back, and an object whose deletion was
-//!   seen is not brought back by a late write response.
+//! - [`Informers::get`] hands every controller the same [`Informer`] of a
+//!   type, starting its watch the first time it is asked for; the caches
+//!   drop `metadata.managedFields` once, as they store (no controller reads
+//!   them, and an update without them keeps the stored ones).
+//! - Handlers ([`Informer::on_change`]) hear of every change, old and new
+//!   object, and map it to work-queue keys. A handler registered after the
+//!   cache has filled first hears of every object it holds, as a creation
+//!   (client-go's synthetic adds), so the order in which controllers start
+//!   does not matter.
+//! - Stale caches, one strategy for all controllers: a controller writes
+//!   the answer of each of its API writes back into the cache
+//!   ([`Informer::store`], [`Informer::deleted`]), as upstream's PV
+//!   controller does, so its next decision never acts on the state it has
+//!   just replaced. The newest `resourceVersion` wins, so a late watch
+//!   event never rolls a cache back, and an object whose deletion was seen
+//!   (or written) is not brought back by a late event or answer. Changes
+//!   made by others may still reach a decision late; the API server's
+//!   preconditions (UIDs on deletes, resourceVersions on updates,
+//!   AlreadyExists on creates) cover those.
 
-use std::collections::{BTreeMap, HashMap};
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -25,11 +37,11 @@ use serde::de::DeserializeOwned;
 pub type ObjectKey = (String, String);
 
 /// Called with the old and the new state of a changed object (`None`
-/// before a creation and after a deletion). Runs on the watch task: it
-/// must only queue work.
+/// before a creation and after a deletion). Runs on the watch task (or the
+/// writer's): it must only queue work and read caches, never write one.
 pub type Handler<K> = Box<dyn Fn(Option<&Arc<K>>, Option<&Arc<K>>) + Send + Sync>;
 
-/// How many deletions are remembered to reject late write responses.
+/// How many deletions are remembered to reject late events and answers.
 const TOMBSTONES: usize = 10_000;
 
 /// An object an informer can cache.
@@ -56,49 +68,128 @@ fn version<K: kube::Resource>(obj: &K) -> Option<u64> {
     obj.meta().resource_version.as_deref()?.parse().ok()
 }
 
+/// The informers of one process, one per resource type.
+pub struct Informers {
+    client: kube::Client,
+    caches: Mutex<HashMap<TypeId, Arc<dyn Shared>>>,
+    watches: Mutex<tokio::task::JoinSet<()>>,
+}
+
+impl Informers {
+    pub fn new(client: kube::Client) -> Arc<Informers> {
+        Arc::new(Informers {
+            client,
+            caches: Mutex::new(HashMap::new()),
+            watches: Mutex::new(tokio::task::JoinSet::new()),
+        })
+    }
+
+    /// The client the watches use, for the controllers' writes.
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
+    /// The shared informer of `K`, cluster-wide; its watch starts with the
+    /// first call (which must be within a Tokio runtime).
+    pub fn get<K: Cached>(&self) -> Arc<Informer<K>> {
+        let mut caches = self.caches.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = caches.get(&TypeId::of::<K>())
+            && let Ok(informer) = Arc::clone(found).as_any().downcast::<Informer<K>>()
+        {
+            return informer;
+        }
+        let informer = Informer::<K>::new();
+        caches.insert(TypeId::of::<K>(), Arc::clone(&informer) as _);
+        self.watches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .spawn(Arc::clone(&informer).run(Api::all(self.client.clone())));
+        informer
+    }
+
+    /// Stops every watch, and lets go of every handler (handlers hold
+    /// other informers).
+    pub async fn stop(&self) {
+        let caches: Vec<_> = self
+            .caches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(Arc::clone)
+            .collect();
+        for informer in caches {
+            informer.forget_handlers();
+        }
+        let mut watches =
+            std::mem::take(&mut *self.watches.lock().unwrap_or_else(|p| p.into_inner()));
+        watches.abort_all();
+        while watches.join_next().await.is_some() {}
+    }
+}
+
+/// What the factory does with an informer whatever its type.
+trait Shared: Send + Sync {
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    fn forget_handlers(&self);
+}
+
+impl<K: Cached> Shared for Informer<K> {
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn forget_handlers(&self) {
+        self.lock_handlers().clear();
+    }
+}
+
 struct State<K> {
     objects: BTreeMap<ObjectKey, Arc<K>>,
     /// Deletions seen, with the version they were seen at.
     tombstones: HashMap<ObjectKey, u64>,
+    /// UIDs a write of ours deleted before the watch said so: events for
+    /// them are late and dropped until the watch's deletion (or a relist
+    /// without them).
+    deleted: HashSet<String>,
 }
 
 /// A cache of one resource.
 pub struct Informer<K> {
     state: RwLock<State<K>>,
     handlers: Mutex<Vec<Arc<Handler<K>>>>,
+    /// Held across each change and its notification, and while a new
+    /// handler catches up, so a handler hears every change once, in order.
+    dispatch: Mutex<()>,
     synced: tokio::sync::watch::Sender<bool>,
-    /// Drop `metadata.managedFields` (for caches never written back whole).
-    lean: bool,
 }
 
 impl<K: Cached> Informer<K> {
-    /// A cache that keeps objects whole, for objects the controllers
-    /// replace with PUT.
+    /// An informer not yet fed; [`Informers::get`] gives the shared one.
     pub fn new() -> Arc<Self> {
-        Self::with(false)
-    }
-
-    /// A cache that drops managedFields: smaller, for objects only read or
-    /// patched.
-    pub fn lean() -> Arc<Self> {
-        Self::with(true)
-    }
-
-    fn with(lean: bool) -> Arc<Self> {
         Arc::new(Informer {
             state: RwLock::new(State {
                 objects: BTreeMap::new(),
                 tombstones: HashMap::new(),
+                deleted: HashSet::new(),
             }),
             handlers: Mutex::new(Vec::new()),
+            dispatch: Mutex::new(()),
             synced: tokio::sync::watch::channel(false).0,
-            lean,
         })
     }
 
-    /// Registers a handler for every later change.
+    /// Registers a handler for every later change; it first hears of every
+    /// object already cached, as a creation.
     pub fn on_change(&self, handler: Handler<K>) {
+        let _turn = self.turn();
+        for obj in self.list() {
+            handler(None, Some(&obj));
+        }
         self.lock_handlers().push(Arc::new(handler));
+    }
+
+    fn turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.dispatch.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock_handlers(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Handler<K>>>> {
@@ -149,6 +240,14 @@ impl<K: Cached> Informer<K> {
             .collect()
     }
 
+    /// Whether an object with this UID is cached.
+    pub fn holds_uid(&self, uid: &str) -> bool {
+        self.read()
+            .objects
+            .values()
+            .any(|o| o.meta().uid.as_deref() == Some(uid))
+    }
+
     pub fn len(&self) -> usize {
         self.read().objects.len()
     }
@@ -159,16 +258,24 @@ impl<K: Cached> Informer<K> {
 
     /// Stores the object a write of ours was answered with, unless the
     /// cache already holds a newer state (or saw the object deleted).
-    pub fn store(&self, mut obj: K) {
-        if self.lean {
-            obj.meta_mut().managed_fields = None;
-        }
+    pub fn store(&self, obj: K) {
+        let _turn = self.turn();
+        self.put(obj);
+    }
+
+    fn put(&self, mut obj: K) {
+        obj.meta_mut().managed_fields = None;
         let key = key_of(&obj);
         let v = version(&obj);
         let (old, new) = {
             let mut s = self.write();
             if let (Some(v), Some(gone)) = (v, s.tombstones.get(&key))
                 && v <= *gone
+            {
+                return;
+            }
+            if let Some(uid) = obj.meta().uid.as_deref()
+                && s.deleted.contains(uid)
             {
                 return;
             }
@@ -185,8 +292,25 @@ impl<K: Cached> Informer<K> {
         self.notify(old.as_ref(), Some(&new));
     }
 
-    fn apply(&self, obj: K) {
-        self.store(obj);
+    /// Records that a delete of ours removed the object `namespace/name`
+    /// with `uid` (the server answered without the object, or NotFound).
+    pub fn deleted(&self, namespace: &str, name: &str, uid: &str) {
+        let _turn = self.turn();
+        let key = (namespace.to_string(), name.to_string());
+        let old = {
+            let mut s = self.write();
+            if s.deleted.len() >= TOMBSTONES {
+                s.deleted.clear();
+            }
+            s.deleted.insert(uid.to_string());
+            match s.objects.get(&key) {
+                Some(o) if o.meta().uid.as_deref() == Some(uid) => s.objects.remove(&key),
+                _ => None,
+            }
+        };
+        if let Some(old) = old {
+            self.notify(Some(&old), None);
+        }
     }
 
     fn remove(&self, obj: &K) {
@@ -199,6 +323,9 @@ impl<K: Cached> Informer<K> {
             if let Some(v) = version(obj) {
                 s.tombstones.insert(key.clone(), v);
             }
+            if let Some(uid) = obj.meta().uid.as_deref() {
+                s.deleted.remove(uid);
+            }
             s.objects.remove(&key)
         };
         if let Some(old) = old {
@@ -209,7 +336,7 @@ impl<K: Cached> Informer<K> {
     /// Replaces the whole content after a (re)list: objects the list did
     /// not return are gone.
     fn replace(&self, listed: Vec<K>) {
-        let keys: std::collections::HashSet<ObjectKey> = listed.iter().map(key_of).collect();
+        let keys: HashSet<ObjectKey> = listed.iter().map(key_of).collect();
         let gone: Vec<Arc<K>> = self
             .read()
             .objects
@@ -220,8 +347,18 @@ impl<K: Cached> Informer<K> {
         for obj in gone {
             self.remove(&obj);
         }
+        {
+            // Deletions of ours the relist confirms are settled.
+            let uids: HashSet<&str> = listed
+                .iter()
+                .filter_map(|o| o.meta().uid.as_deref())
+                .collect();
+            self.write()
+                .deleted
+                .retain(|uid| uids.contains(uid.as_str()));
+        }
         for obj in listed {
-            self.apply(obj);
+            self.put(obj);
         }
     }
 
@@ -232,12 +369,21 @@ impl<K: Cached> Informer<K> {
         let mut listing: Vec<K> = Vec::new();
         while let Some(event) = stream.next().await {
             match event {
-                Ok(Event::Apply(obj)) => self.apply(obj),
-                Ok(Event::Delete(obj)) => self.remove(&obj),
+                Ok(Event::Apply(obj)) => self.store(obj),
+                Ok(Event::Delete(obj)) => {
+                    let _turn = self.turn();
+                    self.remove(&obj)
+                }
                 Ok(Event::Init) => listing.clear(),
-                Ok(Event::InitApply(obj)) => listing.push(obj),
+                Ok(Event::InitApply(mut obj)) => {
+                    obj.meta_mut().managed_fields = None;
+                    listing.push(obj)
+                }
                 Ok(Event::InitDone) => {
-                    self.replace(std::mem::take(&mut listing));
+                    {
+                        let _turn = self.turn();
+                        self.replace(std::mem::take(&mut listing));
+                    }
                     self.synced.send_replace(true);
                 }
                 Err(e) => {
@@ -259,7 +405,71 @@ mod tests {
         c.metadata.name = Some(name.into());
         c.metadata.namespace = Some("default".into());
         c.metadata.resource_version = Some(rv.into());
+        c.metadata.uid = Some(format!("uid-{name}"));
         c
+    }
+
+    fn names(inf: &Informer<ConfigMap>) -> Vec<String> {
+        inf.list()
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_late_handler_first_hears_of_what_is_cached() {
+        let inf = Informer::<ConfigMap>::new();
+        inf.store(cm("a", "1"));
+        inf.store(cm("b", "2"));
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let h = Arc::clone(&heard);
+        inf.on_change(Box::new(move |old, new| {
+            h.lock().unwrap().push((
+                old.map(|o| o.metadata.resource_version.clone().unwrap()),
+                new.map(|n| n.metadata.resource_version.clone().unwrap()),
+            ));
+        }));
+        inf.store(cm("a", "3"));
+        let heard = heard.lock().unwrap().clone();
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(heard, [(None, s("1")), (None, s("2")), (s("1"), s("3"))]);
+    }
+
+    #[test]
+    fn a_deletion_we_wrote_holds_until_the_watch_confirms_it() {
+        let inf = Informer::<ConfigMap>::new();
+        inf.store(cm("a", "1"));
+        inf.deleted("default", "a", "uid-a");
+        assert!(inf.get("default", "a").is_none());
+        // A late event of the object before its deletion does not bring it
+        // back.
+        inf.store(cm("a", "2"));
+        assert!(inf.get("default", "a").is_none());
+        // The watch's deletion settles it; a new object of the name (a new
+        // UID) is cached again.
+        inf.remove(&cm("a", "3"));
+        let mut again = cm("a", "4");
+        again.metadata.uid = Some("uid-a2".into());
+        inf.store(again);
+        assert_eq!(names(&inf), ["a"]);
+        // A deletion that names another UID leaves the cached object be.
+        inf.deleted("default", "a", "uid-a");
+        assert_eq!(names(&inf), ["a"]);
+    }
+
+    #[test]
+    fn managed_fields_are_not_kept() {
+        let inf = Informer::<ConfigMap>::new();
+        let mut c = cm("a", "1");
+        c.metadata.managed_fields = Some(vec![Default::default()]);
+        inf.store(c);
+        assert!(
+            inf.get("default", "a")
+                .unwrap()
+                .metadata
+                .managed_fields
+                .is_none()
+        );
     }
 
     #[test]
@@ -271,7 +481,7 @@ mod tests {
             c.fetch_add(1, Ordering::Relaxed);
         }));
         inf.store(cm("a", "5"));
-        inf.apply(cm("a", "4"));
+        inf.store(cm("a", "4"));
         assert_eq!(
             inf.get("default", "a")
                 .unwrap()
@@ -280,7 +490,7 @@ mod tests {
                 .as_deref(),
             Some("5")
         );
-        inf.apply(cm("a", "6"));
+        inf.store(cm("a", "6"));
         inf.remove(&cm("a", "7"));
         inf.store(cm("a", "6"));
         assert!(inf.get("default", "a").is_none());
@@ -290,8 +500,8 @@ mod tests {
     #[test]
     fn a_relist_drops_what_it_did_not_return() {
         let inf = Informer::<ConfigMap>::new();
-        inf.apply(cm("a", "1"));
-        inf.apply(cm("b", "2"));
+        inf.store(cm("a", "1"));
+        inf.store(cm("b", "2"));
         inf.replace(vec![cm("b", "3"), cm("c", "4")]);
         let names: Vec<_> = inf
             .list_namespace("default")

@@ -15,10 +15,14 @@
 //! - [`node_lifecycle`]: marks nodes whose heartbeat stopped unreachable
 //!   (run by `ordinal up`; a real cluster has its own).
 //!
+//! Each controller is a reconcile function over keys, driven by the one
+//! runtime ([`runtime`]) and fed by the process's shared informers
+//! ([`informer`]).
+//!
 //! [`run`] runs the ones that also make sense against a real cluster (the
 //! StatefulSet controller, garbage collector and namespace controller).
 //! The single-machine `ordinal up` also runs what a real cluster brings
-//! its own of ([`run_local`]):
+//! its own of ([`run_all`] with a [`LocalConfig`]):
 //!
 //! - [`scheduler`]: binds pods to Ready nodes, volumes included;
 //! - [`volumes`]: the PersistentVolume binder, the local-path provisioner,
@@ -34,6 +38,7 @@ pub mod namespace;
 pub mod node_lifecycle;
 pub mod quantity;
 mod queue;
+pub mod runtime;
 pub mod scheduler;
 pub mod selection;
 pub mod served;
@@ -42,18 +47,16 @@ pub mod tolerant;
 pub mod volumes;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use futures::FutureExt;
+
+use informer::Informers;
 
 /// Runs every controller of this crate until `shutdown` completes, then
 /// returns once they have stopped.
 pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send) {
-    let shutdown = shutdown.shared();
-    tokio::join!(
-        gc::run(client.clone(), shutdown.clone()),
-        namespace::run(client.clone(), shutdown.clone()),
-        statefulset::run(client, shutdown),
-    );
+    run_all(client, None, shutdown).await
 }
 
 /// What the single-machine controllers need to know.
@@ -64,20 +67,41 @@ pub struct LocalConfig {
     pub node_lifecycle: node_lifecycle::Config,
 }
 
-/// Runs the controllers that only the single-machine `ordinal up` has —
-/// the scheduler and the volume controllers (sharing one set of caches),
-/// endpoints and endpoint slices, and the node lifecycle controller — until
-/// `shutdown` completes. `ordinal controller` does not run them, so it
-/// never contends with kube-controller-manager. [`run`] runs beside them.
-pub async fn run_local(
+/// Runs the controllers of [`run`] and, with a `local` config, those only
+/// the single-machine `ordinal up` has — the scheduler and the volume
+/// controllers, endpoints and endpoint slices, and the node lifecycle
+/// controller — until `shutdown` completes. All share one set of
+/// informers: one watch and one cache per resource. `ordinal controller`
+/// runs without `local`, so it never contends with
+/// kube-controller-manager.
+pub async fn run_all(
     client: kube::Client,
-    config: LocalConfig,
+    local: Option<LocalConfig>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let shutdown = shutdown.shared();
-    let caches = volumes::Caches::new();
-    let mut watches = tokio::task::JoinSet::new();
-    caches.start(&client, &mut watches);
+    let informers = Informers::new(client.clone());
+    let local = async {
+        if let Some(config) = local {
+            run_local(&informers, config, shutdown.clone()).await
+        }
+    };
+    tokio::join!(
+        gc::run(client.clone(), shutdown.clone()),
+        namespace::run(Arc::clone(&informers), shutdown.clone()),
+        statefulset::run(Arc::clone(&informers), shutdown.clone()),
+        local,
+    );
+    informers.stop().await;
+}
+
+async fn run_local(
+    informers: &Arc<Informers>,
+    config: LocalConfig,
+    shutdown: impl Future<Output = ()> + Send + Clone,
+) {
+    let client = informers.client().clone();
+    let caches = volumes::Caches::new(informers);
     tokio::join!(
         {
             let (client, shutdown) = (client.clone(), shutdown.clone());
@@ -98,11 +122,9 @@ pub async fn run_local(
         volumes::protection::run(client.clone(), caches.clone(), shutdown.clone()),
         volumes::resizer::run(client.clone(), caches.clone(), shutdown.clone()),
         scheduler::run(client.clone(), caches, shutdown.clone()),
-        endpoints::run(client.clone(), shutdown.clone()),
-        node_lifecycle::run(client, config.node_lifecycle, shutdown),
+        endpoints::run(Arc::clone(informers), shutdown.clone()),
+        node_lifecycle::run(informers, config.node_lifecycle, shutdown),
     );
-    watches.abort_all();
-    while watches.join_next().await.is_some() {}
 }
 
 /// This machine's host name (for Events' `source.host` and leader

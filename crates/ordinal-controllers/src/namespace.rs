@@ -20,12 +20,10 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, NamespaceCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
 use kube::{Client, ResourceExt};
-use tokio::task::JoinSet;
 
-use crate::queue::Queue;
+use crate::informer::{Informer, Informers};
+use crate::runtime::{self, Next, Queue, Reconciler};
 use crate::served::{self, Served};
 
 /// The namespace controller's entry in `spec.finalizers`.
@@ -34,30 +32,42 @@ pub const FINALIZER: &str = "kubernetes";
 pub const RECHECK: Duration = Duration::from_millis(500);
 const WORKERS: usize = 2;
 
-/// Runs the namespace controller until `shutdown` completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send) {
+/// Runs the namespace controller on `informers` until `shutdown`
+/// completes.
+pub async fn run(informers: Arc<Informers>, shutdown: impl Future<Output = ()> + Send) {
+    let namespaces: Arc<Informer<Namespace>> = informers.get();
+    let queue = Queue::new();
+    let q = Arc::clone(&queue);
+    namespaces.on_change(Box::new(move |_, new| {
+        if let Some(ns) = new
+            && ns.metadata.deletion_timestamp.is_some()
+        {
+            q.add(ns.name_any());
+        }
+    }));
     let controller = Arc::new(Controller {
-        client,
-        queue: Queue::new(),
+        client: informers.client().clone(),
     });
-    let mut tasks = JoinSet::new();
-    for _ in 0..WORKERS {
-        let c = Arc::clone(&controller);
-        tasks.spawn(async move { c.work().await });
-    }
-    {
-        let c = Arc::clone(&controller);
-        tasks.spawn(async move { c.watch().await });
-    }
-    shutdown.await;
-    controller.queue.close();
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
+    runtime::drive(controller, queue, WORKERS, async {}, shutdown).await;
 }
 
 struct Controller {
     client: Client,
-    queue: Arc<Queue<String>>,
+}
+
+impl Reconciler for Controller {
+    type Key = String;
+
+    async fn reconcile(&self, name: &String) -> Next {
+        match self.sync(name).await {
+            Ok(None) => Next::Done,
+            Ok(Some(after)) => Next::After(after),
+            Err(e) => {
+                tracing::debug!(namespace = %name, error = %e, "namespace controller: will retry");
+                Next::Retry
+            }
+        }
+    }
 }
 
 /// What one pass over a namespace's content found.
@@ -218,36 +228,6 @@ fn is_status(err: &kube::Error, code: u16) -> bool {
 }
 
 impl Controller {
-    async fn watch(self: Arc<Self>) {
-        let api: Api<Namespace> = Api::all(self.client.clone());
-        let stream = crate::tolerant::watcher(api, watcher::Config::default()).default_backoff();
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            if let Ok(Event::Apply(ns) | Event::InitApply(ns)) = event
-                && ns.metadata.deletion_timestamp.is_some()
-            {
-                self.queue.add(ns.name_any());
-            }
-        }
-    }
-
-    async fn work(self: Arc<Self>) {
-        while let Some(name) = self.queue.next().await {
-            match self.sync(&name).await {
-                Ok(None) => self.queue.forget(&name),
-                Ok(Some(after)) => {
-                    self.queue.forget(&name);
-                    self.queue.add_after(name.clone(), after);
-                }
-                Err(e) => {
-                    tracing::debug!(namespace = %name, error = %e, "namespace controller: will retry");
-                    self.queue.retry(name.clone());
-                }
-            }
-            self.queue.done(&name);
-        }
-    }
-
     /// One pass; `Some(delay)` asks to look again after `delay`.
     async fn sync(&self, name: &str) -> Result<Option<Duration>, kube::Error> {
         let api: Api<Namespace> = Api::all(self.client.clone());

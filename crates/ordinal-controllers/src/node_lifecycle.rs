@@ -14,18 +14,20 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use futures::StreamExt;
+use std::sync::Arc;
+
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
-use crate::events::{Recorder, Source};
+use crate::events::Recorder;
+use crate::informer::{Informer, Informers};
 
 pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
+/// The namespace of the nodes' Leases.
+const NODE_LEASES: &str = "kube-node-lease";
 /// How often nodes are checked (upstream's node monitor period).
 const MONITOR_PERIOD: Duration = Duration::from_secs(5);
 
@@ -84,45 +86,26 @@ pub fn judge(node: &Node, lease: Option<&Lease>, now: jiff::Timestamp, grace: Du
     }
 }
 
-/// Runs until `shutdown`.
-pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = ()>) {
-    let nodes: Api<Node> = Api::all(client.clone());
-    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
-    let (node_store, node_writer) = reflector::store::<Node>();
-    let (lease_store, lease_writer) = reflector::store::<Lease>();
-    let node_watch = crate::tolerant::watcher(nodes.clone(), watcher::Config::default())
-        .default_backoff()
-        .reflect(node_writer)
-        .for_each(|_| async {});
-    let lease_watch = crate::tolerant::watcher(leases, watcher::Config::default())
-        .default_backoff()
-        .reflect(lease_writer)
-        .for_each(|_| async {});
-    let recorder = Recorder::new(
-        client.clone(),
-        Source {
-            component: "node-controller".into(),
-            host: crate::hostname(),
-        },
-    );
-    let monitor = monitor(client, node_store, lease_store, config, recorder);
+/// Runs on `informers` until `shutdown`.
+pub async fn run(informers: &Arc<Informers>, config: Config, shutdown: impl Future<Output = ()>) {
+    let client = informers.client().clone();
+    let recorder = crate::runtime::recorder(&client, "node-controller");
+    let monitor = monitor(client, informers.get(), informers.get(), config, recorder);
     tokio::select! {
         _ = shutdown => {}
-        _ = node_watch => {}
-        _ = lease_watch => {}
         _ = monitor => {}
     }
 }
 
 async fn monitor(
     client: Client,
-    nodes: Store<Node>,
-    leases: Store<Lease>,
+    nodes: Arc<Informer<Node>>,
+    leases: Arc<Informer<Lease>>,
     config: Config,
     recorder: Recorder,
 ) {
-    let _ = nodes.wait_until_ready().await;
-    let _ = leases.wait_until_ready().await;
+    nodes.synced().await;
+    leases.synced().await;
     let node_api: Api<Node> = Api::all(client.clone());
     let mut tick = tokio::time::interval(
         MONITOR_PERIOD
@@ -131,13 +114,13 @@ async fn monitor(
     );
     loop {
         tick.tick().await;
-        let lease_by_name: HashMap<String, std::sync::Arc<Lease>> = leases
-            .state()
+        let lease_by_name: HashMap<String, Arc<Lease>> = leases
+            .list_namespace(NODE_LEASES)
             .into_iter()
             .filter_map(|l| Some((l.metadata.name.clone()?, l)))
             .collect();
         let now = jiff::Timestamp::now();
-        for node in nodes.state() {
+        for node in nodes.list() {
             let Some(name) = node.metadata.name.clone() else {
                 continue;
             };

@@ -192,16 +192,10 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
     }
     if up.controllers {
         let client = client_from(&running.kubeconfig).await?;
-        tasks.push((
-            "controllers",
-            Background::spawn(|stopped| ordinal_controllers::run(client, stopped)),
-            Duration::from_secs(5),
-        ));
-        let client = client_from(&running.kubeconfig).await?;
         let local = local_config(&up, node_name)?;
         tasks.push((
-            "local controllers",
-            Background::spawn(|stopped| ordinal_controllers::run_local(client, local, stopped)),
+            "controllers",
+            Background::spawn(|stopped| ordinal_controllers::run_all(client, Some(local), stopped)),
             Duration::from_secs(5),
         ));
     }

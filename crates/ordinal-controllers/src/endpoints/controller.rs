@@ -1,5 +1,5 @@
-//! The driver of both endpoint controllers: watch caches of Services and
-//! Pods, a work queue keyed by Service, and per key one sync that brings
+//! The reconcile of both endpoint controllers: the shared caches of
+//! Services and Pods, a work queue keyed by Service, and per key one sync that brings
 //! the Service's Endpoints object and its EndpointSlices up to date.
 //!
 //! - Every Service change queues that Service; every Pod change queues the
@@ -25,12 +25,11 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
 use kube::runtime::WatchStreamExt;
-use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
 use kube::runtime::watcher::{self, Event};
-use tokio::task::JoinSet;
 
 use super::{pods, slices, subsets};
-use crate::queue::Queue;
+use crate::informer::{Informer, Informers};
+use crate::runtime::{self, Next, Queue, Reconciler};
 
 /// Services synced at the same time (upstream's
 /// `--concurrent-endpoint-syncs` and `--concurrent-service-endpoint-syncs`).
@@ -64,112 +63,70 @@ enum SyncError {
     },
 }
 
-/// Runs the Endpoints and EndpointSlice controllers until `shutdown`
-/// completes.
-pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send) {
-    let services_writer = Writer::<Service>::default();
-    let pods_writer = Writer::<Pod>::default();
+/// Runs the Endpoints and EndpointSlice controllers on `informers` until
+/// `shutdown` completes.
+pub async fn run(informers: Arc<Informers>, shutdown: impl Future<Output = ()> + Send) {
     let controller = Arc::new(Controller {
-        client: client.clone(),
-        services: services_writer.as_reader(),
-        pods: pods_writer.as_reader(),
-        queue: Queue::new(),
+        client: informers.client().clone(),
+        services: informers.get(),
+        pods: informers.get(),
     });
-    let mut tasks = JoinSet::new();
-    {
+    let queue = Queue::new();
+    controller.watch(&queue);
+    let ready = {
         let c = Arc::clone(&controller);
-        tasks.spawn(c.follow_services(services_writer));
-        let c = Arc::clone(&controller);
-        tasks.spawn(c.follow_pods(pods_writer));
-        let c = Arc::clone(&controller);
-        tasks.spawn(c.follow_outputs());
-    }
-    for _ in 0..WORKERS {
-        let c = Arc::clone(&controller);
-        tasks.spawn(async move {
-            if c.services.wait_until_ready().await.is_ok()
-                && c.pods.wait_until_ready().await.is_ok()
-            {
-                c.work().await;
-            }
-        });
-    }
-    shutdown.await;
-    controller.queue.close();
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
+        async move {
+            c.services.synced().await;
+            c.pods.synced().await;
+        }
+    };
+    let outputs = tokio::spawn(Arc::clone(&controller).follow_outputs(Arc::clone(&queue)));
+    runtime::drive(controller, queue, WORKERS, ready, shutdown).await;
+    outputs.abort();
 }
 
 struct Controller {
     client: Client,
-    services: Store<Service>,
-    pods: Store<Pod>,
-    queue: Arc<Queue<ServiceKey>>,
+    services: Arc<Informer<Service>>,
+    pods: Arc<Informer<Pod>>,
 }
 
-/// The caches never read managedFields.
-fn forget_managed_fields<K: kube::Resource>(event: &mut Event<K>) {
-    match event {
-        Event::Apply(o) | Event::InitApply(o) | Event::Delete(o) => {
-            o.meta_mut().managed_fields = None
-        }
-        Event::Init | Event::InitDone => {}
-    }
+/// The Services of the pod's namespace that select it.
+fn services_of(services: &Informer<Service>, pod: &Pod) -> Vec<ServiceKey> {
+    services
+        .list_namespace(pod.metadata.namespace.as_deref().unwrap_or(""))
+        .iter()
+        .filter(|s| pods::selects(s, pod.metadata.labels.as_ref()))
+        .map(|s| ServiceKey::of(&s.metadata))
+        .collect()
 }
 
 impl Controller {
-    async fn follow_services(self: Arc<Self>, mut writer: Writer<Service>) {
-        let api: Api<Service> = Api::all(self.client.clone());
-        let stream = crate::tolerant::watcher(api, watcher::Config::default()).default_backoff();
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            let Ok(mut event) = event else { continue };
-            forget_managed_fields(&mut event);
-            writer.apply_watcher_event(&event);
-            match &event {
-                Event::Apply(s) | Event::Delete(s) => self.queue.add(ServiceKey::of(&s.metadata)),
-                Event::InitDone => self.queue.add_all(
-                    self.services
-                        .state()
-                        .iter()
-                        .map(|s| ServiceKey::of(&s.metadata)),
-                ),
-                Event::Init | Event::InitApply(_) => {}
+    /// Every Service change queues it; every Pod change queues the
+    /// Services that select the pod before or after it.
+    fn watch(&self, queue: &Arc<Queue<ServiceKey>>) {
+        let q = Arc::clone(queue);
+        self.services.on_change(Box::new(move |old, new| {
+            q.add_all(
+                old.into_iter()
+                    .chain(new)
+                    .map(|s| ServiceKey::of(&s.metadata)),
+            );
+        }));
+        let (q, services) = (Arc::clone(queue), Arc::downgrade(&self.services));
+        self.pods.on_change(Box::new(move |old, new| {
+            let Some(services) = services.upgrade() else {
+                return;
+            };
+            for pod in old.into_iter().chain(new) {
+                q.add_all(services_of(&services, pod));
             }
-        }
-    }
-
-    async fn follow_pods(self: Arc<Self>, mut writer: Writer<Pod>) {
-        let reader = writer.as_reader();
-        let api: Api<Pod> = Api::all(self.client.clone());
-        let stream = crate::tolerant::watcher(api, watcher::Config::default()).default_backoff();
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            let Ok(mut event) = event else { continue };
-            forget_managed_fields(&mut event);
-            let mut keys = Vec::new();
-            if let Event::Apply(pod) | Event::Delete(pod) = &event {
-                if let Some(old) = reader.get(&ObjectRef::from_obj(pod)) {
-                    keys.extend(self.services_of(&old));
-                }
-                keys.extend(self.services_of(pod));
-            }
-            writer.apply_watcher_event(&event);
-            if let Event::InitDone = event {
-                keys.extend(
-                    self.services
-                        .state()
-                        .iter()
-                        .map(|s| ServiceKey::of(&s.metadata)),
-                );
-            }
-            self.queue.add_all(keys);
-        }
+        }));
     }
 
     /// Watches what the controllers write, so that changes by others are
     /// undone.
-    async fn follow_outputs(self: Arc<Self>) {
+    async fn follow_outputs(self: Arc<Self>, queue: Arc<Queue<ServiceKey>>) {
         let slices: Api<EndpointSlice> = Api::all(self.client.clone());
         let managed = format!("{}={}", slices::MANAGED_BY_LABEL, slices::CONTROLLER_NAME);
         let slice_events =
@@ -203,47 +160,26 @@ impl Controller {
         let events = futures::stream::select(slice_events, endpoint_events);
         futures::pin_mut!(events);
         while let Some(key) = events.next().await {
-            let service = self
-                .services
-                .get(&ObjectRef::new(&key.name).within(&key.namespace));
+            let service = self.services.get(&key.namespace, &key.name);
             if service.is_some_and(|s| pods::is_managed(&s)) {
-                self.queue.add(key);
+                queue.add(key);
             }
         }
     }
+}
 
-    /// The Services of the pod's namespace that select it.
-    fn services_of(&self, pod: &Pod) -> Vec<ServiceKey> {
-        let ns = pod.metadata.namespace.as_deref();
-        self.services
-            .state_filter(|s| {
-                s.metadata.namespace.as_deref() == ns
-                    && pods::selects(s, pod.metadata.labels.as_ref())
-            })
-            .iter()
-            .map(|s| ServiceKey::of(&s.metadata))
-            .collect()
+impl Reconciler for Controller {
+    type Key = ServiceKey;
+
+    async fn reconcile(&self, key: &ServiceKey) -> Next {
+        self.sync(key).await.into()
     }
+}
 
-    async fn work(self: Arc<Self>) {
-        while let Some(key) = self.queue.next().await {
-            match self.sync(&key).await {
-                Ok(()) => self.queue.forget(&key),
-                Err(e) => {
-                    tracing::debug!(error = %e, service = %key.name, "endpoints sync failed");
-                    self.queue.retry(key.clone());
-                }
-            }
-            self.queue.done(&key);
-        }
-    }
-
+impl Controller {
     /// One sync of one Service: its Endpoints and its slices.
     async fn sync(&self, key: &ServiceKey) -> Result<(), SyncError> {
-        let Some(service) = self
-            .services
-            .get(&ObjectRef::new(&key.name).within(&key.namespace))
-        else {
+        let Some(service) = self.services.get(&key.namespace, &key.name) else {
             // Gone: its Endpoints go too; its slices follow through their
             // owner reference (the garbage collector).
             return self.delete_endpoints(key).await;
@@ -253,9 +189,7 @@ impl Controller {
             // Slices this controller made while it had one are stale.
             return self.sync_slices(key, &service, &[], false).await;
         }
-        let in_namespace = self
-            .pods
-            .state_filter(|p| p.metadata.namespace.as_deref() == Some(key.namespace.as_str()));
+        let in_namespace = self.pods.list_namespace(&key.namespace);
         let pods: Vec<&Pod> = in_namespace.iter().map(|p| p.as_ref()).collect();
         let (endpoints, slices) = tokio::join!(
             self.sync_endpoints(key, &service, &pods),

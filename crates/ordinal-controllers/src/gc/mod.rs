@@ -37,7 +37,7 @@ use kube::runtime::watcher::{self, Event};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::queue::Queue;
+use crate::runtime::{self, Next, Queue, Reconciler};
 use crate::served::{self, Served};
 use graph::{
     FOREGROUND, ForegroundStep, Graph, Node, ORPHAN, OwnerRef, OwnerState, Policy, Uid, Verdict,
@@ -58,19 +58,19 @@ pub async fn run(client: Client, shutdown: impl Future<Output = ()> + Send) {
         queue: Queue::new(),
         served: RwLock::new(Vec::new()),
     });
-    let mut tasks = JoinSet::new();
-    for _ in 0..WORKERS {
-        let gc = Arc::clone(&gc);
-        tasks.spawn(async move { gc.work().await });
+    let watches = tokio::spawn(Arc::clone(&gc).discover_and_watch());
+    let queue = Arc::clone(&gc.queue);
+    runtime::drive(gc, queue, WORKERS, async {}, shutdown).await;
+    watches.abort();
+    let _ = watches.await;
+}
+
+impl Reconciler for Collector {
+    type Key = Uid;
+
+    async fn reconcile(&self, uid: &Uid) -> Next {
+        self.sync(uid).await.into()
     }
-    {
-        let gc = Arc::clone(&gc);
-        tasks.spawn(async move { gc.discover_and_watch().await });
-    }
-    shutdown.await;
-    gc.queue.close();
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
 }
 
 struct Collector {
@@ -211,19 +211,6 @@ impl Collector {
                 }
             };
             self.queue.add_all(attention);
-        }
-    }
-
-    async fn work(self: Arc<Self>) {
-        while let Some(uid) = self.queue.next().await {
-            match self.sync(&uid).await {
-                Ok(()) => self.queue.forget(&uid),
-                Err(e) => {
-                    tracing::debug!(%uid, error = %e, "garbage collector: will retry");
-                    self.queue.retry(uid.clone());
-                }
-            }
-            self.queue.done(&uid);
         }
     }
 

@@ -45,10 +45,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Client;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
-use tokio::task::JoinSet;
 
-use crate::events::{Recorder, Source};
-use crate::queue::Queue;
+use crate::events::Recorder;
+use crate::runtime::{self, Next, Queue, Reconciler};
 use crate::volumes::{
     ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, Caches, is_conflict_or_gone, reference,
 };
@@ -159,13 +158,7 @@ fn only_status_changed(old: &Pod, new: &Pod) -> bool {
 
 /// Runs the scheduler until `shutdown` completes.
 pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = ()> + Send) {
-    let recorder = Recorder::new(
-        client.clone(),
-        Source {
-            component: DEFAULT_SCHEDULER.into(),
-            host: crate::hostname(),
-        },
-    );
+    let recorder = runtime::recorder(&client, DEFAULT_SCHEDULER);
     let s = Arc::new(Scheduler {
         client,
         caches,
@@ -175,35 +168,31 @@ pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = 
         posting: Arc::new(tokio::sync::Semaphore::new(BINDERS)),
     });
     s.watch();
-    let mut tasks = JoinSet::new();
-    {
+    let ready = {
         let s = Arc::clone(&s);
-        tasks.spawn(async move {
-            s.caches.synced().await;
-            for pod in s.caches.pods.list() {
-                if wants_node(&pod) {
-                    s.queue.add(key_of(&pod));
-                }
-            }
-            while let Some(key) = s.queue.next().await {
-                Arc::clone(&s).sync(&key).await;
-                s.queue.done(&key);
-            }
-        });
+        async move { s.caches.synced().await }
+    };
+    let queue = Arc::clone(&s.queue);
+    runtime::drive(Arc::new(Placing(s)), queue, 1, ready, shutdown).await;
+}
+
+/// The scheduler as the runtime drives it: one pod at a time (its
+/// bindings go on in the background).
+struct Placing(Arc<Scheduler>);
+
+impl Reconciler for Placing {
+    type Key = PodKey;
+    const RESYNC: Option<Duration> = Some(FLUSH);
+
+    async fn reconcile(&self, key: &PodKey) -> Next {
+        Arc::clone(&self.0).sync(key).await;
+        Next::Done
     }
-    {
-        let s = Arc::clone(&s);
-        tasks.spawn(async move {
-            loop {
-                tokio::time::sleep(FLUSH).await;
-                s.retry_waiting(true);
-            }
-        });
+
+    /// Pods waiting in back-off whose time has come go back to the queue.
+    fn resync(&self) {
+        self.0.retry_waiting(true);
     }
-    shutdown.await;
-    s.queue.close();
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
 }
 
 impl Scheduler {
@@ -243,15 +232,6 @@ impl Scheduler {
                 s.retry_waiting(false);
             }
         }));
-        // Pods the cache held before the handler was registered. Under the
-        // lock, so a change the handler applies is never overwritten by an
-        // older state listed here.
-        {
-            let mut st = self.lock();
-            for pod in self.caches.pods.list() {
-                st.ledger.observe(None, Some(&pod));
-            }
-        }
         let weak = Arc::downgrade(self);
         self.caches.nodes.on_change(Box::new(move |_, _| {
             if let Some(s) = weak.upgrade() {

@@ -2,9 +2,8 @@
 //! error handling the contract in the module above spells out, recording
 //! upstream's Events on the set as it goes.
 //!
-//! Every successful write is reported back as a [`Written`] so the driver
-//! can wait for its caches to see it before planning the set again (see
-//! `freshness`).
+//! Every successful write's answer goes back into the shared caches
+//! ([`crate::informer`]), so the next plan of the set sees it.
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
@@ -13,26 +12,16 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions
 use kube::{Client, Resource as _};
 use serde_json::json;
 
-use super::freshness::Resource;
 use super::{Action, DeleteReason, Failure, Plan};
 use crate::events::Recorder;
+use crate::informer::{Cached, Informers};
 
 /// Requests in flight at once within one wave.
 const WAVE_CONCURRENCY: usize = 64;
 
-/// A write the caches must see before the set is planned again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Written {
-    /// Answered at this resourceVersion.
-    At(Resource, Option<String>),
-    /// Deleted with no version to wait for: wait for the UID to go.
-    Gone(Resource, String),
-}
-
 /// How executing a plan went.
 #[derive(Debug, Default)]
 pub(crate) struct Report {
-    pub writes: Vec<Written>,
     /// Something failed: retry with back-off.
     pub failed: bool,
     /// The revision name collided: plan again at once.
@@ -61,6 +50,8 @@ const CONFLICT: u16 = 409;
 pub(crate) struct Executor<'a> {
     pub client: &'a Client,
     pub recorder: &'a Recorder,
+    /// Where the answers of writes go.
+    pub caches: &'a Informers,
     /// The set as planned.
     pub set: &'a StatefulSet,
 }
@@ -160,7 +151,7 @@ impl Executor<'_> {
                 report.failed = true;
                 return report;
             }
-            if !self.run_all(&plan.ownership, &mut report).await {
+            if !self.run_all(&plan.ownership).await {
                 report.failed = true;
                 return report;
             }
@@ -168,14 +159,13 @@ impl Executor<'_> {
 
         if let Some(action) = &plan.revision {
             match self.run_revision(action).await {
-                Ok(written) => report.writes.extend(written),
+                Ok(()) => {}
                 Err(RevisionError::Collision) => {
                     let mut status = self.set.status.clone().unwrap_or_default();
                     status.collision_count =
                         Some(status.collision_count.unwrap_or(0).saturating_add(1));
-                    match self.write_status(status).await {
-                        Ok(w) => report.writes.extend(w),
-                        Err(_) => report.failed = true,
+                    if self.write_status(status).await.is_err() {
+                        report.failed = true;
                     }
                     report.again = true;
                     self.run_history(plan, &mut report).await;
@@ -190,7 +180,7 @@ impl Executor<'_> {
         }
 
         for wave in &plan.waves {
-            if !self.run_all(wave, &mut report).await {
+            if !self.run_all(wave).await {
                 report.failed = true;
                 break;
             }
@@ -198,7 +188,7 @@ impl Executor<'_> {
 
         if let Some(status) = &plan.status {
             match self.write_status(status.clone()).await {
-                Ok(w) => report.writes.extend(w),
+                Ok(()) => {}
                 Err(e) => {
                     tracing::debug!(set = %self.name(), error = %e, "statefulset controller: status write failed");
                     if code(&e) != Some(NOT_FOUND) {
@@ -234,7 +224,7 @@ impl Executor<'_> {
     }
 
     /// Runs independent actions concurrently; true when all succeeded.
-    async fn run_all(&self, actions: &[Action], report: &mut Report) -> bool {
+    async fn run_all(&self, actions: &[Action]) -> bool {
         use futures::StreamExt;
         let mut waiting = actions.iter();
         let mut running = futures::stream::FuturesUnordered::new();
@@ -247,7 +237,7 @@ impl Executor<'_> {
                 }
             }
             match running.next().await {
-                Some(Ok(written)) => report.writes.extend(written),
+                Some(Ok(())) => {}
                 Some(Err(())) => ok = false,
                 None => return ok,
             }
@@ -255,12 +245,12 @@ impl Executor<'_> {
     }
 
     async fn run_history(&self, plan: &Plan, report: &mut Report) {
-        if !self.run_all(&plan.history, report).await {
+        if !self.run_all(&plan.history).await {
             report.failed = true;
         }
     }
 
-    async fn write_status(&self, status: StatefulSetStatus) -> Result<Vec<Written>, kube::Error> {
+    async fn write_status(&self, status: StatefulSetStatus) -> Result<(), kube::Error> {
         let mut set = self.set.clone();
         set.status = Some(status);
         set.metadata.managed_fields = None;
@@ -268,26 +258,24 @@ impl Executor<'_> {
             .api::<StatefulSet>()
             .replace_status(self.name(), &PostParams::default(), &set)
             .await?;
-        Ok(vec![Written::At(
-            Resource::Set,
-            written.metadata.resource_version,
-        )])
+        self.caches.get::<StatefulSet>().store(written);
+        Ok(())
     }
 
-    async fn run_revision(&self, action: &Action) -> Result<Vec<Written>, RevisionError> {
+    async fn run_revision(&self, action: &Action) -> Result<(), RevisionError> {
         let api = self.api::<ControllerRevision>();
         match action {
             Action::CreateRevision(revision) => {
                 match api.create(&PostParams::default(), revision).await {
-                    Ok(r) => Ok(vec![Written::At(
-                        Resource::Revision,
-                        r.metadata.resource_version,
-                    )]),
+                    Ok(r) => {
+                        self.caches.get::<ControllerRevision>().store(r);
+                        Ok(())
+                    }
                     Err(e) if code(&e) == Some(CONFLICT) => {
                         // AlreadyExists: the same data is as good as ours.
                         let name = revision.metadata.name.as_deref().unwrap_or("");
                         match api.get_opt(name).await {
-                            Ok(Some(existing)) if existing.data == revision.data => Ok(Vec::new()),
+                            Ok(Some(existing)) if existing.data == revision.data => Ok(()),
                             Ok(Some(_)) => Err(RevisionError::Collision),
                             _ => Err(RevisionError::Failed),
                         }
@@ -303,14 +291,11 @@ impl Executor<'_> {
     }
 
     /// One action; `Err(())` when it failed (events and logs are done).
-    async fn run(&self, action: &Action) -> Result<Vec<Written>, ()> {
+    async fn run(&self, action: &Action) -> Result<(), ()> {
         match action {
-            Action::AdoptPod { name, uid, owner } => {
-                self.adopt::<Pod>(Resource::Pod, name, uid, owner).await
-            }
+            Action::AdoptPod { name, uid, owner } => self.adopt::<Pod>(name, uid, owner).await,
             Action::AdoptRevision { name, uid, owner } => {
-                self.adopt::<ControllerRevision>(Resource::Revision, name, uid, owner)
-                    .await
+                self.adopt::<ControllerRevision>(name, uid, owner).await
             }
             Action::ReleasePod { name, uid } => self.release(name, uid).await,
             Action::CreateRevision(_) => Err(()),
@@ -320,18 +305,14 @@ impl Executor<'_> {
                 revision,
             } => {
                 let patch = json!({"metadata": {"uid": uid}, "revision": revision});
-                self.patched::<ControllerRevision>(Resource::Revision, name, &Patch::Merge(patch))
+                self.patched::<ControllerRevision>(name, &Patch::Merge(patch))
                     .await
             }
             Action::DeleteRevision { name, uid } => {
-                self.delete::<ControllerRevision>(Resource::Revision, name, uid)
-                    .await
+                self.delete::<ControllerRevision>(name, uid).await
             }
             Action::CreatePod { pod, claims } => self.create_pod(pod, claims).await,
-            Action::CreateClaims { pod, claims } => {
-                let written = self.create_claims(pod, claims).await?;
-                Ok(written)
-            }
+            Action::CreateClaims { pod, claims } => self.create_claims(pod, claims).await,
             Action::UpdatePod(pod) => self.update_pod(pod).await,
             Action::UpdateClaimOwners {
                 claim,
@@ -343,27 +324,16 @@ impl Executor<'_> {
 
     /// Makes the set the controller of an orphan, with the orphan's UID as
     /// precondition (a UID in a patch must match the object's).
-    async fn adopt<K>(
-        &self,
-        resource: Resource,
-        name: &str,
-        uid: &str,
-        owner: &OwnerReference,
-    ) -> Result<Vec<Written>, ()>
+    async fn adopt<K>(&self, name: &str, uid: &str, owner: &OwnerReference) -> Result<(), ()>
     where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug,
-        <K as kube::Resource>::DynamicType: Default,
+        K: Cached + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
     {
         let patch = json!({"metadata": {"ownerReferences": [owner], "uid": uid}});
-        self.patched::<K>(resource, name, &Patch::Strategic(patch))
-            .await
+        self.patched::<K>(name, &Patch::Strategic(patch)).await
     }
 
     /// Removes the set's reference from a pod it no longer selects.
-    async fn release(&self, name: &str, uid: &str) -> Result<Vec<Written>, ()> {
+    async fn release(&self, name: &str, uid: &str) -> Result<(), ()> {
         let set_uid = self.set.metadata.uid.as_deref().unwrap_or("");
         let patch = json!({"metadata": {
             "ownerReferences": [{"$patch": "delete", "uid": set_uid}],
@@ -374,12 +344,12 @@ impl Executor<'_> {
             .patch(name, &PatchParams::default(), &Patch::Strategic(patch))
             .await
         {
-            Ok(p) => Ok(vec![Written::At(
-                Resource::Pod,
-                p.metadata.resource_version,
-            )]),
+            Ok(p) => {
+                self.caches.get::<Pod>().store(p);
+                Ok(())
+            }
             // Gone, or replaced by another pod: nothing of ours to release.
-            Err(e) if matches!(code(&e), Some(NOT_FOUND | 422)) => Ok(Vec::new()),
+            Err(e) if matches!(code(&e), Some(NOT_FOUND | 422)) => Ok(()),
             Err(e) => {
                 tracing::debug!(pod = %name, error = %e, "statefulset controller: release failed");
                 Err(())
@@ -387,28 +357,19 @@ impl Executor<'_> {
         }
     }
 
-    async fn patched<K>(
-        &self,
-        resource: Resource,
-        name: &str,
-        patch: &Patch<serde_json::Value>,
-    ) -> Result<Vec<Written>, ()>
+    async fn patched<K>(&self, name: &str, patch: &Patch<serde_json::Value>) -> Result<(), ()>
     where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug,
-        <K as kube::Resource>::DynamicType: Default,
+        K: Cached + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
     {
         match self
             .api::<K>()
             .patch(name, &PatchParams::default(), patch)
             .await
         {
-            Ok(obj) => Ok(vec![Written::At(
-                resource,
-                obj.meta().resource_version.clone(),
-            )]),
+            Ok(obj) => {
+                self.caches.get::<K>().store(obj);
+                Ok(())
+            }
             Err(e) => {
                 tracing::debug!(object = %name, error = %e, "statefulset controller: patch failed");
                 Err(())
@@ -417,21 +378,18 @@ impl Executor<'_> {
     }
 
     /// Deletes with the UID as precondition; NotFound is success.
-    async fn delete<K>(&self, resource: Resource, name: &str, uid: &str) -> Result<Vec<Written>, ()>
+    async fn delete<K>(&self, name: &str, uid: &str) -> Result<(), ()>
     where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug,
-        <K as kube::Resource>::DynamicType: Default,
+        K: Cached + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
     {
         match self.api::<K>().delete(name, &by_uid(uid)).await {
-            Ok(answer) => Ok(vec![match answer.left() {
-                Some(obj) => Written::At(resource, obj.meta().resource_version.clone()),
-                None => Written::Gone(resource, uid.to_string()),
-            }]),
+            Ok(answer) => {
+                self.deleted(name, uid, answer.left());
+                Ok(())
+            }
             Err(e) if code(&e) == Some(NOT_FOUND) => {
-                Ok(vec![Written::Gone(resource, uid.to_string())])
+                self.deleted::<K>(name, uid, None);
+                Ok(())
             }
             Err(e) => {
                 tracing::debug!(object = %name, error = %e, "statefulset controller: delete failed");
@@ -440,21 +398,26 @@ impl Executor<'_> {
         }
     }
 
+    /// Writes a delete's answer back: the object still terminating, or
+    /// gone.
+    fn deleted<K: Cached>(&self, name: &str, uid: &str, answer: Option<K>) {
+        let cache = self.caches.get::<K>();
+        match answer {
+            Some(obj) => cache.store(obj),
+            None => cache.deleted(self.namespace(), name, uid),
+        }
+    }
+
     /// Creates the claims a pod needs; AlreadyExists counts as created.
-    async fn create_claims(
-        &self,
-        pod: &str,
-        claims: &[PersistentVolumeClaim],
-    ) -> Result<Vec<Written>, ()> {
+    async fn create_claims(&self, pod: &str, claims: &[PersistentVolumeClaim]) -> Result<(), ()> {
         let api = self.api::<PersistentVolumeClaim>();
-        let mut written = Vec::new();
         let mut errors = Vec::new();
         for claim in claims {
             let name = claim.metadata.name.as_deref().unwrap_or("");
             match api.create(&PostParams::default(), claim).await {
                 Ok(c) => {
                     self.claim_event(name, pod, None);
-                    written.push(Written::At(Resource::Claim, c.metadata.resource_version));
+                    self.caches.get::<PersistentVolumeClaim>().store(c);
                 }
                 Err(e) if code(&e) == Some(CONFLICT) => {}
                 Err(e) => {
@@ -465,25 +428,21 @@ impl Executor<'_> {
             }
         }
         if errors.is_empty() {
-            Ok(written)
+            Ok(())
         } else {
             self.pod_event("create", pod, Some(&aggregate(&errors)));
             Err(())
         }
     }
 
-    async fn create_pod(
-        &self,
-        pod: &Pod,
-        claims: &[PersistentVolumeClaim],
-    ) -> Result<Vec<Written>, ()> {
+    async fn create_pod(&self, pod: &Pod, claims: &[PersistentVolumeClaim]) -> Result<(), ()> {
         let name = pod.metadata.name.as_deref().unwrap_or("");
-        let mut written = self.create_claims(name, claims).await?;
+        self.create_claims(name, claims).await?;
         match self.api::<Pod>().create(&PostParams::default(), pod).await {
             Ok(p) => {
                 self.pod_event("create", name, None);
-                written.push(Written::At(Resource::Pod, p.metadata.resource_version));
-                Ok(written)
+                self.caches.get::<Pod>().store(p);
+                Ok(())
             }
             // The cache is behind; no event, as upstream.
             Err(e) if code(&e) == Some(CONFLICT) => {
@@ -497,7 +456,7 @@ impl Executor<'_> {
         }
     }
 
-    async fn update_pod(&self, pod: &Pod) -> Result<Vec<Written>, ()> {
+    async fn update_pod(&self, pod: &Pod) -> Result<(), ()> {
         let name = pod.metadata.name.as_deref().unwrap_or("");
         let mut pod = pod.clone();
         pod.metadata.managed_fields = None;
@@ -508,10 +467,8 @@ impl Executor<'_> {
         {
             Ok(p) => {
                 self.pod_event("update", name, None);
-                Ok(vec![Written::At(
-                    Resource::Pod,
-                    p.metadata.resource_version,
-                )])
+                self.caches.get::<Pod>().store(p);
+                Ok(())
             }
             // Changed meanwhile: planned again once the cache has it.
             Err(e) if code(&e) == Some(CONFLICT) => Err(()),
@@ -526,7 +483,7 @@ impl Executor<'_> {
         &self,
         claim: &PersistentVolumeClaim,
         conflicting_controller: bool,
-    ) -> Result<Vec<Written>, ()> {
+    ) -> Result<(), ()> {
         let name = claim.metadata.name.as_deref().unwrap_or("");
         if conflicting_controller {
             // Upstream's text, misspelling included.
@@ -545,10 +502,10 @@ impl Executor<'_> {
             .replace(name, &PostParams::default(), &claim)
             .await
         {
-            Ok(c) => Ok(vec![Written::At(
-                Resource::Claim,
-                c.metadata.resource_version,
-            )]),
+            Ok(c) => {
+                self.caches.get::<PersistentVolumeClaim>().store(c);
+                Ok(())
+            }
             Err(e) => {
                 tracing::debug!(claim = %name, error = %e,
                     "statefulset controller: could not update claim for the retention policy");
@@ -557,12 +514,7 @@ impl Executor<'_> {
         }
     }
 
-    async fn delete_pod(
-        &self,
-        name: &str,
-        uid: &str,
-        reason: DeleteReason,
-    ) -> Result<Vec<Written>, ()> {
+    async fn delete_pod(&self, name: &str, uid: &str, reason: DeleteReason) -> Result<(), ()> {
         let (ns, set) = (self.namespace(), self.name());
         match reason {
             DeleteReason::Failed => self.recorder.warning(
@@ -580,13 +532,12 @@ impl Executor<'_> {
         match self.api::<Pod>().delete(name, &by_uid(uid)).await {
             Ok(answer) => {
                 self.pod_event("delete", name, None);
-                Ok(vec![match answer.left() {
-                    Some(p) => Written::At(Resource::Pod, p.metadata.resource_version),
-                    None => Written::Gone(Resource::Pod, uid.to_string()),
-                }])
+                self.deleted::<Pod>(name, uid, answer.left());
+                Ok(())
             }
             Err(e) if code(&e) == Some(NOT_FOUND) => {
-                Ok(vec![Written::Gone(Resource::Pod, uid.to_string())])
+                self.deleted::<Pod>(name, uid, None);
+                Ok(())
             }
             // Another pod holds the name now: the cache is behind.
             Err(e) if code(&e) == Some(CONFLICT) => Err(()),

@@ -82,7 +82,6 @@
 mod claims;
 mod controller;
 mod execute;
-mod freshness;
 mod go_json;
 mod health;
 mod identity;

@@ -14,7 +14,7 @@
 //! - [`resizer`]: expansion of bound local-path claims;
 //! - [`default_class`]: the StorageClass `local-path`, created at start-up.
 //!
-//! These belong to the single-machine `ordinal up` ([`crate::run_local`]);
+//! These belong to the single-machine `ordinal up` ([`crate::run_all`] with a [`crate::LocalConfig`]);
 //! a real cluster has its own.
 
 pub mod binder;
@@ -33,9 +33,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Client;
 
-use crate::informer::Informer;
+use crate::informer::{Informer, Informers};
 
 /// On a claim: the binding completed once (the claim may be Lost later,
 /// never Pending).
@@ -81,6 +80,26 @@ pub struct Config {
     pub local_node: String,
 }
 
+/// A key of the volume controllers' queues.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Key {
+    Claim(String, String),
+    Volume(String),
+}
+
+impl Key {
+    pub(crate) fn claim(claim: &PersistentVolumeClaim) -> Key {
+        Key::Claim(
+            claim.metadata.namespace.clone().unwrap_or_default(),
+            claim.metadata.name.clone().unwrap_or_default(),
+        )
+    }
+
+    pub(crate) fn volume(volume: &PersistentVolume) -> Key {
+        Key::Volume(volume.metadata.name.clone().unwrap_or_default())
+    }
+}
+
 /// The caches the volume controllers and the scheduler share.
 #[derive(Clone)]
 pub struct Caches {
@@ -92,23 +111,15 @@ pub struct Caches {
 }
 
 impl Caches {
-    pub fn new() -> Caches {
+    /// The shared informers these controllers read.
+    pub fn new(informers: &Informers) -> Caches {
         Caches {
-            claims: Informer::new(),
-            volumes: Informer::new(),
-            classes: Informer::new(),
-            pods: Informer::lean(),
-            nodes: Informer::lean(),
+            claims: informers.get(),
+            volumes: informers.get(),
+            classes: informers.get(),
+            pods: informers.get(),
+            nodes: informers.get(),
         }
-    }
-
-    /// Starts the watches; they end with the returned tasks.
-    pub fn start(&self, client: &Client, tasks: &mut tokio::task::JoinSet<()>) {
-        tasks.spawn(Arc::clone(&self.claims).run(kube::Api::all(client.clone())));
-        tasks.spawn(Arc::clone(&self.volumes).run(kube::Api::all(client.clone())));
-        tasks.spawn(Arc::clone(&self.classes).run(kube::Api::all(client.clone())));
-        tasks.spawn(Arc::clone(&self.pods).run(kube::Api::all(client.clone())));
-        tasks.spawn(Arc::clone(&self.nodes).run(kube::Api::all(client.clone())));
     }
 
     /// Waits for every first list.
@@ -133,12 +144,6 @@ impl Caches {
                     .then_with(|| b.metadata.name.cmp(&a.metadata.name))
             })
             .and_then(|c| c.metadata.name.clone())
-    }
-}
-
-impl Default for Caches {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

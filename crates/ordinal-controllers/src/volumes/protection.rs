@@ -19,13 +19,12 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
-use tokio::task::JoinSet;
 
 use super::{
-    Caches, PV_PROTECTION, PVC_PROTECTION, has_finalizer, is_conflict_or_gone, pod_claims,
+    Caches, Key, PV_PROTECTION, PVC_PROTECTION, has_finalizer, is_conflict_or_gone, pod_claims,
     volume_phase,
 };
-use crate::queue::Queue;
+use crate::runtime::{self, Next, Queue, Reconciler};
 
 const WORKERS: usize = 4;
 
@@ -63,12 +62,6 @@ pub fn volume_in_use(volume: &PersistentVolume) -> bool {
     volume_phase(volume) == "Bound"
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Claim(String, String),
-    Volume(String),
-}
-
 struct Protection {
     client: Client,
     caches: Caches,
@@ -83,35 +76,24 @@ pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = 
         queue: Queue::new(),
     });
     p.watch();
-    let mut tasks = JoinSet::new();
-    for _ in 0..WORKERS {
+    let ready = {
         let p = Arc::clone(&p);
-        tasks.spawn(async move {
-            p.caches.synced().await;
-            p.work().await;
-        });
+        async move { p.caches.synced().await }
+    };
+    let queue = Arc::clone(&p.queue);
+    runtime::drive(p, queue, WORKERS, ready, shutdown).await;
+}
+
+impl Reconciler for Protection {
+    type Key = Key;
+
+    async fn reconcile(&self, key: &Key) -> Next {
+        match key {
+            Key::Claim(ns, name) => self.sync_claim(ns, name).await,
+            Key::Volume(name) => self.sync_volume(name).await,
+        }
+        .into()
     }
-    {
-        // Objects that changed before the handlers were registered.
-        let p = Arc::clone(&p);
-        tasks.spawn(async move {
-            p.caches.synced().await;
-            for c in p.caches.claims.list() {
-                p.queue.add(Key::Claim(
-                    c.metadata.namespace.clone().unwrap_or_default(),
-                    c.metadata.name.clone().unwrap_or_default(),
-                ));
-            }
-            for v in p.caches.volumes.list() {
-                p.queue
-                    .add(Key::Volume(v.metadata.name.clone().unwrap_or_default()));
-            }
-        });
-    }
-    shutdown.await;
-    p.queue.close();
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
 }
 
 impl Protection {
@@ -121,10 +103,7 @@ impl Protection {
             if let Some(c) = new
                 && finalizer_step(&c.metadata, PVC_PROTECTION) != FinalizerStep::Nothing
             {
-                q.add(Key::Claim(
-                    c.metadata.namespace.clone().unwrap_or_default(),
-                    c.metadata.name.clone().unwrap_or_default(),
-                ));
+                q.add(Key::claim(c));
             }
         }));
         let q = Arc::clone(&self.queue);
@@ -132,7 +111,7 @@ impl Protection {
             if let Some(v) = new
                 && finalizer_step(&v.metadata, PV_PROTECTION) != FinalizerStep::Nothing
             {
-                q.add(Key::Volume(v.metadata.name.clone().unwrap_or_default()));
+                q.add(Key::volume(v));
             }
         }));
         // A pod that goes (or changes) may free the claims it used.
@@ -151,23 +130,6 @@ impl Protection {
                 }
             }
         }));
-    }
-
-    async fn work(self: Arc<Self>) {
-        while let Some(key) = self.queue.next().await {
-            let result = match &key {
-                Key::Claim(ns, name) => self.sync_claim(ns, name).await,
-                Key::Volume(name) => self.sync_volume(name).await,
-            };
-            match result {
-                Ok(()) => self.queue.forget(&key),
-                Err(e) => {
-                    tracing::debug!(?key, error = %e, "protection: sync failed");
-                    self.queue.retry(key.clone());
-                }
-            }
-            self.queue.done(&key);
-        }
     }
 
     async fn claim_in_use(&self, claim: &PersistentVolumeClaim) -> Result<bool, String> {

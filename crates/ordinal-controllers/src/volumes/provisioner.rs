@@ -46,16 +46,15 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
-use tokio::task::JoinSet;
 
 use super::matching::claim_class;
 use super::{
     ANN_BETA_STORAGE_PROVISIONER, ANN_PROVISIONED_BY, ANN_SELECTED_NODE, ANN_STORAGE_PROVISIONER,
-    Caches, Config, PROVISIONER, PROVISIONER_FINALIZER, annotation, has_finalizer,
+    Caches, Config, Key, PROVISIONER, PROVISIONER_FINALIZER, annotation, has_finalizer,
     is_conflict_or_gone, reference, volume_class, volume_phase,
 };
-use crate::events::{Recorder, Source};
-use crate::queue::Queue;
+use crate::events::Recorder;
+use crate::runtime::{self, Next, Queue, Reconciler};
 
 /// The class parameter naming another base directory.
 pub const PARAM_BASE_PATH: &str = "basePath";
@@ -297,12 +296,6 @@ pub fn claim_work<'a>(
     ClaimWork::Provision { class, node }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Claim(String, String),
-    Volume(String),
-}
-
 struct Provisioner {
     client: Client,
     caches: Caches,
@@ -318,13 +311,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let recorder = Recorder::new(
-        client.clone(),
-        Source {
-            component: format!("{PROVISIONER}_{}", crate::hostname()),
-            host: crate::hostname(),
-        },
-    );
+    let recorder = runtime::recorder(&client, &format!("{PROVISIONER}_{}", crate::hostname()));
     let p = Arc::new(Provisioner {
         client,
         caches,
@@ -333,28 +320,12 @@ pub async fn run(
         queue: Queue::new(),
     });
     p.watch();
-    let mut tasks = JoinSet::new();
-    for _ in 0..WORKERS {
+    let ready = {
         let p = Arc::clone(&p);
-        tasks.spawn(async move {
-            p.caches.synced().await;
-            p.work().await;
-        });
-    }
-    {
-        let p = Arc::clone(&p);
-        tasks.spawn(async move {
-            p.caches.synced().await;
-            loop {
-                p.resync();
-                tokio::time::sleep(RESYNC).await;
-            }
-        });
-    }
-    shutdown.await;
-    p.queue.close();
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
+        async move { p.caches.synced().await }
+    };
+    let queue = Arc::clone(&p.queue);
+    runtime::drive(p, queue, WORKERS, ready, shutdown).await;
 }
 
 fn ours(volume: &PersistentVolume) -> bool {
@@ -369,28 +340,16 @@ fn volume_needs_work(volume: &PersistentVolume) -> bool {
                 && has_finalizer(&volume.metadata, PROVISIONER_FINALIZER)))
 }
 
-impl Provisioner {
-    fn watch(self: &Arc<Self>) {
-        let q = Arc::clone(&self.queue);
-        self.caches.claims.on_change(Box::new(move |_, new| {
-            if let Some(c) = new
-                && (annotation(&c.metadata, ANN_STORAGE_PROVISIONER) == Some(PROVISIONER)
-                    || annotation(&c.metadata, ANN_BETA_STORAGE_PROVISIONER) == Some(PROVISIONER))
-            {
-                q.add(Key::Claim(
-                    c.metadata.namespace.clone().unwrap_or_default(),
-                    c.metadata.name.clone().unwrap_or_default(),
-                ));
-            }
-        }));
-        let q = Arc::clone(&self.queue);
-        self.caches.volumes.on_change(Box::new(move |_, new| {
-            if let Some(v) = new
-                && volume_needs_work(v)
-            {
-                q.add(Key::Volume(v.metadata.name.clone().unwrap_or_default()));
-            }
-        }));
+impl Reconciler for Provisioner {
+    type Key = Key;
+    const RESYNC: Option<Duration> = Some(RESYNC);
+
+    async fn reconcile(&self, key: &Key) -> Next {
+        match key {
+            Key::Claim(ns, name) => self.provision(ns, name).await,
+            Key::Volume(name) => self.delete(name).await,
+        }
+        .into()
     }
 
     fn resync(&self) {
@@ -404,35 +363,36 @@ impl Provisioner {
                 ),
                 ClaimWork::Provision { .. }
             ) {
-                self.queue.add(Key::Claim(
-                    c.metadata.namespace.clone().unwrap_or_default(),
-                    c.metadata.name.clone().unwrap_or_default(),
-                ));
+                self.queue.add(Key::claim(&c));
             }
         }
         for v in self.caches.volumes.list() {
             if volume_needs_work(&v) {
-                self.queue
-                    .add(Key::Volume(v.metadata.name.clone().unwrap_or_default()));
+                self.queue.add(Key::volume(&v));
             }
         }
     }
+}
 
-    async fn work(self: Arc<Self>) {
-        while let Some(key) = self.queue.next().await {
-            let result = match &key {
-                Key::Claim(ns, name) => self.provision(ns, name).await,
-                Key::Volume(name) => self.delete(name).await,
-            };
-            match result {
-                Ok(()) => self.queue.forget(&key),
-                Err(e) => {
-                    tracing::debug!(?key, error = %e, "local-path provisioner: failed");
-                    self.queue.retry(key.clone());
-                }
+impl Provisioner {
+    fn watch(self: &Arc<Self>) {
+        let q = Arc::clone(&self.queue);
+        self.caches.claims.on_change(Box::new(move |_, new| {
+            if let Some(c) = new
+                && (annotation(&c.metadata, ANN_STORAGE_PROVISIONER) == Some(PROVISIONER)
+                    || annotation(&c.metadata, ANN_BETA_STORAGE_PROVISIONER) == Some(PROVISIONER))
+            {
+                q.add(Key::claim(c));
             }
-            self.queue.done(&key);
-        }
+        }));
+        let q = Arc::clone(&self.queue);
+        self.caches.volumes.on_change(Box::new(move |_, new| {
+            if let Some(v) = new
+                && volume_needs_work(v)
+            {
+                q.add(Key::volume(v));
+            }
+        }));
     }
 
     async fn provision(&self, ns: &str, name: &str) -> Result<(), String> {

@@ -17,17 +17,16 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::Client;
 use kube::api::{Api, PostParams};
-use tokio::task::JoinSet;
 
 use super::binder::{self, ClaimLookup, ClaimStep, ClaimView, Class, Note, Reclaim, VolumeStep};
 use super::matching;
 use super::{
     ANN_BETA_STORAGE_PROVISIONER, ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER,
-    ANN_STORAGE_PROVISIONER, Caches, claim_phase, has_annotation, is_conflict_or_gone, pod_claims,
-    reference, volume_phase,
+    ANN_STORAGE_PROVISIONER, Caches, Key, claim_phase, has_annotation, is_conflict_or_gone,
+    pod_claims, reference, volume_phase,
 };
-use crate::events::{Recorder, Source};
-use crate::queue::Queue;
+use crate::events::Recorder;
+use crate::runtime::{self, Next, Queue, Reconciler};
 
 /// The component name on the controller's events.
 pub const COMPONENT: &str = "persistentvolume-controller";
@@ -35,12 +34,6 @@ pub const COMPONENT: &str = "persistentvolume-controller";
 const WORKERS: usize = 16;
 /// How often every claim and volume is synced again.
 const RESYNC: Duration = Duration::from_secs(15);
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Claim(String, String),
-    Volume(String),
-}
 
 struct Controller {
     client: Client,
@@ -53,13 +46,7 @@ struct Controller {
 
 /// Runs the controller until `shutdown` completes.
 pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = ()> + Send) {
-    let recorder = Recorder::new(
-        client.clone(),
-        Source {
-            component: COMPONENT.into(),
-            host: crate::hostname(),
-        },
-    );
+    let recorder = runtime::recorder(&client, COMPONENT);
     let c = Arc::new(Controller {
         client,
         caches,
@@ -68,35 +55,34 @@ pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = 
         taking: tokio::sync::Mutex::new(()),
     });
     c.watch();
-    let mut tasks = JoinSet::new();
-    for _ in 0..WORKERS {
+    let ready = {
         let c = Arc::clone(&c);
-        tasks.spawn(async move {
-            c.caches.synced().await;
-            c.work().await;
-        });
-    }
-    {
-        let c = Arc::clone(&c);
-        tasks.spawn(async move {
-            c.caches.synced().await;
-            loop {
-                c.resync();
-                tokio::time::sleep(RESYNC).await;
-            }
-        });
-    }
-    shutdown.await;
-    c.queue.close();
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
+        async move { c.caches.synced().await }
+    };
+    let queue = Arc::clone(&c.queue);
+    runtime::drive(c, queue, WORKERS, ready, shutdown).await;
 }
 
-fn claim_key(claim: &PersistentVolumeClaim) -> Key {
-    Key::Claim(
-        claim.metadata.namespace.clone().unwrap_or_default(),
-        claim.metadata.name.clone().unwrap_or_default(),
-    )
+impl Reconciler for Controller {
+    type Key = Key;
+    const RESYNC: Option<Duration> = Some(RESYNC);
+
+    async fn reconcile(&self, key: &Key) -> Next {
+        match key {
+            Key::Claim(ns, name) => self.sync_claim(ns, name).await,
+            Key::Volume(name) => self.sync_volume(name).await,
+        }
+        .into()
+    }
+
+    fn resync(&self) {
+        for c in self.caches.claims.list() {
+            self.queue.add(Key::claim(&c));
+        }
+        for v in self.caches.volumes.list() {
+            self.queue.add(Key::volume(&v));
+        }
+    }
 }
 
 impl Controller {
@@ -104,7 +90,7 @@ impl Controller {
         let q = Arc::clone(&self.queue);
         self.caches.claims.on_change(Box::new(move |_, new| {
             if let Some(c) = new {
-                q.add(claim_key(c));
+                q.add(Key::claim(c));
             }
         }));
         // A claim that is gone releases its volume.
@@ -129,11 +115,11 @@ impl Controller {
                 if free && volume_phase(v) == "Available" && !was_available {
                     for c in claims.list() {
                         if claim_phase(&c) == "Pending" {
-                            q.add(claim_key(&c));
+                            q.add(Key::claim(&c));
                         }
                     }
                 }
-                q.add(Key::Volume(v.metadata.name.clone().unwrap_or_default()));
+                q.add(Key::volume(v));
                 if let Some(r) = v.spec.as_ref().and_then(|s| s.claim_ref.as_ref()) {
                     q.add(Key::Claim(
                         r.namespace.clone().unwrap_or_default(),
@@ -149,38 +135,11 @@ impl Controller {
             if new.is_some() {
                 for c in claims.list() {
                     if claim_phase(&c) != "Bound" {
-                        q.add(claim_key(&c));
+                        q.add(Key::claim(&c));
                     }
                 }
             }
         }));
-    }
-
-    fn resync(&self) {
-        for c in self.caches.claims.list() {
-            self.queue.add(claim_key(&c));
-        }
-        for v in self.caches.volumes.list() {
-            self.queue
-                .add(Key::Volume(v.metadata.name.clone().unwrap_or_default()));
-        }
-    }
-
-    async fn work(self: Arc<Self>) {
-        while let Some(key) = self.queue.next().await {
-            let result = match &key {
-                Key::Claim(ns, name) => self.sync_claim(ns, name).await,
-                Key::Volume(name) => self.sync_volume(name).await,
-            };
-            match result {
-                Ok(()) => self.queue.forget(&key),
-                Err(e) => {
-                    tracing::debug!(?key, error = %e, "persistentvolume controller: sync failed");
-                    self.queue.retry(key.clone());
-                }
-            }
-            self.queue.done(&key);
-        }
     }
 
     fn claims_api(&self, ns: &str) -> Api<PersistentVolumeClaim> {

@@ -28,16 +28,15 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Client;
 use kube::api::{Api, PostParams};
-use tokio::task::JoinSet;
 
 use super::matching::claim_class;
 use super::{
     ANN_PROVISIONED_BY, Caches, PROVISIONER, annotation, claim_phase, is_conflict_or_gone,
     reference,
 };
-use crate::events::{Recorder, Source};
+use crate::events::Recorder;
 use crate::quantity;
-use crate::queue::Queue;
+use crate::runtime::{self, Next, Queue, Reconciler};
 
 const WORKERS: usize = 4;
 const RESIZING: &str = "Resizing";
@@ -84,13 +83,7 @@ struct Resizer {
 
 /// Runs the resizer until `shutdown` completes.
 pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = ()> + Send) {
-    let recorder = Recorder::new(
-        client.clone(),
-        Source {
-            component: format!("external-resizer {PROVISIONER}"),
-            host: crate::hostname(),
-        },
-    );
+    let recorder = runtime::recorder(&client, &format!("external-resizer {PROVISIONER}"));
     let r = Arc::new(Resizer {
         client,
         caches,
@@ -108,39 +101,20 @@ pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = 
             ));
         }
     }));
-    let mut tasks = JoinSet::new();
-    {
+    let ready = {
         let r = Arc::clone(&r);
-        tasks.spawn(async move {
-            r.caches.synced().await;
-            for c in r.caches.claims.list() {
-                r.queue.add((
-                    c.metadata.namespace.clone().unwrap_or_default(),
-                    c.metadata.name.clone().unwrap_or_default(),
-                ));
-            }
-        });
+        async move { r.caches.synced().await }
+    };
+    let queue = Arc::clone(&r.queue);
+    runtime::drive(r, queue, WORKERS, ready, shutdown).await;
+}
+
+impl Reconciler for Resizer {
+    type Key = (String, String);
+
+    async fn reconcile(&self, (ns, name): &(String, String)) -> Next {
+        self.sync(ns, name).await.into()
     }
-    for _ in 0..WORKERS {
-        let r = Arc::clone(&r);
-        tasks.spawn(async move {
-            r.caches.synced().await;
-            while let Some(key) = r.queue.next().await {
-                match r.sync(&key.0, &key.1).await {
-                    Ok(()) => r.queue.forget(&key),
-                    Err(e) => {
-                        tracing::debug!(claim = %key.1, error = %e, "resizer: failed");
-                        r.queue.retry(key.clone());
-                    }
-                }
-                r.queue.done(&key);
-            }
-        });
-    }
-    shutdown.await;
-    r.queue.close();
-    tasks.abort_all();
-    while tasks.join_next().await.is_some() {}
 }
 
 fn set_condition(claim: &mut PersistentVolumeClaim, type_: &str) {
