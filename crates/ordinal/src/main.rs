@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod components;
 mod image;
 mod tasks;
 mod up;

@@ -6,21 +6,24 @@
 //!    gateway;
 //! 3. the cluster DNS, on loopback for the host and on the gateway for
 //!    pods;
-//! 4. the controllers, the node agent and the service proxy, each with its
-//!    own `kube::Client` through the kubeconfig, like any client.
+//! 4. the controllers (one set of shared informers for all of them), the
+//!    service proxy and the node agent, each with its own `kube::Client`
+//!    through the kubeconfig, like any client.
 //!
-//! On SIGINT/SIGTERM the node stops its pods first (highest ordinals
+//! Each is a component of [`Components`]; on SIGINT/SIGTERM they stop in
+//! the reverse order: the node stops its pods first (highest ordinals
 //! first), then the proxy, controllers, DNS and API server go.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ordinal_apiserver::server::{self, Config};
 
 use crate::args::{NetworkArgs, NodeArgs};
-use crate::tasks::{Background, client_from, wait_for_signal};
+use crate::components::Components;
+use crate::tasks::{client_from, wait_for_signal};
 
 pub struct Up {
     pub data_dir: PathBuf,
@@ -62,19 +65,65 @@ fn local_config(up: &Up, node_name: String) -> anyhow::Result<ordinal_controller
 
 pub async fn run(up: Up) -> anyhow::Result<()> {
     let started = Instant::now();
+    let mut components = Components::default();
+    let running = start_api(&up).await?;
+    let (url, kubeconfig) = (running.url(), running.kubeconfig.clone());
+    components.started("API server", Duration::from_secs(15), move || {
+        running.shutdown()
+    });
+
+    let mut node = match &up.node {
+        Some(args) => Some(prepare_node(&up, args, &kubeconfig).await?),
+        None => None,
+    };
+    if !up.network.no_dns {
+        let dns = start_dns(&up, &kubeconfig, node.as_mut().map(|(node, _)| node)).await?;
+        components.started("cluster DNS", Duration::from_secs(5), move || {
+            dns.shutdown()
+        });
+    }
+    print_banner(&url, &kubeconfig, started);
+
+    // The network's slot stays claimed until the very end: the DNS still
+    // holds the gateway address after the node has stopped, and another
+    // instance must not take the slot (and that address) before it lets go.
+    let _slot = node.as_ref().and_then(|(node, _)| node.network().cloned());
+    let node_name = node
+        .as_ref()
+        .map(|(_, name)| name.clone())
+        .unwrap_or_else(crate::args::default_node_name);
+    if up.controllers {
+        let client = client_from(&kubeconfig).await?;
+        let local = local_config(&up, node_name.clone())?;
+        components.spawn("controllers", Duration::from_secs(5), |stopped| {
+            ordinal_controllers::run_all(client, Some(local), stopped)
+        });
+    }
+    if let Some((node, name)) = node {
+        start_node(&mut components, &up, (node, name), &kubeconfig, started).await?;
+    }
+
+    wait_for_signal().await?;
+    println!("ordinal: shutting down");
+    // The node goes first: its pods stop while everything else still
+    // answers.
+    components.stop().await;
+    Ok(())
+}
+
+/// The API server, with its store, credentials and kubeconfig.
+async fn start_api(up: &Up) -> anyhow::Result<server::Running> {
     let fresh = !up.data_dir.join("kubeconfig").exists();
     let mut config = Config::new(&up.data_dir, up.listen);
     config.service_network = up.network.service_network()?;
     config.bootstrap.push(host_runtime_class());
-    let service_cidr = config.service_network.cidr;
     let running = server::start(config)
         .await
         .with_context(|| format!("starting ordinal on {}", up.data_dir.display()))?;
-    let kubeconfig =
-        std::fs::canonicalize(&running.kubeconfig).unwrap_or(running.kubeconfig.clone());
+    let dir = std::fs::canonicalize(&up.data_dir).unwrap_or(up.data_dir.clone());
     progress(format_args!(
         "data in {} ({})",
-        kubeconfig.parent().unwrap_or(&up.data_dir).display(),
+        dir.display(),
         if fresh {
             "new: CA, token and kubeconfig made"
         } else {
@@ -82,134 +131,114 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
         }
     ));
     progress(format_args!("API server on {}", running.url()));
+    Ok(running)
+}
 
-    let mut node_name = crate::args::default_node_name();
-    let mut node = match &up.node {
-        Some(args) => {
-            let mut config = args.config(
-                up.data_dir.join("node"),
-                Some(&running.kubeconfig),
-                &up.network.cluster_domain,
-            )?;
-            // Archives dropped here are imported at start (k3s's air-gap
-            // directory).
-            config.import_dir = Some(up.data_dir.join("images"));
-            node_name = config.node_name.clone();
-            let node = ordinal_node::Node::prepare(config)
-                .await
-                .context("preparing the node")?;
-            progress(format_args!(
-                "node {node_name}: {}",
-                crate::commands::describe_node(&node)
-            ));
-            Some(node)
-        }
-        None => None,
-    };
+/// The node's host side (its bridge, whose address is the pods' gateway)
+/// and its image store, before anything runs on it; and its name.
+async fn prepare_node(
+    up: &Up,
+    args: &NodeArgs,
+    kubeconfig: &Path,
+) -> anyhow::Result<(ordinal_node::Node, String)> {
+    let mut config = args.config(
+        up.data_dir.join("node"),
+        Some(kubeconfig),
+        &up.network.cluster_domain,
+    )?;
+    // Archives dropped here are imported at start (k3s's air-gap
+    // directory).
+    config.import_dir = Some(up.data_dir.join("images"));
+    let name = config.node_name.clone();
+    let node = ordinal_node::Node::prepare(config)
+        .await
+        .context("preparing the node")?;
+    progress(format_args!(
+        "node {name}: {}",
+        crate::commands::describe_node(&node)
+    ));
+    Ok((node, name))
+}
 
-    let dns = match up.network.no_dns {
-        true => None,
-        false => {
-            let client = client_from(&running.kubeconfig).await?;
-            let dns = ordinal_dns::Dns::start(client, up.network.dns_config())
-                .await
-                .context("starting the cluster DNS (choose another --dns-listen, or --no-dns)")?;
-            // Pods reach it on their gateway, port 53.
-            if let Some(node) = &mut node
-                && let Some(network) = node.network()
-            {
-                let gateway = SocketAddr::new(IpAddr::V4(network.gateway), 53);
-                dns.listen(gateway)
-                    .await
-                    .with_context(|| format!("serving the cluster DNS on {gateway}"))?;
-                node.set_dns_server(Some(gateway.ip()));
-            }
-            Some(dns)
-        }
-    };
-
-    if let Some(dns) = &dns {
-        let addresses: Vec<String> = dns.addresses().iter().map(|a| a.to_string()).collect();
-        progress(format_args!(
-            "cluster DNS for {} on {} (udp, tcp)",
-            up.network.cluster_domain,
-            addresses.join(", ")
-        ));
+/// The cluster DNS, on loopback for the host and on the gateway for pods.
+async fn start_dns(
+    up: &Up,
+    kubeconfig: &Path,
+    node: Option<&mut ordinal_node::Node>,
+) -> anyhow::Result<ordinal_dns::Dns> {
+    let client = client_from(kubeconfig).await?;
+    let dns = ordinal_dns::Dns::start(client, up.network.dns_config())
+        .await
+        .context("starting the cluster DNS (choose another --dns-listen, or --no-dns)")?;
+    // Pods reach it on their gateway, port 53.
+    if let Some(node) = node
+        && let Some(network) = node.network()
+    {
+        let gateway = SocketAddr::new(IpAddr::V4(network.gateway), 53);
+        dns.listen(gateway)
+            .await
+            .with_context(|| format!("serving the cluster DNS on {gateway}"))?;
+        node.set_dns_server(Some(gateway.ip()));
     }
+    let addresses: Vec<String> = dns.addresses().iter().map(|a| a.to_string()).collect();
+    progress(format_args!(
+        "cluster DNS for {} on {} (udp, tcp)",
+        up.network.cluster_domain,
+        addresses.join(", ")
+    ));
+    Ok(dns)
+}
 
-    // The banner: its first line is what scripts wait for.
+/// The banner: its first line is what scripts wait for.
+fn print_banner(url: &str, kubeconfig: &Path, started: Instant) {
+    let kubeconfig = std::fs::canonicalize(kubeconfig).unwrap_or(kubeconfig.to_path_buf());
     println!(
-        "ordinal is up: API server {} (ready in {} ms)",
-        running.url(),
+        "ordinal is up: API server {url} (ready in {} ms)",
         started.elapsed().as_millis()
     );
     println!("  export KUBECONFIG={}", kubeconfig.display());
     println!(
         "  kubectl get nodes,pods -A      # then apply a StatefulSet; Ctrl-C stops ordinal and its pods"
     );
+}
 
-    // The network's slot stays claimed until the very end: the DNS still
-    // holds the gateway address after the node has stopped, and another
-    // instance must not take the slot (and that address) before it lets go.
-    let _slot = node.as_ref().and_then(|node| node.network().cloned());
-    let mut tasks: Vec<(&str, Background, Duration)> = Vec::new();
-    if let Some(node) = node {
-        if let Some(network) = node.network() {
-            let client = client_from(&running.kubeconfig).await?;
-            let proxy = ordinal_node::proxy::ProxyConfig {
-                table: format!("ordinal{}", network.slot()),
-                bridge: network.bridge.clone(),
-                pod_cidr: network.cidr,
-                service_cidr,
-                netns: None,
-                node: Some((node_name.clone(), network.gateway)),
-            };
-            let task = Background::spawn(|stopped| async move {
-                if let Err(e) = ordinal_node::proxy::run(client, proxy, stopped).await {
-                    eprintln!("ordinal: the service proxy stopped: {e:#}");
-                }
-            });
-            tasks.push(("proxy", task, Duration::from_secs(5)));
-        }
-        let client = client_from(&running.kubeconfig).await?;
-        let task = Background::spawn(|stopped| async move {
-            if let Err(e) = node.run(client, stopped).await {
-                eprintln!("ordinal: the node agent stopped: {e:#}");
+/// The node agent, its service proxy and the report of its readiness, each
+/// with its own client.
+async fn start_node(
+    components: &mut Components,
+    up: &Up,
+    (node, name): (ordinal_node::Node, String),
+    kubeconfig: &Path,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let service_cidr = up.network.service_network()?.cidr;
+    let client = client_from(kubeconfig).await?;
+    components.spawn("node readiness report", Duration::from_secs(1), {
+        let name = name.clone();
+        move |stopped| report_node_ready(client, name, started, stopped)
+    });
+    if let Some(network) = node.network() {
+        let client = client_from(kubeconfig).await?;
+        let proxy = ordinal_node::proxy::ProxyConfig {
+            table: format!("ordinal{}", network.slot()),
+            bridge: network.bridge.clone(),
+            pod_cidr: network.cidr,
+            service_cidr,
+            netns: None,
+            node: Some((name, network.gateway)),
+        };
+        components.spawn("proxy", Duration::from_secs(5), |stopped| async move {
+            if let Err(e) = ordinal_node::proxy::run(client, proxy, stopped).await {
+                eprintln!("ordinal: the service proxy stopped: {e:#}");
             }
         });
-        // The node goes first: its pods stop while everything else still
-        // answers.
-        tasks.insert(0, ("node", task, Duration::from_secs(60)));
     }
-    if up.node.is_some() {
-        let client = client_from(&running.kubeconfig).await?;
-        let name = node_name.clone();
-        tasks.push((
-            "node readiness report",
-            Background::spawn(move |stopped| report_node_ready(client, name, started, stopped)),
-            Duration::from_secs(1),
-        ));
-    }
-    if up.controllers {
-        let client = client_from(&running.kubeconfig).await?;
-        let local = local_config(&up, node_name)?;
-        tasks.push((
-            "controllers",
-            Background::spawn(|stopped| ordinal_controllers::run_all(client, Some(local), stopped)),
-            Duration::from_secs(5),
-        ));
-    }
-
-    wait_for_signal().await?;
-    println!("ordinal: shutting down");
-    for (what, task, within) in tasks {
-        tracing::debug!(what, "stopping");
-        task.stop(within).await;
-    }
-    if let Some(dns) = dns {
-        dns.shutdown().await;
-    }
-    running.shutdown().await;
+    let client = client_from(kubeconfig).await?;
+    components.spawn("node", Duration::from_secs(60), |stopped| async move {
+        if let Err(e) = node.run(client, stopped).await {
+            eprintln!("ordinal: the node agent stopped: {e:#}");
+        }
+    });
     Ok(())
 }
 
