@@ -256,24 +256,28 @@ fn go_list(names: &[String]) -> String {
     format!("[{}]", names.join(" "))
 }
 
-/// The whole status the agent reports.
-pub fn pod_status(view: &View<'_>) -> PodStatus {
-    let phase = phase(view);
-    let finished = phase == "Succeeded" || phase == "Failed";
-    let init: Vec<ContainerStatus> = view.init.iter().map(container_status).collect();
-    let app: Vec<ContainerStatus> = view.app.iter().map(container_status).collect();
+/// Makes the pod's conditions, keeping each one's transition time while
+/// its status stays.
+struct Conditions<'a> {
+    previous: &'a [PodCondition],
+    now: jiff::Timestamp,
+}
 
-    let previous_conditions = view
-        .previous
-        .and_then(|p| p.conditions.clone())
-        .unwrap_or_default();
-    let condition = |kind: &str, ok: bool, reason: Option<&str>, message: Option<String>| {
+impl Conditions<'_> {
+    fn make(
+        &self,
+        kind: &str,
+        ok: bool,
+        reason: Option<&str>,
+        message: Option<String>,
+    ) -> PodCondition {
         let status = if ok { "True" } else { "False" };
-        let since = previous_conditions
+        let since = self
+            .previous
             .iter()
             .find(|c| c.type_ == kind && c.status == status)
             .and_then(|c| c.last_transition_time.clone())
-            .unwrap_or(Time(view.now));
+            .unwrap_or(Time(self.now));
         PodCondition {
             type_: kind.to_string(),
             status: status.to_string(),
@@ -283,116 +287,144 @@ pub fn pod_status(view: &View<'_>) -> PodStatus {
             last_probe_time: None,
             observed_generation: None,
         }
-    };
+    }
 
-    let mut conditions: Vec<PodCondition> = previous_conditions
-        .iter()
-        .filter(|c| {
-            !matches!(
-                c.type_.as_str(),
-                "PodReadyToStartContainers"
-                    | "Initialized"
-                    | "Ready"
-                    | "ContainersReady"
-                    | "PodScheduled"
-            )
+    /// Conditions others set (readiness gates' and the like), kept as
+    /// they are.
+    fn foreign(&self) -> Vec<PodCondition> {
+        self.previous
+            .iter()
+            .filter(|c| {
+                !matches!(
+                    c.type_.as_str(),
+                    "PodReadyToStartContainers"
+                        | "Initialized"
+                        | "Ready"
+                        | "ContainersReady"
+                        | "PodScheduled"
+                )
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Whether every readiness gate's condition, set by someone else, is
+    /// True.
+    fn gates_open(&self, spec: &PodSpec) -> bool {
+        spec.readiness_gates.iter().flatten().all(|g| {
+            self.previous
+                .iter()
+                .any(|c| c.type_ == g.condition_type && c.status == "True")
         })
-        .cloned()
-        .collect();
-    conditions.push(condition(
+    }
+
+    /// `Initialized`: every init container done (sidecars started).
+    fn initialized(&self, view: &View<'_>, phase: &str) -> PodCondition {
+        let incomplete: Vec<String> = view
+            .init
+            .iter()
+            .filter(|c| {
+                if c.sidecar {
+                    !matches!(c.state, State::Running { started: true, .. })
+                } else {
+                    !matches!(&c.state, State::Terminated(t) if t.exit_code == 0)
+                }
+            })
+            .map(|c| c.name.clone())
+            .collect();
+        if incomplete.is_empty() || phase == "Succeeded" {
+            let completed = phase == "Succeeded" && !incomplete.is_empty();
+            self.make(
+                "Initialized",
+                true,
+                completed.then_some("PodCompleted"),
+                None,
+            )
+        } else {
+            let message = format!(
+                "containers with incomplete status: {}",
+                go_list(&incomplete)
+            );
+            self.make(
+                "Initialized",
+                false,
+                Some("ContainersNotInitialized"),
+                Some(message),
+            )
+        }
+    }
+
+    /// `Ready` and `ContainersReady`.
+    fn ready(&self, view: &View<'_>, phase: &str, initialized: bool) -> [PodCondition; 2] {
+        let unready: Vec<String> = view
+            .init
+            .iter()
+            .filter(|c| c.sidecar)
+            .chain(view.app.iter())
+            .filter(|c| !matches!(c.state, State::Running { ready: true, .. }))
+            .map(|c| c.name.clone())
+            .collect();
+        let not_ready = || {
+            let message = format!("containers with unready status: {}", go_list(&unready));
+            (false, Some("ContainersNotReady"), Some(message))
+        };
+        let (ready, reason, message) = if phase == "Succeeded" {
+            (false, Some("PodCompleted"), None)
+        } else if !initialized || !unready.is_empty() {
+            not_ready()
+        } else {
+            (true, None, None)
+        };
+        let pod_ready = if ready && !self.gates_open(view.spec) {
+            let message = "the status of pod readiness gate is not \"True\"".to_string();
+            self.make(
+                "Ready",
+                false,
+                Some("ReadinessGatesNotReady"),
+                Some(message),
+            )
+        } else {
+            self.make("Ready", ready, reason, message.clone())
+        };
+        [
+            pod_ready,
+            self.make("ContainersReady", ready, reason, message),
+        ]
+    }
+}
+
+/// The whole status the agent reports.
+pub fn pod_status(view: &View<'_>) -> PodStatus {
+    let phase = phase(view);
+    let finished = phase == "Succeeded" || phase == "Failed";
+    let init: Vec<ContainerStatus> = view.init.iter().map(container_status).collect();
+    let app: Vec<ContainerStatus> = view.app.iter().map(container_status).collect();
+
+    let previous = view
+        .previous
+        .and_then(|p| p.conditions.clone())
+        .unwrap_or_default();
+    let make = Conditions {
+        previous: &previous,
+        now: view.now,
+    };
+    let mut conditions = make.foreign();
+    conditions.push(make.make(
         "PodReadyToStartContainers",
         view.sandbox_ready && !finished,
         None,
         None,
     ));
-
-    let incomplete: Vec<String> = view
-        .init
-        .iter()
-        .filter(|c| {
-            if c.sidecar {
-                !matches!(c.state, State::Running { started: true, .. })
-            } else {
-                !matches!(&c.state, State::Terminated(t) if t.exit_code == 0)
-            }
-        })
-        .map(|c| c.name.clone())
-        .collect();
-    let initialized = incomplete.is_empty() || (phase == "Succeeded");
-    conditions.push(if initialized {
-        condition(
-            "Initialized",
-            true,
-            (phase == "Succeeded" && !incomplete.is_empty()).then_some("PodCompleted"),
-            None,
-        )
-    } else {
-        condition(
-            "Initialized",
-            false,
-            Some("ContainersNotInitialized"),
-            Some(format!(
-                "containers with incomplete status: {}",
-                go_list(&incomplete)
-            )),
-        )
-    });
-
-    let unready: Vec<String> = view
-        .init
-        .iter()
-        .filter(|c| c.sidecar)
-        .chain(view.app.iter())
-        .filter(|c| !matches!(c.state, State::Running { ready: true, .. }))
-        .map(|c| c.name.clone())
-        .collect();
-    let (ready, reason, message) = if phase == "Succeeded" {
-        (false, Some("PodCompleted"), None)
-    } else if !initialized {
-        (
-            false,
-            Some("ContainersNotReady"),
-            Some(format!(
-                "containers with unready status: {}",
-                go_list(&unready)
-            )),
-        )
-    } else if unready.is_empty() {
-        (true, None, None)
-    } else {
-        (
-            false,
-            Some("ContainersNotReady"),
-            Some(format!(
-                "containers with unready status: {}",
-                go_list(&unready)
-            )),
-        )
-    };
-    // Readiness gates: the pod is Ready only when every gate's condition,
-    // set by someone else, is True.
-    let gates_open = view.spec.readiness_gates.iter().flatten().all(|g| {
-        previous_conditions
-            .iter()
-            .any(|c| c.type_ == g.condition_type && c.status == "True")
-    });
-    conditions.push(if ready && !gates_open {
-        condition(
-            "Ready",
-            false,
-            Some("ReadinessGatesNotReady"),
-            Some("the status of pod readiness gate is not \"True\"".to_string()),
-        )
-    } else {
-        condition("Ready", ready, reason, message.clone())
-    });
-    conditions.push(condition("ContainersReady", ready, reason, message));
+    let initialized = make.initialized(view, phase);
+    let is_initialized = initialized.status == "True";
+    conditions.push(initialized);
+    conditions.extend(make.ready(view, phase, is_initialized));
     conditions.push(
-        previous_conditions
+        previous
             .iter()
             .find(|c| c.type_ == "PodScheduled")
             .cloned()
-            .unwrap_or_else(|| condition("PodScheduled", true, None, None)),
+            .unwrap_or_else(|| make.make("PodScheduled", true, None, None)),
     );
 
     let pod_ip = view.pod_ip.map(|ip| ip.to_string());
