@@ -398,13 +398,14 @@ impl Executor<'_> {
         }
     }
 
-    /// Writes a delete's answer back: the object still terminating, or
-    /// gone.
+    /// Writes a delete's answer back: the object still terminating (a
+    /// grace period or finalizers to go), or gone (the server answers a
+    /// removal with the object's last state, or a Status).
     fn deleted<K: Cached>(&self, name: &str, uid: &str, answer: Option<K>) {
         let cache = self.caches.get::<K>();
         match answer {
-            Some(obj) => cache.store(obj),
-            None => cache.deleted(self.namespace(), name, uid),
+            Some(obj) if still_terminating(obj.meta()) => cache.store(obj),
+            _ => cache.deleted(self.namespace(), name, uid),
         }
     }
 
@@ -547,6 +548,13 @@ impl Executor<'_> {
             }
         }
     }
+}
+
+/// Whether an object a delete was answered with is still stored.
+fn still_terminating(meta: &kube::api::ObjectMeta) -> bool {
+    meta.deletion_timestamp.is_some()
+        && (meta.finalizers.as_ref().is_some_and(|f| !f.is_empty())
+            || meta.deletion_grace_period_seconds.unwrap_or(0) > 0)
 }
 
 enum RevisionError {

@@ -1,6 +1,8 @@
 //! Scenario and property tests for the planning core, driven through an
-//! in-memory cluster ([`sim`]).
+//! in-memory cluster ([`sim`]); the executor against a real API server
+//! ([`executor`]).
 
+mod executor;
 mod properties;
 mod scenarios;
 mod sim;

@@ -1,0 +1,293 @@
+//! The executor against a real ordinal API server, fed by the shared
+//! informers: each plan's writes land on the server, their answers land in
+//! the caches at once (so the next plan, made straight after, never repeats
+//! them), and failures come back as retries with upstream's events.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
+use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, VolumeResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use ordinal_apiserver::server::{self, Config};
+
+use super::super::execute::{Executor, Report};
+use super::super::{Observed, Plan, plan};
+use super::sim::{NS, Policy, new_set};
+use crate::events::{Recorder, Source};
+use crate::informer::Informers;
+
+struct Cluster {
+    _dir: tempfile::TempDir,
+    running: Option<server::Running>,
+    client: Client,
+    informers: Arc<Informers>,
+    recorder: Recorder,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let running = server::start(Config::new(dir.path(), "127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap();
+        let kubeconfig = kube::config::Kubeconfig::read_from(&running.kubeconfig).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .unwrap();
+        let client = Client::try_from(config).unwrap();
+        let informers = Informers::new(client.clone());
+        let source = Source {
+            component: "statefulset-controller".into(),
+            host: "test".into(),
+        };
+        Cluster {
+            _dir: dir,
+            running: Some(running),
+            recorder: Recorder::new(client.clone(), source),
+            client,
+            informers,
+        }
+    }
+
+    /// Creates the set on the server and waits until every cache has it.
+    async fn create_set(&self, replicas: i32, policy: Policy) -> Arc<StatefulSet> {
+        let mut set = new_set("web", replicas, policy);
+        set.metadata.uid = None;
+        set.metadata.generation = None;
+        // The server wants a size on each claim template.
+        let spec = set.spec.as_mut().unwrap();
+        for template in spec.volume_claim_templates.iter_mut().flatten() {
+            let requests = [("storage".to_string(), Quantity("1Gi".into()))];
+            template.spec.get_or_insert_default().resources = Some(VolumeResourceRequirements {
+                requests: Some(requests.into_iter().collect()),
+                ..Default::default()
+            });
+        }
+        let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), NS);
+        api.create(&PostParams::default(), &set).await.unwrap();
+        let sets = self.informers.get::<StatefulSet>();
+        let (pods, claims, revisions) = (
+            self.informers.get::<Pod>(),
+            self.informers.get::<PersistentVolumeClaim>(),
+            self.informers.get::<ControllerRevision>(),
+        );
+        let listed = async {
+            pods.synced().await;
+            claims.synced().await;
+            revisions.synced().await;
+        };
+        tokio::time::timeout(Duration::from_secs(10), listed)
+            .await
+            .expect("caches list");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(set) = sets.get(NS, "web") {
+                return set;
+            }
+            assert!(Instant::now() < deadline, "the set never reached the cache");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The set as the cache holds it now.
+    fn set(&self) -> Arc<StatefulSet> {
+        self.informers.get::<StatefulSet>().get(NS, "web").unwrap()
+    }
+
+    /// Plans from what the caches hold right now.
+    fn plan(&self, set: &StatefulSet) -> Plan {
+        let pods = self.informers.get::<Pod>().list_namespace(NS);
+        let claims = self
+            .informers
+            .get::<PersistentVolumeClaim>()
+            .list_namespace(NS);
+        let revisions = self
+            .informers
+            .get::<ControllerRevision>()
+            .list_namespace(NS);
+        plan(&Observed {
+            set,
+            pods: pods.iter().map(|p| p.as_ref()).collect(),
+            claims: claims.iter().map(|c| c.as_ref()).collect(),
+            revisions: revisions.iter().map(|r| r.as_ref()).collect(),
+            now: jiff::Timestamp::now(),
+        })
+    }
+
+    async fn execute(&self, set: &StatefulSet, planned: &Plan) -> Report {
+        let executor = Executor {
+            client: &self.client,
+            recorder: &self.recorder,
+            caches: &self.informers,
+            set,
+        };
+        executor.report_failures(&planned.failures);
+        executor.execute(planned).await
+    }
+
+    async fn pods_on_server(&self) -> Vec<String> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), NS);
+        let mut names: Vec<String> = api
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .filter_map(|p| p.metadata.name)
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Stops the watches: from here on the caches change only by what the
+    /// executor writes back (and what a test stores itself).
+    async fn stop_watches(&self) {
+        self.informers.stop().await;
+    }
+
+    /// Plays the kubelet: the pod runs and is Ready; the answer goes into
+    /// the cache.
+    async fn make_ready(&self, pod: &str) {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), NS);
+        let now = jiff::Timestamp::now().to_string();
+        let status = serde_json::json!({"status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
+        }});
+        let ready = api
+            .patch_status(pod, &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .unwrap();
+        self.informers.get::<Pod>().store(ready);
+    }
+
+    async fn stop(mut self) {
+        self.informers.stop().await;
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+}
+
+fn created_pods(planned: &Plan) -> Vec<String> {
+    planned
+        .actions()
+        .filter_map(|a| match a {
+            super::super::Action::CreatePod { pod, .. } => pod.metadata.name.clone(),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_plan_made_right_after_an_execution_sees_its_writes() {
+    let cluster = Cluster::start().await;
+    let set = cluster.create_set(2, Policy::OrderedReady).await;
+    cluster.stop_watches().await;
+
+    let first = cluster.plan(&set);
+    assert_eq!(created_pods(&first), ["web-0"]);
+    let report = cluster.execute(&set, &first).await;
+    assert!(!report.failed && !report.again, "{report:?}");
+    assert_eq!(cluster.pods_on_server().await, ["web-0"]);
+    // With no watch running, the pod, its claim, the revision and the
+    // status are cached all the same: the next plan repeats nothing.
+    let set = cluster.set();
+    let status = set.status.clone().unwrap_or_default();
+    assert_eq!(status.observed_generation, Some(1), "{status:?}");
+    assert!(status.update_revision.is_some(), "{status:?}");
+    let second = cluster.plan(&set);
+    assert!(created_pods(&second).is_empty(), "{second:?}");
+    assert!(second.revision.is_none(), "{second:?}");
+    assert!(
+        second.waves.iter().flatten().next().is_none(),
+        "nothing to do while web-0 is not Ready: {second:?}"
+    );
+
+    // Once web-0 is Ready (as the cache sees it), web-1 follows.
+    cluster.make_ready("web-0").await;
+    let set = cluster.set();
+    let third = cluster.plan(&set);
+    assert_eq!(created_pods(&third), ["web-1"]);
+    cluster.execute(&set, &third).await;
+    assert_eq!(cluster.pods_on_server().await, ["web-0", "web-1"]);
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_scale_down_delete_is_not_sent_twice() {
+    let cluster = Cluster::start().await;
+    let set = cluster.create_set(1, Policy::Parallel).await;
+    cluster.stop_watches().await;
+    let first = cluster.plan(&set);
+    cluster.execute(&set, &first).await;
+    cluster.make_ready("web-0").await;
+
+    let api: Api<StatefulSet> = Api::namespaced(cluster.client.clone(), NS);
+    let scaled = api
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"replicas": 0}})),
+        )
+        .await
+        .unwrap();
+    let deleting = cluster.plan(&scaled);
+    let deletes = deleting
+        .actions()
+        .filter(|a| matches!(a, super::super::Action::DeletePod { .. }))
+        .count();
+    assert_eq!(deletes, 1, "{deleting:?}");
+    let report = cluster.execute(&scaled, &deleting).await;
+    assert!(!report.failed, "{report:?}");
+    // The pod is gone from the cache (or terminating there) at once: the
+    // next plan does not delete it again.
+    let again = cluster.plan(&scaled);
+    assert!(
+        !again
+            .actions()
+            .any(|a| matches!(a, super::super::Action::DeletePod { .. })),
+        "{again:?}"
+    );
+    assert!(cluster.pods_on_server().await.is_empty());
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_create_the_server_refuses_is_retried_with_the_upstream_event() {
+    let cluster = Cluster::start().await;
+    let set = cluster.create_set(1, Policy::OrderedReady).await;
+    let mut planned = cluster.plan(&set);
+    // A pod the server refuses: a container name that is not a DNS label.
+    for action in planned.waves.iter_mut().flatten() {
+        if let super::super::Action::CreatePod { pod, .. } = action {
+            pod.spec.as_mut().unwrap().containers[0].name = "Not A Label".into();
+        }
+    }
+    let report = cluster.execute(&set, &planned).await;
+    assert!(report.failed, "{report:?}");
+    let events: Api<Event> = Api::namespaced(cluster.client.clone(), NS);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = events.list(&ListParams::default()).await.unwrap().items;
+        if let Some(e) = list
+            .iter()
+            .find(|e| e.reason.as_deref() == Some("FailedCreate"))
+        {
+            let message = e.message.as_deref().unwrap_or("");
+            assert!(
+                message.starts_with("create Pod web-0 in StatefulSet web failed error:"),
+                "{message}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no FailedCreate event: {list:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(cluster.pods_on_server().await.is_empty());
+    cluster.stop().await;
+}
