@@ -143,6 +143,7 @@ impl Node {
         let on_overlay = path.is_ok_and(|path| {
             // SAFETY: statfs into a zeroed struct of the right type.
             let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+            // SAFETY: a NUL-terminated path we own, and that struct.
             unsafe {
                 libc::statfs(path.as_ptr(), &mut fs) == 0
                     && fs.f_type as i64 == OVERLAYFS_SUPER_MAGIC

@@ -22,8 +22,8 @@ const FS_ROOT: &str = "/sys/fs/cgroup";
 const MIB: u64 = 1 << 20;
 
 fn require_root() {
-    // SAFETY: geteuid has no preconditions.
     assert_eq!(
+        // SAFETY: geteuid has no preconditions.
         unsafe { libc::geteuid() },
         0,
         "these tests need root: they create cgroups under {FS_ROOT}"

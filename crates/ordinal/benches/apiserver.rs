@@ -339,6 +339,7 @@ async fn main() {
     });
 
     // Restart on the 10,000-pod data dir.
+    // SAFETY: a signal to our own child, not yet reaped.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
@@ -350,6 +351,7 @@ async fn main() {
         restarts.push(took);
         std::thread::sleep(Duration::from_millis(300));
         after_rss = support::rss_mb(child.id()).unwrap_or(f64::NAN);
+        // SAFETY: a signal to our own child, not yet reaped.
         unsafe {
             libc::kill(child.id() as i32, libc::SIGTERM);
         }

@@ -87,6 +87,7 @@ struct Up(Child);
 
 impl Drop for Up {
     fn drop(&mut self) {
+        // SAFETY: a signal to our own child, not yet reaped.
         unsafe {
             libc::kill(self.0.id() as i32, libc::SIGTERM);
         }

@@ -322,6 +322,7 @@ fn main() {
             "1,000 pods deleted (grace 0) → all gone",
         );
     });
+    // SAFETY: a signal to our own child, not yet reaped.
     unsafe {
         libc::kill(node.id() as i32, libc::SIGTERM);
     }

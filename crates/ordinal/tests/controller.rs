@@ -81,6 +81,7 @@ impl Replica {
     }
 
     fn terminate(&mut self) {
+        // SAFETY: a signal to our own child, not yet reaped.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }

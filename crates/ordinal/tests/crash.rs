@@ -258,6 +258,7 @@ impl PrivateTmpfs {
     fn free_bytes(&self) -> u64 {
         let path =
             std::ffi::CString::new(self.seen_from_here().as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a plain C struct, all zeroes valid.
         let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
         // SAFETY: statvfs writes into the struct given.
         assert_eq!(unsafe { libc::statvfs(path.as_ptr(), &mut stat) }, 0);

@@ -332,10 +332,11 @@ fn open_in(netns: BorrowedFd<'_>) -> io::Result<Handle> {
                 if unsafe { libc::setns(target, libc::CLONE_NEWNET) } != 0 {
                     return Err(io::Error::last_os_error());
                 }
-                let (connection, handle, _) =
-                    rtnetlink::new_connection().inspect_err(|_| unsafe {
-                        libc::setns(own.as_raw_fd(), libc::CLONE_NEWNET);
-                    })?;
+                let (connection, handle, _) = rtnetlink::new_connection().inspect_err(|_| {
+                    // SAFETY: back to our own namespace, as below.
+                    unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWNET) };
+                })?;
+                // SAFETY: a descriptor we hold, on this thread of our own.
                 if unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                     // The thread ends here anyway; nothing else runs on it.
                     return Err(io::Error::last_os_error());

@@ -312,6 +312,7 @@ pub fn spawn(launch: &mut Launch, stack: &mut Stack) -> io::Result<Child> {
 
     // SAFETY: signal masks of this thread; the full set is restored below.
     let mut old_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; both sets live on this stack.
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
@@ -407,7 +408,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
 
 /// Everything up to `exec`; returns the errno that stopped it.
 unsafe fn child_steps(shared: &mut Shared) -> i32 {
-    // SAFETY (whole fn): system calls on descriptors and strings the
+    // SAFETY: (the whole fn) system calls on descriptors and strings the
     // parent prepared and keeps alive.
     unsafe {
         // Every caught signal back to its default (exec would do it, but

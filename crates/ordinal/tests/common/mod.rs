@@ -188,6 +188,7 @@ impl Ordinal {
     /// SIGTERM and wait for a clean exit; returns the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
+        // SAFETY: a signal to our own child, which we have not reaped.
         unsafe {
             libc::kill(child.id() as i32, libc::SIGTERM);
         }
@@ -210,6 +211,7 @@ impl Drop for Ordinal {
     /// and rules go with it; SIGKILL if it does not exit in time.
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // SAFETY: a signal to our own child, which we have not reaped.
             unsafe {
                 libc::kill(child.id() as i32, libc::SIGTERM);
             }

@@ -81,8 +81,8 @@ impl Terminal {
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        // SAFETY: TIOCSWINSZ reads a winsize.
         assert_eq!(
+            // SAFETY: TIOCSWINSZ reads a winsize.
             unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) },
             0
         );

@@ -559,7 +559,7 @@ impl Plan {
     /// prepared strings and does not allocate.
     pub unsafe fn enter(&self) -> io::Result<()> {
         let n = self.ops.len();
-        // SAFETY (whole fn): system calls with NUL-terminated strings owned
+        // SAFETY: (the whole fn) system calls with NUL-terminated strings owned
         // by `self`, which outlives the calls, and descriptors we open.
         unsafe {
             check(libc::unshare(libc::CLONE_NEWNS)).map_err(|e| self.fail(n + 2, e))?;
@@ -719,7 +719,7 @@ fn overlay_options(layers: &[String], upper: &Path, work: &Path) -> io::Result<C
 ///
 /// For a child before `exec`; see [`Plan::enter`].
 unsafe fn run_op(root: libc::c_int, op: &Op) -> Result<(), Errno> {
-    // SAFETY (whole fn): system calls on prepared strings and descriptors
+    // SAFETY: (the whole fn) system calls on prepared strings and descriptors
     // we open and close here.
     unsafe {
         match op {

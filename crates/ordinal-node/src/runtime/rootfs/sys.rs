@@ -133,7 +133,7 @@ pub unsafe fn open_in_root(root: RawFd, rel: &CStr, last: Create) -> Result<RawF
 /// As [`open_in_root`].
 pub unsafe fn open_in(root: RawFd, rel: &CStr, last: Create, resolve: u64) -> Result<RawFd, Errno> {
     let flags = libc::O_PATH | libc::O_CLOEXEC;
-    // SAFETY (whole fn): system calls on descriptors we hold and on
+    // SAFETY: (the whole fn) system calls on descriptors we hold and on
     // NUL-terminated strings (the caller's, or our stack buffer).
     unsafe {
         let fd = openat2(root, rel.as_ptr(), flags, resolve);
@@ -312,6 +312,8 @@ impl Drop for Fd {
 }
 
 #[cfg(test)]
+// Tests call the raw functions on descriptors and strings of their own.
+#[allow(clippy::undocumented_unsafe_blocks)]
 mod tests {
     use std::ffi::CString;
     use std::os::fd::AsRawFd;
