@@ -33,6 +33,7 @@ pub mod pki;
 pub mod pod_streams;
 pub mod protobuf;
 pub mod quantity;
+mod registry;
 pub mod render;
 pub mod request;
 pub mod resources;

@@ -4,8 +4,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{
-    Column, NAME, age_of, array_at, at, col, desc, has_deletion_timestamp, int_at, name_of, since,
-    str_at, time_at, wide,
+    Column, NAME, Printer, age_of, array_at, at, col, desc, has_deletion_timestamp, int_at,
+    name_of, since, str_at, time_at, wide,
 };
 
 pub(super) const COLUMNS: &[Column] = &[
@@ -211,3 +211,9 @@ pub(super) fn cells(pod: &Value, now: Timestamp) -> Vec<Value> {
         Value::String(readiness_gates),
     ]
 }
+
+/// The table of Pods.
+pub(crate) static POD: Printer = Printer {
+    columns: COLUMNS,
+    cells,
+};
