@@ -33,8 +33,6 @@ use crate::status::{self, ApiError, ApiResult};
 pub const ORPHAN_FINALIZER: &str = "orphan";
 /// The garbage collector's finalizer for `propagationPolicy: Foreground`.
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
-/// The namespace controller's entry in a namespace's `spec.finalizers`.
-pub const NAMESPACE_FINALIZER: &str = "kubernetes";
 
 /// A pod's grace period when neither the request nor the pod names one
 /// (upstream defaults `terminationGracePeriodSeconds` to this at create).

@@ -271,6 +271,7 @@ pub fn aggregate_message(errs: &[FieldError]) -> String {
 /// The message of upstream's 422 Invalid Status:
 /// `StatefulSet.apps "web" is invalid: spec.replicas: Invalid value: -1: ...`.
 /// `qualified_kind` is `Kind` for the core group and `Kind.group` otherwise.
+#[cfg(test)]
 pub fn invalid_message(qualified_kind: &str, name: &str, errs: &[FieldError]) -> String {
     if errs.is_empty() {
         format!("{qualified_kind} {} is invalid", go_quote(name))
@@ -521,25 +522,6 @@ pub fn is_valid_label_value(value: &str) -> Vec<String> {
         ));
     }
     errs
-}
-
-/// `path.IsValidPathSegmentName`.
-pub fn is_valid_path_segment_name(name: &str) -> Vec<String> {
-    for bad in [".", ".."] {
-        if name == bad {
-            return vec![format!("may not be '{bad}'")];
-        }
-    }
-    is_valid_path_segment_prefix(name)
-}
-
-/// `path.IsValidPathSegmentPrefix`.
-pub fn is_valid_path_segment_prefix(name: &str) -> Vec<String> {
-    ["/", "%"]
-        .iter()
-        .filter(|bad| name.contains(*bad))
-        .map(|bad| format!("may not contain '{bad}'"))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------

@@ -53,9 +53,6 @@ use serde_json::{Map, Value, json};
 
 use crate::resources::{self, RESOURCES, Resource, Subresource};
 
-/// The `Content-Type` of the index and of each document.
-pub const CONTENT_TYPE: &str = "application/json";
-
 /// The Kubernetes version named in each document's `info`.
 const INFO_VERSION: &str = "v1.33.0";
 

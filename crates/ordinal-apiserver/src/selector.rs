@@ -59,23 +59,6 @@ pub enum Operator {
     LessThan,
 }
 
-impl Operator {
-    /// Upstream's operator string (`selection.Operator`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operator::Equals => "=",
-            Operator::DoubleEquals => "==",
-            Operator::NotEquals => "!=",
-            Operator::In => "in",
-            Operator::NotIn => "notin",
-            Operator::Exists => "exists",
-            Operator::DoesNotExist => "!",
-            Operator::GreaterThan => "gt",
-            Operator::LessThan => "lt",
-        }
-    }
-}
-
 /// One requirement of a label selector: a key, an operator and values
 /// (sorted and without duplicates, as upstream keeps them).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -247,12 +230,8 @@ pub struct LabelSelector {
 }
 
 impl LabelSelector {
-    /// The selector that matches everything.
-    pub fn everything() -> Self {
-        LabelSelector::default()
-    }
-
     /// The selector that matches nothing (a nil metav1 selector).
+    #[cfg(test)]
     pub fn nothing() -> Self {
         LabelSelector {
             requirements: Vec::new(),
@@ -307,6 +286,7 @@ impl LabelSelector {
 
     /// Like [`Self::from_label_selector`], with `None` (a nil selector)
     /// matching nothing, as upstream.
+    #[cfg(test)]
     pub fn from_optional(sel: Option<&metav1::LabelSelector>) -> Result<Self, SelectorError> {
         match sel {
             None => Ok(Self::nothing()),
@@ -325,11 +305,13 @@ impl LabelSelector {
     }
 
     /// The requirements, sorted by key.
+    #[cfg(test)]
     pub fn requirements(&self) -> &[Requirement] {
         &self.requirements
     }
 
     /// The value a selector requires for `key`, if it pins exactly one.
+    #[cfg(test)]
     pub fn requires_exact_match(&self, key: &str) -> Option<&str> {
         let r = self.requirements.iter().find(|r| r.key == key)?;
         match (r.operator, r.values.as_slice()) {
@@ -832,11 +814,6 @@ pub fn escape_field_value(s: &str) -> String {
 }
 
 impl FieldSelector {
-    /// The selector that matches everything.
-    pub fn everything() -> Self {
-        FieldSelector::default()
-    }
-
     /// Parses a `fieldSelector` query parameter as upstream's
     /// `fields.ParseSelector` (terms are checked in sorted order, as
     /// upstream does, which decides which bad term an error names).
@@ -862,17 +839,6 @@ impl FieldSelector {
         Ok(FieldSelector { terms })
     }
 
-    /// A selector of one `field=value` term.
-    pub fn one_term_equal(field: &str, value: &str) -> Self {
-        FieldSelector {
-            terms: vec![FieldRequirement {
-                field: field.to_string(),
-                op: FieldOp::Equals,
-                value: value.to_string(),
-            }],
-        }
-    }
-
     /// Whether an object with these selectable fields matches. A field the
     /// object lacks compares as the empty string, as upstream.
     pub fn matches(&self, fields: &[(&'static str, String)]) -> bool {
@@ -880,16 +846,19 @@ impl FieldSelector {
     }
 
     /// The terms, so the server can check each field is supported.
+    #[cfg(test)]
     pub fn requirements(&self) -> &[FieldRequirement] {
         &self.terms
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
     }
 
     /// The value an `=` term pins for `field` (upstream's
     /// `RequiresExactMatch`), e.g. the name of `kubectl get -w pod/x`.
+    #[cfg(test)]
     pub fn requires_exact_match(&self, field: &str) -> Option<&str> {
         self.terms
             .iter()
@@ -975,6 +944,7 @@ pub fn convert_field_label(
 
 /// Whether a field label is supported for a resource; upstream answers 400
 /// BadRequest otherwise (see [`convert_field_label`] for the message).
+#[cfg(test)]
 pub fn is_supported_field(resource: &Resource, field: &str) -> bool {
     convert_field_label(resource, field).is_ok()
 }

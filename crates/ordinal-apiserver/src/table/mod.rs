@@ -46,7 +46,7 @@ pub struct Column {
 
 impl Column {
     /// The JSON of this column in a Table's `columnDefinitions`.
-    pub fn to_json(&self) -> Value {
+    pub fn to_json(self) -> Value {
         json!({
             "name": self.name,
             "type": self.kind,
@@ -131,11 +131,12 @@ pub fn cells(resource: &Resource, object: &Value, now: Timestamp) -> Vec<Value> 
 
 /// The `columnDefinitions` array of a Table of this resource.
 pub fn column_definitions(resource: &Resource) -> Value {
-    Value::Array(columns(resource).iter().map(Column::to_json).collect())
+    Value::Array(columns(resource).iter().map(|c| c.to_json()).collect())
 }
 
 /// The age of an object created at `creation_timestamp` (RFC 3339), as
 /// upstream prints it; `<unknown>` when the timestamp is missing or invalid.
+#[cfg(test)]
 pub fn age(creation_timestamp: Option<&str>, now: Timestamp) -> String {
     since(creation_timestamp.and_then(parse_time), now)
 }
