@@ -628,7 +628,7 @@ impl Builder {
         let gvk = (r.group, r.version, r.kind);
         let has = |verb: &str| r.verbs.contains(&verb);
         if has("create") {
-            let body = json!({ "content": { "*/*": { "schema": self.kind_ref(r.group, r.version, r.kind) } } });
+            let body = request_body(self.kind_ref(r.group, r.version, r.kind));
             self.add(
                 &at.collection,
                 &at.collection_params,
@@ -648,7 +648,7 @@ impl Builder {
         if has("deletecollection") {
             let mut params = delete_params();
             params.extend(list_params().into_iter().filter(|p| p["name"] != "watch"));
-            let body = json!({ "content": { "*/*": { "schema": self.schema_ref(schema_name("", "v1", "DeleteOptions")) } } });
+            let body = request_body(self.schema_ref(schema_name("", "v1", "DeleteOptions")));
             self.add(
                 &at.collection,
                 &at.collection_params,
@@ -690,7 +690,7 @@ impl Builder {
             );
         }
         if has("update") {
-            let body = json!({ "content": { "*/*": { "schema": self.kind_ref(r.group, r.version, r.kind) } } });
+            let body = request_body(self.kind_ref(r.group, r.version, r.kind));
             self.add(
                 &at.item,
                 &at.item_params,
@@ -720,7 +720,7 @@ impl Builder {
             );
         }
         if has("delete") {
-            let body = json!({ "content": { "*/*": { "schema": self.schema_ref(schema_name("", "v1", "DeleteOptions")) } } });
+            let body = request_body(self.schema_ref(schema_name("", "v1", "DeleteOptions")));
             self.add(
                 &at.item,
                 &at.item_params,
@@ -794,7 +794,7 @@ impl Builder {
                         "post",
                         "create".to_string(),
                         write_params(),
-                        Some(json!({ "content": { "*/*": { "schema": schema } } })),
+                        Some(request_body(schema)),
                         Self::responses(
                             &[("200", "OK"), ("201", "Created"), ("202", "Accepted")],
                             &kind_content,
@@ -808,7 +808,7 @@ impl Builder {
                         "put",
                         "replace".to_string(),
                         write_params(),
-                        Some(json!({ "content": { "*/*": { "schema": schema } } })),
+                        Some(request_body(schema)),
                         Self::responses(&[("200", "OK"), ("201", "Created")], &kind_content),
                     )
                 }
@@ -884,6 +884,11 @@ fn build_document(group: &'static str, version: &'static str) -> Value {
         b.add_resource(r);
     }
     b.finish()
+}
+
+/// A `requestBody` of any media type with this schema.
+fn request_body(schema: Value) -> Value {
+    json!({ "content": { "*/*": { "schema": schema } } })
 }
 
 /// Where one resource's operations live, and the names their operation ids
