@@ -217,12 +217,7 @@ struct StoredPort {
 }
 
 fn services() -> &'static Resource {
-    resources::lookup("", "v1", "services").expect("services are served")
-}
-
-/// Whether the object is a core/v1 Service.
-pub fn is_service(resource: &Resource) -> bool {
-    resource.group.is_empty() && resource.plural == "services"
+    &resources::SERVICES
 }
 
 /// One write's allocation work: the picks it made and the errors it found.

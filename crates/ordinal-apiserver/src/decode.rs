@@ -90,11 +90,6 @@ impl DecodeError {
             DecodeErrorKind::Type => self.clone(),
         }
     }
-
-    /// The error without framing.
-    pub fn detail(&self) -> &str {
-        &self.detail
-    }
 }
 
 /// Upstream's `summarizeData`: the first 30 bytes of a JSON object, or
@@ -750,6 +745,7 @@ where
 macro_rules! kinds {
     ($( ($group:literal, $kind:literal) => $ty:ty ),* $(,)?) => {
         /// Whether [`check_fields`] knows the schema of a kind.
+        #[cfg(test)]
         pub fn is_known_kind(group: &str, kind: &str) -> bool {
             matches!((group, kind), $( ($group, $kind) )|*)
         }

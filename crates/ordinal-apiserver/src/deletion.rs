@@ -33,8 +33,6 @@ use crate::status::{self, ApiError, ApiResult};
 pub const ORPHAN_FINALIZER: &str = "orphan";
 /// The garbage collector's finalizer for `propagationPolicy: Foreground`.
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
-/// The namespace controller's entry in a namespace's `spec.finalizers`.
-pub const NAMESPACE_FINALIZER: &str = "kubernetes";
 
 /// A pod's grace period when neither the request nor the pod names one
 /// (upstream defaults `terminationGracePeriodSeconds` to this at create).
@@ -99,28 +97,31 @@ fn rfc3339(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn is_pod(resource: &Resource) -> bool {
-    resource.group.is_empty() && resource.plural == "pods"
+/// What a DELETE of a resource does beyond the generic registry; each
+/// resource's strategy says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// Removed at once, or held by finalizers.
+    Immediate,
+    /// Upstream's pod strategy: a scheduled pod deletes gracefully.
+    Graceful,
+    /// Upstream's namespace registry: termination first, `spec.finalizers`
+    /// changed only through `finalize`, the system namespaces kept.
+    Namespace,
+}
+
+fn is_graceful(resource: &Resource) -> bool {
+    resource.strategy.deletion() == Deletion::Graceful
 }
 
 fn is_namespace(resource: &Resource) -> bool {
-    resource.group.is_empty() && resource.plural == "namespaces"
+    resource.strategy.deletion() == Deletion::Namespace
 }
 
 /// Whether a removed object is answered with itself (upstream's
 /// `ReturnDeletedObject`) rather than a `Status` of success.
 pub fn returns_deleted_object(resource: &Resource) -> bool {
-    resource.group.is_empty()
-        && matches!(
-            resource.plural,
-            "pods"
-                | "namespaces"
-                | "services"
-                | "serviceaccounts"
-                | "persistentvolumes"
-                | "persistentvolumeclaims"
-        )
-        || (resource.group == "storage.k8s.io" && resource.plural == "storageclasses")
+    resource.strategy.returns_deleted_object()
 }
 
 /// Which of the garbage collector's finalizers an object should carry after
@@ -221,7 +222,7 @@ fn before_delete(
     grace: &mut Option<i64>,
     now: jiff::Timestamp,
 ) -> ApiResult<Graceful> {
-    if !is_pod(resource) {
+    if !is_graceful(resource) {
         return Ok(Graceful::No);
     }
     if has_deletion_timestamp(object) {

@@ -88,7 +88,7 @@ fn check_decoded(resource: &Resource, value: &Value) {
     let _ = crate::validation::validate_update(resource, &old, &updated, true);
     let _ = storable::check(resource, "fuzz", value);
     let _ = storable::check_patched(resource, value);
-    let _ = crate::selector::selectable_fields(resource.group, resource.plural, value);
+    let _ = crate::selector::selectable_fields(resource, value);
     let _ = crate::selector::labels_of(value);
     let _ = crate::render::table_row(resource, value, crate::negotiate::IncludeObject::Object);
 }
@@ -220,7 +220,7 @@ pub fn selectors(data: &[u8]) {
     }
     if let Ok(selector) = FieldSelector::parse(&text) {
         for resource in resources::RESOURCES {
-            if let Ok(converted) = selector.convert_for(resource.group, resource.plural) {
+            if let Ok(converted) = selector.convert_for(resource) {
                 let _ = converted.matches(&[("metadata.name", "fuzz".to_string())]);
             }
         }

@@ -67,7 +67,7 @@ impl NodeLocation {
 
 /// Finds the kubelet endpoint of node `name` in the store.
 pub fn locate(store: &ordinal_store::Store, name: &str) -> ApiResult<NodeLocation> {
-    let nodes = resources::lookup("", "v1", "nodes").expect("nodes are served");
+    let nodes = &resources::NODES;
     let object = store
         .get(&nodes.key(None, name))
         .ok_or_else(|| ApiError::not_found(nodes, name))?;

@@ -46,7 +46,7 @@ impl Filter {
             None | Some("") => None,
             Some(s) => {
                 let selector = FieldSelector::parse(s)
-                    .and_then(|f| f.convert_for(resource.group, resource.plural))
+                    .and_then(|f| f.convert_for(resource))
                     .map_err(|e| ApiError::bad_request(e.to_string()))?;
                 Some(selector)
             }

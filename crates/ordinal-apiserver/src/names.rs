@@ -271,6 +271,7 @@ pub fn aggregate_message(errs: &[FieldError]) -> String {
 /// The message of upstream's 422 Invalid Status:
 /// `StatefulSet.apps "web" is invalid: spec.replicas: Invalid value: -1: ...`.
 /// `qualified_kind` is `Kind` for the core group and `Kind.group` otherwise.
+#[cfg(test)]
 pub fn invalid_message(qualified_kind: &str, name: &str, errs: &[FieldError]) -> String {
     if errs.is_empty() {
         format!("{qualified_kind} {} is invalid", go_quote(name))
@@ -523,29 +524,13 @@ pub fn is_valid_label_value(value: &str) -> Vec<String> {
     errs
 }
 
-/// `path.IsValidPathSegmentName`.
-pub fn is_valid_path_segment_name(name: &str) -> Vec<String> {
-    for bad in [".", ".."] {
-        if name == bad {
-            return vec![format!("may not be '{bad}'")];
-        }
-    }
-    is_valid_path_segment_prefix(name)
-}
-
-/// `path.IsValidPathSegmentPrefix`.
-pub fn is_valid_path_segment_prefix(name: &str) -> Vec<String> {
-    ["/", "%"]
-        .iter()
-        .filter(|bad| name.contains(*bad))
-        .map(|bad| format!("may not contain '{bad}'"))
-        .collect()
-}
-
 // ---------------------------------------------------------------------------
 // Per-resource name rules
 
-/// Which `ValidateNameFunc` upstream applies to a resource's names.
+/// Which `ValidateNameFunc` upstream applies to a resource's names (its
+/// strategy says). Persistent volumes and claims are DNS subdomains too
+/// (upstream's `ValidatePersistentVolumeName` is `NameIsDNSSubdomain`, and
+/// claims use it as well); the provisioner builds directory names from them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameRule {
     /// `NameIsDNSSubdomain`: most objects.
@@ -554,18 +539,6 @@ pub enum NameRule {
     Dns1123Label,
     /// `NameIsDNS1035Label`: services.
     Dns1035Label,
-}
-
-/// The name rule of a resource (by API group and plural). Persistent
-/// volumes and claims are DNS subdomains too (upstream's
-/// `ValidatePersistentVolumeName` is `NameIsDNSSubdomain`, and claims use
-/// it as well); the provisioner builds directory names from them.
-pub fn name_rule(group: &str, plural: &str) -> NameRule {
-    match (group, plural) {
-        ("", "namespaces") => NameRule::Dns1123Label,
-        ("", "services") => NameRule::Dns1035Label,
-        _ => NameRule::Dns1123Subdomain,
-    }
 }
 
 /// Upstream's `maskTrailingDash`: a generateName prefix may end in `-`, so
@@ -615,14 +588,14 @@ fn apply_rule(rule: NameRule, name: &str, prefix: bool) -> Vec<String> {
 /// upstream's messages (empty when valid). An empty name is not checked here:
 /// see [`validate_object_meta`] for the "name or generateName is required"
 /// rule.
-pub fn validate_name(group: &str, plural: &str, name: &str) -> Vec<String> {
-    apply_rule(name_rule(group, plural), name, false)
+pub fn validate_name(rule: NameRule, name: &str) -> Vec<String> {
+    apply_rule(rule, name, false)
 }
 
 /// The problems with a `generateName` prefix (validated as upstream does:
 /// a trailing `-` is allowed).
-pub fn validate_generate_name(group: &str, plural: &str, prefix: &str) -> Vec<String> {
-    apply_rule(name_rule(group, plural), prefix, true)
+pub fn validate_generate_name(rule: NameRule, prefix: &str) -> Vec<String> {
+    apply_rule(rule, prefix, true)
 }
 
 /// The problems with a namespace name (`ValidateNamespaceName`).
@@ -697,8 +670,7 @@ fn string_pairs(v: Option<&serde_json::Value>) -> Vec<(&str, &str)> {
 /// otherwise), `generation`, `labels` and `annotations`. `meta` is the
 /// object's `metadata` value; paths are reported under `metadata.`.
 pub fn validate_object_meta(
-    group: &str,
-    plural: &str,
+    rule: NameRule,
     namespaced: bool,
     meta: &serde_json::Value,
 ) -> Vec<FieldError> {
@@ -706,7 +678,7 @@ pub fn validate_object_meta(
     let get_str = |k: &str| meta.get(k).and_then(|v| v.as_str()).unwrap_or("");
     let generate_name = get_str("generateName");
     if !generate_name.is_empty() {
-        for m in validate_generate_name(group, plural, generate_name) {
+        for m in validate_generate_name(rule, generate_name) {
             errs.push(FieldError::invalid(
                 "metadata.generateName",
                 generate_name,
@@ -721,7 +693,7 @@ pub fn validate_object_meta(
             "name or generateName is required",
         ));
     } else {
-        for m in validate_name(group, plural, name) {
+        for m in validate_name(rule, name) {
             errs.push(FieldError::invalid("metadata.name", name, m));
         }
     }
@@ -764,46 +736,65 @@ pub fn validate_object_meta(
 mod tests {
     use super::*;
 
+    /// The name rule the served resource `group`/`plural` validates with.
+    pub(super) fn rule(group: &str, plural: &str) -> NameRule {
+        crate::resources::RESOURCES
+            .iter()
+            .find(|r| r.group == group && r.plural == plural)
+            .expect("served")
+            .strategy
+            .name_rule()
+    }
+
     const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 
     #[test]
     fn subdomain_names_for_pods_and_statefulsets() {
-        assert!(validate_name("", "pods", "web-0").is_empty());
-        assert!(validate_name("apps", "statefulsets", "web.v2").is_empty());
-        assert_eq!(validate_name("", "pods", "Foo_Bar"), vec![SUBDOMAIN_MSG]);
-        assert_eq!(validate_name("", "configmaps", "-a"), vec![SUBDOMAIN_MSG]);
-        assert_eq!(validate_name("", "configmaps", "a..b"), vec![SUBDOMAIN_MSG]);
+        assert!(validate_name(rule("", "pods"), "web-0").is_empty());
+        assert!(validate_name(rule("apps", "statefulsets"), "web.v2").is_empty());
+        assert_eq!(
+            validate_name(rule("", "pods"), "Foo_Bar"),
+            vec![SUBDOMAIN_MSG]
+        );
+        assert_eq!(
+            validate_name(rule("", "configmaps"), "-a"),
+            vec![SUBDOMAIN_MSG]
+        );
+        assert_eq!(
+            validate_name(rule("", "configmaps"), "a..b"),
+            vec![SUBDOMAIN_MSG]
+        );
         let long = "a".repeat(254);
         assert_eq!(
-            validate_name("", "secrets", &long),
+            validate_name(rule("", "secrets"), &long),
             vec!["must be no more than 253 characters".to_string()]
         );
     }
 
     #[test]
     fn namespaces_are_labels_and_say_no_dots() {
-        assert!(validate_name("", "namespaces", "kube-system").is_empty());
+        assert!(validate_name(rule("", "namespaces"), "kube-system").is_empty());
         assert_eq!(
-            validate_name("", "namespaces", "a.b"),
+            validate_name(rule("", "namespaces"), "a.b"),
             vec!["must not contain dots"]
         );
         assert_eq!(
-            validate_name("", "namespaces", "A"),
+            validate_name(rule("", "namespaces"), "A"),
             vec![
                 "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
             ]
         );
         assert_eq!(
-            validate_name("", "namespaces", &"a".repeat(64)),
+            validate_name(rule("", "namespaces"), &"a".repeat(64)),
             vec!["must be no more than 63 characters"]
         );
     }
 
     #[test]
     fn services_are_dns1035_labels() {
-        assert!(validate_name("", "services", "web").is_empty());
+        assert!(validate_name(rule("", "services"), "web").is_empty());
         assert_eq!(
-            validate_name("", "services", "1web"),
+            validate_name(rule("", "services"), "1web"),
             vec![
                 "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
             ]
@@ -812,13 +803,16 @@ mod tests {
 
     #[test]
     fn volumes_and_claims_are_dns_subdomains() {
-        assert!(validate_name("", "persistentvolumes", "pvc-1.data").is_empty());
+        assert!(validate_name(rule("", "persistentvolumes"), "pvc-1.data").is_empty());
         for plural in ["persistentvolumes", "persistentvolumeclaims"] {
             for bad in ["UP", "-a", "..", "a/b", "Any_Name:1", &"a".repeat(254)] {
-                assert!(!validate_name("", plural, bad).is_empty(), "{plural} {bad}");
+                assert!(
+                    !validate_name(rule("", plural), bad).is_empty(),
+                    "{plural} {bad}"
+                );
             }
             assert_eq!(
-                validate_name("", plural, &"a".repeat(254)),
+                validate_name(rule("", plural), &"a".repeat(254)),
                 vec!["must be no more than 253 characters"]
             );
         }
@@ -826,15 +820,15 @@ mod tests {
 
     #[test]
     fn generate_name_allows_a_trailing_dash() {
-        assert!(validate_generate_name("apps", "statefulsets", "web-").is_empty());
-        assert!(validate_generate_name("", "services", "svc-").is_empty());
+        assert!(validate_generate_name(rule("apps", "statefulsets"), "web-").is_empty());
+        assert!(validate_generate_name(rule("", "services"), "svc-").is_empty());
         assert_eq!(
-            validate_generate_name("", "pods", "Web-"),
+            validate_generate_name(rule("", "pods"), "Web-"),
             vec![SUBDOMAIN_MSG]
         );
-        assert!(validate_generate_name("", "persistentvolumes", "x-").is_empty());
+        assert!(validate_generate_name(rule("", "persistentvolumes"), "x-").is_empty());
         // Multi-byte characters before the dash do not panic.
-        assert!(!validate_generate_name("", "pods", "é-").is_empty());
+        assert!(!validate_generate_name(rule("", "pods"), "é-").is_empty());
     }
 
     #[test]
@@ -916,7 +910,7 @@ mod tests {
             "labels": {"app": "web", "bad key": "ok", "k": "bad value"},
             "annotations": {"Example.com/Note": "fine"},
         });
-        let errs = validate_object_meta("apps", "statefulsets", true, &meta);
+        let errs = validate_object_meta(rule("apps", "statefulsets"), true, &meta);
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -929,17 +923,17 @@ mod tests {
         );
         let big = "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT);
         let meta = serde_json::json!({"name": "a", "annotations": {"k": big}});
-        let errs = validate_object_meta("", "persistentvolumes", false, &meta);
+        let errs = validate_object_meta(rule("", "persistentvolumes"), false, &meta);
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].kind, ErrorKind::TooLong);
         let meta = serde_json::json!({"name": "a", "namespace": "default"});
-        let errs = validate_object_meta("", "nodes", false, &meta);
+        let errs = validate_object_meta(rule("", "nodes"), false, &meta);
         assert_eq!(
             errs[0].to_string(),
             "metadata.namespace: Forbidden: not allowed on this type"
         );
         let meta = serde_json::json!({"generateName": "web-", "namespace": "default"});
-        let errs = validate_object_meta("", "pods", true, &meta);
+        let errs = validate_object_meta(rule("", "pods"), true, &meta);
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].kind, ErrorKind::Required);
     }
@@ -947,6 +941,7 @@ mod tests {
 
 #[cfg(test)]
 mod proptests {
+    use super::tests::rule;
     use super::*;
     use proptest::prelude::*;
 
@@ -954,8 +949,8 @@ mod proptests {
         #[test]
         fn name_validation_never_panics(s in ".{0,300}") {
             for plural in ["pods", "namespaces", "services", "persistentvolumes"] {
-                let _ = validate_name("", plural, &s);
-                let _ = validate_generate_name("", plural, &s);
+                let _ = validate_name(rule("", plural), &s);
+                let _ = validate_generate_name(rule("", plural), &s);
             }
             let _ = is_qualified_name(&s);
             let _ = is_valid_label_value(&s);
@@ -964,7 +959,7 @@ mod proptests {
 
         #[test]
         fn valid_subdomains_are_accepted(s in "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\\.[a-z0-9]{1,5}){0,3}") {
-            prop_assert!(validate_name("", "pods", &s).is_empty());
+            prop_assert!(validate_name(rule("", "pods"), &s).is_empty());
         }
     }
 }

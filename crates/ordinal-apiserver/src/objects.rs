@@ -144,8 +144,7 @@ fn field_causes(errors: Vec<names::FieldError>) -> Vec<Cause> {
 
 fn meta_errors(resource: &Resource, meta: &Map<String, Value>) -> Vec<names::FieldError> {
     names::validate_object_meta(
-        resource.group,
-        resource.plural,
+        resource.strategy.name_rule(),
         resource.namespaced,
         &Value::Object(meta.clone()),
     )
@@ -339,44 +338,11 @@ pub fn bump_generation(resource: &Resource, old: &Value, new: &mut Value) -> Api
     Ok(())
 }
 
-/// Rewrites that upstream applies on every write: a namespace is labelled
-/// with its own name, and a secret's `stringData` is folded into `data`.
+/// Rewrites that upstream applies on every write (a namespace is labelled
+/// with its own name, a secret's `stringData` is folded into `data`): the
+/// strategy's.
 pub fn normalize(resource: &Resource, object: &mut Value) {
-    if !resource.group.is_empty() {
-        return;
-    }
-    match resource.plural {
-        "namespaces" => {
-            let name = meta_str(object, "name").unwrap_or("").to_string();
-            let meta = &mut object["metadata"];
-            if !meta.get("labels").is_some_and(Value::is_object) {
-                meta["labels"] = json!({});
-            }
-            meta["labels"]["kubernetes.io/metadata.name"] = json!(name);
-        }
-        "secrets" => {
-            use base64::Engine;
-            if let Some(Value::Object(string_data)) =
-                object.as_object_mut().and_then(|m| m.remove("stringData"))
-            {
-                if !object.get("data").is_some_and(Value::is_object) {
-                    object["data"] = json!({});
-                }
-                for (k, v) in string_data {
-                    let text = v.as_str().unwrap_or_default();
-                    object["data"][k] =
-                        json!(base64::engine::general_purpose::STANDARD.encode(text));
-                }
-            }
-            if object
-                .get("type")
-                .is_none_or(|t| t.as_str().is_none_or(str::is_empty))
-            {
-                object["type"] = json!("Opaque");
-            }
-        }
-        _ => {}
-    }
+    resource.strategy.normalize(object);
 }
 
 /// Whether two versions of an object differ in anything but resourceVersion.

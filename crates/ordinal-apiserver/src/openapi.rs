@@ -53,9 +53,6 @@ use serde_json::{Map, Value, json};
 
 use crate::resources::{self, RESOURCES, Resource, Subresource};
 
-/// The `Content-Type` of the index and of each document.
-pub const CONTENT_TYPE: &str = "application/json";
-
 /// The Kubernetes version named in each document's `info`.
 const INFO_VERSION: &str = "v1.33.0";
 
@@ -525,11 +522,6 @@ impl Builder {
     }
 
     fn add_resource(&mut self, r: &Resource) {
-        let base = self.base();
-        let gv = format!("{}{}", group_camel(r.group), capitalize(r.version));
-        let scope = if r.namespaced { "Namespaced" } else { "" };
-        let gvk = (r.group, r.version, r.kind);
-        let has = |verb: &str| r.verbs.contains(&verb);
         let kind_content = {
             let s = self.kind_ref(r.group, r.version, r.kind);
             Self::json_content(&s)
@@ -538,7 +530,20 @@ impl Builder {
             let s = self.schema_ref(schema_name("", "v1", "Status"));
             Self::json_content(&s)
         };
+        let at = self.locations(r);
+        if r.verbs.contains(&"list") {
+            self.add_list(r, &at);
+        }
+        self.add_collection_writes(r, &at, &kind_content, &status_content);
+        self.add_item_operations(r, &at, &kind_content, &status_content);
+        for s in r.subresources {
+            self.add_subresource(r, s, &at.item, &at.item_params, &at.gv, at.scope);
+        }
+    }
 
+    /// Where a resource's operations live and the names they share.
+    fn locations(&self, r: &Resource) -> Locations {
+        let base = self.base();
         let namespace = path_param(
             "namespace",
             "object name and auth scope, such as for teams and projects",
@@ -554,52 +559,79 @@ impl Builder {
         };
         let item = format!("{collection}/{{name}}");
         let item_params = if r.namespaced {
-            vec![name.clone(), namespace.clone(), pretty()]
+            vec![name, namespace, pretty()]
         } else {
-            vec![name.clone(), pretty()]
+            vec![name, pretty()]
         };
+        Locations {
+            base,
+            gv: format!("{}{}", group_camel(r.group), capitalize(r.version)),
+            scope: if r.namespaced { "Namespaced" } else { "" },
+            collection,
+            collection_params,
+            item,
+            item_params,
+        }
+    }
 
-        if has("list") {
-            let list = {
-                let s = self.kind_ref(r.group, r.version, &r.list_kind());
-                json!({
-                    "application/json": { "schema": s },
-                    "application/json;stream=watch": { "schema": s },
-                })
-            };
-            let responses = Self::responses(&[("200", "OK")], &list);
+    /// `list` (and watch) of the collection, and across namespaces.
+    fn add_list(&mut self, r: &Resource, at: &Locations) {
+        let Locations {
+            base, gv, scope, ..
+        } = at;
+        let gvk = (r.group, r.version, r.kind);
+        let list = {
+            let s = self.kind_ref(r.group, r.version, &r.list_kind());
+            json!({
+                "application/json": { "schema": s },
+                "application/json;stream=watch": { "schema": s },
+            })
+        };
+        let responses = Self::responses(&[("200", "OK")], &list);
+        self.add(
+            &at.collection,
+            &at.collection_params,
+            Method::Get,
+            "list",
+            format!("list{gv}{scope}{}", r.kind),
+            format!("list or watch objects of kind {}", r.kind),
+            gvk,
+            list_params(),
+            None,
+            responses.clone(),
+        );
+        if r.namespaced {
             self.add(
-                &collection,
-                &collection_params,
+                &format!("{base}/{}", r.plural),
+                &[pretty()],
                 Method::Get,
                 "list",
-                format!("list{gv}{scope}{}", r.kind),
+                format!("list{gv}{}ForAllNamespaces", r.kind),
                 format!("list or watch objects of kind {}", r.kind),
                 gvk,
                 list_params(),
                 None,
-                responses.clone(),
+                responses,
             );
-            if r.namespaced {
-                self.add(
-                    &format!("{base}/{}", r.plural),
-                    &[pretty()],
-                    Method::Get,
-                    "list",
-                    format!("list{gv}{}ForAllNamespaces", r.kind),
-                    format!("list or watch objects of kind {}", r.kind),
-                    gvk,
-                    list_params(),
-                    None,
-                    responses,
-                );
-            }
         }
+    }
+
+    /// `create` and `deletecollection` on the collection.
+    fn add_collection_writes(
+        &mut self,
+        r: &Resource,
+        at: &Locations,
+        kind_content: &Value,
+        status_content: &Value,
+    ) {
+        let Locations { gv, scope, .. } = at;
+        let gvk = (r.group, r.version, r.kind);
+        let has = |verb: &str| r.verbs.contains(&verb);
         if has("create") {
-            let body = json!({ "content": { "*/*": { "schema": self.kind_ref(r.group, r.version, r.kind) } } });
+            let body = request_body(self.kind_ref(r.group, r.version, r.kind));
             self.add(
-                &collection,
-                &collection_params,
+                &at.collection,
+                &at.collection_params,
                 Method::Post,
                 "post",
                 format!("create{gv}{scope}{}", r.kind),
@@ -609,17 +641,17 @@ impl Builder {
                 Some(body),
                 Self::responses(
                     &[("200", "OK"), ("201", "Created"), ("202", "Accepted")],
-                    &kind_content,
+                    kind_content,
                 ),
             );
         }
         if has("deletecollection") {
             let mut params = delete_params();
             params.extend(list_params().into_iter().filter(|p| p["name"] != "watch"));
-            let body = json!({ "content": { "*/*": { "schema": self.schema_ref(schema_name("", "v1", "DeleteOptions")) } } });
+            let body = request_body(self.schema_ref(schema_name("", "v1", "DeleteOptions")));
             self.add(
-                &collection,
-                &collection_params,
+                &at.collection,
+                &at.collection_params,
                 Method::Delete,
                 "deletecollection",
                 format!("deleteCollection{gv}{scope}{}", r.kind),
@@ -627,13 +659,26 @@ impl Builder {
                 gvk,
                 params,
                 Some(body),
-                Self::responses(&[("200", "OK")], &status_content),
+                Self::responses(&[("200", "OK")], status_content),
             );
         }
+    }
+
+    /// `get`, `update`, `patch` and `delete` of one object.
+    fn add_item_operations(
+        &mut self,
+        r: &Resource,
+        at: &Locations,
+        kind_content: &Value,
+        status_content: &Value,
+    ) {
+        let Locations { gv, scope, .. } = at;
+        let gvk = (r.group, r.version, r.kind);
+        let has = |verb: &str| r.verbs.contains(&verb);
         if has("get") {
             self.add(
-                &item,
-                &item_params,
+                &at.item,
+                &at.item_params,
                 Method::Get,
                 "get",
                 format!("read{gv}{scope}{}", r.kind),
@@ -641,14 +686,14 @@ impl Builder {
                 gvk,
                 Vec::new(),
                 None,
-                Self::responses(&[("200", "OK")], &kind_content),
+                Self::responses(&[("200", "OK")], kind_content),
             );
         }
         if has("update") {
-            let body = json!({ "content": { "*/*": { "schema": self.kind_ref(r.group, r.version, r.kind) } } });
+            let body = request_body(self.kind_ref(r.group, r.version, r.kind));
             self.add(
-                &item,
-                &item_params,
+                &at.item,
+                &at.item_params,
                 Method::Put,
                 "put",
                 format!("replace{gv}{scope}{}", r.kind),
@@ -656,14 +701,14 @@ impl Builder {
                 gvk,
                 write_params(),
                 Some(body),
-                Self::responses(&[("200", "OK"), ("201", "Created")], &kind_content),
+                Self::responses(&[("200", "OK"), ("201", "Created")], kind_content),
             );
         }
         if has("patch") {
             let body = self.patch_body();
             self.add(
-                &item,
-                &item_params,
+                &at.item,
+                &at.item_params,
                 Method::Patch,
                 "patch",
                 format!("patch{gv}{scope}{}", r.kind),
@@ -671,14 +716,14 @@ impl Builder {
                 gvk,
                 patch_params(),
                 Some(body),
-                Self::responses(&[("200", "OK"), ("201", "Created")], &kind_content),
+                Self::responses(&[("200", "OK"), ("201", "Created")], kind_content),
             );
         }
         if has("delete") {
-            let body = json!({ "content": { "*/*": { "schema": self.schema_ref(schema_name("", "v1", "DeleteOptions")) } } });
+            let body = request_body(self.schema_ref(schema_name("", "v1", "DeleteOptions")));
             self.add(
-                &item,
-                &item_params,
+                &at.item,
+                &at.item_params,
                 Method::Delete,
                 "delete",
                 format!("delete{gv}{scope}{}", r.kind),
@@ -686,12 +731,8 @@ impl Builder {
                 gvk,
                 delete_params(),
                 Some(body),
-                Self::responses(&[("200", "OK"), ("202", "Accepted")], &status_content),
+                Self::responses(&[("200", "OK"), ("202", "Accepted")], status_content),
             );
-        }
-
-        for s in r.subresources {
-            self.add_subresource(r, s, &item, &item_params, &gv, scope);
         }
     }
 
@@ -753,7 +794,7 @@ impl Builder {
                         "post",
                         "create".to_string(),
                         write_params(),
-                        Some(json!({ "content": { "*/*": { "schema": schema } } })),
+                        Some(request_body(schema)),
                         Self::responses(
                             &[("200", "OK"), ("201", "Created"), ("202", "Accepted")],
                             &kind_content,
@@ -767,7 +808,7 @@ impl Builder {
                         "put",
                         "replace".to_string(),
                         write_params(),
-                        Some(json!({ "content": { "*/*": { "schema": schema } } })),
+                        Some(request_body(schema)),
                         Self::responses(&[("200", "OK"), ("201", "Created")], &kind_content),
                     )
                 }
@@ -843,6 +884,25 @@ fn build_document(group: &'static str, version: &'static str) -> Value {
         b.add_resource(r);
     }
     b.finish()
+}
+
+/// A `requestBody` of any media type with this schema.
+fn request_body(schema: Value) -> Value {
+    json!({ "content": { "*/*": { "schema": schema } } })
+}
+
+/// Where one resource's operations live, and the names their operation ids
+/// share.
+struct Locations {
+    base: String,
+    /// `CoreV1`, `AppsV1`.
+    gv: String,
+    /// `Namespaced` for namespaced resources.
+    scope: &'static str,
+    collection: String,
+    collection_params: Vec<Value>,
+    item: String,
+    item_params: Vec<Value>,
 }
 
 #[cfg(test)]

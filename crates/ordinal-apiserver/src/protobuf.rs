@@ -127,6 +127,7 @@ pub enum ProtobufError {
 impl ProtobufError {
     /// True when the body is well formed but names something this server
     /// cannot decode: answer 415 rather than 400.
+    #[cfg(test)]
     pub fn is_unsupported(&self) -> bool {
         matches!(
             self,

@@ -61,7 +61,10 @@ pub fn parse_path(path: &str) -> Option<ApiResult<Target>> {
     let rest: Vec<&str> = decoded.iter().map(String::as_str).collect();
 
     let (namespace, rest) = match rest.as_slice() {
-        ["namespaces", ns, resource, tail @ ..] if !NAMESPACE_SUBRESOURCES.contains(resource) => {
+        [segment, ns, resource, tail @ ..]
+            if *segment == crate::resources::NAMESPACES.plural
+                && !NAMESPACE_SUBRESOURCES.contains(resource) =>
+        {
             (Some(ns.to_string()), {
                 let mut v = vec![*resource];
                 v.extend_from_slice(tail);

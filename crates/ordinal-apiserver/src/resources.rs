@@ -2,8 +2,12 @@
 //! discovery documents describe it.
 //!
 //! Everything that depends on "which resources exist" — routing, discovery,
-//! OpenAPI, tables, storage keys — reads this table, so adding a resource is
-//! adding a row.
+//! OpenAPI, tables, storage keys — reads this table, and everything that
+//! depends on "which resource is this" asks the row's
+//! [`Strategy`](crate::registry::Strategy). Adding a resource is adding a
+//! row and its strategy's module under `registry/`.
+
+use crate::registry::{self, Strategy};
 
 /// Verbs of a fully featured collection resource.
 pub const ALL_VERBS: &[&str] = &[
@@ -46,7 +50,7 @@ const fn status(group: &'static str, version: &'static str, kind: &'static str) 
 }
 
 /// One served resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Resource {
     /// API group; `""` is the core ("legacy") group served under `/api`.
     pub group: &'static str,
@@ -62,7 +66,43 @@ pub struct Resource {
     pub subresources: &'static [Subresource],
     /// Whether `metadata.generation` is maintained (bumped on spec changes).
     pub generation: bool,
+    /// What is particular to this resource.
+    pub strategy: &'static dyn Strategy,
 }
+
+/// Rows are equal when they describe the same resource; the strategy
+/// follows from that.
+impl PartialEq for Resource {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.group,
+            self.version,
+            self.kind,
+            self.plural,
+            self.singular,
+            self.namespaced,
+            self.short_names,
+            self.categories,
+            self.verbs,
+            self.subresources,
+            self.generation,
+        ) == (
+            other.group,
+            other.version,
+            other.kind,
+            other.plural,
+            other.singular,
+            other.namespaced,
+            other.short_names,
+            other.categories,
+            other.verbs,
+            other.subresources,
+            other.generation,
+        )
+    }
+}
+
+impl Eq for Resource {}
 
 impl Resource {
     /// `v1` for the core group, `apps/v1` otherwise.
@@ -123,7 +163,8 @@ impl Resource {
 
 macro_rules! resource {
     ($group:expr, $version:expr, $kind:expr, $plural:expr, $singular:expr, $namespaced:expr,
-     short: [$($short:expr),*], cat: [$($cat:expr),*], verbs: $verbs:expr, sub: [$($sub:expr),*], generation: $gen:expr) => {
+     short: [$($short:expr),*], cat: [$($cat:expr),*], verbs: $verbs:expr, sub: [$($sub:expr),*], generation: $gen:expr,
+     strategy: $strategy:expr) => {
         Resource {
             group: $group,
             version: $version,
@@ -136,32 +177,26 @@ macro_rules! resource {
             verbs: $verbs,
             subresources: &[$($sub),*],
             generation: $gen,
+            strategy: &$strategy,
         }
     };
 }
 
-/// Every served resource, in discovery order.
-pub static RESOURCES: &[Resource] = &[
-    resource!("", "v1", "ConfigMap", "configmaps", "configmap", true,
-        short: ["cm"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
-    resource!("", "v1", "Endpoints", "endpoints", "endpoints", true,
-        short: ["ep"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
-    resource!("", "v1", "Event", "events", "event", true,
-        short: ["ev"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
-    resource!("", "v1", "Namespace", "namespaces", "namespace", false,
+/// Namespaces: `check_namespace_open` and the URL grammar name them.
+pub const NAMESPACES: Resource = resource!("", "v1", "Namespace", "namespaces", "namespace", false,
         short: ["ns"], cat: [], verbs: NAMESPACE_VERBS,
         sub: [status("", "v1", "Namespace"),
               Subresource { name: "finalize", group: "", version: "v1", kind: "Namespace", verbs: &["update"] }],
-        generation: false),
-    resource!("", "v1", "Node", "nodes", "node", false,
-        short: ["no"], cat: [], verbs: ALL_VERBS, sub: [status("", "v1", "Node")], generation: false),
-    resource!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", true,
-        short: ["pvc"], cat: [], verbs: ALL_VERBS, sub: [status("", "v1", "PersistentVolumeClaim")],
-        generation: false),
-    resource!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", false,
-        short: ["pv"], cat: [], verbs: ALL_VERBS, sub: [status("", "v1", "PersistentVolume")],
-        generation: false),
-    resource!("", "v1", "Pod", "pods", "pod", true,
+        generation: false,
+        strategy: registry::core::namespace::NamespaceStrategy);
+
+/// Nodes, where the kubelet endpoints are found.
+pub const NODES: Resource = resource!("", "v1", "Node", "nodes", "node", false,
+        short: ["no"], cat: [], verbs: ALL_VERBS, sub: [status("", "v1", "Node")], generation: false,
+        strategy: registry::core::node::NodeStrategy);
+
+/// Pods, whose `log` and `exec` subresources stream.
+pub const PODS: Resource = resource!("", "v1", "Pod", "pods", "pod", true,
         short: ["po"], cat: ["all"], verbs: ALL_VERBS,
         sub: [
             Subresource { name: "binding", group: "", version: "v1", kind: "Binding", verbs: &["create"] },
@@ -170,48 +205,94 @@ pub static RESOURCES: &[Resource] = &[
             Subresource { name: "log", group: "", version: "v1", kind: "Pod", verbs: &["get"] },
             status("", "v1", "Pod")
         ],
-        generation: true),
-    resource!("", "v1", "Secret", "secrets", "secret", true,
-        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
-    resource!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true,
-        short: ["sa"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
-    resource!("", "v1", "Service", "services", "service", true,
+        generation: true,
+        strategy: registry::core::pod::PodStrategy);
+
+/// Services, whose addresses the allocator hands out.
+pub const SERVICES: Resource = resource!("", "v1", "Service", "services", "service", true,
         short: ["svc"], cat: ["all"], verbs: ALL_VERBS, sub: [status("", "v1", "Service")],
-        generation: false),
+        generation: false,
+        strategy: registry::core::service::ServiceStrategy);
+
+/// StorageClasses, which claims admission reads.
+pub const STORAGE_CLASSES: Resource = resource!("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", false,
+        short: ["sc"], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::storage::storage_class::StorageClassStrategy);
+
+/// RuntimeClasses, which pod admission reads.
+pub const RUNTIME_CLASSES: Resource = resource!("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", false,
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::node::runtime_class::RuntimeClassStrategy);
+
+/// Every served resource, in discovery order.
+pub static RESOURCES: &[Resource] = &[
+    resource!("", "v1", "ConfigMap", "configmaps", "configmap", true,
+        short: ["cm"], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::core::config_map::ConfigMapStrategy),
+    resource!("", "v1", "Endpoints", "endpoints", "endpoints", true,
+        short: ["ep"], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::core::endpoints::EndpointsStrategy),
+    resource!("", "v1", "Event", "events", "event", true,
+        short: ["ev"], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::core::event::EventStrategy),
+    NAMESPACES,
+    NODES,
+    resource!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", true,
+        short: ["pvc"], cat: [], verbs: ALL_VERBS, sub: [status("", "v1", "PersistentVolumeClaim")],
+        generation: false,
+        strategy: registry::core::persistent_volume_claim::PersistentVolumeClaimStrategy),
+    resource!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", false,
+        short: ["pv"], cat: [], verbs: ALL_VERBS, sub: [status("", "v1", "PersistentVolume")],
+        generation: false,
+        strategy: registry::core::persistent_volume::PersistentVolumeStrategy),
+    PODS,
+    resource!("", "v1", "Secret", "secrets", "secret", true,
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::core::secret::SecretStrategy),
+    resource!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true,
+        short: ["sa"], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::core::service_account::ServiceAccountStrategy),
+    SERVICES,
     resource!("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", true,
-        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::apps::controller_revision::ControllerRevisionStrategy),
     resource!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", true,
         short: ["sts"], cat: ["all"], verbs: ALL_VERBS,
         sub: [
             Subresource { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: &["get", "patch", "update"] },
             status("apps", "v1", "StatefulSet")
         ],
-        generation: true),
+        generation: true,
+        strategy: registry::apps::stateful_set::StatefulSetStrategy),
     resource!("coordination.k8s.io", "v1", "Lease", "leases", "lease", true,
-        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::coordination::lease::LeaseStrategy),
     resource!("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", true,
-        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::discovery::endpoint_slice::EndpointSliceStrategy),
     resource!("events.k8s.io", "v1", "Event", "events", "event", true,
-        short: ["ev"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
-    resource!("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", false,
-        short: ["sc"], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
-    resource!("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", false,
-        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false),
+        short: ["ev"], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::events::event::EventStrategy),
+    STORAGE_CLASSES,
+    RUNTIME_CLASSES,
 ];
 
 /// autoscaling/v1 `Scale`, the body of `statefulsets/scale`. Not served on
 /// its own (so not in [`RESOURCES`]); it names the kind in errors and picks
 /// the Scale table printer.
 pub static SCALE: Resource = resource!("autoscaling", "v1", "Scale", "scale", "scale", true,
-    short: [], cat: [], verbs: &[], sub: [], generation: false);
+    short: [], cat: [], verbs: &[], sub: [], generation: false,
+        strategy: registry::autoscaling::scale::ScaleStrategy);
 
 /// core/v1 `Binding`, the body of `pods/binding`.
 pub static BINDING: Resource = resource!("", "v1", "Binding", "pods/binding", "binding", true,
-    short: [], cat: [], verbs: &[], sub: [], generation: false);
+    short: [], cat: [], verbs: &[], sub: [], generation: false,
+        strategy: registry::Plain);
 
 /// policy/v1 `Eviction`, the body of `pods/eviction`.
 pub static EVICTION: Resource = resource!("policy", "v1", "Eviction", "pods/eviction", "eviction", true,
-    short: [], cat: [], verbs: &[], sub: [], generation: false);
+    short: [], cat: [], verbs: &[], sub: [], generation: false,
+        strategy: registry::Plain);
 
 /// The API groups other than core, in the order discovery lists them
 /// (upstream's group priorities).
@@ -229,6 +310,13 @@ pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static Resou
     RESOURCES
         .iter()
         .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// Finds a resource by group and URL segment (any served version).
+pub fn by_plural(group: &str, plural: &str) -> Option<&'static Resource> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.plural == plural)
 }
 
 /// Finds a resource by group and kind (any served version).

@@ -18,7 +18,6 @@ use ordinal_store::{Object, StoreError};
 use serde_json::{Value, json};
 
 use crate::admission;
-use crate::allocate;
 use crate::decode;
 use crate::deletion;
 use crate::fields;
@@ -401,7 +400,7 @@ fn check_namespace_open(
     namespace: &str,
     name: &str,
 ) -> ApiResult<()> {
-    let namespaces = resources::lookup("", "v1", "namespaces").expect("namespaces are served");
+    let namespaces = &resources::NAMESPACES;
     let Some(ns) = state.store.get(&namespaces.key(None, namespace)) else {
         return Err(ApiError::not_found(namespaces, namespace));
     };
@@ -421,20 +420,11 @@ fn check_namespace_open(
     Ok(())
 }
 
-/// Create-time state the API server itself owns: a new pod is Pending; a
-/// new namespace is Active and carries the `kubernetes` finalizer.
+/// Create-time state the API server itself owns (a new pod is Pending; a
+/// new namespace is Active and carries the `kubernetes` finalizer): the
+/// strategy's.
 pub(crate) fn apply_create_defaults(resource: &Resource, object: &mut Value) {
-    if resource.group.is_empty() && resource.plural == "pods" {
-        // A new pod is Pending until a node reports on it.
-        object["status"] = json!({"phase": "Pending"});
-    }
-    if resource.group.is_empty() && resource.plural == "namespaces" {
-        if !object.get("spec").is_some_and(Value::is_object) {
-            object["spec"] = json!({});
-        }
-        object["spec"]["finalizers"] = json!(["kubernetes"]);
-        object["status"] = json!({"phase": "Active"});
-    }
+    resource.strategy.prepare_for_create(object);
 }
 
 async fn create(
@@ -475,7 +465,7 @@ async fn insert_object(
     admission::create(&state.store, resource, &name, &mut object)?;
     let dry = dry_run(query)?;
     // Held until the store has the object (or refused it).
-    let _reserved = match allocate::is_service(resource) {
+    let _reserved = match resource.strategy.allocates_service_addresses() {
         true => state
             .allocator
             .create(&state.store, &name, &mut object, dry)?,
@@ -704,12 +694,13 @@ pub(crate) async fn update_object(
         objects::normalize(resource, &mut new);
         deletion::check_update(resource, target.subresource.as_deref(), &old, &mut new)?;
         admission::update(&state.store, resource, &name, &old, &mut new, scope)?;
-        let _reserved = match scope == Scope::Main && allocate::is_service(resource) {
-            true => state
-                .allocator
-                .update(&state.store, &key, &name, &old, &mut new, dry)?,
-            false => None,
-        };
+        let _reserved =
+            match scope == Scope::Main && resource.strategy.allocates_service_addresses() {
+                true => state
+                    .allocator
+                    .update(&state.store, &key, &name, &old, &mut new, dry)?,
+                false => None,
+            };
         objects::bump_generation(resource, &old, &mut new)?;
         if let Ownership::Update(manager) = ownership {
             new = fields::track_update(target, Some(&old), new, manager);

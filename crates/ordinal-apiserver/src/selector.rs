@@ -16,6 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 use crate::names::{
     BadValue, FieldError, aggregate_message, go_quote, is_qualified_name, is_valid_label_value,
 };
+use crate::resources::Resource;
 
 /// A malformed selector or an unsupported field label. The message is
 /// upstream's; the server answers 400 BadRequest with it.
@@ -56,23 +57,6 @@ pub enum Operator {
     GreaterThan,
     /// `<` (`lt`)
     LessThan,
-}
-
-impl Operator {
-    /// Upstream's operator string (`selection.Operator`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operator::Equals => "=",
-            Operator::DoubleEquals => "==",
-            Operator::NotEquals => "!=",
-            Operator::In => "in",
-            Operator::NotIn => "notin",
-            Operator::Exists => "exists",
-            Operator::DoesNotExist => "!",
-            Operator::GreaterThan => "gt",
-            Operator::LessThan => "lt",
-        }
-    }
 }
 
 /// One requirement of a label selector: a key, an operator and values
@@ -246,12 +230,8 @@ pub struct LabelSelector {
 }
 
 impl LabelSelector {
-    /// The selector that matches everything.
-    pub fn everything() -> Self {
-        LabelSelector::default()
-    }
-
     /// The selector that matches nothing (a nil metav1 selector).
+    #[cfg(test)]
     pub fn nothing() -> Self {
         LabelSelector {
             requirements: Vec::new(),
@@ -306,6 +286,7 @@ impl LabelSelector {
 
     /// Like [`Self::from_label_selector`], with `None` (a nil selector)
     /// matching nothing, as upstream.
+    #[cfg(test)]
     pub fn from_optional(sel: Option<&metav1::LabelSelector>) -> Result<Self, SelectorError> {
         match sel {
             None => Ok(Self::nothing()),
@@ -324,11 +305,13 @@ impl LabelSelector {
     }
 
     /// The requirements, sorted by key.
+    #[cfg(test)]
     pub fn requirements(&self) -> &[Requirement] {
         &self.requirements
     }
 
     /// The value a selector requires for `key`, if it pins exactly one.
+    #[cfg(test)]
     pub fn requires_exact_match(&self, key: &str) -> Option<&str> {
         let r = self.requirements.iter().find(|r| r.key == key)?;
         match (r.operator, r.values.as_slice()) {
@@ -831,11 +814,6 @@ pub fn escape_field_value(s: &str) -> String {
 }
 
 impl FieldSelector {
-    /// The selector that matches everything.
-    pub fn everything() -> Self {
-        FieldSelector::default()
-    }
-
     /// Parses a `fieldSelector` query parameter as upstream's
     /// `fields.ParseSelector` (terms are checked in sorted order, as
     /// upstream does, which decides which bad term an error names).
@@ -861,17 +839,6 @@ impl FieldSelector {
         Ok(FieldSelector { terms })
     }
 
-    /// A selector of one `field=value` term.
-    pub fn one_term_equal(field: &str, value: &str) -> Self {
-        FieldSelector {
-            terms: vec![FieldRequirement {
-                field: field.to_string(),
-                op: FieldOp::Equals,
-                value: value.to_string(),
-            }],
-        }
-    }
-
     /// Whether an object with these selectable fields matches. A field the
     /// object lacks compares as the empty string, as upstream.
     pub fn matches(&self, fields: &[(&'static str, String)]) -> bool {
@@ -879,16 +846,19 @@ impl FieldSelector {
     }
 
     /// The terms, so the server can check each field is supported.
+    #[cfg(test)]
     pub fn requirements(&self) -> &[FieldRequirement] {
         &self.terms
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
     }
 
     /// The value an `=` term pins for `field` (upstream's
     /// `RequiresExactMatch`), e.g. the name of `kubectl get -w pod/x`.
+    #[cfg(test)]
     pub fn requires_exact_match(&self, field: &str) -> Option<&str> {
         self.terms
             .iter()
@@ -900,10 +870,10 @@ impl FieldSelector {
     /// aliases (`spec.host` → `spec.nodeName` for pods), as upstream's
     /// list handler does before listing; an unsupported label is the
     /// 400 BadRequest error upstream returns.
-    pub fn convert_for(&self, group: &str, plural: &str) -> Result<FieldSelector, SelectorError> {
+    pub fn convert_for(&self, resource: &Resource) -> Result<FieldSelector, SelectorError> {
         let mut terms = Vec::with_capacity(self.terms.len());
         for t in &self.terms {
-            let field = convert_field_label(group, plural, &t.field)?;
+            let field = convert_field_label(resource, &t.field)?;
             terms.push(FieldRequirement {
                 field: field.to_string(),
                 op: t.op,
@@ -933,58 +903,10 @@ impl fmt::Display for FieldSelector {
 // ---------------------------------------------------------------------------
 // Supported field labels and their values
 
-const POD_FIELDS: &[&str] = &[
-    "metadata.name",
-    "metadata.namespace",
-    "spec.nodeName",
-    "spec.restartPolicy",
-    "spec.schedulerName",
-    "spec.serviceAccountName",
-    "spec.hostNetwork",
-    "status.phase",
-    "status.podIP",
-    "status.podIPs",
-    "status.nominatedNodeName",
-];
-const NODE_FIELDS: &[&str] = &["metadata.name", "spec.unschedulable"];
-const EVENT_FIELDS: &[&str] = &[
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "involvedObject.apiVersion",
-    "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",
-    "reason",
-    "reportingComponent",
-    "source",
-    "type",
-    "metadata.namespace",
-    "metadata.name",
-];
-const NAMESPACE_FIELDS: &[&str] = &["status.phase", "metadata.name"];
-const SECRET_FIELDS: &[&str] = &["type", "metadata.namespace", "metadata.name"];
-const SERVICE_FIELDS: &[&str] = &[
-    "metadata.namespace",
-    "metadata.name",
-    "spec.clusterIP",
-    "spec.type",
-];
-const DEFAULT_FIELDS: &[&str] = &["metadata.name", "metadata.namespace"];
+/// Selectable fields of one object: label and value.
+pub type Fields = Vec<(&'static str, String)>;
 
-/// The field labels a resource registers a conversion for, or `None` when
-/// upstream uses the default `metadata.name`/`metadata.namespace` set.
-fn registered_fields(group: &str, plural: &str) -> Option<&'static [&'static str]> {
-    match (group, plural) {
-        ("", "pods") => Some(POD_FIELDS),
-        ("", "nodes") => Some(NODE_FIELDS),
-        ("", "events") | ("events.k8s.io", "events") => Some(EVENT_FIELDS),
-        ("", "namespaces") => Some(NAMESPACE_FIELDS),
-        ("", "secrets") => Some(SECRET_FIELDS),
-        ("", "services") => Some(SERVICE_FIELDS),
-        _ => None,
-    }
-}
+const DEFAULT_FIELDS: &[&str] = &["metadata.name", "metadata.namespace"];
 
 /// Checks a field label for a resource and returns its canonical name
 /// (`spec.host` is an old alias of a pod's `spec.nodeName`). The error is
@@ -992,17 +914,16 @@ fn registered_fields(group: &str, plural: &str) -> Option<&'static [&'static str
 /// conversion, `"X" is not a known field selector: only "metadata.name",
 /// "metadata.namespace"` for the others.
 pub fn convert_field_label(
-    group: &str,
-    plural: &str,
+    resource: &Resource,
     field: &str,
 ) -> Result<&'static str, SelectorError> {
-    match registered_fields(group, plural) {
+    match resource.strategy.field_labels() {
         Some(list) => {
             if let Some(f) = list.iter().find(|f| **f == field) {
                 return Ok(f);
             }
-            if (group, plural, field) == ("", "pods", "spec.host") {
-                return Ok("spec.nodeName");
+            if let Some(f) = resource.strategy.field_label_alias(field) {
+                return Ok(f);
             }
             Err(SelectorError::UnsupportedField(format!(
                 "field label not supported: {field}"
@@ -1023,11 +944,13 @@ pub fn convert_field_label(
 
 /// Whether a field label is supported for a resource; upstream answers 400
 /// BadRequest otherwise (see [`convert_field_label`] for the message).
-pub fn is_supported_field(group: &str, plural: &str, field: &str) -> bool {
-    convert_field_label(group, plural, field).is_ok()
+#[cfg(test)]
+pub fn is_supported_field(resource: &Resource, field: &str) -> bool {
+    convert_field_label(resource, field).is_ok()
 }
 
-fn str_at<'a>(v: &'a serde_json::Value, path: &[&str]) -> &'a str {
+/// The string at `path` in `v`; `""` when absent or not a string.
+pub(crate) fn str_at<'a>(v: &'a serde_json::Value, path: &[&str]) -> &'a str {
     let mut cur = v;
     for p in path {
         match cur.get(p) {
@@ -1038,7 +961,8 @@ fn str_at<'a>(v: &'a serde_json::Value, path: &[&str]) -> &'a str {
     cur.as_str().unwrap_or("")
 }
 
-fn bool_at(v: &serde_json::Value, path: &[&str]) -> bool {
+/// The boolean at `path` in `v`; `false` when absent or not a boolean.
+pub(crate) fn bool_at(v: &serde_json::Value, path: &[&str]) -> bool {
     let mut cur = v;
     for p in path {
         match cur.get(p) {
@@ -1049,92 +973,21 @@ fn bool_at(v: &serde_json::Value, path: &[&str]) -> bool {
     cur.as_bool().unwrap_or(false)
 }
 
-fn is_namespaced(group: &str, plural: &str) -> bool {
-    match crate::resources::RESOURCES
-        .iter()
-        .find(|r| r.group == group && r.plural == plural)
-    {
-        Some(r) => r.namespaced,
-        None => true,
-    }
-}
-
 /// The selectable fields of an object of a resource, extracted once when
 /// it is stored, as upstream's per-registry `ToSelectableFields`.
-pub fn selectable_fields(
-    group: &str,
-    plural: &str,
-    object: &serde_json::Value,
-) -> Vec<(&'static str, String)> {
+pub fn selectable_fields(resource: &Resource, object: &serde_json::Value) -> Fields {
+    let mut out = meta_fields(object, resource.namespaced);
+    resource.strategy.selectable_fields(object, &mut out);
+    out
+}
+
+/// The fields every object has: `metadata.name`, and `metadata.namespace`
+/// when it is namespaced.
+pub fn meta_fields(object: &serde_json::Value, namespaced: bool) -> Fields {
     let s = |path: &[&str]| str_at(object, path).to_string();
-    let mut out: Vec<(&'static str, String)> = vec![("metadata.name", s(&["metadata", "name"]))];
-    if is_namespaced(group, plural) {
+    let mut out: Fields = vec![("metadata.name", s(&["metadata", "name"]))];
+    if namespaced {
         out.push(("metadata.namespace", s(&["metadata", "namespace"])));
-    }
-    match (group, plural) {
-        ("", "pods") => {
-            out.push(("spec.nodeName", s(&["spec", "nodeName"])));
-            out.push(("spec.restartPolicy", s(&["spec", "restartPolicy"])));
-            out.push(("spec.schedulerName", s(&["spec", "schedulerName"])));
-            out.push((
-                "spec.serviceAccountName",
-                s(&["spec", "serviceAccountName"]),
-            ));
-            out.push((
-                "spec.hostNetwork",
-                bool_at(object, &["spec", "hostNetwork"]).to_string(),
-            ));
-            out.push(("status.phase", s(&["status", "phase"])));
-            let pod_ip = object
-                .pointer("/status/podIPs/0/ip")
-                .and_then(|v| v.as_str())
-                .unwrap_or_else(|| str_at(object, &["status", "podIP"]));
-            out.push(("status.podIP", pod_ip.to_string()));
-            out.push((
-                "status.nominatedNodeName",
-                s(&["status", "nominatedNodeName"]),
-            ));
-        }
-        ("", "events") | ("events.k8s.io", "events") => {
-            // The two Event APIs expose the same field labels; events.k8s.io
-            // names the underlying fields differently.
-            let (object, reporting_field, source_field) = if group.is_empty() {
-                ("involvedObject", "reportingComponent", "source")
-            } else {
-                ("regarding", "reportingController", "deprecatedSource")
-            };
-            for (label, key) in [
-                ("involvedObject.kind", "kind"),
-                ("involvedObject.namespace", "namespace"),
-                ("involvedObject.name", "name"),
-                ("involvedObject.uid", "uid"),
-                ("involvedObject.apiVersion", "apiVersion"),
-                ("involvedObject.resourceVersion", "resourceVersion"),
-                ("involvedObject.fieldPath", "fieldPath"),
-            ] {
-                out.push((label, s(&[object, key])));
-            }
-            out.push(("reason", s(&["reason"])));
-            let reporting = s(&[reporting_field]);
-            let mut source = s(&[source_field, "component"]);
-            if source.is_empty() {
-                source = reporting.clone();
-            }
-            out.push(("reportingComponent", reporting));
-            out.push(("source", source));
-            out.push(("type", s(&["type"])));
-        }
-        ("", "secrets") => out.push(("type", s(&["type"]))),
-        ("", "namespaces") => out.push(("status.phase", s(&["status", "phase"]))),
-        ("", "nodes") => out.push((
-            "spec.unschedulable",
-            bool_at(object, &["spec", "unschedulable"]).to_string(),
-        )),
-        ("", "services") => {
-            out.push(("spec.clusterIP", s(&["spec", "clusterIP"])));
-            out.push(("spec.type", s(&["spec", "type"])));
-        }
-        _ => {}
     }
     out
 }
@@ -1153,6 +1006,11 @@ pub fn labels_of(object: &serde_json::Value) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The served resource `group`/`plural`.
+    pub(super) fn res(group: &str, plural: &str) -> &'static Resource {
+        crate::resources::by_plural(group, plural).expect("served")
+    }
 
     fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -1365,29 +1223,28 @@ mod tests {
 
     #[test]
     fn field_labels_per_resource() {
-        assert!(is_supported_field("", "pods", "spec.nodeName"));
-        assert!(is_supported_field("", "events", "involvedObject.uid"));
+        assert!(is_supported_field(res("", "pods"), "spec.nodeName"));
+        assert!(is_supported_field(res("", "events"), "involvedObject.uid"));
         assert!(is_supported_field(
-            "apps",
-            "statefulsets",
+            res("apps", "statefulsets"),
             "metadata.namespace"
         ));
-        assert!(!is_supported_field("", "nodes", "metadata.namespace"));
+        assert!(!is_supported_field(res("", "nodes"), "metadata.namespace"));
         assert_eq!(
-            convert_field_label("", "pods", "spec.foo")
+            convert_field_label(res("", "pods"), "spec.foo")
                 .unwrap_err()
                 .to_string(),
             "field label not supported: spec.foo"
         );
         assert_eq!(
-            convert_field_label("", "configmaps", "data.x")
+            convert_field_label(res("", "configmaps"), "data.x")
                 .unwrap_err()
                 .to_string(),
             "\"data.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
         );
         let fs = FieldSelector::parse("spec.host=n1")
             .unwrap()
-            .convert_for("", "pods")
+            .convert_for(res("", "pods"))
             .unwrap();
         assert_eq!(fs.requirements()[0].field, "spec.nodeName");
     }
@@ -1399,7 +1256,7 @@ mod tests {
             "spec": {"nodeName": "n1", "restartPolicy": "Always"},
             "status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.5"}]}
         });
-        let f = selectable_fields("", "pods", &pod);
+        let f = selectable_fields(res("", "pods"), &pod);
         let fs =
             FieldSelector::parse("spec.nodeName=n1,status.podIP=10.0.0.5,spec.hostNetwork=false")
                 .unwrap();
@@ -1411,13 +1268,13 @@ mod tests {
             "reportingComponent": "kubelet",
             "type": "Normal"
         });
-        let f = selectable_fields("", "events", &ev);
+        let f = selectable_fields(res("", "events"), &ev);
         let fs =
             FieldSelector::parse("involvedObject.uid=u1,involvedObject.name=web-0,source=kubelet")
                 .unwrap();
         assert!(fs.matches(&f));
         let node = serde_json::json!({"metadata": {"name": "n"}, "spec": {"unschedulable": true}});
-        let f = selectable_fields("", "nodes", &node);
+        let f = selectable_fields(res("", "nodes"), &node);
         assert!(!f.iter().any(|(k, _)| *k == "metadata.namespace"));
         assert!(
             FieldSelector::parse("spec.unschedulable=true")
@@ -1429,6 +1286,7 @@ mod tests {
 
 #[cfg(test)]
 mod proptests {
+    use super::tests::res;
     use super::*;
     use proptest::prelude::*;
 
@@ -1450,7 +1308,7 @@ mod proptests {
         #[test]
         fn field_parser_never_panics(s in ".{0,64}") {
             if let Ok(fs) = FieldSelector::parse(&s) {
-                let _ = fs.convert_for("", "pods");
+                let _ = fs.convert_for(res("", "pods"));
                 let _ = fs.matches(&[("metadata.name", "x".to_string())]);
             }
         }

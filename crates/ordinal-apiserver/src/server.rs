@@ -126,9 +126,13 @@ fn attrs(key: &str, object: &serde_json::Value) -> Attrs {
         Some(g) => g,
     };
     let plural = parts.next().unwrap_or("");
+    let fields = match resources::by_plural(group, plural) {
+        Some(resource) => selector::selectable_fields(resource, object),
+        None => selector::meta_fields(object, true),
+    };
     Attrs {
         labels: selector::labels_of(object),
-        fields: selector::selectable_fields(group, plural, object),
+        fields,
     }
 }
 
@@ -191,7 +195,7 @@ async fn kubernetes_service(
     allocator: &Arc<Allocator>,
     port: u16,
 ) -> Result<(), ordinal_store::StoreError> {
-    let services = resources::lookup("", "v1", "services").expect("served");
+    let services = &resources::SERVICES;
     let key = services.key(Some("default"), "kubernetes");
     if let Some(current) = store.get(&key) {
         let Ok(mut object) = serde_json::from_slice::<serde_json::Value>(&current.bytes) else {
@@ -744,7 +748,7 @@ async fn resource_request(State(state): State<Arc<AppState>>, request: Request<B
         Some(Err(e)) => return e.into_response(),
         None => return ApiError::no_route().into_response(),
     };
-    if target.resource.plural == "pods" && target.name.is_some() {
+    if target.resource == &resources::PODS && target.name.is_some() {
         match target.subresource.as_deref() {
             Some("log") => return crate::pod_streams::log(&state, &target, parts).await,
             Some("exec") => return crate::pod_streams::exec(&state, &target, parts).await,

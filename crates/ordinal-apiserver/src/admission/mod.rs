@@ -20,6 +20,25 @@ use crate::validation;
 
 pub mod runtime_class;
 
+/// The admission plugins that act on some resources only; each resource's
+/// strategy lists the ones that act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plugin {
+    /// RuntimeClass: a new pod's class must exist; its overhead and
+    /// scheduling are set on the pod, then checked.
+    RuntimeClass,
+    /// DefaultStorageClass: a new claim without a class gets the default.
+    DefaultStorageClass,
+    /// StorageObjectInUseProtection: a new object gets this finalizer.
+    StorageProtection(&'static str),
+    /// PersistentVolumeClaimResize.
+    ClaimResize,
+}
+
+fn admits(resource: &Resource, plugin: Plugin) -> bool {
+    resource.strategy.admission().contains(&plugin)
+}
+
 /// Defaults a new object and validates it: 422 Invalid with every field
 /// cause when it is not valid.
 pub fn create(store: &Store, resource: &Resource, name: &str, object: &mut Value) -> ApiResult<()> {
@@ -54,13 +73,13 @@ fn pod_runtime_class(
     name: &str,
     pod: &Value,
 ) -> ApiResult<Option<Option<Value>>> {
-    if !(resource.group.is_empty() && resource.plural == "pods") {
+    if !admits(resource, Plugin::RuntimeClass) {
         return Ok(None);
     }
     let Some(class_name) = runtime_class::class_name(pod) else {
         return Ok(Some(None));
     };
-    let classes = resources::lookup("node.k8s.io", "v1", "runtimeclasses").expect("served");
+    let classes = &resources::RUNTIME_CLASSES;
     let Some(stored) = store.get(&classes.key(None, class_name)) else {
         let e = runtime_class::Rejection::NotFound(class_name.to_string());
         return Err(ApiError::forbidden(resource, name, &e.to_string()));
@@ -97,11 +116,14 @@ pub fn update(
 
 /// The finalizer StorageObjectInUseProtection gives a new object.
 fn protection_finalizer(resource: &Resource) -> Option<&'static str> {
-    match (resource.group, resource.plural) {
-        ("", "persistentvolumeclaims") => Some("kubernetes.io/pvc-protection"),
-        ("", "persistentvolumes") => Some("kubernetes.io/pv-protection"),
-        _ => None,
-    }
+    resource
+        .strategy
+        .admission()
+        .iter()
+        .find_map(|plugin| match plugin {
+            Plugin::StorageProtection(finalizer) => Some(*finalizer),
+            _ => None,
+        })
 }
 
 /// StorageObjectInUseProtection: adds the protection finalizer to a new
@@ -144,7 +166,7 @@ fn check_claim_resize(
     old: &Value,
     new: &Value,
 ) -> ApiResult<()> {
-    if !(resource.group.is_empty() && resource.plural == "persistentvolumeclaims") {
+    if !admits(resource, Plugin::ClaimResize) {
         return Ok(());
     }
     let size = |v: &Value| {
@@ -165,8 +187,8 @@ fn check_claim_resize(
     let class = claim_class(new);
     let expandable = !class.is_empty()
         && class == claim_class(old)
-        && resources::lookup("storage.k8s.io", "v1", "storageclasses")
-            .and_then(|classes| store.get(&classes.key(None, class)))
+        && store
+            .get(&resources::STORAGE_CLASSES.key(None, class))
             .and_then(|o| serde_json::from_slice::<Value>(&o.bytes).ok())
             .and_then(|c| c.get("allowVolumeExpansion").and_then(Value::as_bool))
             .unwrap_or(false);
@@ -194,10 +216,10 @@ fn reject(resource: &Resource, name: &str, errs: Vec<crate::names::FieldError>) 
 
 /// The class new claims default to; only looked up for claims.
 fn default_storage_class(store: &Store, resource: &Resource) -> Option<String> {
-    if !(resource.group.is_empty() && resource.plural == "persistentvolumeclaims") {
+    if !admits(resource, Plugin::DefaultStorageClass) {
         return None;
     }
-    let classes = resources::lookup("storage.k8s.io", "v1", "storageclasses")?;
+    let classes = &resources::STORAGE_CLASSES;
     let snapshot = store.snapshot();
     let values: Vec<Value> = snapshot
         .range(&classes.key_prefix(), None)

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::Context;
 use crate::lenient::{default_ptr, default_str, empty_str, ensure_obj, objs_mut};
 
-pub(super) fn stateful_set(object: &mut Value, ctx: &Context) {
+pub(crate) fn stateful_set(object: &mut Value, ctx: &Context) {
     let Some(root) = object.as_object_mut() else {
         return;
     };

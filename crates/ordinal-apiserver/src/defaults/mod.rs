@@ -15,11 +15,11 @@
 //! Defaulting is idempotent and never panics; a field of the wrong JSON type
 //! is left as it is for validation to report.
 
-mod apps;
+pub(crate) mod apps;
 mod image;
-mod pod;
-mod service;
-mod storage;
+pub(crate) mod pod;
+pub(crate) mod service;
+pub(crate) mod storage;
 
 use serde_json::Value;
 
@@ -59,35 +59,13 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Fills in upstream's defaults for a write of `object` as `resource`.
+/// Fills in upstream's defaults for a write of `object` as `resource` (its
+/// strategy's).
 pub fn apply(resource: &Resource, object: &mut Value, ctx: &Context) {
     if !object.is_object() {
         return;
     }
-    match (resource.group, resource.plural) {
-        ("", "pods") => pod::pod(object, ctx),
-        ("", "services") => service::service(object, ctx),
-        ("", "endpoints") => service::endpoints(object),
-        ("", "persistentvolumeclaims") => storage::claim(object, ctx),
-        ("", "persistentvolumes") => storage::volume(object, ctx),
-        ("", "nodes") => node(object),
-        ("apps", "statefulsets") => apps::stateful_set(object, ctx),
-        ("discovery.k8s.io", "endpointslices") => service::endpoint_slice(object),
-        ("storage.k8s.io", "storageclasses") => storage::storage_class(object),
-        _ => {}
-    }
-}
-
-/// A node's allocatable resources default to its capacity.
-fn node(object: &mut Value) {
-    let Some(status) = object.get_mut("status").and_then(Value::as_object_mut) else {
-        return;
-    };
-    if crate::lenient::absent(status, "allocatable")
-        && let Some(capacity) = status.get("capacity").filter(|c| c.is_object()).cloned()
-    {
-        status.insert("allocatable".into(), capacity);
-    }
+    resource.strategy.default(object, ctx);
 }
 
 const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";

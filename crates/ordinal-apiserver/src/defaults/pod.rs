@@ -52,7 +52,7 @@ const VOLUME_SOURCES: &[&str] = &[
 
 /// A Pod: pod-only defaults, the spec's, then on create the admission
 /// plugins and the initial status.
-pub(super) fn pod(object: &mut Value, ctx: &Context) {
+pub(crate) fn pod(object: &mut Value, ctx: &Context) {
     let Some(root) = object.as_object_mut() else {
         return;
     };

@@ -14,7 +14,7 @@ use crate::lenient::{absent, default_ptr, default_str, ensure_obj, objs_mut};
 /// `ServiceAffinityClientIP`'s default timeout (three hours).
 const DEFAULT_CLIENT_IP_TIMEOUT: i64 = 10_800;
 
-pub(super) fn service(object: &mut Value, ctx: &Context) {
+pub(crate) fn service(object: &mut Value, ctx: &Context) {
     let old_spec = ctx
         .old
         .and_then(|o| o.get("spec"))
@@ -331,7 +331,7 @@ fn ip_families(spec: &mut Map<String, Value>) {
 }
 
 /// `SetDefaults_Endpoints`: ports speak TCP unless told otherwise.
-pub(super) fn endpoints(object: &mut Value) {
+pub(crate) fn endpoints(object: &mut Value) {
     let Some(root) = object.as_object_mut() else {
         return;
     };
@@ -343,7 +343,7 @@ pub(super) fn endpoints(object: &mut Value) {
 }
 
 /// `SetDefaults_EndpointPort` of discovery/v1: an unnamed TCP port.
-pub(super) fn endpoint_slice(object: &mut Value) {
+pub(crate) fn endpoint_slice(object: &mut Value) {
     let Some(root) = object.as_object_mut() else {
         return;
     };

@@ -17,7 +17,7 @@ pub(super) fn claim_spec(spec: &mut Map<String, Value>) {
     ensure_obj(spec, "resources");
 }
 
-pub(super) fn claim(object: &mut Value, ctx: &Context) {
+pub(crate) fn claim(object: &mut Value, ctx: &Context) {
     let has_beta_annotation = object
         .get("metadata")
         .and_then(|m| m.get("annotations"))
@@ -44,7 +44,7 @@ pub(super) fn claim(object: &mut Value, ctx: &Context) {
     }
 }
 
-pub(super) fn volume(object: &mut Value, ctx: &Context) {
+pub(crate) fn volume(object: &mut Value, ctx: &Context) {
     let Some(root) = object.as_object_mut() else {
         return;
     };
@@ -73,7 +73,7 @@ pub(super) fn volume(object: &mut Value, ctx: &Context) {
     }
 }
 
-pub(super) fn storage_class(object: &mut Value) {
+pub(crate) fn storage_class(object: &mut Value) {
     let Some(root) = object.as_object_mut() else {
         return;
     };

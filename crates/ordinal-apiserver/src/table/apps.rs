@@ -4,8 +4,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{
-    AGE, Column, NAME, age_of, array_at, at, col, container_cells, desc, int_at, name_of, str_at,
-    wide,
+    AGE, Column, NAME, Printer, age_of, array_at, at, col, container_cells, desc, int_at, name_of,
+    str_at, wide,
 };
 
 pub(super) const STATEFULSET_COLUMNS: &[Column] = &[
@@ -35,6 +35,12 @@ pub(super) fn statefulset_cells(set: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
+/// The table of StatefulSets.
+pub(crate) static STATEFULSET: Printer = Printer {
+    columns: STATEFULSET_COLUMNS,
+    cells: statefulset_cells,
+};
+
 pub(super) const CONTROLLER_REVISION_COLUMNS: &[Column] = &[
     NAME,
     col("Controller", "Controller of the object"),
@@ -54,6 +60,12 @@ pub(super) fn controller_revision_cells(revision: &Value, now: Timestamp) -> Vec
         age_of(revision, now),
     ]
 }
+
+/// The table of ControllerRevisions.
+pub(crate) static CONTROLLER_REVISION: Printer = Printer {
+    columns: CONTROLLER_REVISION_COLUMNS,
+    cells: controller_revision_cells,
+};
 
 /// upstream's `formatResourceName` of the controller: `kind.group/name` in
 /// lower case (`statefulset.apps/web`), `kind/name` for the core group.
@@ -112,3 +124,9 @@ pub(super) fn scale_cells(scale: &Value, now: Timestamp) -> Vec<Value> {
         age_of(scale, now),
     ]
 }
+
+/// The table of autoscaling/v1 Scale, the body of `statefulsets/scale`.
+pub(crate) static SCALE: Printer = Printer {
+    columns: SCALE_COLUMNS,
+    cells: scale_cells,
+};

@@ -6,8 +6,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{
-    AGE, Column, NAME, age_of, array_at, at, col, desc, int_at, name_of, since, str_at, time_at,
-    wide,
+    AGE, Column, NAME, Printer, age_of, array_at, at, col, desc, int_at, name_of, since, str_at,
+    time_at, wide,
 };
 
 pub(super) const NAMESPACE_COLUMNS: &[Column] =
@@ -20,6 +20,12 @@ pub(super) fn namespace_cells(namespace: &Value, now: Timestamp) -> Vec<Value> {
         age_of(namespace, now),
     ]
 }
+
+/// The table of Namespaces.
+pub(crate) static NAMESPACE: Printer = Printer {
+    columns: NAMESPACE_COLUMNS,
+    cells: namespace_cells,
+};
 
 pub(super) const NODE_COLUMNS: &[Column] = &[
     NAME,
@@ -82,6 +88,12 @@ pub(super) fn node_cells(node: &Value, now: Timestamp) -> Vec<Value> {
         Value::String(info("containerRuntimeVersion")),
     ]
 }
+
+/// The table of Nodes.
+pub(crate) static NODE: Printer = Printer {
+    columns: NODE_COLUMNS,
+    cells: node_cells,
+};
 
 /// upstream's `findNodeRoles`: `node-role.kubernetes.io/<role>` label keys and
 /// the value of a `kubernetes.io/role` label, sorted and deduplicated.
@@ -198,6 +210,12 @@ pub(super) fn event_cells(event: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
+/// The table of Events (core and events.k8s.io).
+pub(crate) static EVENT: Printer = Printer {
+    columns: EVENT_COLUMNS,
+    cells: event_cells,
+};
+
 fn first_non_empty<'a>(a: &'a str, b: &'a str) -> &'a str {
     if a.is_empty() { b } else { a }
 }
@@ -212,6 +230,12 @@ pub(super) fn lease_cells(lease: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
+/// The table of Leases.
+pub(crate) static LEASE: Printer = Printer {
+    columns: LEASE_COLUMNS,
+    cells: lease_cells,
+};
+
 /// Upstream takes the Handler column's description from ObjectMeta's
 /// documentation, which has no `handler` entry: it is empty.
 pub(super) const RUNTIME_CLASS_COLUMNS: &[Column] = &[NAME, col("Handler", ""), AGE];
@@ -223,3 +247,9 @@ pub(super) fn runtime_class_cells(class: &Value, now: Timestamp) -> Vec<Value> {
         age_of(class, now),
     ]
 }
+
+/// The table of RuntimeClasses.
+pub(crate) static RUNTIME_CLASS: Printer = Printer {
+    columns: RUNTIME_CLASS_COLUMNS,
+    cells: runtime_class_cells,
+};

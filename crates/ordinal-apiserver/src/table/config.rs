@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::{AGE, Column, NAME, age_of, array_at, at, col, desc, map_len, name_of, str_at};
+use super::{
+    AGE, Column, NAME, Printer, age_of, array_at, at, col, desc, map_len, name_of, str_at,
+};
 
 pub(super) const CONFIGMAP_COLUMNS: &[Column] = &[NAME, col("Data", desc::CM_DATA), AGE];
 
@@ -17,6 +19,12 @@ pub(super) fn configmap_cells(configmap: &Value, now: Timestamp) -> Vec<Value> {
         age_of(configmap, now),
     ]
 }
+
+/// The table of ConfigMaps.
+pub(crate) static CONFIGMAP: Printer = Printer {
+    columns: CONFIGMAP_COLUMNS,
+    cells: configmap_cells,
+};
 
 pub(super) const SECRET_COLUMNS: &[Column] = &[
     NAME,
@@ -45,6 +53,12 @@ pub(super) fn secret_cells(secret: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
+/// The table of Secrets.
+pub(crate) static SECRET: Printer = Printer {
+    columns: SECRET_COLUMNS,
+    cells: secret_cells,
+};
+
 pub(super) const SERVICE_ACCOUNT_COLUMNS: &[Column] =
     &[NAME, col("Secrets", desc::SA_SECRETS), AGE];
 
@@ -55,3 +69,9 @@ pub(super) fn service_account_cells(account: &Value, now: Timestamp) -> Vec<Valu
         age_of(account, now),
     ]
 }
+
+/// The table of ServiceAccounts.
+pub(crate) static SERVICE_ACCOUNT: Printer = Printer {
+    columns: SERVICE_ACCOUNT_COLUMNS,
+    cells: service_account_cells,
+};

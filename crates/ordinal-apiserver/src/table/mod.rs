@@ -21,13 +21,13 @@ use serde_json::{Value, json};
 
 use crate::resources::Resource;
 
-mod apps;
-mod cluster;
-mod config;
+pub(crate) mod apps;
+pub(crate) mod cluster;
+pub(crate) mod config;
 mod descriptions;
-mod network;
-mod pods;
-mod storage;
+pub(crate) mod network;
+pub(crate) mod pods;
+pub(crate) mod storage;
 
 use descriptions as desc;
 
@@ -46,7 +46,7 @@ pub struct Column {
 
 impl Column {
     /// The JSON of this column in a Table's `columnDefinitions`.
-    pub fn to_json(&self) -> Value {
+    pub fn to_json(self) -> Value {
         json!({
             "name": self.name,
             "type": self.kind,
@@ -104,112 +104,39 @@ const DEFAULT_COLUMNS: &[Column] = &[
     },
 ];
 
-/// Which printer serves a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Printer {
-    Pods,
-    StatefulSets,
-    ControllerRevisions,
-    Services,
-    Endpoints,
-    EndpointSlices,
-    Namespaces,
-    Nodes,
-    Events,
-    Leases,
-    ConfigMaps,
-    Secrets,
-    ServiceAccounts,
-    PersistentVolumes,
-    PersistentVolumeClaims,
-    StorageClasses,
-    RuntimeClasses,
-    Scale,
-    Default,
+/// A resource's table: its columns and how one object fills them. Each
+/// resource's strategy names its printer.
+#[derive(Debug)]
+pub struct Printer {
+    pub columns: &'static [Column],
+    /// The cells of one object, in column order, every column included.
+    pub cells: fn(&Value, Timestamp) -> Vec<Value>,
 }
 
-fn printer(resource: &Resource) -> Printer {
-    match (resource.group, resource.plural) {
-        ("", "pods") => Printer::Pods,
-        ("", "services") => Printer::Services,
-        ("", "endpoints") => Printer::Endpoints,
-        ("", "namespaces") => Printer::Namespaces,
-        ("", "nodes") => Printer::Nodes,
-        // events.k8s.io/v1 Events share storage and printer with core ones.
-        ("" | "events.k8s.io", "events") => Printer::Events,
-        ("", "configmaps") => Printer::ConfigMaps,
-        ("", "secrets") => Printer::Secrets,
-        ("", "serviceaccounts") => Printer::ServiceAccounts,
-        ("", "persistentvolumes") => Printer::PersistentVolumes,
-        ("", "persistentvolumeclaims") => Printer::PersistentVolumeClaims,
-        ("apps", "statefulsets") => Printer::StatefulSets,
-        ("apps", "controllerrevisions") => Printer::ControllerRevisions,
-        ("coordination.k8s.io", "leases") => Printer::Leases,
-        ("discovery.k8s.io", "endpointslices") => Printer::EndpointSlices,
-        ("storage.k8s.io", "storageclasses") => Printer::StorageClasses,
-        ("node.k8s.io", "runtimeclasses") => Printer::RuntimeClasses,
-        ("autoscaling", "scale") => Printer::Scale,
-        _ => Printer::Default,
-    }
-}
+/// Upstream's default table, for resources without a printer.
+pub(crate) static DEFAULT: Printer = Printer {
+    columns: DEFAULT_COLUMNS,
+    cells: |object, _| default_cells(object),
+};
 
 /// The columns of a resource, in order.
 pub fn columns(resource: &Resource) -> &'static [Column] {
-    match printer(resource) {
-        Printer::Pods => pods::COLUMNS,
-        Printer::StatefulSets => apps::STATEFULSET_COLUMNS,
-        Printer::ControllerRevisions => apps::CONTROLLER_REVISION_COLUMNS,
-        Printer::Services => network::SERVICE_COLUMNS,
-        Printer::Endpoints => network::ENDPOINTS_COLUMNS,
-        Printer::EndpointSlices => network::ENDPOINT_SLICE_COLUMNS,
-        Printer::Namespaces => cluster::NAMESPACE_COLUMNS,
-        Printer::Nodes => cluster::NODE_COLUMNS,
-        Printer::Events => cluster::EVENT_COLUMNS,
-        Printer::Leases => cluster::LEASE_COLUMNS,
-        Printer::ConfigMaps => config::CONFIGMAP_COLUMNS,
-        Printer::Secrets => config::SECRET_COLUMNS,
-        Printer::ServiceAccounts => config::SERVICE_ACCOUNT_COLUMNS,
-        Printer::PersistentVolumes => storage::PV_COLUMNS,
-        Printer::PersistentVolumeClaims => storage::PVC_COLUMNS,
-        Printer::StorageClasses => storage::STORAGE_CLASS_COLUMNS,
-        Printer::RuntimeClasses => cluster::RUNTIME_CLASS_COLUMNS,
-        Printer::Scale => apps::SCALE_COLUMNS,
-        Printer::Default => DEFAULT_COLUMNS,
-    }
+    resource.strategy.printer().columns
 }
 
 /// The cells of one object, in column order, every column included.
 pub fn cells(resource: &Resource, object: &Value, now: Timestamp) -> Vec<Value> {
-    match printer(resource) {
-        Printer::Pods => pods::cells(object, now),
-        Printer::StatefulSets => apps::statefulset_cells(object, now),
-        Printer::ControllerRevisions => apps::controller_revision_cells(object, now),
-        Printer::Services => network::service_cells(object, now),
-        Printer::Endpoints => network::endpoints_cells(object, now),
-        Printer::EndpointSlices => network::endpoint_slice_cells(object, now),
-        Printer::Namespaces => cluster::namespace_cells(object, now),
-        Printer::Nodes => cluster::node_cells(object, now),
-        Printer::Events => cluster::event_cells(object, now),
-        Printer::Leases => cluster::lease_cells(object, now),
-        Printer::ConfigMaps => config::configmap_cells(object, now),
-        Printer::Secrets => config::secret_cells(object, now),
-        Printer::ServiceAccounts => config::service_account_cells(object, now),
-        Printer::PersistentVolumes => storage::pv_cells(object, now),
-        Printer::PersistentVolumeClaims => storage::pvc_cells(object, now),
-        Printer::StorageClasses => storage::storage_class_cells(object, now),
-        Printer::RuntimeClasses => cluster::runtime_class_cells(object, now),
-        Printer::Scale => apps::scale_cells(object, now),
-        Printer::Default => default_cells(object),
-    }
+    (resource.strategy.printer().cells)(object, now)
 }
 
 /// The `columnDefinitions` array of a Table of this resource.
 pub fn column_definitions(resource: &Resource) -> Value {
-    Value::Array(columns(resource).iter().map(Column::to_json).collect())
+    Value::Array(columns(resource).iter().map(|c| c.to_json()).collect())
 }
 
 /// The age of an object created at `creation_timestamp` (RFC 3339), as
 /// upstream prints it; `<unknown>` when the timestamp is missing or invalid.
+#[cfg(test)]
 pub fn age(creation_timestamp: Option<&str>, now: Timestamp) -> String {
     since(creation_timestamp.and_then(parse_time), now)
 }

@@ -6,8 +6,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{
-    AGE, Column, NAME, age_of, array_at, at, col, desc, format_labels, int_at, list_with_more,
-    name_of, str_at, wide,
+    AGE, Column, NAME, Printer, age_of, array_at, at, col, desc, format_labels, int_at,
+    list_with_more, name_of, str_at, wide,
 };
 
 pub(super) const SERVICE_COLUMNS: &[Column] = &[
@@ -54,6 +54,12 @@ pub(super) fn service_cells(service: &Value, now: Timestamp) -> Vec<Value> {
         Value::String(format_labels(at(service, "spec.selector"))),
     ]
 }
+
+/// The table of Services.
+pub(crate) static SERVICE: Printer = Printer {
+    columns: SERVICE_COLUMNS,
+    cells: service_cells,
+};
 
 /// upstream's `getServiceExternalIP`, as the server computes it (wide: load
 /// balancer addresses are not clipped).
@@ -121,6 +127,12 @@ pub(super) fn endpoints_cells(endpoints: &Value, now: Timestamp) -> Vec<Value> {
         age_of(endpoints, now),
     ]
 }
+
+/// The table of Endpoints.
+pub(crate) static ENDPOINTS: Printer = Printer {
+    columns: ENDPOINTS_COLUMNS,
+    cells: endpoints_cells,
+};
 
 /// upstream's `formatEndpoints`: ready `ip:port` pairs (bare IPs for subsets
 /// without ports), the first three, then ` + N more...`; `<none>` without
@@ -207,3 +219,9 @@ pub(super) fn endpoint_slice_cells(slice: &Value, now: Timestamp) -> Vec<Value> 
         age_of(slice, now),
     ]
 }
+
+/// The table of EndpointSlices.
+pub(crate) static ENDPOINT_SLICE: Printer = Printer {
+    columns: ENDPOINT_SLICE_COLUMNS,
+    cells: endpoint_slice_cells,
+};

@@ -4,8 +4,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{
-    AGE, Column, NAME, age_of, annotation, array_at, at, col, desc, has_deletion_timestamp,
-    name_of, str_at, wide,
+    AGE, Column, NAME, Printer, age_of, annotation, array_at, at, col, desc,
+    has_deletion_timestamp, name_of, str_at, wide,
 };
 
 /// The pre-GA storage class annotation, which upstream still reads first.
@@ -87,6 +87,12 @@ pub(super) fn pv_cells(pv: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
+/// The table of PersistentVolumes.
+pub(crate) static PV: Printer = Printer {
+    columns: PV_COLUMNS,
+    cells: pv_cells,
+};
+
 pub(super) const PVC_COLUMNS: &[Column] = &[
     NAME,
     col("Status", desc::PVC_PHASE),
@@ -124,6 +130,12 @@ pub(super) fn pvc_cells(pvc: &Value, now: Timestamp) -> Vec<Value> {
         Value::String(string_or_unset(at(pvc, "spec.volumeMode"))),
     ]
 }
+
+/// The table of PersistentVolumeClaims.
+pub(crate) static PVC: Printer = Printer {
+    columns: PVC_COLUMNS,
+    cells: pvc_cells,
+};
 
 pub(super) const STORAGE_CLASS_COLUMNS: &[Column] = &[
     NAME,
@@ -166,3 +178,9 @@ pub(super) fn storage_class_cells(class: &Value, now: Timestamp) -> Vec<Value> {
         age_of(class, now),
     ]
 }
+
+/// The table of StorageClasses.
+pub(crate) static STORAGE_CLASS: Printer = Printer {
+    columns: STORAGE_CLASS_COLUMNS,
+    cells: storage_class_cells,
+};

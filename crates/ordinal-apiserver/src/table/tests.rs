@@ -1095,6 +1095,7 @@ fn unknown_resources_get_the_default_table() {
     let unknown = Resource {
         plural: "widgets",
         group: "example.com",
+        strategy: &crate::registry::Plain,
         ..*resource("", "configmaps")
     };
     assert_eq!(

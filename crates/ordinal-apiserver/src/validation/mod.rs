@@ -9,14 +9,14 @@
 //! upstream's do, and read the JSON defensively: a value of the wrong type
 //! reads as unset.
 
-mod apps;
+pub(crate) mod apps;
 mod common;
-mod config;
+pub(crate) mod config;
 mod diff;
-mod network;
-mod node;
-mod pod;
-mod storage;
+pub(crate) mod network;
+pub(crate) mod node;
+pub(crate) mod pod;
+pub(crate) mod storage;
 
 use serde_json::Value;
 
@@ -25,24 +25,9 @@ use crate::resources::Resource;
 
 pub use common::Path;
 
-/// The problems with `object` as a new `resource`.
+/// The problems with `object` as a new `resource` (its strategy's rules).
 pub fn validate_create(resource: &Resource, object: &Value) -> Vec<FieldError> {
-    match (resource.group, resource.plural) {
-        ("", "pods") => pod::validate_pod(object),
-        ("", "services") => network::validate_service(object),
-        ("", "endpoints") => network::validate_endpoints(object),
-        ("", "persistentvolumeclaims") => storage::validate_claim(object),
-        ("", "persistentvolumes") => storage::validate_volume(object),
-        ("", "configmaps") => config::validate_config_map(object),
-        ("", "secrets") => config::validate_secret(object),
-        ("apps", "statefulsets") => apps::validate_stateful_set(object),
-        ("apps", "controllerrevisions") => apps::validate_revision(object),
-        ("discovery.k8s.io", "endpointslices") => network::validate_endpoint_slice(object),
-        ("coordination.k8s.io", "leases") => config::validate_lease(object),
-        ("storage.k8s.io", "storageclasses") => storage::validate_storage_class(object),
-        ("node.k8s.io", "runtimeclasses") => node::validate_runtime_class(object),
-        _ => Vec::new(),
-    }
+    resource.strategy.validate_create(object)
 }
 
 /// The problems with replacing `old` by `new`. With `status_only`, the write
@@ -54,27 +39,9 @@ pub fn validate_update(
     status_only: bool,
 ) -> Vec<FieldError> {
     if status_only {
-        return match (resource.group, resource.plural) {
-            ("", "pods") => pod::validate_pod_status_update(old, new),
-            ("", "services") => network::validate_service_status(new),
-            ("", "persistentvolumeclaims") => storage::validate_claim_status(new),
-            ("apps", "statefulsets") => apps::validate_stateful_set_status_update(old, new),
-            _ => Vec::new(),
-        };
-    }
-    match (resource.group, resource.plural) {
-        ("", "pods") => pod::validate_pod_update(old, new),
-        ("", "services") => network::validate_service_update(old, new),
-        ("", "persistentvolumeclaims") => storage::validate_claim_update(old, new),
-        ("", "persistentvolumes") => storage::validate_volume_update(old, new),
-        ("", "configmaps") => config::validate_config_map_update(old, new),
-        ("", "secrets") => config::validate_secret_update(old, new),
-        ("apps", "statefulsets") => apps::validate_stateful_set_update(old, new),
-        ("apps", "controllerrevisions") => apps::validate_revision_update(old, new),
-        ("discovery.k8s.io", "endpointslices") => network::validate_endpoint_slice_update(old, new),
-        ("storage.k8s.io", "storageclasses") => storage::validate_storage_class_update(old, new),
-        ("node.k8s.io", "runtimeclasses") => node::validate_runtime_class_update(old, new),
-        _ => validate_create(resource, new),
+        resource.strategy.validate_status_update(old, new)
+    } else {
+        resource.strategy.validate_update(old, new)
     }
 }
 

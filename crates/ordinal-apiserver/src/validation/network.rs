@@ -48,6 +48,23 @@ pub fn validate_service(svc: &Value) -> Vec<FieldError> {
     if ports.is_empty() && !is_headless(spec) && kind != "ExternalName" {
         errs.push(FieldError::required(&ports_path, ""));
     }
+    service_type(spec, kind, &path, &mut errs);
+    let mut names = BTreeSet::new();
+    for (i, port) in ports.iter().enumerate() {
+        let p = ports_path.index(i);
+        service_port(port, ports.len(), kind, &p, &mut names, &mut errs);
+    }
+    ports_unique(ports, &ports_path, &mut errs);
+    labels(spec.get("selector"), &path.child("selector"), &mut errs);
+    session_affinity(spec, &path, &mut errs);
+    cluster_ips(spec, &path, &mut errs);
+    traffic_policies(spec, kind, &path, &mut errs);
+    ip_families(spec, &path, &mut errs);
+    errs
+}
+
+/// `spec.type`, and what an ExternalName service may and must set.
+fn service_type(spec: &Value, kind: &str, path: &Path, errs: &mut Vec<FieldError>) {
     match kind {
         "" => errs.push(FieldError::required(path.child("type"), "")),
         k if SERVICE_TYPES.contains(&k) => {}
@@ -63,7 +80,7 @@ pub fn validate_service(svc: &Value) -> Vec<FieldError> {
         if clean.is_empty() {
             errs.push(FieldError::required(path.child("externalName"), ""));
         } else {
-            dns_subdomain(clean, &path.child("externalName"), &mut errs);
+            dns_subdomain(clean, &path.child("externalName"), errs);
         }
         for key in ["clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
             if !common::is_unset(spec.get(key)) {
@@ -74,37 +91,49 @@ pub fn validate_service(svc: &Value) -> Vec<FieldError> {
             }
         }
     }
-    let mut names = BTreeSet::new();
-    for (i, port) in ports.iter().enumerate() {
-        let p = ports_path.index(i);
-        let name = string(port, "name");
-        if ports.len() > 1 && name.is_empty() {
-            errs.push(FieldError::required(p.child("name"), ""));
-        } else if !name.is_empty() {
-            dns_label(name, &p.child("name"), &mut errs);
-            if !names.insert(name) {
-                errs.push(FieldError::duplicate(p.child("name"), name));
-            }
-        }
-        let number = int(port, "port").unwrap_or(0);
-        if let Some(m) = port_num_errors(number) {
-            errs.push(FieldError::invalid(p.child("port"), number, m));
-        }
-        protocol(port, &p, &mut errs);
-        port_num_or_name(port.get("targetPort"), &p.child("targetPort"), &mut errs);
-        let node_port = int(port, "nodePort").unwrap_or(0);
-        if node_port != 0 {
-            if kind == "ClusterIP" {
-                errs.push(FieldError::forbidden(
-                    p.child("nodePort"),
-                    "may not be used when `type` is 'ClusterIP'",
-                ));
-            }
-            if let Some(m) = port_num_errors(node_port) {
-                errs.push(FieldError::invalid(p.child("nodePort"), node_port, m));
-            }
+}
+
+/// One of `spec.ports`: name (unique among `names`), port, protocol,
+/// target and node port.
+fn service_port<'a>(
+    port: &'a Value,
+    count: usize,
+    kind: &str,
+    p: &Path,
+    names: &mut BTreeSet<&'a str>,
+    errs: &mut Vec<FieldError>,
+) {
+    let name = string(port, "name");
+    if count > 1 && name.is_empty() {
+        errs.push(FieldError::required(p.child("name"), ""));
+    } else if !name.is_empty() {
+        dns_label(name, &p.child("name"), errs);
+        if !names.insert(name) {
+            errs.push(FieldError::duplicate(p.child("name"), name));
         }
     }
+    let number = int(port, "port").unwrap_or(0);
+    if let Some(m) = port_num_errors(number) {
+        errs.push(FieldError::invalid(p.child("port"), number, m));
+    }
+    protocol(port, p, errs);
+    port_num_or_name(port.get("targetPort"), &p.child("targetPort"), errs);
+    let node_port = int(port, "nodePort").unwrap_or(0);
+    if node_port != 0 {
+        if kind == "ClusterIP" {
+            errs.push(FieldError::forbidden(
+                p.child("nodePort"),
+                "may not be used when `type` is 'ClusterIP'",
+            ));
+        }
+        if let Some(m) = port_num_errors(node_port) {
+            errs.push(FieldError::invalid(p.child("nodePort"), node_port, m));
+        }
+    }
+}
+
+/// No two ports share protocol and port, nor protocol and node port.
+fn ports_unique(ports: &[Value], ports_path: &Path, errs: &mut Vec<FieldError>) {
     let mut seen = BTreeSet::new();
     let mut node_ports = BTreeSet::new();
     for (i, port) in ports.iter().enumerate() {
@@ -124,7 +153,10 @@ pub fn validate_service(svc: &Value) -> Vec<FieldError> {
             ));
         }
     }
-    labels(spec.get("selector"), &path.child("selector"), &mut errs);
+}
+
+/// `spec.sessionAffinity` and its ClientIP timeout.
+fn session_affinity(spec: &Value, path: &Path, errs: &mut Vec<FieldError>) {
     match string(spec, "sessionAffinity") {
         "None" => {}
         "ClientIP" => {
@@ -149,7 +181,11 @@ pub fn validate_service(svc: &Value) -> Vec<FieldError> {
             &["ClientIP", "None"],
         )),
     }
-    cluster_ips(spec, &path, &mut errs);
+}
+
+/// `spec.externalTrafficPolicy` (only, and then required, for externally
+/// accessible services) and `spec.internalTrafficPolicy`.
+fn traffic_policies(spec: &Value, kind: &str, path: &Path, errs: &mut Vec<FieldError>) {
     let etp = string(spec, "externalTrafficPolicy");
     if !externally_accessible(spec) {
         if !etp.is_empty() {
@@ -185,6 +221,10 @@ pub fn validate_service(svc: &Value) -> Vec<FieldError> {
             )),
         }
     }
+}
+
+/// `spec.ipFamilyPolicy` and `spec.ipFamilies`.
+fn ip_families(spec: &Value, path: &Path, errs: &mut Vec<FieldError>) {
     if let Some(policy) = spec.get("ipFamilyPolicy").filter(|p| !p.is_null())
         && !policy
             .as_str()
@@ -212,7 +252,6 @@ pub fn validate_service(svc: &Value) -> Vec<FieldError> {
             )),
         }
     }
-    errs
 }
 
 /// The cluster IPs: `None` only first and alone, addresses otherwise.

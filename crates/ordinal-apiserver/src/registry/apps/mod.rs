@@ -1,0 +1,4 @@
+//! apps/v1.
+
+pub(crate) mod controller_revision;
+pub(crate) mod stateful_set;

@@ -1,0 +1,113 @@
+//! Per-resource strategies: everything the API server does differently for
+//! one resource, as upstream's `pkg/registry/<group>/<resource>/strategy.go`.
+//!
+//! Each row of [`crate::resources::RESOURCES`] names its [`Strategy`]; the
+//! generic code (defaulting, validation, selectors, tables, deletion,
+//! admission) asks the row's strategy and never matches on a resource's
+//! name. A resource that needs nothing special uses [`Plain`]. Adding a
+//! resource is one module here and one row there.
+//!
+//! The strategies are thin: the rules themselves live in the libraries of
+//! each type family (`validation`, `defaults`, `table`), which several
+//! resources share; a strategy names which of them apply.
+
+use serde_json::Value;
+
+use crate::admission::Plugin;
+use crate::defaults::Context;
+use crate::deletion::Deletion;
+use crate::names::{FieldError, NameRule};
+use crate::selector::Fields;
+use crate::table::Printer;
+
+pub(crate) mod apps;
+pub(crate) mod autoscaling;
+pub(crate) mod coordination;
+pub(crate) mod core;
+pub(crate) mod discovery;
+pub(crate) mod events;
+pub(crate) mod node;
+pub(crate) mod storage;
+
+/// What is particular to one resource. Every method has the behaviour of a
+/// resource without rules of its own, so a strategy says only what differs.
+pub trait Strategy: Sync + std::fmt::Debug {
+    /// How the names of its objects are validated.
+    fn name_rule(&self) -> NameRule {
+        NameRule::Dns1123Subdomain
+    }
+
+    /// Upstream's defaulting of a write (scheme defaults, conversion,
+    /// the default admission plugins); `object` is a JSON object.
+    fn default(&self, _object: &mut Value, _ctx: &Context) {}
+
+    /// Rewrites applied to every write, after defaulting.
+    fn normalize(&self, _object: &mut Value) {}
+
+    /// Server-owned state of a new object (upstream's `PrepareForCreate`).
+    fn prepare_for_create(&self, _object: &mut Value) {}
+
+    /// The problems with `object` as a new object.
+    fn validate_create(&self, _object: &Value) -> Vec<FieldError> {
+        Vec::new()
+    }
+
+    /// The problems with replacing `old` by `new`.
+    fn validate_update(&self, _old: &Value, new: &Value) -> Vec<FieldError> {
+        self.validate_create(new)
+    }
+
+    /// The problems with a write of `new` through the `status` subresource.
+    fn validate_status_update(&self, _old: &Value, _new: &Value) -> Vec<FieldError> {
+        Vec::new()
+    }
+
+    /// The admission plugins that act on its creates and updates.
+    fn admission(&self) -> &'static [Plugin] {
+        &[]
+    }
+
+    /// Whether the service registry allocates cluster IPs and node ports
+    /// for its objects.
+    fn allocates_service_addresses(&self) -> bool {
+        false
+    }
+
+    /// The field labels it registers a conversion for, or `None` for
+    /// upstream's default set (`metadata.name`, `metadata.namespace`).
+    fn field_labels(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
+    /// The canonical name of an old alias of a field label.
+    fn field_label_alias(&self, _label: &str) -> Option<&'static str> {
+        None
+    }
+
+    /// The values of its own selectable fields (beyond `metadata.name` and
+    /// `metadata.namespace`), as upstream's `ToSelectableFields`.
+    fn selectable_fields(&self, _object: &Value, _out: &mut Fields) {}
+
+    /// The table `kubectl get` prints.
+    fn printer(&self) -> &'static Printer {
+        &crate::table::DEFAULT
+    }
+
+    /// What a DELETE does beyond the generic registry.
+    fn deletion(&self) -> Deletion {
+        Deletion::Immediate
+    }
+
+    /// Whether a removed object is answered with itself (upstream's
+    /// `ReturnDeletedObject`) rather than a `Status` of success.
+    fn returns_deleted_object(&self) -> bool {
+        false
+    }
+}
+
+/// The strategy of resources without rules of their own (and of resources
+/// the server does not know).
+#[derive(Debug)]
+pub struct Plain;
+
+impl Strategy for Plain {}
