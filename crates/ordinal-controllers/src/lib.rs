@@ -43,6 +43,8 @@ pub mod scheduler;
 pub mod selection;
 pub mod served;
 pub mod statefulset;
+#[cfg(test)]
+mod testing;
 pub mod tolerant;
 pub mod volumes;
 

@@ -613,3 +613,139 @@ impl Controller {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The controller against a real API server: what a user sees of
+    //! static binding.
+
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    use kube::Api;
+    use kube::api::{DeleteParams, PostParams};
+    use serde_json::json;
+
+    use crate::informer::Informers;
+    use crate::testing::{ApiServer, eventually};
+    use crate::volumes::{ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, Caches, has_annotation};
+
+    fn claim(name: &str) -> PersistentVolumeClaim {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "storageClassName": "",
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        }))
+        .unwrap()
+    }
+
+    fn volume(name: &str) -> PersistentVolume {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {
+                "storageClassName": "",
+                "accessModes": ["ReadWriteOnce"],
+                "capacity": {"storage": "1Gi"},
+                "persistentVolumeReclaimPolicy": "Retain",
+                "hostPath": {"path": "/srv/static"},
+            },
+        }))
+        .unwrap()
+    }
+
+    fn phase_of_claim(c: &PersistentVolumeClaim) -> &str {
+        c.status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .unwrap_or("")
+    }
+
+    fn phase_of_volume(v: &PersistentVolume) -> &str {
+        v.status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .unwrap_or("")
+    }
+
+    #[tokio::test]
+    async fn two_claims_race_for_one_volume_and_one_wins() {
+        let server = ApiServer::start().await;
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(server.client.clone(), "default");
+        let volumes: Api<PersistentVolume> = Api::all(server.client.clone());
+        volumes
+            .create(&PostParams::default(), &volume("pv-1"))
+            .await
+            .unwrap();
+        for name in ["a", "b"] {
+            claims
+                .create(&PostParams::default(), &claim(name))
+                .await
+                .unwrap();
+        }
+
+        // This controller, and protection (claims carry its finalizer from
+        // admission, so a deleted claim waits for it).
+        let informers = Informers::new(server.client.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let stopped = futures::FutureExt::shared(async move {
+            let _ = stopped.await;
+        });
+        let caches = Caches::new(&informers);
+        let client = server.client.clone();
+        let controllers = tokio::spawn(async move {
+            tokio::join!(
+                super::run(client.clone(), caches.clone(), stopped.clone()),
+                crate::volumes::protection::run(client, caches, stopped),
+            )
+        });
+
+        let volume = eventually("pv-1 Bound", || async {
+            let v = volumes.get("pv-1").await.unwrap();
+            (phase_of_volume(&v) == "Bound").then_some(v)
+        })
+        .await;
+        assert!(has_annotation(&volume.metadata, ANN_BOUND_BY_CONTROLLER));
+        let winner = volume
+            .spec
+            .as_ref()
+            .and_then(|s| s.claim_ref.as_ref())
+            .and_then(|r| r.name.clone())
+            .unwrap();
+        let loser = if winner == "a" { "b" } else { "a" };
+        let bound = eventually("the winning claim Bound", || async {
+            let c = claims.get(&winner).await.unwrap();
+            (phase_of_claim(&c) == "Bound").then_some(c)
+        })
+        .await;
+        assert_eq!(
+            bound.spec.as_ref().and_then(|s| s.volume_name.as_deref()),
+            Some("pv-1")
+        );
+        assert!(has_annotation(&bound.metadata, ANN_BIND_COMPLETED));
+        let other = claims.get(loser).await.unwrap();
+        assert_eq!(phase_of_claim(&other), "Pending", "{other:?}");
+
+        // The winner goes: its volume is Released and kept (Retain).
+        claims
+            .delete(&winner, &DeleteParams::default())
+            .await
+            .unwrap();
+        eventually("pv-1 Released", || async {
+            let v = volumes.get("pv-1").await.unwrap();
+            (phase_of_volume(&v) == "Released").then_some(())
+        })
+        .await;
+        let other = claims.get(loser).await.unwrap();
+        assert_eq!(
+            phase_of_claim(&other),
+            "Pending",
+            "a Released volume is not reused"
+        );
+
+        stop.send(()).unwrap();
+        controllers.await.unwrap();
+        informers.stop().await;
+        server.stop().await;
+    }
+}

@@ -4,24 +4,23 @@
 //! them), and failures come back as retries with upstream's events.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, VolumeResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
-use ordinal_apiserver::server::{self, Config};
 
 use super::super::execute::{Executor, Report};
 use super::super::{Observed, Plan, plan};
 use super::sim::{NS, Policy, new_set};
 use crate::events::{Recorder, Source};
 use crate::informer::Informers;
+use crate::testing::{ApiServer, eventually};
 
 struct Cluster {
-    _dir: tempfile::TempDir,
-    running: Option<server::Running>,
+    server: ApiServer,
     client: Client,
     informers: Arc<Informers>,
     recorder: Recorder,
@@ -29,26 +28,17 @@ struct Cluster {
 
 impl Cluster {
     async fn start() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let running = server::start(Config::new(dir.path(), "127.0.0.1:0".parse().unwrap()))
-            .await
-            .unwrap();
-        let kubeconfig = kube::config::Kubeconfig::read_from(&running.kubeconfig).unwrap();
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .unwrap();
-        let client = Client::try_from(config).unwrap();
-        let informers = Informers::new(client.clone());
+        let server = ApiServer::start().await;
+        let client = server.client.clone();
         let source = Source {
             component: "statefulset-controller".into(),
             host: "test".into(),
         };
         Cluster {
-            _dir: dir,
-            running: Some(running),
+            informers: Informers::new(client.clone()),
             recorder: Recorder::new(client.clone(), source),
             client,
-            informers,
+            server,
         }
     }
 
@@ -82,14 +72,7 @@ impl Cluster {
         tokio::time::timeout(Duration::from_secs(10), listed)
             .await
             .expect("caches list");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(set) = sets.get(NS, "web") {
-                return set;
-            }
-            assert!(Instant::now() < deadline, "the set never reached the cache");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually("the set in the cache", || async { sets.get(NS, "web") }).await
     }
 
     /// The set as the cache holds it now.
@@ -165,11 +148,9 @@ impl Cluster {
         self.informers.get::<Pod>().store(ready);
     }
 
-    async fn stop(mut self) {
+    async fn stop(self) {
         self.informers.stop().await;
-        if let Some(running) = self.running.take() {
-            running.shutdown().await;
-        }
+        self.server.stop().await;
     }
 }
 
@@ -271,23 +252,17 @@ async fn a_create_the_server_refuses_is_retried_with_the_upstream_event() {
     let report = cluster.execute(&set, &planned).await;
     assert!(report.failed, "{report:?}");
     let events: Api<Event> = Api::namespaced(cluster.client.clone(), NS);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let message = eventually("a FailedCreate event", || async {
         let list = events.list(&ListParams::default()).await.unwrap().items;
-        if let Some(e) = list
-            .iter()
+        list.into_iter()
             .find(|e| e.reason.as_deref() == Some("FailedCreate"))
-        {
-            let message = e.message.as_deref().unwrap_or("");
-            assert!(
-                message.starts_with("create Pod web-0 in StatefulSet web failed error:"),
-                "{message}"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "no FailedCreate event: {list:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            .and_then(|e| e.message)
+    })
+    .await;
+    assert!(
+        message.starts_with("create Pod web-0 in StatefulSet web failed error:"),
+        "{message}"
+    );
     assert!(cluster.pods_on_server().await.is_empty());
     cluster.stop().await;
 }
