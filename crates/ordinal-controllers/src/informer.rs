@@ -28,7 +28,7 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex, RwLock};
 
 use futures::StreamExt;
-use kube::api::Api;
+use kube::api::{Api, PostParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde::de::DeserializeOwned;
@@ -46,12 +46,26 @@ const TOMBSTONES: usize = 10_000;
 
 /// An object an informer can cache.
 pub trait Cached:
-    kube::Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static
+    kube::Resource<DynamicType = ()>
+    + Clone
+    + Debug
+    + DeserializeOwned
+    + serde::Serialize
+    + Send
+    + Sync
+    + 'static
 {
 }
 
 impl<K> Cached for K where
-    K: kube::Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + Debug
+        + DeserializeOwned
+        + serde::Serialize
+        + Send
+        + Sync
+        + 'static
 {
 }
 
@@ -66,6 +80,14 @@ pub fn key_of<K: kube::Resource>(obj: &K) -> ObjectKey {
 
 fn version<K: kube::Resource>(obj: &K) -> Option<u64> {
     obj.meta().resource_version.as_deref()?.parse().ok()
+}
+
+/// Whether the object a write was answered with is gone from the server:
+/// being deleted, with no finalizer and no grace period left to hold it.
+pub fn removed(meta: &kube::api::ObjectMeta) -> bool {
+    meta.deletion_timestamp.is_some()
+        && meta.finalizers.as_ref().is_none_or(|f| f.is_empty())
+        && meta.deletion_grace_period_seconds.unwrap_or(0) <= 0
 }
 
 /// The informers of one process, one per resource type.
@@ -292,6 +314,39 @@ impl<K: Cached> Informer<K> {
         self.notify(old.as_ref(), Some(&new));
     }
 
+    /// Stores the object a write of ours was answered with; when the
+    /// answer shows the write removed it (an update that took the last
+    /// finalizer of an object being deleted, a delete with no grace
+    /// period), it goes from the cache instead.
+    pub fn written(&self, obj: K) {
+        let meta = obj.meta();
+        if removed(meta) {
+            let (ns, name) = key_of(&obj);
+            self.deleted(&ns, &name, meta.uid.as_deref().unwrap_or_default());
+        } else {
+            self.store(obj);
+        }
+    }
+
+    /// Replaces `obj` (its main resource) through `api` and stores the
+    /// answer: a write through the cache.
+    pub async fn replace(&self, api: &Api<K>, obj: &K) -> kube::Result<K> {
+        let name = obj.meta().name.as_deref().unwrap_or_default();
+        let written = api.replace(name, &PostParams::default(), obj).await?;
+        self.written(written.clone());
+        Ok(written)
+    }
+
+    /// Replaces `obj`'s status through `api` and stores the answer.
+    pub async fn replace_status(&self, api: &Api<K>, obj: &K) -> kube::Result<K> {
+        let name = obj.meta().name.as_deref().unwrap_or_default();
+        let written = api
+            .replace_status(name, &PostParams::default(), obj)
+            .await?;
+        self.written(written.clone());
+        Ok(written)
+    }
+
     /// Records that a delete of ours removed the object `namespace/name`
     /// with `uid` (the server answered without the object, or NotFound).
     pub fn deleted(&self, namespace: &str, name: &str, uid: &str) {
@@ -335,7 +390,7 @@ impl<K: Cached> Informer<K> {
 
     /// Replaces the whole content after a (re)list: objects the list did
     /// not return are gone.
-    fn replace(&self, listed: Vec<K>) {
+    fn relisted(&self, listed: Vec<K>) {
         let keys: HashSet<ObjectKey> = listed.iter().map(key_of).collect();
         let gone: Vec<Arc<K>> = self
             .read()
@@ -382,7 +437,7 @@ impl<K: Cached> Informer<K> {
                 Ok(Event::InitDone) => {
                     {
                         let _turn = self.turn();
-                        self.replace(std::mem::take(&mut listing));
+                        self.relisted(std::mem::take(&mut listing));
                     }
                     self.synced.send_replace(true);
                 }
@@ -502,7 +557,7 @@ mod tests {
         let inf = Informer::<ConfigMap>::new();
         inf.store(cm("a", "1"));
         inf.store(cm("b", "2"));
-        inf.replace(vec![cm("b", "3"), cm("c", "4")]);
+        inf.relisted(vec![cm("b", "3"), cm("c", "4")]);
         let names: Vec<_> = inf
             .list_namespace("default")
             .iter()

@@ -168,11 +168,7 @@ pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = 
         posting: Arc::new(tokio::sync::Semaphore::new(BINDERS)),
     });
     s.watch();
-    let ready = {
-        let s = Arc::clone(&s);
-        async move { s.caches.synced().await }
-    };
-    let queue = Arc::clone(&s.queue);
+    let (ready, queue) = (s.caches.ready(), Arc::clone(&s.queue));
     runtime::drive(Arc::new(Placing(s)), queue, 1, ready, shutdown).await;
 }
 
@@ -415,8 +411,8 @@ impl Scheduler {
                 .get_or_insert_default()
                 .entry(ANN_BOUND_BY_CONTROLLER.into())
                 .or_insert_with(|| "yes".into());
-            match pvs.replace(volume, &PostParams::default(), &v).await {
-                Ok(updated) => self.caches.volumes.store(updated),
+            match self.caches.volumes.replace(&pvs, &v).await {
+                Ok(_) => {}
                 Err(e) => {
                     return self
                         .fail(
@@ -448,8 +444,8 @@ impl Scheduler {
                 .annotations
                 .get_or_insert_default()
                 .insert(ANN_SELECTED_NODE.into(), node.into());
-            match pvcs.replace(claim, &PostParams::default(), &c).await {
-                Ok(updated) => self.caches.claims.store(updated),
+            match self.caches.claims.replace(&pvcs, &c).await {
+                Ok(_) => {}
                 Err(e) => {
                     return self
                         .fail(

@@ -404,7 +404,9 @@ impl Executor<'_> {
     fn deleted<K: Cached>(&self, name: &str, uid: &str, answer: Option<K>) {
         let cache = self.caches.get::<K>();
         match answer {
-            Some(obj) if still_terminating(obj.meta()) => cache.store(obj),
+            // Still terminating, or removed but answered with the state it
+            // was removed in (no deletionTimestamp: the last stored one).
+            Some(obj) if obj.meta().deletion_timestamp.is_some() => cache.written(obj),
             _ => cache.deleted(self.namespace(), name, uid),
         }
     }
@@ -548,13 +550,6 @@ impl Executor<'_> {
             }
         }
     }
-}
-
-/// Whether an object a delete was answered with is still stored.
-fn still_terminating(meta: &kube::api::ObjectMeta) -> bool {
-    meta.deletion_timestamp.is_some()
-        && (meta.finalizers.as_ref().is_some_and(|f| !f.is_empty())
-            || meta.deletion_grace_period_seconds.unwrap_or(0) > 0)
 }
 
 enum RevisionError {

@@ -122,6 +122,13 @@ impl Caches {
         }
     }
 
+    /// Completes once every cache has listed (an owned future, for
+    /// [`crate::runtime::drive`]).
+    pub fn ready(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let caches = self.clone();
+        async move { caches.synced().await }
+    }
+
     /// Waits for every first list.
     pub async fn synced(&self) {
         self.claims.synced().await;

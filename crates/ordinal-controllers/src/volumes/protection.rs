@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::Client;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 
 use super::{
     Caches, Key, PV_PROTECTION, PVC_PROTECTION, has_finalizer, is_conflict_or_gone, pod_claims,
@@ -76,11 +76,7 @@ pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = 
         queue: Queue::new(),
     });
     p.watch();
-    let ready = {
-        let p = Arc::clone(&p);
-        async move { p.caches.synced().await }
-    };
-    let queue = Arc::clone(&p.queue);
+    let (ready, queue) = (p.caches.ready(), Arc::clone(&p.queue));
     runtime::drive(p, queue, WORKERS, ready, shutdown).await;
 }
 
@@ -173,21 +169,10 @@ impl Protection {
                 }
             }
         }
+        // The update that drops the last finalizer removes the object and
+        // answers with it: the cache lets it go.
         let api: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), ns);
-        match api.replace(name, &PostParams::default(), &c).await {
-            Ok(updated) => {
-                // The update that drops the last finalizer removes the
-                // object and answers with it; the watch reports the delete.
-                if updated.metadata.deletion_timestamp.is_none()
-                    || has_finalizer(&updated.metadata, PVC_PROTECTION)
-                {
-                    self.caches.claims.store(updated);
-                }
-                Ok(())
-            }
-            Err(e) if is_conflict_or_gone(&e) => Ok(()),
-            Err(e) => Err(e.to_string()),
-        }
+        finish(self.caches.claims.replace(&api, &c).await)
     }
 
     async fn sync_volume(&self, name: &str) -> Result<(), String> {
@@ -212,18 +197,17 @@ impl Protection {
             }
         }
         let api: Api<PersistentVolume> = Api::all(self.client.clone());
-        match api.replace(name, &PostParams::default(), &v).await {
-            Ok(updated) => {
-                if updated.metadata.deletion_timestamp.is_none()
-                    || has_finalizer(&updated.metadata, PV_PROTECTION)
-                {
-                    self.caches.volumes.store(updated);
-                }
-                Ok(())
-            }
-            Err(e) if is_conflict_or_gone(&e) => Ok(()),
-            Err(e) => Err(e.to_string()),
-        }
+        finish(self.caches.volumes.replace(&api, &v).await)
+    }
+}
+
+/// A protection write's outcome: a conflict or a vanished object is
+/// settled by the next change.
+fn finish<K>(written: kube::Result<K>) -> Result<(), String> {
+    match written {
+        Ok(_) => Ok(()),
+        Err(e) if is_conflict_or_gone(&e) => Ok(()),
+        Err(e) => Err(e.to_string()),
     }
 }
 

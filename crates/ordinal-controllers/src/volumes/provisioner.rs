@@ -320,11 +320,7 @@ pub async fn run(
         queue: Queue::new(),
     });
     p.watch();
-    let ready = {
-        let p = Arc::clone(&p);
-        async move { p.caches.synced().await }
-    };
-    let queue = Arc::clone(&p.queue);
+    let (ready, queue) = (p.caches.ready(), Arc::clone(&p.queue));
     runtime::drive(p, queue, WORKERS, ready, shutdown).await;
 }
 
@@ -543,18 +539,8 @@ impl Provisioner {
         if let Some(f) = v.metadata.finalizers.as_mut() {
             f.retain(|x| x != PROVISIONER_FINALIZER);
         }
-        match api
-            .replace(
-                v.metadata.name.as_deref().unwrap_or(""),
-                &PostParams::default(),
-                &v,
-            )
-            .await
-        {
-            Ok(updated) => {
-                self.caches.volumes.store(updated);
-                Ok(())
-            }
+        match self.caches.volumes.replace(api, &v).await {
+            Ok(_) => Ok(()),
             Err(e) if is_conflict_or_gone(&e) => Ok(()),
             Err(e) => Err(e.to_string()),
         }

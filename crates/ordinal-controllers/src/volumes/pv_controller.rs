@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::Client;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 
 use super::binder::{self, ClaimLookup, ClaimStep, ClaimView, Class, Note, Reclaim, VolumeStep};
 use super::matching;
@@ -55,11 +55,7 @@ pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = 
         taking: tokio::sync::Mutex::new(()),
     });
     c.watch();
-    let ready = {
-        let c = Arc::clone(&c);
-        async move { c.caches.synced().await }
-    };
-    let queue = Arc::clone(&c.queue);
+    let (ready, queue) = (c.caches.ready(), Arc::clone(&c.queue));
     runtime::drive(c, queue, WORKERS, ready, shutdown).await;
 }
 
@@ -144,6 +140,10 @@ impl Controller {
 
     fn claims_api(&self, ns: &str) -> Api<PersistentVolumeClaim> {
         Api::namespaced(self.client.clone(), ns)
+    }
+
+    fn claims_api_of(&self, claim: &PersistentVolumeClaim) -> Api<PersistentVolumeClaim> {
+        self.claims_api(claim.metadata.namespace.as_deref().unwrap_or(""))
     }
 
     fn volumes_api(&self) -> Api<PersistentVolume> {
@@ -273,19 +273,13 @@ impl Controller {
             let a = c.metadata.annotations.get_or_insert_default();
             a.insert(ANN_STORAGE_PROVISIONER.into(), provisioner.into());
             a.insert(ANN_BETA_STORAGE_PROVISIONER.into(), provisioner.into());
-            let api = self.claims_api(c.metadata.namespace.as_deref().unwrap_or(""));
-            match api
-                .replace(
-                    c.metadata.name.as_deref().unwrap_or(""),
-                    &PostParams::default(),
-                    &c,
-                )
+            match self
+                .caches
+                .claims
+                .replace(&self.claims_api_of(&c), &c)
                 .await
             {
-                Ok(updated) => {
-                    self.caches.claims.store(updated.clone());
-                    updated
-                }
+                Ok(updated) => updated,
                 Err(e) if is_conflict_or_gone(&e) => return Ok(()),
                 Err(e) => return Err(e.to_string()),
             }
@@ -361,14 +355,11 @@ impl Controller {
         if !dirty {
             return Ok(volume.clone());
         }
-        let name = v.metadata.name.clone().unwrap_or_default();
-        let updated = self
-            .volumes_api()
-            .replace(&name, &PostParams::default(), &v)
+        self.caches
+            .volumes
+            .replace(&self.volumes_api(), &v)
             .await
-            .map_err(|e| e.to_string())?;
-        self.caches.volumes.store(updated.clone());
-        Ok(updated)
+            .map_err(|e| e.to_string())
     }
 
     async fn bind_claim(
@@ -399,35 +390,20 @@ impl Controller {
         if !dirty {
             return Ok(claim.clone());
         }
-        let api = self.claims_api(c.metadata.namespace.as_deref().unwrap_or(""));
-        let updated = api
-            .replace(
-                c.metadata.name.as_deref().unwrap_or(""),
-                &PostParams::default(),
-                &c,
-            )
+        self.caches
+            .claims
+            .replace(&self.claims_api_of(&c), &c)
             .await
-            .map_err(|e| e.to_string())?;
-        self.caches.claims.store(updated.clone());
-        Ok(updated)
+            .map_err(|e| e.to_string())
     }
 
     async fn replace_claim(&self, c: PersistentVolumeClaim) -> Result<(), String> {
-        let api = self.claims_api(c.metadata.namespace.as_deref().unwrap_or(""));
-        match api
-            .replace(
-                c.metadata.name.as_deref().unwrap_or(""),
-                &PostParams::default(),
-                &c,
-            )
+        self.caches
+            .claims
+            .replace(&self.claims_api_of(&c), &c)
             .await
-        {
-            Ok(updated) => {
-                self.caches.claims.store(updated);
-                Ok(())
-            }
-            Err(e) => Err(e.to_string()),
-        }
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     /// `updateClaimStatus`: the phase; the volume's access modes; its
@@ -473,21 +449,12 @@ impl Controller {
         if !dirty {
             return Ok(());
         }
-        let api = self.claims_api(c.metadata.namespace.as_deref().unwrap_or(""));
-        match api
-            .replace_status(
-                c.metadata.name.as_deref().unwrap_or(""),
-                &PostParams::default(),
-                &c,
-            )
+        self.caches
+            .claims
+            .replace_status(&self.claims_api_of(&c), &c)
             .await
-        {
-            Ok(updated) => {
-                self.caches.claims.store(updated);
-                Ok(())
-            }
-            Err(e) => Err(e.to_string()),
-        }
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     /// `updateVolumePhase`, recording when the phase changed.
@@ -507,14 +474,11 @@ impl Controller {
         status.last_phase_transition_time = Some(
             k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()),
         );
-        let name = v.metadata.name.clone().unwrap_or_default();
-        let updated = self
-            .volumes_api()
-            .replace_status(&name, &PostParams::default(), &v)
+        self.caches
+            .volumes
+            .replace_status(&self.volumes_api(), &v)
             .await
-            .map_err(|e| e.to_string())?;
-        self.caches.volumes.store(updated.clone());
-        Ok(updated)
+            .map_err(|e| e.to_string())
     }
 
     async fn sync_volume(&self, name: &str) -> Result<(), String> {
@@ -584,11 +548,11 @@ impl Controller {
                     r.uid = None;
                 }
                 let updated = self
-                    .volumes_api()
-                    .replace(name, &PostParams::default(), &v)
+                    .caches
+                    .volumes
+                    .replace(&self.volumes_api(), &v)
                     .await
                     .map_err(|e| e.to_string())?;
-                self.caches.volumes.store(updated.clone());
                 self.volume_status(&updated, "Available", None).await?;
             }
             VolumeStep::ModeMismatch { claim: claim_name } => {

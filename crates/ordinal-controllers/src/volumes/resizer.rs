@@ -27,7 +27,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Client;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 
 use super::matching::claim_class;
 use super::{
@@ -101,11 +101,7 @@ pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = 
             ));
         }
     }));
-    let ready = {
-        let r = Arc::clone(&r);
-        async move { r.caches.synced().await }
-    };
-    let queue = Arc::clone(&r.queue);
+    let (ready, queue) = (r.caches.ready(), Arc::clone(&r.queue));
     runtime::drive(r, queue, WORKERS, ready, shutdown).await;
 }
 
@@ -174,11 +170,12 @@ impl Resizer {
             .allocated_resource_statuses
             .get_or_insert_default()
             .insert("storage".into(), "ControllerResizeInProgress".into());
-        let c = claims
-            .replace_status(name, &PostParams::default(), &c)
+        let c = self
+            .caches
+            .claims
+            .replace_status(&claims, &c)
             .await
             .map_err(err)?;
-        self.caches.claims.store(c.clone());
         self.recorder.normal(
             &reference(&c),
             "Resizing",
@@ -194,11 +191,11 @@ impl Resizer {
             .get_or_insert_default();
         if capacity.get("storage") != Some(&size) {
             capacity.insert("storage".into(), size.clone());
-            let v = volumes
-                .replace(&volume_name, &PostParams::default(), &v)
+            self.caches
+                .volumes
+                .replace(&volumes, &v)
                 .await
                 .map_err(err)?;
-            self.caches.volumes.store(v);
         }
 
         // 3. Done.
@@ -225,11 +222,12 @@ impl Resizer {
         {
             status.allocated_resource_statuses = None;
         }
-        let c = claims
-            .replace_status(name, &PostParams::default(), &c)
+        let c = self
+            .caches
+            .claims
+            .replace_status(&claims, &c)
             .await
             .map_err(err)?;
-        self.caches.claims.store(c.clone());
         self.recorder.normal(
             &reference(&c),
             "VolumeResizeSuccessful",
