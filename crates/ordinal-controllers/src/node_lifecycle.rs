@@ -22,8 +22,7 @@ use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
-
-use crate::events::{Recorder, Source};
+use ordinal_core::events::{Recorder, Source};
 
 pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 /// How often nodes are checked (upstream's node monitor period).

@@ -29,7 +29,6 @@
 //!   30 s.
 
 pub mod decide;
-pub mod fit;
 pub mod nodes;
 pub mod usage;
 pub mod volume_binding;
@@ -45,9 +44,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Client;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use ordinal_core::events::{Recorder, Source};
 use tokio::task::JoinSet;
 
-use crate::events::{Recorder, Source};
 use crate::queue::Queue;
 use crate::volumes::{
     ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, Caches, is_conflict_or_gone, reference,

@@ -30,13 +30,13 @@ use kube::api::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
 use kube::runtime::watcher::{self, Event};
+use ordinal_core::events::{Recorder, Source};
 use tokio::task::JoinSet;
 
 use super::execute::{Executor, Written};
 use super::freshness::{self, Freshness, Resource};
 use super::mapping::{SetKey, sets_for, sets_for_claim};
 use super::{Observed, plan};
-use crate::events::{Recorder, Source};
 use crate::queue::Queue;
 
 /// Sets synced at the same time (upstream's default

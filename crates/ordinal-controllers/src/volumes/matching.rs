@@ -12,9 +12,9 @@
 use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
+use ordinal_core::quantity;
 
 use super::{ANN_BETA_CLASS, volume_class};
-use crate::quantity;
 use crate::selection;
 
 /// The class a claim asks for: the beta annotation first, then

@@ -46,6 +46,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+use ordinal_core::events::{Recorder, Source};
 use tokio::task::JoinSet;
 
 use super::matching::claim_class;
@@ -54,7 +55,6 @@ use super::{
     Caches, Config, PROVISIONER, PROVISIONER_FINALIZER, annotation, has_finalizer,
     is_conflict_or_gone, reference, volume_class, volume_phase,
 };
-use crate::events::{Recorder, Source};
 use crate::queue::Queue;
 
 /// The class parameter naming another base directory.

@@ -17,6 +17,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::Client;
 use kube::api::{Api, PostParams};
+use ordinal_core::events::{Recorder, Source};
 use tokio::task::JoinSet;
 
 use super::binder::{self, ClaimLookup, ClaimStep, ClaimView, Class, Note, Reclaim, VolumeStep};
@@ -26,7 +27,6 @@ use super::{
     ANN_STORAGE_PROVISIONER, Caches, claim_phase, has_annotation, is_conflict_or_gone, pod_claims,
     reference, volume_phase,
 };
-use crate::events::{Recorder, Source};
 use crate::queue::Queue;
 
 /// The component name on the controller's events.

@@ -28,6 +28,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Client;
 use kube::api::{Api, PostParams};
+use ordinal_core::events::{Recorder, Source};
+use ordinal_core::quantity;
 use tokio::task::JoinSet;
 
 use super::matching::claim_class;
@@ -35,8 +37,6 @@ use super::{
     ANN_PROVISIONED_BY, Caches, PROVISIONER, annotation, claim_phase, is_conflict_or_gone,
     reference,
 };
-use crate::events::{Recorder, Source};
-use crate::quantity;
 use crate::queue::Queue;
 
 const WORKERS: usize = 4;

@@ -1,0 +1,28 @@
+//! What more than one ordinal crate needs, written once: the vocabulary of
+//! Kubernetes itself that the API server, the controllers and the node
+//! agent each read the same way.
+//!
+//! - [`quantity`]: resource quantities as apimachinery parses, compares and
+//!   rounds them.
+//! - `fit` (feature `k8s`): whether a node has room for a pod, the
+//!   scheduler's predicates that the node agent's admission reuses.
+//! - `events` (feature `events`): recording core/v1 Events with
+//!   client-go's aggregation, through `kube::Client`.
+//!
+//! What belongs here is small, pure and upstream-defined: a piece moves in
+//! when a second crate needs it, and keeps its tests. What does not: any
+//! piece of one component's behaviour (a controller's plan, a resource's
+//! validation, the node's runtime), anything named for being shared
+//! rather than for what it does, and heavy dependencies a small user would
+//! pay for. The parts that read k8s-openapi types sit behind the default
+//! `k8s` feature, so a crate that needs only text grammars (the image
+//! crate) builds without it; the event recorder needs a Kubernetes client
+//! and a Tokio runtime, so it sits behind `events`, which only its users
+//! (the controllers and the node agent) turn on.
+
+pub mod quantity;
+
+#[cfg(feature = "events")]
+pub mod events;
+#[cfg(feature = "k8s")]
+pub mod fit;
