@@ -4,6 +4,7 @@
 //!
 //! - [`quantity`]: resource quantities as apimachinery parses, compares and
 //!   rounds them.
+//! - [`labels`]: label selectors as apimachinery matches them.
 //! - `fit` (feature `k8s`): whether a node has room for a pod, the
 //!   scheduler's predicates that the node agent's admission reuses.
 //! - `events` (feature `events`): recording core/v1 Events with
@@ -20,6 +21,7 @@
 //! and a Tokio runtime, so it sits behind `events`, which only its users
 //! (the controllers and the node agent) turn on.
 
+pub mod labels;
 pub mod quantity;
 
 #[cfg(feature = "events")]
