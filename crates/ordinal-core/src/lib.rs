@@ -7,6 +7,7 @@
 //! - [`labels`]: label selectors as apimachinery matches them.
 //! - `fit` (feature `k8s`): whether a node has room for a pod, the
 //!   scheduler's predicates that the node agent's admission reuses.
+//! - `pod` (feature `k8s`): a pod's phase, readiness and availability.
 //! - `events` (feature `events`): recording core/v1 Events with
 //!   client-go's aggregation, through `kube::Client`.
 //!
@@ -28,3 +29,5 @@ pub mod quantity;
 pub mod events;
 #[cfg(feature = "k8s")]
 pub mod fit;
+#[cfg(feature = "k8s")]
+pub mod pod;
