@@ -4,6 +4,7 @@
 //!
 //! - [`quantity`]: resource quantities as apimachinery parses, compares and
 //!   rounds them.
+//! - [`go_text`]: text as upstream's Go code prints it (`%q`).
 //! - [`labels`]: label selectors as apimachinery matches them.
 //! - `fit` (feature `k8s`): whether a node has room for a pod, the
 //!   scheduler's predicates that the node agent's admission reuses.
@@ -16,12 +17,14 @@
 //! piece of one component's behaviour (a controller's plan, a resource's
 //! validation, the node's runtime), anything named for being shared
 //! rather than for what it does, and heavy dependencies a small user would
-//! pay for. The parts that read k8s-openapi types sit behind the default
-//! `k8s` feature, so a crate that needs only text grammars (the image
-//! crate) builds without it; the event recorder needs a Kubernetes client
+//! pay for. The parts that read k8s-openapi types sit behind the `k8s`
+//! feature (on by default, off in the workspace's dependency entry), so a
+//! crate that needs only quantities, selectors and text (the apply
+//! crate) builds without k8s-openapi; the event recorder needs a Kubernetes client
 //! and a Tokio runtime, so it sits behind `events`, which only its users
 //! (the controllers and the node agent) turn on.
 
+pub mod go_text;
 pub mod labels;
 pub mod quantity;
 
