@@ -5,6 +5,9 @@
 //! - [`quantity`]: resource quantities as apimachinery parses, compares and
 //!   rounds them.
 //! - [`go_text`]: text as upstream's Go code prints it (`%q`).
+//! - [`image_reference`]: container image references as the kubelet
+//!   parses and normalizes them (the API server's default pull policy reads
+//!   the same grammar).
 //! - [`labels`]: label selectors as apimachinery matches them.
 //! - `fit` (feature `k8s`): whether a node has room for a pod, the
 //!   scheduler's predicates that the node agent's admission reuses.
@@ -25,6 +28,7 @@
 //! (the controllers and the node agent) turn on.
 
 pub mod go_text;
+pub mod image_reference;
 pub mod labels;
 pub mod quantity;
 

@@ -45,7 +45,7 @@ use k8s_openapi::api::node::v1::RuntimeClass;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::{Api, Client};
 use ordinal_core::events::Recorder;
-use ordinal_image::Reference;
+use ordinal_core::image_reference::Reference;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
