@@ -14,6 +14,8 @@
 //! - `pod` (feature `k8s`): a pod's phase, readiness and availability.
 //! - `events` (feature `events`): recording core/v1 Events with
 //!   client-go's aggregation, through `kube::Client`.
+//! - `serve` (feature `serve`): the accept loop of the HTTPS servers, with
+//!   graceful shutdown.
 //!
 //! What belongs here is small, pure and upstream-defined: a piece moves in
 //! when a second crate needs it, and keeps its tests. What does not: any
@@ -25,7 +27,8 @@
 //! crate that needs only quantities, selectors and text (the apply
 //! crate) builds without k8s-openapi; the event recorder needs a Kubernetes client
 //! and a Tokio runtime, so it sits behind `events`, which only its users
-//! (the controllers and the node agent) turn on.
+//! (the controllers and the node agent) turn on; the accept loop needs
+//! Tokio and hyper-util, behind `serve` (the API server and the node).
 
 pub mod go_text;
 pub mod image_reference;
@@ -38,3 +41,5 @@ pub mod events;
 pub mod fit;
 #[cfg(feature = "k8s")]
 pub mod pod;
+#[cfg(feature = "serve")]
+pub mod serve;
