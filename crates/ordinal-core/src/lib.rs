@@ -14,6 +14,8 @@
 //! - `pod` (feature `k8s`): a pod's phase, readiness and availability.
 //! - `events` (feature `events`): recording core/v1 Events with
 //!   client-go's aggregation, through `kube::Client`.
+//! - `watch` (feature `watch`): what controllers' caches do to watch
+//!   events (forgetting managedFields).
 //! - `serve` (feature `serve`): the accept loop of the HTTPS servers, with
 //!   graceful shutdown.
 //!
@@ -43,3 +45,5 @@ pub mod fit;
 pub mod pod;
 #[cfg(feature = "serve")]
 pub mod serve;
+#[cfg(feature = "watch")]
+pub mod watch;

@@ -27,6 +27,7 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
 use kube::runtime::watcher::{self, Event};
+use ordinal_core::watch::forget_managed_fields;
 use tokio::task::JoinSet;
 
 use super::{pods, slices, subsets};
@@ -105,16 +106,6 @@ struct Controller {
     services: Store<Service>,
     pods: Store<Pod>,
     queue: Arc<Queue<ServiceKey>>,
-}
-
-/// The caches never read managedFields.
-fn forget_managed_fields<K: kube::Resource>(event: &mut Event<K>) {
-    match event {
-        Event::Apply(o) | Event::InitApply(o) | Event::Delete(o) => {
-            o.meta_mut().managed_fields = None
-        }
-        Event::Init | Event::InitDone => {}
-    }
 }
 
 impl Controller {

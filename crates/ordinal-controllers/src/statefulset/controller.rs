@@ -31,6 +31,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
 use kube::runtime::watcher::{self, Event};
 use ordinal_core::events::{Recorder, Source};
+use ordinal_core::watch::forget_managed_fields;
 use tokio::task::JoinSet;
 
 use super::execute::{Executor, Written};
@@ -352,17 +353,5 @@ impl Controller {
                 .find(|o| has(o.metadata.uid.as_ref()))
                 .is_some(),
         }
-    }
-}
-
-/// The caches never read managedFields, often the largest part of an
-/// object's metadata; dropping them keeps the caches (every pod of the
-/// cluster) small.
-fn forget_managed_fields<K: kube::Resource>(event: &mut Event<K>) {
-    match event {
-        Event::Apply(obj) | Event::InitApply(obj) | Event::Delete(obj) => {
-            obj.meta_mut().managed_fields = None;
-        }
-        Event::Init | Event::InitDone => {}
     }
 }
