@@ -19,18 +19,29 @@
 //! - `serve` (feature `serve`): the accept loop of the HTTPS servers, with
 //!   graceful shutdown.
 //!
-//! What belongs here is small, pure and upstream-defined: a piece moves in
+//! ```
+//! use ordinal_core::quantity::Quantity;
+//!
+//! let request = Quantity::parse("1536Mi").unwrap();
+//! assert_eq!(request, Quantity::parse("1.5Gi").unwrap());
+//! assert_eq!(Quantity::parse("250m").unwrap().milli_value(), 250);
+//! ```
+//!
+//! What belongs here is small and defined by upstream: a piece moves in
 //! when a second crate needs it, and keeps its tests. What does not: any
 //! piece of one component's behaviour (a controller's plan, a resource's
-//! validation, the node's runtime), anything named for being shared
-//! rather than for what it does, and heavy dependencies a small user would
-//! pay for. The parts that read k8s-openapi types sit behind the `k8s`
-//! feature (on by default, off in the workspace's dependency entry), so a
-//! crate that needs only quantities, selectors and text (the apply
-//! crate) builds without k8s-openapi; the event recorder needs a Kubernetes client
-//! and a Tokio runtime, so it sits behind `events`, which only its users
-//! (the controllers and the node agent) turn on; the accept loop needs
-//! Tokio and hyper-util, behind `serve` (the API server and the node).
+//! validation, the node's runtime), anything named for being shared rather
+//! than for what it does, and heavy dependencies a small user would pay
+//! for.
+//!
+//! Features keep the small users light. The workspace takes the crate
+//! without default features, so the apply and image crates, which need
+//! only quantities, selectors, references and text, build without
+//! k8s-openapi. `k8s` (the default) adds what reads k8s-openapi types;
+//! `events` the recorder, which needs a Kubernetes client and a Tokio
+//! runtime (the controllers and the node agent); `watch` what caches do
+//! to `kube::runtime` watch events (the controllers); `serve` the accept
+//! loop, on Tokio and hyper-util (the API server and the node).
 
 pub mod go_text;
 pub mod image_reference;
