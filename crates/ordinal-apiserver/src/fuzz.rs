@@ -11,13 +11,13 @@
 //! Inputs made of two documents (an object and a patch for it) are split
 //! at the first `0xFF` byte, which never occurs in UTF-8 text.
 
+use ordinal_core::quantity::Quantity;
 use serde_json::{Value, json};
 
 use crate::decode::{self, Format};
 use crate::fields::KindSchema;
 use crate::negotiate::BodyType;
 use crate::patch;
-use crate::quantity::Quantity;
 use crate::resources::{self, Resource};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::storable;

@@ -12,6 +12,7 @@
 use std::fmt;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
+use ordinal_core::labels::{Operator, Requirement};
 
 use crate::names::{
     BadValue, FieldError, aggregate_message, go_quote, is_qualified_name, is_valid_label_value,
@@ -36,189 +37,90 @@ pub enum SelectorError {
 // ---------------------------------------------------------------------------
 // Label selectors
 
-/// A label selector operator (`selection.Operator`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Operator {
-    /// `=`
-    Equals,
-    /// `==`
-    DoubleEquals,
-    /// `!=`
-    NotEquals,
-    /// `in`
-    In,
-    /// `notin`
-    NotIn,
-    /// a bare key
-    Exists,
-    /// `!key`
-    DoesNotExist,
-    /// `>` (`gt`)
-    GreaterThan,
-    /// `<` (`lt`)
-    LessThan,
-}
-
-/// One requirement of a label selector: a key, an operator and values
-/// (sorted and without duplicates, as upstream keeps them).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Requirement {
-    pub key: String,
-    pub operator: Operator,
-    pub values: Vec<String>,
-}
-
 fn sorted_unique(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v.dedup();
     v
 }
 
-impl Requirement {
-    /// Upstream's `NewRequirement`: validates the key, the value count for
-    /// the operator and every value. `vals` are kept in the given order (the
-    /// parser passes them sorted).
-    pub fn new(key: &str, operator: Operator, vals: Vec<String>) -> Result<Self, SelectorError> {
-        let mut errs: Vec<FieldError> = Vec::new();
-        let key_errs = is_qualified_name(key);
-        if !key_errs.is_empty() {
-            errs.push(FieldError::invalid("key", key, key_errs.join("; ")));
-        }
-        match operator {
-            Operator::In | Operator::NotIn => {
-                if vals.is_empty() {
-                    errs.push(FieldError::invalid(
-                        "values",
-                        BadValue::string_slice(&vals),
-                        "for 'in', 'notin' operators, values set can't be empty",
-                    ));
-                }
-            }
-            Operator::Equals | Operator::DoubleEquals | Operator::NotEquals => {
-                if vals.len() != 1 {
-                    errs.push(FieldError::invalid(
-                        "values",
-                        BadValue::string_slice(&vals),
-                        "exact-match compatibility requires one single value",
-                    ));
-                }
-            }
-            Operator::Exists | Operator::DoesNotExist => {
-                if !vals.is_empty() {
-                    errs.push(FieldError::invalid(
-                        "values",
-                        BadValue::string_slice(&vals),
-                        "values set must be empty for exists and does not exist",
-                    ));
-                }
-            }
-            Operator::GreaterThan | Operator::LessThan => {
-                if vals.len() != 1 {
-                    errs.push(FieldError::invalid(
-                        "values",
-                        BadValue::string_slice(&vals),
-                        "for 'Gt', 'Lt' operators, exactly one value is required",
-                    ));
-                }
-                for (i, v) in vals.iter().enumerate() {
-                    if v.parse::<i64>().is_err() {
-                        errs.push(FieldError::invalid(
-                            format!("values[{i}]"),
-                            v.as_str(),
-                            "for 'Gt', 'Lt' operators, the value must be an integer",
-                        ));
-                    }
-                }
-            }
-        }
-        for (i, v) in vals.iter().enumerate() {
-            let msgs = is_valid_label_value(v);
-            if !msgs.is_empty() {
+/// Upstream's `NewRequirement`: validates the key, the value count for the
+/// operator and every value. `vals` are kept in the given order (the parser
+/// passes them sorted).
+pub fn requirement(
+    key: &str,
+    operator: Operator,
+    vals: Vec<String>,
+) -> Result<Requirement, SelectorError> {
+    let mut errs: Vec<FieldError> = Vec::new();
+    let key_errs = is_qualified_name(key);
+    if !key_errs.is_empty() {
+        errs.push(FieldError::invalid("key", key, key_errs.join("; ")));
+    }
+    match operator {
+        Operator::In | Operator::NotIn => {
+            if vals.is_empty() {
                 errs.push(FieldError::invalid(
-                    format!("values[{i}][{key}]"),
-                    v.as_str(),
-                    msgs.join("; "),
+                    "values",
+                    BadValue::string_slice(&vals),
+                    "for 'in', 'notin' operators, values set can't be empty",
                 ));
             }
         }
-        if !errs.is_empty() {
-            return Err(SelectorError::Label(aggregate_message(&errs)));
+        Operator::Equals | Operator::DoubleEquals | Operator::NotEquals => {
+            if vals.len() != 1 {
+                errs.push(FieldError::invalid(
+                    "values",
+                    BadValue::string_slice(&vals),
+                    "exact-match compatibility requires one single value",
+                ));
+            }
         }
-        Ok(Requirement {
-            key: key.to_string(),
-            operator,
-            values: vals,
-        })
-    }
-
-    fn value_of<'a>(labels: &'a [(String, String)], key: &str) -> Option<&'a str> {
-        labels
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Whether the labels satisfy this requirement.
-    pub fn matches(&self, labels: &[(String, String)]) -> bool {
-        let value = Self::value_of(labels, &self.key);
-        match self.operator {
-            Operator::In | Operator::Equals | Operator::DoubleEquals => {
-                value.is_some_and(|v| self.values.iter().any(|x| x == v))
+        Operator::Exists | Operator::DoesNotExist => {
+            if !vals.is_empty() {
+                errs.push(FieldError::invalid(
+                    "values",
+                    BadValue::string_slice(&vals),
+                    "values set must be empty for exists and does not exist",
+                ));
             }
-            Operator::NotIn | Operator::NotEquals => {
-                value.is_none_or(|v| !self.values.iter().any(|x| x == v))
+        }
+        Operator::GreaterThan | Operator::LessThan => {
+            if vals.len() != 1 {
+                errs.push(FieldError::invalid(
+                    "values",
+                    BadValue::string_slice(&vals),
+                    "for 'Gt', 'Lt' operators, exactly one value is required",
+                ));
             }
-            Operator::Exists => value.is_some(),
-            Operator::DoesNotExist => value.is_none(),
-            Operator::GreaterThan | Operator::LessThan => {
-                let Some(Ok(have)) = value.map(str::parse::<i64>) else {
-                    return false;
-                };
-                let [want] = self.values.as_slice() else {
-                    return false;
-                };
-                let Ok(want) = want.parse::<i64>() else {
-                    return false;
-                };
-                if self.operator == Operator::GreaterThan {
-                    have > want
-                } else {
-                    have < want
+            for (i, v) in vals.iter().enumerate() {
+                if v.parse::<i64>().is_err() {
+                    errs.push(FieldError::invalid(
+                        format!("values[{i}]"),
+                        v.as_str(),
+                        "for 'Gt', 'Lt' operators, the value must be an integer",
+                    ));
                 }
             }
         }
     }
-}
-
-impl fmt::Display for Requirement {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.operator == Operator::DoesNotExist {
-            f.write_str("!")?;
+    for (i, v) in vals.iter().enumerate() {
+        let msgs = is_valid_label_value(v);
+        if !msgs.is_empty() {
+            errs.push(FieldError::invalid(
+                format!("values[{i}][{key}]"),
+                v.as_str(),
+                msgs.join("; "),
+            ));
         }
-        f.write_str(&self.key)?;
-        let op = match self.operator {
-            Operator::Equals => "=",
-            Operator::DoubleEquals => "==",
-            Operator::NotEquals => "!=",
-            Operator::In => " in ",
-            Operator::NotIn => " notin ",
-            Operator::GreaterThan => ">",
-            Operator::LessThan => "<",
-            Operator::Exists | Operator::DoesNotExist => return Ok(()),
-        };
-        f.write_str(op)?;
-        let set = matches!(self.operator, Operator::In | Operator::NotIn);
-        if set {
-            f.write_str("(")?;
-        }
-        let mut vals = self.values.clone();
-        vals.sort();
-        f.write_str(&vals.join(","))?;
-        if set {
-            f.write_str(")")?;
-        }
-        Ok(())
     }
+    if !errs.is_empty() {
+        return Err(SelectorError::Label(aggregate_message(&errs)));
+    }
+    Ok(Requirement {
+        key: key.to_string(),
+        operator,
+        values: vals,
+    })
 }
 
 /// A parsed label selector: the AND of its requirements.
@@ -256,25 +158,19 @@ impl LabelSelector {
         let mut reqs = Vec::new();
         if let Some(ml) = &sel.match_labels {
             for (k, v) in ml {
-                reqs.push(Requirement::new(k, Operator::Equals, vec![v.clone()])?);
+                reqs.push(requirement(k, Operator::Equals, vec![v.clone()])?);
             }
         }
         if let Some(exprs) = &sel.match_expressions {
             for e in exprs {
-                let op = match e.operator.as_str() {
-                    "In" => Operator::In,
-                    "NotIn" => Operator::NotIn,
-                    "Exists" => Operator::Exists,
-                    "DoesNotExist" => Operator::DoesNotExist,
-                    other => {
-                        return Err(SelectorError::Label(format!(
-                            "{} is not a valid label selector operator",
-                            go_quote(other)
-                        )));
-                    }
+                let Some(op) = Operator::of_expression(&e.operator) else {
+                    return Err(SelectorError::Label(format!(
+                        "{} is not a valid label selector operator",
+                        go_quote(&e.operator)
+                    )));
                 };
                 let vals = e.values.clone().unwrap_or_default();
-                reqs.push(Requirement::new(&e.key, op, vals)?);
+                reqs.push(requirement(&e.key, op, vals)?);
             }
         }
         reqs.sort_by(|a, b| a.key.cmp(&b.key));
@@ -570,14 +466,14 @@ impl Parser {
     fn parse_requirement(&mut self) -> Result<Requirement, String> {
         let (key, op) = self.parse_key_and_infer_operator()?;
         if let Some(op @ (Operator::Exists | Operator::DoesNotExist)) = op {
-            return Requirement::new(&key, op, Vec::new()).map_err(|e| e.to_string());
+            return requirement(&key, op, Vec::new()).map_err(|e| e.to_string());
         }
         let op = self.parse_operator()?;
         let values = match op {
             Operator::In | Operator::NotIn => self.parse_values()?,
             _ => self.parse_exact_value()?,
         };
-        Requirement::new(&key, op, values).map_err(|e| e.to_string())
+        requirement(&key, op, values).map_err(|e| e.to_string())
     }
 
     fn parse_key_and_infer_operator(&mut self) -> Result<(String, Option<Operator>), String> {

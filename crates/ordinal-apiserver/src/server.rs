@@ -18,6 +18,7 @@ use http::{HeaderValue, StatusCode, header};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use ordinal_core::serve::accept_until_shutdown;
 use ordinal_store::{Attrs, Store, StoreConfig};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -358,39 +359,25 @@ async fn serve(
     tls: TlsAcceptor,
     app: Router,
     table: Arc<Table>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
+    accept_until_shutdown("api", listener, shutdown, |tcp, peer, watcher| {
         // Over the caps with nothing to push out: closed at once, so the
         // backlog keeps draining and the next client (the admin) is seen.
         let Some(conn) = table.admit(peer.ip()) else {
             tracing::debug!(%peer, "connection refused: every slot is held by authenticated clients");
-            continue;
+            return;
         };
-        let _ = tcp.set_nodelay(true);
         tokio::spawn(serve_connection(
             tcp,
             peer,
             tls.clone(),
             app.clone(),
             conn,
-            graceful.watcher(),
+            watcher,
         ));
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+    })
+    .await;
 }
 
 /// HTTP/1.1 and HTTP/2 as upstream's server sets them up: headers up to

@@ -1,10 +1,12 @@
 //! Text the way kube-apiserver's Go code writes it, where users or clients
 //! see the exact bytes: JSON strings escaped like Go's `encoding/json`
-//! (which also escapes `<`, `>` and `&`), `%q`-quoted strings in messages,
-//! and numbers in Go's shortest form.
+//! (which also escapes `<`, `>` and `&`), values inside paths as
+//! structured-merge-diff prints them (strings `%q`-quoted with
+//! `ordinal_core::go_text`), and numbers in Go's shortest form.
 
 use std::fmt::Write;
 
+use ordinal_core::go_text::quote;
 use serde_json::{Number, Value};
 
 /// Writes `s` as a JSON string literal, escaped as Go's `encoding/json` does.
@@ -60,34 +62,6 @@ pub(crate) fn write_json_value(out: &mut String, v: &Value) {
             out.push('}');
         }
     }
-}
-
-/// Go's `%q`: a double-quoted string with Go escapes.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// How structured-merge-diff prints a value inside a path: strings quoted,
@@ -163,12 +137,6 @@ mod tests {
         let mut out = String::new();
         write_json_string(&mut out, "a<b>&\"c\"\n");
         assert_eq!(out, r#""a\u003cb\u003e\u0026\"c\"\n""#);
-    }
-
-    #[test]
-    fn quote_matches_go_percent_q() {
-        assert_eq!(quote("kubectl"), "\"kubectl\"");
-        assert_eq!(quote("a\"b\\c\u{1}"), "\"a\\\"b\\\\c\\x01\"");
     }
 
     #[test]

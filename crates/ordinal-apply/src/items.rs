@@ -6,9 +6,9 @@
 //! element that cannot be named, or repeats an earlier key, is carried
 //! along untouched but never owned.
 
+use ordinal_core::go_text::quote;
 use serde_json::Value;
 
-use crate::go_text;
 use crate::path::PathElement;
 use crate::{ListType, Schema};
 
@@ -76,7 +76,7 @@ fn keyed_step(
             None => schema.key_default(list_path, name).ok_or_else(|| {
                 format!(
                     "associative list with keys has an element that omits key field {} (and doesn't have default value)",
-                    go_text::quote(name)
+                    quote(name)
                 )
             })?,
         };

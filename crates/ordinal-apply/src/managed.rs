@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use ordinal_core::go_text::quote;
 use serde_json::{Map, Value};
 
 use crate::fieldset::FieldSet;
@@ -139,7 +140,7 @@ impl ManagedFieldsEntry {
             other => {
                 return Err(err(format!(
                     "invalid fieldsType {} in managed fields entry {index}",
-                    go_text::quote(other)
+                    quote(other)
                 )));
             }
         }
@@ -213,9 +214,9 @@ pub(crate) fn describe(
     api_version: &str,
     subresource: Option<&str>,
 ) -> String {
-    let mut out = go_text::quote(manager);
+    let mut out = quote(manager);
     if let Some(sub) = subresource.filter(|s| !s.is_empty()) {
-        out = format!("{out} with subresource {}", go_text::quote(sub));
+        out = format!("{out} with subresource {}", quote(sub));
     }
     match operation {
         Operation::Update => format!("{out} using {api_version}"),

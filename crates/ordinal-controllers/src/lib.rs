@@ -5,7 +5,6 @@
 //!   orphan deletion);
 //! - [`namespace`]: the namespace controller (empties and finalizes
 //!   namespaces being deleted);
-//! - [`events`]: recording core/v1 Events with client-go's aggregation;
 //! - [`statefulset`]: the StatefulSet controller (a pure planning core and
 //!   the driver that runs it against the API);
 //! - [`endpoints`]: the Endpoints and EndpointSlice controllers (the
@@ -30,13 +29,11 @@
 //! - [`endpoints`] and [`node_lifecycle`].
 
 pub mod endpoints;
-pub mod events;
 pub mod gc;
 pub mod informer;
 pub mod leader;
 pub mod namespace;
 pub mod node_lifecycle;
-pub mod quantity;
 mod queue;
 pub mod runtime;
 pub mod scheduler;

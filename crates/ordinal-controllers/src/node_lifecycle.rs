@@ -22,8 +22,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 
-use crate::events::Recorder;
 use crate::informer::{Informer, Informers};
+use ordinal_core::events::Recorder;
 
 pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 /// The namespace of the nodes' Leases.

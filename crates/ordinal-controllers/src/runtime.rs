@@ -102,10 +102,10 @@ pub async fn drive<R: Reconciler>(
 }
 
 /// An event recorder for `component`, on this host.
-pub(crate) fn recorder(client: &kube::Client, component: &str) -> crate::events::Recorder {
-    crate::events::Recorder::new(
+pub(crate) fn recorder(client: &kube::Client, component: &str) -> ordinal_core::events::Recorder {
+    ordinal_core::events::Recorder::new(
         client.clone(),
-        crate::events::Source {
+        ordinal_core::events::Source {
             component: component.into(),
             host: crate::hostname(),
         },

@@ -1,57 +1,21 @@
-//! Matching objects against selectors, shared by the scheduler and the
-//! volume controllers:
+//! Matching nodes, shared by the scheduler and the volume controllers
+//! (label selectors are `ordinal_core::labels`):
 //!
-//! - label selectors (`matchLabels` and `matchExpressions`), as a claim's
-//!   `spec.selector` chooses among volumes;
 //! - node selectors (`nodeSelectorTerms`), as a volume's node affinity and
 //!   a pod's required node affinity choose nodes;
 //! - taints against tolerations.
 //!
-//! Upstream's rules (`apimachinery/pkg/labels`,
-//! `component-helpers/scheduling/corev1`): a label selector with a
-//! malformed expression is an error; node selector terms are ORed, the
-//! requirements inside one term ANDed, and a term with no requirement
-//! matches nothing.
+//! Upstream's rules (`component-helpers/scheduling/corev1`): node selector
+//! terms are ORed, the requirements inside one term ANDed, and a term with
+//! no requirement matches nothing.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Node, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
-
-/// Whether `labels` satisfy `selector`; an error names a malformed
-/// expression. An empty selector matches everything.
-pub fn label_selector_matches(
-    selector: &LabelSelector,
-    labels: Option<&BTreeMap<String, String>>,
-) -> Result<bool, String> {
-    let labels = labels.unwrap_or(&NO_LABELS);
-    let mut matched = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    for e in selector.match_expressions.iter().flatten() {
-        let values = e.values.as_deref().unwrap_or(&[]);
-        let ok = match (e.operator.as_str(), values.is_empty()) {
-            ("In", false) => labels.get(&e.key).is_some_and(|v| values.contains(v)),
-            ("NotIn", false) => labels.get(&e.key).is_none_or(|v| !values.contains(v)),
-            ("Exists", true) => labels.contains_key(&e.key),
-            ("DoesNotExist", true) => !labels.contains_key(&e.key),
-            (op, _) => {
-                return Err(format!(
-                    "{op:?} is not a valid label selector operator with {} values",
-                    values.len()
-                ));
-            }
-        };
-        matched &= ok;
-    }
-    Ok(matched)
-}
 
 /// One node selector requirement against a value (`None`: the label is
 /// absent). Malformed requirements match nothing.
@@ -130,7 +94,6 @@ pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -152,35 +115,6 @@ mod tests {
         n.metadata.name = Some(name.into());
         n.metadata.labels = Some(labels(l));
         n
-    }
-
-    #[test]
-    fn label_selectors_match_labels_and_expressions() {
-        let sel = LabelSelector {
-            match_labels: Some(labels(&[("tier", "fast")])),
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: "zone".into(),
-                operator: "In".into(),
-                values: Some(vec!["a".into(), "b".into()]),
-            }]),
-        };
-        let l = labels(&[("tier", "fast"), ("zone", "b")]);
-        assert_eq!(label_selector_matches(&sel, Some(&l)), Ok(true));
-        let l = labels(&[("tier", "fast"), ("zone", "c")]);
-        assert_eq!(label_selector_matches(&sel, Some(&l)), Ok(false));
-        assert_eq!(
-            label_selector_matches(&LabelSelector::default(), None),
-            Ok(true)
-        );
-        let bad = LabelSelector {
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: "x".into(),
-                operator: "Exists".into(),
-                values: Some(vec!["y".into()]),
-            }]),
-            ..Default::default()
-        };
-        assert!(label_selector_matches(&bad, None).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{Event, ObjectReference};
 use kube::api::ListParams;
 use kube::{Api, Client};
 use ordinal_apiserver::server::{self, Config};
-use ordinal_controllers::events::{Recorder, Source};
+use ordinal_core::events::{Recorder, Source};
 
 async fn client_for(running: &server::Running) -> Client {
     let kubeconfig = kube::config::Kubeconfig::read_from(&running.kubeconfig).unwrap();

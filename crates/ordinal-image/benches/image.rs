@@ -10,10 +10,11 @@ mod report;
 
 use std::time::Instant;
 
+use ordinal_core::image_reference::Reference;
 use ordinal_image::build::{Format, ImageBuilder, Tagged, write};
 use ordinal_image::compression::Compression;
 use ordinal_image::testing::{Registry, RegistryOptions};
-use ordinal_image::{ImageStore, NoProgress, PullOptions, Reference};
+use ordinal_image::{ImageStore, NoProgress, PullOptions};
 
 const LAYERS: usize = 4;
 const LAYER_BYTES: usize = 25 << 20;

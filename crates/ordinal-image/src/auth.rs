@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use base64::Engine;
 use serde::Deserialize;
 
-use crate::reference::Reference;
+use ordinal_core::image_reference::Reference;
 
 /// A username and password for a registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -158,7 +158,7 @@ impl Keyring {
             }
         }
         if out.is_empty()
-            && r.registry() == crate::reference::DOCKER_HUB
+            && r.registry() == ordinal_core::image_reference::DOCKER_HUB
             && let Some(c) = self.creds.get("index.docker.io")
         {
             out.extend(c.iter().cloned());

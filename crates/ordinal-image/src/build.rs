@@ -789,7 +789,7 @@ fn files_of(format: Format, items: &[Tagged<'_>]) -> Vec<(String, Vec<u8>)> {
         blob(&mut files, top);
         for name in &t.names {
             let mut d = top.descriptor();
-            let full = crate::reference::Reference::parse(name)
+            let full = ordinal_core::image_reference::Reference::parse(name)
                 .map(|r| r.to_string())
                 .unwrap_or_else(|_| name.clone());
             d["annotations"] = json!({
@@ -883,7 +883,9 @@ pub fn blob_digest(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ImageStore, NoProgress, Reference};
+    use ordinal_core::image_reference::Reference;
+
+    use crate::{ImageStore, NoProgress};
 
     #[test]
     fn busybox_image_has_the_static_binary_applets_and_users() {

@@ -23,9 +23,9 @@ use crate::compression;
 use crate::config::{self, ParsedConfig};
 use crate::digest::{sha256, sha256_hex};
 use crate::progress::{Progress, ProgressEvent};
-use crate::reference::Reference;
 use crate::store::{Image, ImageStore, NewImage, StagedLayer, StoreError};
 use crate::unpack::{self, UnpackError};
+use ordinal_core::image_reference::Reference;
 
 /// JSON members larger than this are not image metadata.
 const MAX_JSON: u64 = 16 << 20;

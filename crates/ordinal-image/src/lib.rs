@@ -1,5 +1,5 @@
-//! Container images for ordinal: references as the kubelet parses them, a
-//! content-addressed store shared by the node agent and the CLI, layer
+//! Container images for ordinal (references as the kubelet parses them are
+//! `ordinal_core::image_reference`): a content-addressed store shared by the node agent and the CLI, layer
 //! unpacking confined to its directory, import of docker-save and OCI
 //! archives, pulls over the OCI distribution protocol, and garbage
 //! collection with the kubelet's semantics.
@@ -8,7 +8,8 @@
 //! (or a copy made by [`materialize`] where overlayfs is unavailable).
 //!
 //! ```no_run
-//! use ordinal_image::{ImageStore, NoProgress, reference::Reference};
+//! use ordinal_core::image_reference::Reference;
+//! use ordinal_image::{ImageStore, NoProgress};
 //! let store = ImageStore::open(std::path::Path::new("/var/lib/ordinal/image-store"))?;
 //! store.import(std::path::Path::new("busybox.tar"), &NoProgress)?;
 //! let image = store.get(&Reference::parse("busybox:1.36")?).expect("imported");
@@ -27,7 +28,6 @@ pub mod platform;
 pub mod program;
 mod progress;
 pub mod pull;
-pub mod reference;
 pub mod registries;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -39,6 +39,5 @@ pub use import::ImportError;
 pub use materialize::materialize;
 pub use progress::{NoProgress, Progress, ProgressEvent};
 pub use pull::{PullError, PullErrorKind, PullOptions};
-pub use reference::{InvalidReference, Reference};
 pub use registries::RegistriesConfig;
 pub use store::{DiskUsage, GcPolicy, GcReport, Image, ImageStore, StoreError};

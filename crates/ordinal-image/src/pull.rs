@@ -24,10 +24,10 @@ use crate::auth::Credentials;
 use crate::config;
 use crate::import::{Either, manifest_or_index, platforms_of};
 use crate::progress::{Progress, ProgressEvent};
-use crate::reference::Reference;
 use crate::registries::{Endpoint, RegistriesConfig};
 use crate::store::{Image, ImageStore, NewImage, StagedLayer};
 use crate::unpack;
+use ordinal_core::image_reference::Reference;
 
 /// How to pull.
 #[derive(Clone, Debug, Default)]

@@ -135,7 +135,7 @@ fn admit<R: Runtime>(ctx: &Arc<Context<R>>, workers: &mut HashMap<String, Entry>
 /// Why the node cannot run `pod` beside the pods it runs (the kubelet's
 /// admission of its general predicates): a host port another pod holds.
 fn refusal<'a>(pod: &Pod, running: impl Iterator<Item = &'a Pod>) -> Option<(String, String)> {
-    use ordinal_controllers::scheduler::fit::{Footprint, NodeUsage, host_ports, ports_fit};
+    use ordinal_core::fit::{Footprint, NodeUsage, host_ports, ports_fit};
     let wanted = host_ports(pod);
     if wanted.is_empty() {
         return None;

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ContainerImage, Pod, Secret, ServiceAccount};
 use kube::{Api, Client};
+use ordinal_core::image_reference::Reference;
 use ordinal_image::auth::{Credentials, Keyring};
 use ordinal_image::pull::{PullError, PullOptions};
 use ordinal_image::registries::RegistriesConfig;
-use ordinal_image::{GcPolicy, Image, ImageStore, NoProgress, Reference};
+use ordinal_image::{GcPolicy, Image, ImageStore, NoProgress};
 use tokio::sync::watch;
 
 use crate::runtime::RootSpec;

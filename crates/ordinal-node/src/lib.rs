@@ -248,9 +248,9 @@ impl Node {
             Arc::clone(&cgroups),
         )?;
         let capacity = machine::capacity(&self.config.dir, self.config.max_pods);
-        let recorder = ordinal_controllers::events::Recorder::new(
+        let recorder = ordinal_core::events::Recorder::new(
             client.clone(),
-            ordinal_controllers::events::Source {
+            ordinal_core::events::Source {
                 component: "kubelet".into(),
                 host: self.config.node_name.clone(),
             },

@@ -11,7 +11,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ordinal_image::{Image, ImageStore, Progress, ProgressEvent, Reference};
+use ordinal_core::image_reference::Reference;
+use ordinal_image::{Image, ImageStore, Progress, ProgressEvent};
 
 #[derive(clap::Subcommand)]
 pub enum ImageCommand {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{Ordinal, eventually};
 use k8s_openapi::api::core::v1::ObjectReference;
-use ordinal_controllers::events::{Recorder, Source};
+use ordinal_core::events::{Recorder, Source};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_and_get_events_show_recorded_events() {

@@ -12,10 +12,10 @@
 //! (validating) after validation. The class is read from the store itself,
 //! so unlike upstream's informer there is no cache to lag behind.
 
+use ordinal_core::quantity::Quantity;
 use serde_json::{Map, Value};
 
 use crate::names::go_quote;
-use crate::quantity::Quantity;
 
 /// Why a pod is refused; each is a 403 with upstream's message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -240,8 +240,8 @@ pub(super) fn qos_class(spec: &Map<String, Value>) -> &'static str {
             .map(Vec::as_slice)
             .unwrap_or(&[])
     });
-    let mut requests: BTreeMap<&str, quantity::Quantity> = BTreeMap::new();
-    let mut limits: BTreeMap<&str, quantity::Quantity> = BTreeMap::new();
+    let mut requests: BTreeMap<&str, ordinal_core::quantity::Quantity> = BTreeMap::new();
+    let mut limits: BTreeMap<&str, ordinal_core::quantity::Quantity> = BTreeMap::new();
     let mut guaranteed = true;
     for c in containers {
         let positive = |kind: &str, name: &str| {

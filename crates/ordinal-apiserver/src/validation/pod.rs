@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ordinal_core::quantity::{self as grammar, Quantity};
 use serde_json::{Value, json};
 
 use super::common::{
@@ -13,7 +14,7 @@ use super::common::{
 use super::diff::json_diff;
 use crate::lenient::{int, list, str_at, string};
 use crate::names::{self, BadValue, FieldError, go_quote};
-use crate::quantity::{self, Quantity};
+use crate::quantity;
 
 const MAX_INT32: i64 = 2_147_483_647;
 const FILE_MODE_ERROR: &str = "must be a number between 0 and 0777 (octal), both inclusive";
@@ -826,7 +827,7 @@ pub(super) fn resource_quantity(
         errs.push(FieldError::invalid(
             path,
             quantity::text(value),
-            quantity::FORMAT_ERROR,
+            grammar::FORMAT_ERROR,
         ));
         return None;
     };

@@ -2,13 +2,14 @@
 //! (`pkg/apis/core/validation` and `pkg/apis/storage/validation`),
 //! including what each lets an update change.
 
+use ordinal_core::quantity::{self as grammar, Quantity};
 use serde_json::Value;
 
 use super::common::{self, Path, dns_subdomain, immutable};
 use super::diff::json_diff;
 use crate::lenient::{list, obj, string};
 use crate::names::{self, BadValue, FieldError};
-use crate::quantity::{self, Quantity};
+use crate::quantity;
 
 const ACCESS_MODES: &[&str] = &[
     "ReadOnlyMany",
@@ -103,7 +104,7 @@ fn positive(value: &Value, path: &Path, errs: &mut Vec<FieldError>) -> Option<Qu
         errs.push(FieldError::invalid(
             path,
             quantity::text(value),
-            quantity::FORMAT_ERROR,
+            grammar::FORMAT_ERROR,
         ));
         return None;
     };

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use ordinal_core::pod::{is_ready, is_terminating};
 
 use super::pods;
 use super::subsets::HEADLESS_LABEL;
@@ -111,8 +112,8 @@ fn endpoint(pod: &Pod, service: &Service, address_type: &str) -> Option<Endpoint
     if addresses.is_empty() {
         return None;
     }
-    let serving = pods::is_ready(pod);
-    let terminating = pods::is_terminating(pod);
+    let serving = is_ready(pod);
+    let terminating = is_terminating(pod);
     let ready = pods::publishes_not_ready(service) || (serving && !terminating);
     Some(Endpoint {
         addresses,

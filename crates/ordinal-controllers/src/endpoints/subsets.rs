@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use ordinal_core::pod::is_ready;
 
 use super::pods;
 
@@ -61,7 +62,7 @@ pub fn desired(service: &Service, pods: &[&Pod]) -> Endpoints {
                 ..Default::default()
             }),
         };
-        let ready = tolerate_unready || pods::is_ready(pod);
+        let ready = tolerate_unready || is_ready(pod);
         if spec_ports.is_empty() {
             // Only a headless Service may have no ports; its addresses
             // still count.

@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{Node, Pod};
+use ordinal_core::fit::{self, NodeUsage};
 
-use super::fit::{self, NodeUsage};
 use super::nodes;
 use super::volume_binding::{self, NodeVolumes, Storage};
 

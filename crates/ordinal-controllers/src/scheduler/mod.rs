@@ -29,7 +29,6 @@
 //!   30 s.
 
 pub mod decide;
-pub mod fit;
 pub mod nodes;
 pub mod usage;
 pub mod volume_binding;
@@ -46,12 +45,12 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Client;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 
-use crate::events::Recorder;
 use crate::runtime::{self, Next, Queue, Reconciler};
 use crate::volumes::{
     ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, Caches, is_conflict_or_gone, reference,
 };
 use decide::Decision;
+use ordinal_core::events::Recorder;
 use usage::Ledger;
 use volume_binding::{NodeVolumes, Storage, fully_bound};
 

@@ -12,8 +12,7 @@
 use std::collections::HashMap;
 
 use k8s_openapi::api::core::v1::Pod;
-
-use super::fit::{Footprint, NodeUsage};
+use ordinal_core::fit::{Footprint, NodeUsage};
 
 /// One pod's share of a node.
 #[derive(Debug, Clone)]
@@ -188,7 +187,7 @@ mod tests {
         l.observe(None, Some(&pending));
         assert!(l.nodes().is_empty());
         l.assume(&pending, "n1");
-        assert_eq!(l.node("n1").milli_cpu(), 1000);
+        assert_eq!(l.node("n1").requested.milli_cpu, 1000);
         // Our own condition write on the pending pod keeps the assumption.
         l.observe(Some(&pending), Some(&pending));
         assert_eq!(l.node("n1").pods, 1);
@@ -202,12 +201,6 @@ mod tests {
         l.assume(&other, "n2");
         l.forget("b");
         assert!(l.node("n2").pods == 0);
-    }
-
-    impl NodeUsage {
-        fn milli_cpu(&self) -> i128 {
-            self.requested.milli_cpu
-        }
     }
 
     #[derive(Debug, Clone)]

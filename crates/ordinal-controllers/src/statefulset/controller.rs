@@ -29,9 +29,9 @@ use kube::api::ObjectMeta;
 use super::execute::Executor;
 use super::mapping::{SetKey, sets_for, sets_for_claim};
 use super::{Observed, plan};
-use crate::events::Recorder;
 use crate::informer::{Informer, Informers};
 use crate::runtime::{self, Next, Queue, Reconciler};
+use ordinal_core::events::Recorder;
 
 /// Sets synced at the same time (upstream's default
 /// `--concurrent-statefulset-syncs`).

@@ -10,10 +10,10 @@ use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Client, Resource as _};
+use ordinal_core::events::Recorder;
 use serde_json::json;
 
 use super::{Action, DeleteReason, Failure, Plan};
-use crate::events::Recorder;
 use crate::informer::{Cached, Informers};
 
 /// Requests in flight at once within one wave.

@@ -12,8 +12,7 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-
-use super::ownership::Selector;
+use ordinal_core::labels::Selector;
 
 /// A set's work-queue key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

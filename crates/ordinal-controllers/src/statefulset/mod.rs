@@ -101,6 +101,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use ordinal_core::labels::Selector;
 
 pub use controller::{COMPONENT, WORKERS, run};
 pub use identity::{
@@ -293,9 +294,9 @@ pub fn plan(observed: &Observed<'_>) -> Plan {
         return Plan::failed(Failure::NoSpec);
     }
     let spec = spec::SetSpec::of(set);
-    let selector = match ownership::Selector::compile(spec.selector) {
+    let selector = match Selector::compile(spec.selector) {
         Ok(selector) => selector,
-        Err(failure) => return Plan::failed(failure),
+        Err(invalid) => return Plan::failed(Failure::InvalidSelector(invalid.to_string())),
     };
 
     let mut plan = Plan::default();

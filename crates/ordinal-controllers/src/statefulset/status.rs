@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::Pod;
+use ordinal_core::pod::{is_available, is_running_and_ready, is_terminating};
 
-use super::health::{is_available, is_running_and_ready, is_terminating, revision};
+use super::health::revision;
 use super::spec::{SetSpec, Strategy};
 
 /// Pod counts over the set's pods.

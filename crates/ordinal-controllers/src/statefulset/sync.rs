@@ -23,12 +23,10 @@
 
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use ordinal_core::pod::{is_available, is_running_and_ready, is_terminating};
 
 use super::claims::{self, ClaimCheck, ClaimIndex, PodRef};
-use super::health::{
-    is_available, is_failed, is_pending, is_running_and_ready, is_succeeded, is_terminating,
-    is_unavailable, revision,
-};
+use super::health::{is_failed, is_pending, is_succeeded, is_unavailable, revision};
 use super::identity::{identity_matches, new_pod, pod_name, repaired, storage_matches};
 use super::spec::{Rolling, SetSpec, Strategy};
 use super::{Action, DeleteReason, Failure};

@@ -12,9 +12,10 @@
 use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim};
+use ordinal_core::labels::Selector;
+use ordinal_core::quantity;
 
 use super::{ANN_BETA_CLASS, volume_class};
-use crate::quantity;
 use crate::selection;
 
 /// The class a claim asks for: the beta annotation first, then
@@ -207,7 +208,7 @@ pub fn find_match<'v>(
             continue;
         }
         if let Some(sel) = selector
-            && !selection::label_selector_matches(sel, volume.metadata.labels.as_ref())
+            && !Selector::compile_and_match(sel, volume.metadata.labels.as_ref())
                 .map_err(|e| format!("error creating internal label selector for claim: {e}"))?
         {
             continue;

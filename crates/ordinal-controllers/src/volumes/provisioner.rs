@@ -53,8 +53,8 @@ use super::{
     Caches, Config, Key, PROVISIONER, PROVISIONER_FINALIZER, annotation, has_finalizer,
     is_conflict_or_gone, reference, volume_class, volume_phase,
 };
-use crate::events::Recorder;
 use crate::runtime::{self, Next, Queue, Reconciler};
+use ordinal_core::events::Recorder;
 
 /// The class parameter naming another base directory.
 pub const PARAM_BASE_PATH: &str = "basePath";

@@ -25,8 +25,8 @@ use super::{
     ANN_STORAGE_PROVISIONER, Caches, Key, claim_phase, has_annotation, is_conflict_or_gone,
     pod_claims, reference, volume_phase,
 };
-use crate::events::Recorder;
 use crate::runtime::{self, Next, Queue, Reconciler};
+use ordinal_core::events::Recorder;
 
 /// The component name on the controller's events.
 pub const COMPONENT: &str = "persistentvolume-controller";

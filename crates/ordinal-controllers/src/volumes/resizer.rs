@@ -34,9 +34,9 @@ use super::{
     ANN_PROVISIONED_BY, Caches, PROVISIONER, annotation, claim_phase, is_conflict_or_gone,
     reference,
 };
-use crate::events::Recorder;
-use crate::quantity;
 use crate::runtime::{self, Next, Queue, Reconciler};
+use ordinal_core::events::Recorder;
+use ordinal_core::quantity;
 
 const WORKERS: usize = 4;
 const RESIZING: &str = "Resizing";

@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::config::ImageConfig;
-use crate::reference::Reference;
 use files::{ImageRecord, LayerRecord, WorkDir, WriteLock};
+use ordinal_core::image_reference::Reference;
 
 pub use commit::{NewImage, StagedLayer};
 pub use gc::{DiskUsage, GcPolicy, GcReport};

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use ordinal_core::quantity;
 
 use super::expand::expand;
 
@@ -159,56 +160,44 @@ pub fn resource_value(
         "requests" => res.and_then(|r| r.requests.as_ref()),
         _ => return Err(ConfigError(format!("unsupported resource {resource:?}"))),
     };
-    let set = map.and_then(|m| m.get(name)).map(|q| q.0.clone());
+    let set = map.and_then(|m| m.get(name));
     let is_cpu = name == "cpu";
+    // Upstream divides CPU in milli-units (`MilliValue()`) and everything
+    // else in whole units (`Value()`).
+    let amount = |q: &Quantity| -> Result<i128, ConfigError> {
+        let parsed = quantity::Quantity::parse(q.0.trim())
+            .ok_or_else(|| ConfigError(format!("invalid quantity {:?}", q.0.trim())))?;
+        Ok(if is_cpu {
+            parsed.milli_value()
+        } else {
+            parsed.value()
+        })
+    };
     // Unset limits are the node's allocatable; unset requests are 0
     // (upstream falls back to the limit, then allocatable, for requests
     // too; we follow the simpler common case).
-    let value: f64 = match set {
-        Some(q) => parse_quantity(&q, is_cpu)?,
+    let value = match set {
+        Some(q) => amount(q)?,
         None if kind == "limits" => {
             if is_cpu {
-                rt.node_cpu_millis as f64 / 1000.0
+                i128::from(rt.node_cpu_millis)
             } else {
-                rt.node_memory as f64
+                i128::from(rt.node_memory)
             }
         }
-        None => 0.0,
+        None => 0,
     };
     let divisor = match divisor {
-        Some(d) => parse_quantity(&d.0, is_cpu)?,
-        None => 1.0,
+        Some(d) => amount(d)?,
+        None if is_cpu => 1000,
+        None => 1,
     };
-    if divisor <= 0.0 {
+    if divisor <= 0 {
         return Err(ConfigError("divisor must be positive".into()));
     }
-    Ok(((value / divisor).ceil() as i64).to_string())
-}
-
-/// A resource quantity as a number (cores for CPU, bytes otherwise).
-fn parse_quantity(q: &str, _cpu: bool) -> Result<f64, ConfigError> {
-    let q = q.trim();
-    let split = q
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
-        .unwrap_or(q.len());
-    let (num, suffix) = q.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| ConfigError(format!("invalid quantity {q:?}")))?;
-    let factor = match suffix {
-        "" => 1.0,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0 * 1024.0,
-        "Gi" => 1024.0 * 1024.0 * 1024.0,
-        "Ti" => 1024f64.powi(4),
-        _ => return Err(ConfigError(format!("invalid quantity {q:?}"))),
-    };
-    Ok(n * factor)
+    // Rounded up, as upstream's `math.Ceil`.
+    let quotient = value / divisor + i128::from(value % divisor > 0);
+    Ok(quotient.to_string())
 }
 
 /// The container's environment, in order.

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Container;
-use ordinal_image::Reference;
+use ordinal_core::image_reference::Reference;
 
 /// When to pull.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

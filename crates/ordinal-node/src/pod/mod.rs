@@ -44,8 +44,8 @@ use k8s_openapi::api::core::v1::{Container, ObjectReference, Pod, PodStatus};
 use k8s_openapi::api::node::v1::RuntimeClass;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::{Api, Client};
-use ordinal_controllers::events::Recorder;
-use ordinal_image::Reference;
+use ordinal_core::events::Recorder;
+use ordinal_core::image_reference::Reference;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 

@@ -29,6 +29,7 @@ use http::{HeaderValue, StatusCode, header};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use ordinal_core::serve::accept_until_shutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
@@ -200,25 +201,11 @@ async fn serve(
     listener: TcpListener,
     tls: TlsAcceptor,
     app: Router,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    tracing::warn!(error = %e, "node server: accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
-        let _ = tcp.set_nodelay(true);
+    accept_until_shutdown("node", listener, shutdown, |tcp, peer, watcher| {
         let tls = tls.clone();
         let service = TowerToHyperService::new(app.clone());
-        let watcher = graceful.watcher();
         tokio::spawn(async move {
             let stream = match tls.accept(tcp).await {
                 Ok(s) => s,
@@ -233,9 +220,8 @@ async fn serve(
                 tracing::debug!(%peer, error = %e, "node server: connection ended with an error");
             }
         });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+    })
+    .await;
 }
 
 fn router(state: Arc<NodeState>) -> Router {

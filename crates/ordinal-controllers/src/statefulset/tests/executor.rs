@@ -15,9 +15,9 @@ use kube::{Api, Client};
 use super::super::execute::{Executor, Report};
 use super::super::{Observed, Plan, plan};
 use super::sim::{NS, Policy, new_set};
-use crate::events::{Recorder, Source};
 use crate::informer::Informers;
 use crate::testing::{ApiServer, eventually};
+use ordinal_core::events::{Recorder, Source};
 
 struct Cluster {
     server: ApiServer,

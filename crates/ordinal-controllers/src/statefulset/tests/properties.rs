@@ -16,9 +16,9 @@
 
 use k8s_openapi::api::apps::v1::{RollingUpdateStatefulSetStrategy, StatefulSetUpdateStrategy};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use ordinal_core::pod::{is_running_and_ready, is_terminating};
 use proptest::prelude::*;
 
-use super::super::health::{is_running_and_ready, is_terminating};
 use super::super::{Action, DeleteReason, Plan, ordinal_of, revision_data};
 use super::sim::{Policy, RETENTIONS, SET_UID, World, new_set};
 

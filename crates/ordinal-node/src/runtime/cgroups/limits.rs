@@ -6,7 +6,7 @@
 
 use k8s_openapi::api::core::v1::{Container, PodSpec, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use ordinal_controllers::quantity;
+use ordinal_core::quantity;
 
 use super::{Controller, Version};
 

@@ -1,8 +1,10 @@
 //! Whether a node has room for a pod: upstream's NodeResourcesFit filter
 //! (requests against the node's allocatable, and the pod count) and its
 //! NodePorts filter (host ports already taken), each with upstream's
-//! reason text. Pure: the driver supplies what is already on the node as a
-//! [`NodeUsage`], which [`super::usage::Ledger`] keeps.
+//! reason text. Pure: the caller supplies what is already on the node as a
+//! [`NodeUsage`] (the scheduler's ledger of bound pods; the node agent's
+//! admission, as upstream's kubelet reuses the scheduler's predicates, the
+//! pods it runs).
 //!
 //! A pod's request is upstream's `PodRequests`: the sum of its app
 //! containers and restartable init containers (sidecars), or, if larger

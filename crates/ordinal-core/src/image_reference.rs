@@ -9,7 +9,7 @@
 //! its error text into the `InvalidImageName` event users read.
 //!
 //! ```
-//! use ordinal_image::reference::Reference;
+//! use ordinal_core::image_reference::Reference;
 //! let r = Reference::parse("busybox").unwrap();
 //! assert_eq!(r.to_string(), "docker.io/library/busybox:latest");
 //! assert!(r.is_latest());
@@ -34,10 +34,7 @@ pub struct Reference {
 
 /// A reference the grammar refuses. Its `Display` is the message the
 /// kubelet shows in the `InvalidImageName` event and container state.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "Failed to apply default image tag {input:?}: couldn't parse image name {input:?}: {reason}"
-)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidReference {
     input: String,
     reason: String,
@@ -61,6 +58,18 @@ impl InvalidReference {
         &self.reason
     }
 }
+
+impl fmt::Display for InvalidReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Failed to apply default image tag {:?}: couldn't parse image name {:?}: {}",
+            self.input, self.input, self.reason
+        )
+    }
+}
+
+impl std::error::Error for InvalidReference {}
 
 const INVALID_FORMAT: &str = "invalid reference format";
 
