@@ -25,14 +25,17 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::Client;
 use kube::api::{Api, PostParams};
 
-/// Where `ordinal controller` keeps its Lease.
+/// The namespace of the Lease `ordinal controller` replicas elect through.
 pub const LEASE_NAMESPACE: &str = "kube-system";
+/// The name of that Lease.
 pub const LEASE_NAME: &str = "ordinal-controller";
 
 /// Timings and names of an election.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The Lease's namespace.
     pub namespace: String,
+    /// The Lease's name.
     pub name: String,
     /// This candidate's `holderIdentity`.
     pub identity: String,
@@ -167,6 +170,7 @@ pub struct Elector {
 }
 
 impl Elector {
+    /// A candidate for the Lease `config` names, not yet holding it.
     pub fn new(client: Client, config: Config) -> Elector {
         Elector {
             api: Api::namespaced(client, &config.namespace),
@@ -175,6 +179,7 @@ impl Elector {
         }
     }
 
+    /// The election's settings.
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -28,21 +28,21 @@
 //!   protection, expansion and the default StorageClass;
 //! - [`endpoints`] and [`node_lifecycle`].
 
-pub mod endpoints;
-pub mod gc;
-pub mod informer;
+mod endpoints;
+mod gc;
+mod informer;
 pub mod leader;
-pub mod namespace;
+mod namespace;
 pub mod node_lifecycle;
 mod queue;
-pub mod runtime;
-pub mod scheduler;
-pub mod selection;
-pub mod served;
+mod runtime;
+mod scheduler;
+mod selection;
+mod served;
 pub mod statefulset;
 #[cfg(test)]
 mod testing;
-pub mod tolerant;
+mod tolerant;
 pub mod volumes;
 
 use std::future::Future;
@@ -63,6 +63,7 @@ pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send
 pub struct LocalConfig {
     /// Where the local-path provisioner keeps volumes.
     pub volumes: volumes::Config,
+    /// When a silent node counts as unreachable.
     pub node_lifecycle: node_lifecycle::Config,
 }
 

@@ -25,12 +25,14 @@ use kube::{Api, Client};
 use crate::informer::{Informer, Informers};
 use ordinal_core::events::Recorder;
 
+/// The taint key of a node whose Lease stopped being renewed.
 pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 /// The namespace of the nodes' Leases.
 const NODE_LEASES: &str = "kube-node-lease";
 /// How often nodes are checked (upstream's node monitor period).
 const MONITOR_PERIOD: Duration = Duration::from_secs(5);
 
+/// The node lifecycle controller's settings.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// How long a Lease may go unrenewed before the node is unreachable.
@@ -49,7 +51,10 @@ impl Default for Config {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Reporting; remove the unreachable taints if present.
-    Healthy { untaint: bool },
+    Healthy {
+        /// The node still carries the unreachable taints.
+        untaint: bool,
+    },
     /// Silent past the grace period and not yet marked.
     Unreachable,
     /// Already marked.

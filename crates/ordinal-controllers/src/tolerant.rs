@@ -14,18 +14,8 @@
 //! [`watcher`] turns its events back into events of `K`, so reflectors and
 //! caches downstream keep their types.
 //!
-//! ```no_run
-//! # async fn f(client: kube::Client) {
-//! use futures::StreamExt;
-//! use k8s_openapi::api::core::v1::Pod;
-//! use kube::runtime::{WatchStreamExt, watcher};
-//! let pods: kube::Api<Pod> = kube::Api::all(client);
-//! let events = ordinal_controllers::tolerant::watcher(pods, watcher::Config::default())
-//!     .default_backoff();
-//! futures::pin_mut!(events);
-//! while let Some(event) = events.next().await { /* every decodable pod */ }
-//! # }
-//! ```
+//! The shared informers ([`crate::informer`]) and the garbage collector
+//! read every watch through it.
 
 use std::borrow::Cow;
 use std::fmt::Debug;

@@ -195,17 +195,6 @@ fn owned_by(slice: &EndpointSlice, service: &Service) -> bool {
     })
 }
 
-/// Whether the slice is one this controller manages.
-pub fn is_managed(slice: &EndpointSlice) -> bool {
-    slice
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(MANAGED_BY_LABEL))
-        .map(String::as_str)
-        == Some(CONTROLLER_NAME)
-}
-
 fn new_slice(service: &Service, address_type: &str, ports: Vec<EndpointPort>) -> EndpointSlice {
     let name = service.metadata.name.clone().unwrap_or_default();
     EndpointSlice {

@@ -100,14 +100,6 @@ impl Graph {
         self.nodes.get(uid)
     }
 
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
     /// The observed objects that reference `owner`.
     pub fn dependents(&self, owner: &str) -> Vec<&Node> {
         self.dependents

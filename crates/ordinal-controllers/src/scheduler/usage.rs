@@ -43,6 +43,7 @@ fn bound_node(pod: &Pod) -> Option<&str> {
 
 impl Ledger {
     /// What the pods on `node` take (nothing when none are counted).
+    #[cfg(test)]
     pub fn node(&self, node: &str) -> NodeUsage {
         self.nodes.get(node).cloned().unwrap_or_default()
     }

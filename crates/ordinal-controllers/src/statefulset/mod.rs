@@ -107,13 +107,13 @@ pub use controller::{COMPONENT, WORKERS, run};
 pub use identity::{
     POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_LABEL, claim_name, ordinal_of, pod_name,
 };
-pub use mapping::SetKey;
 pub use revision::{HASH_LABEL, revision_data, revision_hash, revision_name};
 pub use sync::MAX_CREATIONS_PER_SYNC;
 
 /// Everything one sync looks at.
 #[derive(Debug, Clone)]
 pub struct Observed<'a> {
+    /// The set, as the cache holds it.
     pub set: &'a StatefulSet,
     /// Pods of the set's namespace: at least those matching the selector and
     /// those the set controls. Others are ignored.
@@ -124,6 +124,7 @@ pub struct Observed<'a> {
     /// ControllerRevisions of the namespace: at least those matching the
     /// selector. Others only serve to detect revision name collisions.
     pub revisions: Vec<&'a ControllerRevision>,
+    /// The time the sync decides at (`minReadySeconds`, availability).
     pub now: jiff::Timestamp,
 }
 
@@ -176,40 +177,60 @@ impl Plan {
 pub enum Action {
     /// Add `owner` as controller of an orphaned pod.
     AdoptPod {
+        /// The pod.
         name: String,
+        /// Its UID, the patch's precondition.
         uid: String,
+        /// The set's controller reference.
         owner: OwnerReference,
     },
     /// Remove the set's owner reference from a pod it no longer selects.
     ReleasePod {
+        /// The pod.
         name: String,
+        /// Its UID, the patch's precondition.
         uid: String,
     },
     /// Add `owner` as controller of an orphaned revision.
     AdoptRevision {
+        /// The revision.
         name: String,
+        /// Its UID, the patch's precondition.
         uid: String,
+        /// The set's controller reference.
         owner: OwnerReference,
     },
+    /// Create the update revision (an AlreadyExists of other data is a
+    /// name collision).
     CreateRevision(ControllerRevision),
     /// Set an existing revision's `revision` number (a rollback).
     UpdateRevision {
+        /// The revision.
         name: String,
+        /// Its UID, the patch's precondition.
         uid: String,
+        /// The new `revision` number.
         revision: i64,
     },
+    /// Delete a revision beyond `revisionHistoryLimit`.
     DeleteRevision {
+        /// The revision.
         name: String,
+        /// Its UID, the delete's precondition.
         uid: String,
     },
     /// Create `claims` (AlreadyExists is fine), then, if all exist, the pod.
     CreatePod {
+        /// The pod, with its identity and the set's controller reference.
         pod: Pod,
+        /// The claims of its volumeClaimTemplates.
         claims: Vec<PersistentVolumeClaim>,
     },
     /// Create missing claims of an existing pod (AlreadyExists is fine).
     CreateClaims {
+        /// The pod the claims are for (named in events).
         pod: String,
+        /// The claims missing.
         claims: Vec<PersistentVolumeClaim>,
     },
     /// Replace a pod whose identity labels or claim volumes drifted; the
@@ -219,12 +240,18 @@ pub enum Action {
     /// policy. `conflicting_controller`: another controller owns the claim
     /// (upstream emits a `ConflictingController` Warning event).
     UpdateClaimOwners {
+        /// The claim with its new owner references.
         claim: PersistentVolumeClaim,
+        /// Another controller owns the claim.
         conflicting_controller: bool,
     },
+    /// Delete a pod, with its UID as precondition.
     DeletePod {
+        /// The pod.
         name: String,
+        /// Its UID, the delete's precondition.
         uid: String,
+        /// Why: decides the event and what follows.
         reason: DeleteReason,
     },
 }
@@ -250,11 +277,21 @@ pub enum Failure {
     /// The selector cannot be evaluated; nothing is done until it changes.
     InvalidSelector(String),
     /// A revision's data does not hold a template.
-    CorruptRevision { name: String, reason: String },
+    CorruptRevision {
+        /// The revision.
+        name: String,
+        /// What is wrong with its data.
+        reason: String,
+    },
     /// Too many revisions of other data already hold the names tried.
     RevisionNameCollisions(String),
     /// A claim the pod needs is being deleted; the pod waits for it to go.
-    ClaimTerminating { pod: String, claim: String },
+    ClaimTerminating {
+        /// The pod waiting.
+        pod: String,
+        /// The claim being deleted.
+        claim: String,
+    },
     /// `maxUnavailable` is a string but not a percentage.
     InvalidMaxUnavailable(String),
 }

@@ -17,13 +17,13 @@
 //! These belong to the single-machine `ordinal up` ([`crate::run_all`] with a [`crate::LocalConfig`]);
 //! a real cluster has its own.
 
-pub mod binder;
-pub mod default_class;
-pub mod matching;
-pub mod protection;
-pub mod provisioner;
-pub mod pv_controller;
-pub mod resizer;
+pub(crate) mod binder;
+pub(crate) mod default_class;
+pub(crate) mod matching;
+pub(crate) mod protection;
+pub(crate) mod provisioner;
+pub(crate) mod pv_controller;
+pub(crate) mod resizer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,33 +38,35 @@ use crate::informer::{Informer, Informers};
 
 /// On a claim: the binding completed once (the claim may be Lost later,
 /// never Pending).
-pub const ANN_BIND_COMPLETED: &str = "pv.kubernetes.io/bind-completed";
+pub(crate) const ANN_BIND_COMPLETED: &str = "pv.kubernetes.io/bind-completed";
 /// On a volume or claim: the controller, not the user, made the binding.
-pub const ANN_BOUND_BY_CONTROLLER: &str = "pv.kubernetes.io/bound-by-controller";
+pub(crate) const ANN_BOUND_BY_CONTROLLER: &str = "pv.kubernetes.io/bound-by-controller";
 /// On a claim: the node the scheduler chose for its first consumer.
-pub const ANN_SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
+pub(crate) const ANN_SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
 /// On a volume: the provisioner that made it.
-pub const ANN_PROVISIONED_BY: &str = "pv.kubernetes.io/provisioned-by";
+pub(crate) const ANN_PROVISIONED_BY: &str = "pv.kubernetes.io/provisioned-by";
 /// On a claim: the provisioner asked to make its volume.
-pub const ANN_STORAGE_PROVISIONER: &str = "volume.kubernetes.io/storage-provisioner";
-pub const ANN_BETA_STORAGE_PROVISIONER: &str = "volume.beta.kubernetes.io/storage-provisioner";
+pub(crate) const ANN_STORAGE_PROVISIONER: &str = "volume.kubernetes.io/storage-provisioner";
+pub(crate) const ANN_BETA_STORAGE_PROVISIONER: &str =
+    "volume.beta.kubernetes.io/storage-provisioner";
 /// The class annotation that preceded `storageClassName` (still read first).
-pub const ANN_BETA_CLASS: &str = "volume.beta.kubernetes.io/storage-class";
+pub(crate) const ANN_BETA_CLASS: &str = "volume.beta.kubernetes.io/storage-class";
 /// On a StorageClass: claims without a class get this one.
-pub const ANN_DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
-pub const ANN_BETA_DEFAULT_CLASS: &str = "storageclass.beta.kubernetes.io/is-default-class";
+pub(crate) const ANN_DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
+pub(crate) const ANN_BETA_DEFAULT_CLASS: &str = "storageclass.beta.kubernetes.io/is-default-class";
 /// Keeps a claim while a pod uses it.
-pub const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
+pub(crate) const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
 /// Keeps a volume while it is bound.
-pub const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
+pub(crate) const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
 /// Keeps a provisioned volume until its provisioner deleted the storage
 /// (upstream's external-provisioner finalizer, HonorPVReclaimPolicy).
-pub const PROVISIONER_FINALIZER: &str = "external-provisioner.volume.kubernetes.io/finalizer";
+pub(crate) const PROVISIONER_FINALIZER: &str =
+    "external-provisioner.volume.kubernetes.io/finalizer";
 
 /// The local-path provisioner's name.
-pub const PROVISIONER: &str = "ordinal.dev/local-path";
+pub(crate) const PROVISIONER: &str = "ordinal.dev/local-path";
 /// The StorageClass created at start-up.
-pub const DEFAULT_CLASS: &str = "local-path";
+pub(crate) const DEFAULT_CLASS: &str = "local-path";
 
 /// Where the local-path provisioner may keep volumes.
 #[derive(Debug, Clone)]
@@ -102,7 +104,7 @@ impl Key {
 
 /// The caches the volume controllers and the scheduler share.
 #[derive(Clone)]
-pub struct Caches {
+pub(crate) struct Caches {
     pub claims: Arc<Informer<PersistentVolumeClaim>>,
     pub volumes: Arc<Informer<PersistentVolume>>,
     pub classes: Arc<Informer<StorageClass>>,
@@ -161,17 +163,17 @@ fn is_default_class(meta: &ObjectMeta) -> bool {
     })
 }
 
-pub fn has_annotation(meta: &ObjectMeta, key: &str) -> bool {
+pub(crate) fn has_annotation(meta: &ObjectMeta, key: &str) -> bool {
     meta.annotations
         .as_ref()
         .is_some_and(|a| a.contains_key(key))
 }
 
-pub fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
+pub(crate) fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
     meta.annotations.as_ref()?.get(key).map(String::as_str)
 }
 
-pub fn has_finalizer(meta: &ObjectMeta, finalizer: &str) -> bool {
+pub(crate) fn has_finalizer(meta: &ObjectMeta, finalizer: &str) -> bool {
     meta.finalizers
         .as_ref()
         .is_some_and(|f| f.iter().any(|x| x == finalizer))
@@ -179,7 +181,7 @@ pub fn has_finalizer(meta: &ObjectMeta, finalizer: &str) -> bool {
 
 /// A volume's class: the beta annotation first, then
 /// `spec.storageClassName`.
-pub fn volume_class(volume: &PersistentVolume) -> &str {
+pub(crate) fn volume_class(volume: &PersistentVolume) -> &str {
     if let Some(c) = annotation(&volume.metadata, ANN_BETA_CLASS) {
         return c;
     }
@@ -191,7 +193,7 @@ pub fn volume_class(volume: &PersistentVolume) -> &str {
 }
 
 /// A volume's phase, `""` when unset.
-pub fn volume_phase(volume: &PersistentVolume) -> &str {
+pub(crate) fn volume_phase(volume: &PersistentVolume) -> &str {
     volume
         .status
         .as_ref()
@@ -200,7 +202,7 @@ pub fn volume_phase(volume: &PersistentVolume) -> &str {
 }
 
 /// A claim's phase, `""` when unset.
-pub fn claim_phase(claim: &PersistentVolumeClaim) -> &str {
+pub(crate) fn claim_phase(claim: &PersistentVolumeClaim) -> &str {
     claim
         .status
         .as_ref()
@@ -209,7 +211,7 @@ pub fn claim_phase(claim: &PersistentVolumeClaim) -> &str {
 }
 
 /// The names of the claims a pod's volumes use.
-pub fn pod_claims(pod: &Pod) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn pod_claims(pod: &Pod) -> impl Iterator<Item = String> + '_ {
     let name = pod.metadata.name.as_deref().unwrap_or("");
     pod.spec
         .iter()
@@ -225,7 +227,7 @@ pub fn pod_claims(pod: &Pod) -> impl Iterator<Item = String> + '_ {
 }
 
 /// An ObjectReference for events and claimRefs.
-pub fn reference<K: kube::Resource<DynamicType = ()>>(obj: &K) -> ObjectReference {
+pub(crate) fn reference<K: kube::Resource<DynamicType = ()>>(obj: &K) -> ObjectReference {
     let meta = obj.meta();
     ObjectReference {
         api_version: Some(K::api_version(&()).into_owned()),
@@ -240,7 +242,7 @@ pub fn reference<K: kube::Resource<DynamicType = ()>>(obj: &K) -> ObjectReferenc
 
 /// Whether an API error is a 409 or 404: another writer got there first;
 /// the next sync sees why.
-pub fn is_conflict_or_gone(e: &kube::Error) -> bool {
+pub(crate) fn is_conflict_or_gone(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409 || s.code == 404)
 }
 
