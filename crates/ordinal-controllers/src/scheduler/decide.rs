@@ -174,39 +174,13 @@ pub fn decide(
 mod tests {
     use super::*;
     use crate::volumes::tests::{claim, class, node, pin, volume};
-    use k8s_openapi::api::core::v1::{
-        PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, PodSpec, Taint,
-        Volume,
-    };
-    use k8s_openapi::api::storage::v1::StorageClass;
-    use std::collections::HashSet;
 
     fn pod(claims: &[&str]) -> Pod {
-        Pod {
-            metadata: kube::api::ObjectMeta {
-                name: Some("web-0".into()),
-                namespace: Some("default".into()),
-                ..Default::default()
-            },
-            spec: Some(PodSpec {
-                volumes: Some(
-                    claims
-                        .iter()
-                        .map(|c| Volume {
-                            name: "data".into(),
-                            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                                claim_name: c.to_string(),
-                                read_only: None,
-                            }),
-                            ..Default::default()
-                        })
-                        .collect(),
-                ),
-                ..Default::default()
-            }),
-            status: None,
-        }
+        crate::volumes::tests::pod(None, claims)
     }
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Taint};
+    use k8s_openapi::api::storage::v1::StorageClass;
+    use std::collections::HashSet;
 
     fn run(
         pod: &Pod,

@@ -45,6 +45,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Client;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 
+use crate::informer::{Cached, Informer};
 use crate::runtime::{self, Next, Queue, Reconciler};
 use crate::volumes::{
     ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, Caches, is_conflict_or_gone, reference,
@@ -227,26 +228,17 @@ impl Scheduler {
                 s.retry_waiting(false);
             }
         }));
+        // Any change of a node, claim, volume or class may let a waiting
+        // pod fit.
+        self.retry_on_change(&self.caches.nodes);
+        self.retry_on_change(&self.caches.claims);
+        self.retry_on_change(&self.caches.volumes);
+        self.retry_on_change(&self.caches.classes);
+    }
+
+    fn retry_on_change<K: Cached>(self: &Arc<Self>, informer: &Informer<K>) {
         let weak = Arc::downgrade(self);
-        self.caches.nodes.on_change(Box::new(move |_, _| {
-            if let Some(s) = weak.upgrade() {
-                s.retry_waiting(false);
-            }
-        }));
-        let weak = Arc::downgrade(self);
-        self.caches.claims.on_change(Box::new(move |_, _| {
-            if let Some(s) = weak.upgrade() {
-                s.retry_waiting(false);
-            }
-        }));
-        let weak = Arc::downgrade(self);
-        self.caches.volumes.on_change(Box::new(move |_, _| {
-            if let Some(s) = weak.upgrade() {
-                s.retry_waiting(false);
-            }
-        }));
-        let weak = Arc::downgrade(self);
-        self.caches.classes.on_change(Box::new(move |_, _| {
+        informer.on_change(Box::new(move |_, _| {
             if let Some(s) = weak.upgrade() {
                 s.retry_waiting(false);
             }

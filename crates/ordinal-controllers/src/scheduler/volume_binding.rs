@@ -245,33 +245,9 @@ fn can_provision_on(class: &StorageClass, node: &Node) -> bool {
 mod tests {
     use super::*;
     use crate::volumes::tests::{claim, class, node, pin, volume};
-    use k8s_openapi::api::core::v1::{PersistentVolumeClaimVolumeSource, PodSpec, Volume};
 
     fn pod(claims: &[&str]) -> Pod {
-        Pod {
-            metadata: kube::api::ObjectMeta {
-                name: Some("web-0".into()),
-                namespace: Some("default".into()),
-                ..Default::default()
-            },
-            spec: Some(PodSpec {
-                volumes: Some(
-                    claims
-                        .iter()
-                        .map(|c| Volume {
-                            name: format!("v-{c}"),
-                            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                                claim_name: c.to_string(),
-                                read_only: None,
-                            }),
-                            ..Default::default()
-                        })
-                        .collect(),
-                ),
-                ..Default::default()
-            }),
-            status: None,
-        }
+        crate::volumes::tests::pod(None, claims)
     }
 
     fn bind(c: &mut PersistentVolumeClaim, volume: &str) {

@@ -347,6 +347,37 @@ pub(crate) mod tests {
         }
     }
 
+    /// Pod `default/web-0`, on `node` when given, with a volume for each
+    /// of `claims`.
+    pub fn pod(node: Option<&str>, claims: &[&str]) -> Pod {
+        use k8s_openapi::api::core::v1::{PersistentVolumeClaimVolumeSource, PodSpec, Volume};
+        Pod {
+            metadata: ObjectMeta {
+                name: Some("web-0".into()),
+                namespace: Some("default".into()),
+                ..Default::default()
+            },
+            spec: Some(PodSpec {
+                node_name: node.map(Into::into),
+                volumes: Some(
+                    claims
+                        .iter()
+                        .map(|c| Volume {
+                            name: format!("v-{c}"),
+                            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                                claim_name: c.to_string(),
+                                read_only: None,
+                            }),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
+            status: None,
+        }
+    }
+
     /// A Ready node labelled with its hostname.
     pub fn node(name: &str) -> Node {
         Node {

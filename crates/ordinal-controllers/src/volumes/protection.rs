@@ -214,30 +214,10 @@ fn finish<K>(written: kube::Result<K>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{PersistentVolumeClaimVolumeSource, PodSpec, Volume};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn pod(node: Option<&str>, claim: &str) -> Pod {
-        Pod {
-            metadata: kube::api::ObjectMeta {
-                name: Some("web-0".into()),
-                namespace: Some("default".into()),
-                ..Default::default()
-            },
-            spec: Some(PodSpec {
-                node_name: node.map(Into::into),
-                volumes: Some(vec![Volume {
-                    name: "data".into(),
-                    persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                        claim_name: claim.into(),
-                        read_only: None,
-                    }),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }),
-            status: None,
-        }
+        crate::volumes::tests::pod(node, &[claim])
     }
 
     #[test]
