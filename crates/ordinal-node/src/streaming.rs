@@ -13,7 +13,7 @@ use std::process::Command;
 use http::StatusCode;
 use k8s_openapi::api::core::v1::{ContainerStatus, PodStatus};
 
-use crate::logs::Follower;
+pub use crate::logs::Follower;
 
 /// The log of one container instance.
 #[derive(Debug, Clone)]

@@ -21,18 +21,18 @@
 //! good. The worker owns the pod's processes; nothing else starts or
 //! stops them.
 
-pub mod actions;
-pub mod backoff;
-pub mod container;
-pub mod env;
-pub mod expand;
-pub mod files;
+mod actions;
+mod backoff;
+mod container;
+mod env;
+mod expand;
+pub(crate) mod files;
 pub mod images;
-pub mod probe;
-pub mod registry;
+mod probe;
+pub(crate) mod registry;
 mod slot;
-pub mod status;
-pub mod volumes;
+mod status;
+mod volumes;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -56,7 +56,7 @@ use slot::{Instance, Slot};
 use status::{Termination, View};
 
 /// What every worker shares.
-pub struct Context<R: Runtime> {
+pub(crate) struct Context<R: Runtime> {
     pub client: Client,
     pub runtime: Arc<R>,
     pub recorder: Recorder,
@@ -79,7 +79,7 @@ pub struct Context<R: Runtime> {
 /// The worker's input: the latest pod object (None once it is gone from
 /// the API), and whether the node is shutting down.
 #[derive(Clone)]
-pub struct Input {
+pub(crate) struct Input {
     pub pod: Option<Arc<Pod>>,
     pub shutdown: bool,
 }
@@ -120,7 +120,7 @@ enum Handler {
     Host,
 }
 
-pub struct Worker<R: Runtime> {
+pub(crate) struct Worker<R: Runtime> {
     ctx: Arc<Context<R>>,
     input: watch::Receiver<Input>,
     pod: Arc<Pod>,

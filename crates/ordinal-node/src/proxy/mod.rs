@@ -12,8 +12,8 @@
 //! reach a pod (`net.ipv4.ip_forward = 1`), which is the node agent's to
 //! set when it makes the bridge.
 
-pub mod nft;
-pub mod rules;
+mod nft;
+mod rules;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -30,8 +30,9 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
 use tokio::sync::Notify;
 
-pub use nft::{Nft, NftError};
-pub use rules::Network;
+use nft::Nft;
+pub use nft::NftError;
+use rules::Network;
 
 /// Where and how the proxy works.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,10 +64,13 @@ impl ProxyConfig {
     }
 }
 
+/// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
+    /// [`ProxyConfig::table`] is not a name nft accepts.
     #[error("invalid nft table name {0:?}: use letters, digits, '-' and '_'")]
     TableName(String),
+    /// `nft` could not be run, or refused the first ruleset.
     #[error(transparent)]
     Nft(#[from] NftError),
 }

@@ -59,10 +59,8 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use limits::{
-    ContainerLimits, Limits, PodLimits, cpu_quota_us, cpu_shares, cpu_weight, limits_of,
-    pod_limits_of,
-};
+pub use limits::{ContainerLimits, Limits, PodLimits};
+pub(crate) use limits::{limits_of, pod_limits_of};
 use tree::Cgroupfs;
 
 /// Which cgroup interface the host has.
@@ -268,6 +266,8 @@ impl Cgroups {
         self.unavailable.as_deref()
     }
 
+    /// Which cgroup interface the host has: v2 when the filesystem root
+    /// has `cgroup.controllers`.
     pub fn version(&self) -> Version {
         self.root.version
     }
@@ -358,7 +358,7 @@ impl PodCgroup {
     /// The cgroup of the pod's sandbox (pause) process: a leaf of its own,
     /// without limits beyond the pod's. The name cannot be a container's
     /// (those end in `-<number>`).
-    pub fn sandbox(&self) -> io::Result<ContainerCgroup> {
+    pub(crate) fn sandbox(&self) -> io::Result<ContainerCgroup> {
         let group = self.group.child("pause", &Limits::default(), true)?;
         Ok(ContainerCgroup { group })
     }
