@@ -7,7 +7,7 @@
 //! | `PUT /keys/{key}` (value as the body) | `{"seq": N}`; 403 on a replica, naming the primary |
 //! | `DELETE /keys/{key}` | `{"seq": N}`, or 404; 403 on a replica |
 //! | `GET /log?after=N&wait=MS` | [`LogReply`]: the entries after N, waiting up to MS for one; 410 when they were folded into the snapshot |
-//! | `GET /snapshot` | [`Snapshot`](crate::store::Snapshot): the whole state |
+//! | `GET /snapshot` | `Snapshot`: the whole state |
 //! | `GET /status` | [`Status`] |
 //! | `GET /readyz` | 200 once the member can serve: the primary at once, a replica once it has caught up with the primary |
 

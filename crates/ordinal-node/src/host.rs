@@ -5,7 +5,7 @@
 //!
 //! Each start of a container is a new instance with a log file of its own,
 //! `<root>/<namespace>_<pod>_<uid>/<container>/<n>.log` (the kubelet's
-//! layout), written by [`ContainerLog`]; the instance before the current
+//! layout), written by `ContainerLog`; the instance before the current
 //! one serves `--previous`. Instances run in a process group of their own,
 //! killed whole when the instance is stopped.
 

@@ -2,7 +2,7 @@
 //! instance, an address range for its pods, and one veth pair per pod.
 //!
 //! Several `ordinal up` on one machine (tests run them in parallel) must
-//! never collide, so each instance first claims a *slot* ([`slot`]): a
+//! never collide, so each instance first claims a *slot* (`slot`): a
 //! number held through an exclusive lock for the life of the process. The
 //! slot names the bridge (`ordinal<N>`), the veths (`o<N>x<hash>`) and, by
 //! default, the pod range (a /20 of 10.192.0.0/12). A bridge left behind by

@@ -4,14 +4,14 @@
 //! A worker wakes up when the pod object changes, a container exits, a
 //! probe result changes, an image pull ends, the node's images change, a
 //! back-off ends or a retry is due. It then observes its containers, asks
-//! [`actions::compute`] (pure, the kubelet's `computePodActions`) what to
+//! `actions::compute` (pure, the kubelet's `computePodActions`) what to
 //! do, and does it:
 //!
 //! - create the sandbox: volumes, namespaces, address, hostname, the
 //!   pod's `/etc` files — retried with an event while it fails;
 //! - make each container's image present as its pull policy says
 //!   (pulls run in the background and report back);
-//! - start containers (their spec from [`container::build`]), kill the
+//! - start containers (their spec from `container::build`), kill the
 //!   ones that changed or failed their probes, report back-offs;
 //! - finish the pod when its restart policy says it is done.
 //!

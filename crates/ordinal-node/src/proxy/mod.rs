@@ -4,7 +4,7 @@
 //!
 //! [`run`] removes a stale table of the same name (left by a process that
 //! died), then on every change rewrites the whole table in one `nft -f`
-//! transaction ([`rules::ruleset`]) — skipped when the text is unchanged —
+//! transaction (`rules::ruleset`) — skipped when the text is unchanged —
 //! and removes the table when it stops. Changes are coalesced: while one
 //! rewrite runs, further events only mark the state dirty.
 //!

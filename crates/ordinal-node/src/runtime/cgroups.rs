@@ -2,7 +2,7 @@
 //! as a container runtime makes them.
 //!
 //! Memory and CPU limits come from each container's `resources` (see
-//! [`limits_of`]), the CPU request becomes the cgroup's share of the CPU
+//! `limits_of`), the CPU request becomes the cgroup's share of the CPU
 //! (shares on v1, weight on v2), and the node may cap a pod's tasks. A
 //! container that goes over its memory limit is killed by the kernel's OOM
 //! killer; [`ContainerCgroup::oom_killed`] tells the runtime to report it as
@@ -17,7 +17,7 @@
 //!
 //! On v2 a cgroup that enables controllers for its children may hold no
 //! process, so the pod's pause process has a leaf of its own
-//! ([`PodCgroup::sandbox`]) beside its containers; v1 uses the same shape.
+//! (`PodCgroup::sandbox`) beside its containers; v1 uses the same shape.
 //!
 //! A process joins a container's cgroup between `clone` and `exec` by
 //! writing `"0"` to each descriptor of [`ContainerCgroup::join_fds`] (one
@@ -278,7 +278,7 @@ impl Cgroups {
     }
 
     /// Makes (or reuses) the pod's cgroup `pod<uid>` with the pod's limits
-    /// (see [`pod_limits_of`]).
+    /// (see `pod_limits_of`).
     pub fn pod(&self, pod_uid: &str, limits: &PodLimits) -> io::Result<PodCgroup> {
         check_name(pod_uid, "pod UID")?;
         let name = format!("pod{pod_uid}");

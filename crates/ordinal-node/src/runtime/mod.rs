@@ -1,10 +1,10 @@
 //! Container runtimes: how a pod's sandbox and containers come to exist.
 //!
-//! The pod workers ([`crate::pod`]) decide *what* runs; a [`Runtime`]
+//! The pod workers ([`crate::pod`]) decide *what* runs; a `Runtime`
 //! makes it so. The implementation is [`process`]: every container is a
 //! process started straight from the agent (no shim), inside Linux
 //! namespaces when the agent runs as root, with its image as its root
-//! filesystem ([`rootfs`]), its capabilities and user ([`security`]) and
+//! filesystem (`rootfs`), its capabilities and user (`security`) and
 //! commands run inside it later through [`enter`]. A CRI runtime
 //! (containerd) would be a second implementation of the same trait.
 

@@ -5,14 +5,14 @@
 //! holds new network, UTS and IPC namespaces; the pod's address is a veth
 //! on the instance's bridge ([`crate::network`]). Each container joins
 //! those namespaces, gets a mount namespace of its own with the root
-//! described in [`super::rootfs`], and runs as a session leader so that
+//! described in the `rootfs` module, and runs as a session leader so that
 //! whatever it leaves behind can be killed with it.
 //!
 //! With [`Isolation::Host`] (not root, or asked for) containers are plain
 //! host processes: no namespaces, the node's address, identity through
 //! environment variables only.
 //!
-//! Either way every process is started by a [`Spawner`] thread with a
+//! Either way every process is started by a `Spawner` thread with a
 //! parent-death signal, so none outlives the agent.
 
 use std::net::IpAddr;

@@ -2,9 +2,9 @@
 //! proxies `pods/log` and `pods/exec` to.
 //!
 //! - `GET /containerLogs/{namespace}/{pod}/{container}?follow=…` streams
-//!   the log as plain text, chunked ([`crate::logs::reader`]).
+//!   the log as plain text, chunked (the `logs` reader).
 //! - `GET|POST /exec/{namespace}/{pod}/{container}?command=…&input=1&…`
-//!   upgrades to a WebSocket session ([`exec`]).
+//!   upgrades to a WebSocket session (the `exec` module).
 //!
 //! Clients must present a certificate signed by the cluster CA (the API
 //! server's kubelet client certificate); the node serves a self-signed
