@@ -36,7 +36,7 @@ async fn start(pod: &str, dir: &Path, primary: Option<&str>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let identity = Identity::parse(pod, "kv", 7070).unwrap();
-    let member = Member::following(identity, dir, store, primary.unwrap_or(&addr).to_string());
+    let member = Member::following(identity, store, primary.unwrap_or(&addr).to_string());
     tokio::spawn(ordinal_kv::serve(listener, member, std::future::pending()));
     addr
 }

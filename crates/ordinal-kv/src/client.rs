@@ -1,7 +1,7 @@
 //! A minimal HTTP/1.1 client: one connection per request, which also
 //! means every request resolves the member's DNS name afresh — a pod that
 //! comes back with a new address is found at its old name.
-//! [`fetch_snapshot`] is the one call two modules share: a clone and a
+//! `fetch_snapshot` is the one call two modules share: a clone and a
 //! follower resyncing both copy a member's whole state.
 
 use std::time::Duration;
@@ -13,23 +13,43 @@ use hyper_util::rt::TokioIo;
 
 use crate::store::Snapshot;
 
+/// Why a request got no answer. Every variant names the `host:port` it
+/// was sent to.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The name did not resolve, or nothing accepted the connection.
     #[error("cannot connect to {addr}: {source}")]
     Connect {
+        /// Where the request was sent.
         addr: String,
+        /// The resolver's or the socket's error.
         source: std::io::Error,
     },
+    /// The connection broke, or the answer was not HTTP/1.1.
     #[error("{addr}: {source}")]
-    Http { addr: String, source: hyper::Error },
+    Http {
+        /// Where the request was sent.
+        addr: String,
+        /// What hyper saw.
+        source: hyper::Error,
+    },
+    /// No whole answer within the request's timeout.
     #[error("{addr} did not answer within {timeout:?}")]
-    Timeout { addr: String, timeout: Duration },
+    Timeout {
+        /// Where the request was sent.
+        addr: String,
+        /// The time the request was given, connecting included.
+        timeout: Duration,
+    },
 }
 
 /// An answer: status and the whole body.
 #[derive(Debug)]
 pub struct Response {
+    /// The answer's status, whatever it is: an error status is an answer,
+    /// not a [`ClientError`].
     pub status: StatusCode,
+    /// The whole body.
     pub body: Bytes,
 }
 
@@ -86,7 +106,7 @@ pub async fn request(
 }
 
 /// Fetches `addr`'s whole state.
-pub async fn fetch_snapshot(addr: &str, timeout: Duration) -> Result<Snapshot, FetchError> {
+pub(crate) async fn fetch_snapshot(addr: &str, timeout: Duration) -> Result<Snapshot, FetchError> {
     let res = request(addr, Method::GET, "/snapshot", None, timeout).await?;
     if res.status != StatusCode::OK {
         return Err(FetchError::Refused {
@@ -104,17 +124,25 @@ pub async fn fetch_snapshot(addr: &str, timeout: Duration) -> Result<Snapshot, F
 /// Why a snapshot could not be fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// The member did not answer.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// The member answered with a status other than 200.
     #[error("{addr} answered {status}: {body}")]
     Refused {
+        /// The member asked.
         addr: String,
+        /// Its answer's status.
         status: StatusCode,
+        /// Its answer's body, as text.
         body: String,
     },
+    /// The member answered 200 with a body that is not a snapshot.
     #[error("{addr} sent a snapshot that does not parse: {source}")]
     Garbled {
+        /// The member asked.
         addr: String,
+        /// Why the body did not parse.
         source: serde_json::Error,
     },
 }

@@ -21,11 +21,23 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The claim already holds data at this sequence number.
-    Kept { seq: u64, keys: usize },
+    Kept {
+        /// The sequence number of the data kept.
+        seq: u64,
+        /// How many keys it holds.
+        keys: usize,
+    },
     /// The primary starts from what it has (nothing, on first start).
     Primary,
     /// Copied from `from`.
-    Cloned { from: String, seq: u64, keys: usize },
+    Cloned {
+        /// The member copied (`host:port`).
+        from: String,
+        /// The sequence number of the copy.
+        seq: u64,
+        /// How many keys it holds.
+        keys: usize,
+    },
 }
 
 impl std::fmt::Display for Outcome {
@@ -48,14 +60,21 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+/// Why [`clone`] left the claim empty; the init container fails, and the
+/// kubelet runs it again.
 #[derive(Debug, thiserror::Error)]
 pub enum CloneError {
+    /// No snapshot came from the member within the patience given.
     #[error("could not clone from {from} within {waited:?}: {last}")]
     Unreachable {
+        /// The member cloned from (`host:port`).
         from: String,
+        /// How long it was tried.
         waited: Duration,
+        /// The last attempt's failure.
         last: FetchError,
     },
+    /// The claim's store could not be read, or the copy not written.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

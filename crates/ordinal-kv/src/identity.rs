@@ -11,6 +11,7 @@ pub struct Identity {
     pub pod: String,
     /// The StatefulSet's name, e.g. `web`.
     pub set: String,
+    /// The pod's ordinal, e.g. 2: 0 is the primary.
     pub ordinal: u32,
     /// The governing Service, whose DNS names the pods' addresses.
     pub service: String,
@@ -18,6 +19,7 @@ pub struct Identity {
     pub port: u16,
 }
 
+/// A pod name that is not `<set>-<ordinal>`; it holds the name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{0:?} is not the name of a StatefulSet pod (<set>-<ordinal>, e.g. web-0); set --pod-name or POD_NAME"
@@ -43,13 +45,15 @@ impl Identity {
         })
     }
 
+    /// Whether this server takes writes: ordinal 0 does, the others are
+    /// read-only replicas.
     pub fn is_primary(&self) -> bool {
         self.ordinal == 0
     }
 
     /// The address of the member with `ordinal`: its stable DNS name
     /// (resolved through the pod's search path) and the port.
-    pub fn peer(&self, ordinal: u32) -> String {
+    pub(crate) fn peer(&self, ordinal: u32) -> String {
         format!("{}-{ordinal}.{}:{}", self.set, self.service, self.port)
     }
 
@@ -60,7 +64,7 @@ impl Identity {
 
     /// The member a new replica clones from: the ordinal before it, which
     /// an OrderedReady StatefulSet has made Ready before creating this one.
-    pub fn previous(&self) -> Option<String> {
+    pub(crate) fn previous(&self) -> Option<String> {
         self.ordinal.checked_sub(1).map(|o| self.peer(o))
     }
 }

@@ -11,13 +11,13 @@
 //! | [`store`] | the durable state: snapshot + append-only log, fsync |
 //! | [`protocol`] | the HTTP routes and their JSON |
 //! | [`member`] | the server: reads, writes on the primary, the log feed |
-//! | [`follower`] | a replica's catch-up with the primary |
+//! | `follower` | a replica's catch-up with the primary |
 //! | [`clone`] | the init container: copy the previous ordinal's data |
 //! | [`client`] | one HTTP request, for the CLI and the follower |
 
 pub mod client;
 pub mod clone;
-pub mod follower;
+mod follower;
 pub mod identity;
 pub mod member;
 pub mod protocol;

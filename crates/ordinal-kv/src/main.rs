@@ -251,7 +251,7 @@ async fn serve(args: MemberArgs, listen: &str, primary: Option<String>) -> anyho
             identity.pod,
         );
     }
-    let member = Member::following(identity, &args.data, store, primary);
+    let member = Member::following(identity, store, primary);
     ordinal_kv::serve(listener, member, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

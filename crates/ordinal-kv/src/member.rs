@@ -6,7 +6,6 @@
 //! store sits under a plain mutex and every call into it runs on the
 //! blocking pool, because writes fsync.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -26,11 +25,11 @@ use crate::store::{Snapshot, Store, StoreError};
 
 /// A member's shared state.
 pub struct Member {
+    /// Who this member is in its StatefulSet; it decides the role.
     pub identity: Identity,
     /// Where writes go and what a replica follows: `<set>-0.<service>`
     /// unless told otherwise.
     primary: String,
-    data: PathBuf,
     store: Mutex<Store>,
     /// The store's sequence number, for long polls.
     seq: watch::Sender<u64>,
@@ -40,28 +39,17 @@ pub struct Member {
 }
 
 impl Member {
-    /// A member serving `store`. The primary is ready at once; a replica
-    /// once its follower says it caught up.
-    pub fn new(identity: Identity, data: &Path, store: Store) -> Arc<Member> {
-        let primary = identity.primary();
-        Member::following(identity, data, store, primary)
-    }
-
-    /// [`Member::new`] with the primary at another address (tests, or a
-    /// member outside a StatefulSet).
-    pub fn following(
-        identity: Identity,
-        data: &Path,
-        store: Store,
-        primary: String,
-    ) -> Arc<Member> {
+    /// A member serving `store` whose primary is at `primary`
+    /// ([`Identity::primary`] in a StatefulSet; another address in tests).
+    /// The primary is ready at once; a replica once its follower says it
+    /// caught up.
+    pub fn following(identity: Identity, store: Store, primary: String) -> Arc<Member> {
         let ready = identity.is_primary();
         Arc::new(Member {
             primary,
             seq: watch::Sender::new(store.seq()),
             store: Mutex::new(store),
             identity,
-            data: data.to_path_buf(),
             ready: AtomicBool::new(ready),
             stopping: watch::Sender::new(false),
         })
@@ -75,7 +63,7 @@ impl Member {
     }
 
     /// Runs `f` on the store, off the async workers.
-    pub async fn with_store<T: Send + 'static>(
+    pub(crate) async fn with_store<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&mut Store) -> T + Send + 'static,
     ) -> T {
@@ -98,32 +86,32 @@ impl Member {
     }
 
     /// The primary's address.
-    pub fn primary(&self) -> &str {
+    pub(crate) fn primary(&self) -> &str {
         &self.primary
     }
 
+    /// The sequence number of the store's last change, as long polls see
+    /// it.
     pub fn seq(&self) -> u64 {
         *self.seq.borrow()
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
 
-    pub fn set_ready(&self) {
+    /// Marks a replica caught up with its primary: `/readyz` answers 200
+    /// from then on.
+    pub(crate) fn set_ready(&self) {
         self.ready.store(true, Ordering::Relaxed);
     }
 
     /// Ends long polls; the HTTP server's graceful shutdown does the rest.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stopping.send_replace(true);
     }
 
-    pub fn data_dir(&self) -> &Path {
-        &self.data
-    }
-
-    pub fn status(&self) -> Status {
+    pub(crate) fn status(&self) -> Status {
         let store = self.lock();
         Status {
             pod: self.identity.pod.clone(),
@@ -142,7 +130,7 @@ impl Member {
 }
 
 /// The HTTP routes of a member.
-pub fn router(member: Arc<Member>) -> Router {
+pub(crate) fn router(member: Arc<Member>) -> Router {
     Router::new()
         .route("/keys", get(list))
         .route("/keys/{key}", get(read).put(write).delete(remove))

@@ -20,7 +20,7 @@
 //!
 //! The log is folded into a new snapshot once it holds `compact_after`
 //! entries. Followers asking for entries older than the snapshot are told
-//! so ([`Compacted`]) and take the snapshot instead.
+//! so (`Compacted`) and take the snapshot instead.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -34,46 +34,66 @@ const SNAPSHOT_TMP: &str = "snapshot.json.tmp";
 const LOG: &str = "log.jsonl";
 
 /// How many log entries are kept before they are folded into a snapshot.
-pub const DEFAULT_COMPACT_AFTER: usize = 10_000;
+pub(crate) const DEFAULT_COMPACT_AFTER: usize = 10_000;
 
 /// About how many bytes of keys and values one [`Store::since`] answer
 /// carries.
-pub const BATCH_BYTES: usize = 4 << 20;
+pub(crate) const BATCH_BYTES: usize = 4 << 20;
 
 /// One change: `key` set to `value`, or removed when `value` is `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The change's sequence number, the same on every member.
     pub seq: u64,
+    /// The key changed.
     pub key: String,
+    /// Its new value; `None`: removed.
     pub value: Option<String>,
 }
 
 /// The whole state at `seq`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub seq: u64,
     pub data: BTreeMap<String, String>,
 }
 
+/// Why the store could not be opened or changed. Any of these stops the
+/// server rather than serving data it cannot vouch for.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Reading, writing or syncing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// The system's error.
         source: std::io::Error,
     },
+    /// A file holds something the store never writes (a torn last log
+    /// line is not corruption: it is dropped).
     #[error("{}: {reason}", path.display())]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong in it.
+        reason: String,
+    },
     /// A replica was handed an entry that does not follow its state.
     #[error("entry {got} does not follow sequence number {have}")]
-    Gap { have: u64, got: u64 },
+    Gap {
+        /// The replica's sequence number.
+        have: u64,
+        /// The first entry it was handed past it.
+        got: u64,
+    },
 }
 
 /// The entries asked for are older than the snapshot; only the snapshot
 /// has them now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the log starts after sequence number {snapshot}; take the snapshot")]
-pub struct Compacted {
+pub(crate) struct Compacted {
     pub snapshot: u64,
 }
 
@@ -113,7 +133,7 @@ impl Store {
     /// Makes a store in `dir` holding `snapshot` (a clone). The snapshot
     /// file appears whole or not at all, so an interrupted clone leaves no
     /// store behind and the next attempt starts over.
-    pub fn create(dir: &Path, snapshot: &Snapshot) -> Result<Store, StoreError> {
+    pub(crate) fn create(dir: &Path, snapshot: &Snapshot) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         write_snapshot(dir, snapshot)?;
         Store::open(dir)
@@ -208,10 +228,12 @@ impl Store {
         self.seq
     }
 
+    /// The value of `key`; `None` when it is not set.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.data.get(key).map(String::as_str)
     }
 
+    /// Every key and its value, in key order.
     pub fn data(&self) -> &BTreeMap<String, String> {
         &self.data
     }
@@ -233,7 +255,7 @@ impl Store {
     /// A replica's catch-up: the primary's entries, on disk (one fsync for
     /// the batch) before this returns. Entries it already has are skipped;
     /// a gap is refused.
-    pub fn apply(&mut self, entries: &[Entry]) -> Result<(), StoreError> {
+    pub(crate) fn apply(&mut self, entries: &[Entry]) -> Result<(), StoreError> {
         let mut expected = self.seq;
         let fresh: Vec<Entry> = entries
             .iter()
@@ -273,7 +295,7 @@ impl Store {
     /// The entries after `after`: at most `limit` of them, and no more
     /// than [`BATCH_BYTES`] of keys and values unless one entry alone is
     /// larger, so one answer stays a sensible size whatever the values.
-    pub fn since(&self, after: u64, limit: usize) -> Result<Vec<Entry>, Compacted> {
+    pub(crate) fn since(&self, after: u64, limit: usize) -> Result<Vec<Entry>, Compacted> {
         if after < self.base {
             return Err(Compacted {
                 snapshot: self.base,
@@ -294,7 +316,7 @@ impl Store {
 
     /// The current state, for a clone or a follower that fell too far
     /// behind.
-    pub fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         Snapshot {
             seq: self.seq,
             data: self.data.clone(),
@@ -303,7 +325,7 @@ impl Store {
 
     /// Replaces the whole state with `snapshot` (a clone, or a follower
     /// resyncing).
-    pub fn install(&mut self, snapshot: Snapshot) -> Result<(), StoreError> {
+    pub(crate) fn install(&mut self, snapshot: Snapshot) -> Result<(), StoreError> {
         write_snapshot(&self.dir, &snapshot)?;
         self.truncate_log()?;
         self.seq = snapshot.seq;

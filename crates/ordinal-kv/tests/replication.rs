@@ -51,8 +51,8 @@ async fn start(pod: &str, dir: &Path, primary: Option<&str>, compact_after: usiz
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let member = match primary {
-        Some(p) => Member::following(identity, dir, store, p.to_string()),
-        None => Member::following(identity, dir, store, addr.clone()),
+        Some(p) => Member::following(identity, store, p.to_string()),
+        None => Member::following(identity, store, addr.clone()),
     };
     let (tx, rx) = oneshot::channel();
     let m = Arc::clone(&member);
@@ -177,7 +177,7 @@ async fn a_replica_is_ready_only_once_it_has_caught_up_and_then_follows_at_once(
     for i in 0..5 {
         store.write(&format!("k{i}"), Some("v")).unwrap();
     }
-    let member = Member::following(identity, pdir.path(), store, primary_addr.clone());
+    let member = Member::following(identity, store, primary_addr.clone());
     let listener = tokio::net::TcpListener::bind(&primary_addr).await.unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(ordinal_kv::serve(listener, member, async {

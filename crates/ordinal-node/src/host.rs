@@ -5,13 +5,13 @@
 //!
 //! Each start of a container is a new instance with a log file of its own,
 //! `<root>/<namespace>_<pod>_<uid>/<container>/<n>.log` (the kubelet's
-//! layout), written by [`ContainerLog`]; the instance before the current
+//! layout), written by `ContainerLog`; the instance before the current
 //! one serves `--previous`. Instances run in a process group of their own,
-//! which [`HostRuntime::stop`] kills.
+//! killed whole when the instance is stopped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -26,6 +26,7 @@ use crate::streaming::{ContainerError, LogSource, StreamingRuntime};
 pub enum HostState {
     /// Not started (yet), with the waiting reason.
     Waiting(String),
+    /// The current instance's process has not exited.
     Running,
     /// The last instance exited.
     Exited(i32),
@@ -90,10 +91,6 @@ impl HostRuntime {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), HostPod>> {
         self.pods.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -132,7 +129,8 @@ impl HostRuntime {
     }
 
     /// Forgets a pod, killing what of it runs.
-    pub fn remove_pod(&self, namespace: &str, pod: &str) {
+    #[cfg(test)]
+    pub(crate) fn remove_pod(&self, namespace: &str, pod: &str) {
         if let Some(removed) = self
             .lock()
             .remove(&(namespace.to_string(), pod.to_string()))
@@ -149,7 +147,7 @@ impl HostRuntime {
     }
 
     /// The container's state.
-    pub fn state(&self, namespace: &str, pod: &str, container: &str) -> Option<HostState> {
+    pub(crate) fn state(&self, namespace: &str, pod: &str, container: &str) -> Option<HostState> {
         let mut pods = self.lock();
         container_of(&mut pods, namespace, pod, container)
             .ok()
@@ -249,7 +247,8 @@ impl HostRuntime {
     }
 
     /// Kills the running instance's process group.
-    pub fn stop(&self, namespace: &str, pod: &str, container: &str) {
+    #[cfg(test)]
+    pub(crate) fn stop(&self, namespace: &str, pod: &str, container: &str) {
         let mut pods = self.lock();
         if let Ok(c) = container_of(&mut pods, namespace, pod, container)
             && c.state == HostState::Running

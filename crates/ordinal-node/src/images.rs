@@ -37,7 +37,7 @@ const MAX_NODE_IMAGES: usize = 50;
 /// thousand pods of one image paid before it started (2–6 ms each).
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
-pub struct Images {
+pub(crate) struct Images {
     store: Arc<ImageStore>,
     registries: Arc<RegistriesConfig>,
     /// Image IDs each pod (by UID) runs containers of: never collected.
@@ -67,10 +67,6 @@ impl Images {
             in_use: Mutex::new(HashMap::new()),
             touched: Mutex::new(HashMap::new()),
         })
-    }
-
-    pub fn store(&self) -> &Arc<ImageStore> {
-        &self.store
     }
 
     /// The image stored under this name or digest, if any.
@@ -206,7 +202,7 @@ impl Images {
 /// not imported before in the same version (name, size and modification
 /// time are remembered in the store), saying on stderr what each brought.
 /// Pods waiting for those images start as each arrives.
-pub async fn import_dir(images: &Arc<Images>, dir: &Path) {
+pub(crate) async fn import_dir(images: &Arc<Images>, dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -257,7 +253,7 @@ pub async fn import_dir(images: &Arc<Images>, dir: &Path) {
 /// pod; the node reads them itself so pods created elsewhere get them
 /// too). Secrets that are missing or malformed are skipped, as the kubelet
 /// skips them.
-pub async fn pull_credentials(
+pub(crate) async fn pull_credentials(
     client: &Client,
     pod: &Pod,
     reference: &Reference,

@@ -3,30 +3,30 @@
 //! through `kube::Client` only, so it works against any API server
 //! (`ordinal node --kubeconfig PATH`) as well as inside `ordinal up`.
 //!
-//! - [`agent`]: the watch of this node's pods and one worker per pod;
+//! - `agent`: the watch of this node's pods and one worker per pod;
 //! - [`pod`]: the pod worker (sandbox, init and app containers, restarts,
 //!   probes, termination, status);
 //! - [`runtime`]: how containers come to exist (the process runtime:
 //!   namespaces, mounts, the pause process);
 //! - [`network`]: the instance's bridge, pod addresses and veths;
 //! - [`proxy`]: the service proxy (nftables rules for ClusterIPs);
-//! - [`registration`]: the Node object and its heartbeat Lease;
-//! - [`machine`]: capacity, system info and pressure;
-//! - [`logs`]: container log files in the CRI format, written and read;
+//! - `registration`: the Node object and its heartbeat Lease;
+//! - `machine`: capacity, system info and pressure;
+//! - `logs`: container log files in the CRI format, written and read;
 //! - [`server`]: the node's HTTPS API (`kubectl logs`, `kubectl exec`)
 //!   over what [`streaming`] asks of a runtime;
 //! - [`host`]: a stand-alone runtime of plain host processes, for tests of
 //!   the streaming path.
 
-pub mod agent;
+mod agent;
 pub mod host;
 pub mod images;
-pub mod logs;
-pub mod machine;
+mod logs;
+mod machine;
 pub mod network;
 pub mod pod;
 pub mod proxy;
-pub mod registration;
+mod registration;
 pub mod runtime;
 pub mod server;
 pub mod streaming;
@@ -45,6 +45,7 @@ use runtime::process::{Isolation, ProcessRuntime};
 /// How to run the node.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The Node object's name, and the `spec.nodeName` of the pods it runs.
     pub node_name: String,
     /// Where the node keeps pods (`<dir>/pods/<uid>`).
     pub dir: PathBuf,
@@ -52,10 +53,14 @@ pub struct Config {
     pub isolation: Option<Isolation>,
     /// The pod range; default: the instance slot's.
     pub pod_cidr: Option<Ipv4Net>,
+    /// The cluster's DNS domain (`cluster.local`): the search path and
+    /// hostnames pods are given.
     pub cluster_domain: String,
     /// The cluster DNS as pods reach it (`ordinal up` serves it on the
     /// bridge gateway); `None`: pods use the host's resolvers.
     pub dns_server: Option<IpAddr>,
+    /// The most pods the node takes (its `pods` capacity); it also sizes
+    /// the kernel's neighbour table on the bridge.
     pub max_pods: u32,
     /// The `ordinal` binary (run as the pods' pause process).
     pub exe: PathBuf,
@@ -81,7 +86,11 @@ pub struct Config {
 /// Which way image roots are made (`--snapshotter`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnapshotterKind {
+    /// An overlay mount of the image's layers under a per-container
+    /// upper directory: nothing is copied.
     Overlay,
+    /// A copy of the layers per container, where overlayfs cannot be used
+    /// (the node's directory is itself on overlayfs).
     Copy,
 }
 
@@ -95,14 +104,19 @@ pub struct Node {
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
+    /// The bridge or the instance slot could not be set up.
     #[error("setting up the pod network: {0}")]
     Network(#[from] network::NetworkError),
+    /// The node's directory could not be made, or the runtime not started.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The API server refused the Node object (or could not be reached).
     #[error("registering the node: {0}")]
     Register(#[from] kube::Error),
+    /// The node's HTTPS API (logs, exec) could not start.
     #[error("starting the node's API: {0}")]
     Server(#[from] server::NodeServerError),
+    /// The image store (or the registries file) could not be opened.
     #[error("{0}")]
     Images(String),
 }
@@ -162,10 +176,7 @@ impl Node {
         self.config.dns_server = server;
     }
 
-    pub fn isolation(&self) -> Isolation {
-        self.isolation
-    }
-
+    /// The instance's bridge and pod range; `None` in host mode.
     pub fn network(&self) -> Option<&Arc<Network>> {
         self.network.as_ref()
     }

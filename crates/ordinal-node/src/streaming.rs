@@ -13,17 +13,17 @@ use std::process::Command;
 use http::StatusCode;
 use k8s_openapi::api::core::v1::{ContainerStatus, PodStatus};
 
-use crate::logs::Follower;
+pub use crate::logs::Follower;
 
 /// The log of one container instance.
 #[derive(Debug, Clone)]
 pub struct LogSource {
-    /// The instance's log file, in the CRI format (see [`crate::logs`]).
+    /// The instance's log file, in the CRI format (see the `logs` module).
     pub path: PathBuf,
     /// Whether that instance may still write: `kubectl logs -f` returns
     /// once it has ended and the file is read to its end. A previous or
     /// terminated instance gives [`Follower::ended`]; a running one the
-    /// [`crate::logs::ContainerLog::follower`] of its writer.
+    /// `ContainerLog::follower` of its writer.
     pub follower: Follower,
 }
 

@@ -164,6 +164,7 @@ pub fn write_rfc3339_nano(out: &mut Vec<u8>, time: Timestamp, fixed: bool) {
 }
 
 /// `time` as RFC3339Nano text.
+#[cfg(test)]
 pub fn rfc3339_nano(time: Timestamp) -> String {
     let mut out = Vec::with_capacity(30);
     write_rfc3339_nano(&mut out, time, false);

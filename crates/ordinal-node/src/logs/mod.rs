@@ -12,4 +12,4 @@ pub mod writer;
 
 pub use format::Stream;
 pub use reader::{LogOptions, OptionsError};
-pub use writer::{ContainerLog, Follower, Progress};
+pub use writer::{ContainerLog, Follower};

@@ -375,8 +375,9 @@ async fn send(out: &mpsc::Sender<Bytes>, output: Vec<u8>) -> bool {
     out.send(Bytes::from(output)).await.is_ok()
 }
 
-/// Reads a whole log into memory with `opts` (never following): for tests
-/// and small callers.
+/// Reads a whole log into memory with `opts` (never following), for the
+/// tests.
+#[cfg(test)]
 pub async fn read_to_vec(path: &Path, mut opts: LogOptions) -> io::Result<Vec<u8>> {
     opts.follow = false;
     let file = std::fs::File::open(path)?;

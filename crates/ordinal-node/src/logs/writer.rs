@@ -186,6 +186,7 @@ pub struct StreamWriter {
 
 impl StreamWriter {
     /// The same, with another longest record (tests use short ones).
+    #[cfg(test)]
     pub fn with_max_line(mut self, max_line: usize) -> StreamWriter {
         self.max_line = max_line.max(1);
         self

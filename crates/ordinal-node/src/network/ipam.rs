@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 /// The first host address of a range: the bridge's, the pods' gateway.
-pub fn gateway(range: &Ipv4Net) -> Ipv4Addr {
+pub(crate) fn gateway(range: &Ipv4Net) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(range.network()) + 1)
 }
 
@@ -33,7 +33,7 @@ fn size(range: &Ipv4Net) -> u32 {
 
 /// Hands out the host addresses of a range (not the network address, the
 /// gateway or the broadcast address).
-pub struct Ipam {
+pub(crate) struct Ipam {
     cidr: Ipv4Net,
     next: u32,
     used: HashMap<String, Ipv4Addr>,

@@ -2,7 +2,7 @@
 //! instance, an address range for its pods, and one veth pair per pod.
 //!
 //! Several `ordinal up` on one machine (tests run them in parallel) must
-//! never collide, so each instance first claims a *slot* ([`slot`]): a
+//! never collide, so each instance first claims a *slot* (`slot`): a
 //! number held through an exclusive lock for the life of the process. The
 //! slot names the bridge (`ordinal<N>`), the veths (`o<N>x<hash>`) and, by
 //! default, the pod range (a /20 of 10.192.0.0/12). A bridge left behind by
@@ -19,7 +19,7 @@
 //! the address, the links up and the route. No `ip` process per pod.
 
 pub mod ipam;
-pub mod slot;
+mod slot;
 
 use std::io;
 use std::net::Ipv4Addr;
@@ -40,23 +40,33 @@ use slot::Slot;
 /// The network of one instance.
 pub struct Network {
     slot: Slot,
+    /// The bridge's link name, `ordinal<slot>`.
     pub bridge: String,
+    /// The pod range pods' addresses are allocated from.
     pub cidr: Ipv4Net,
+    /// The bridge's address: the pods' default route, and the node's
+    /// address as pods see it.
     pub gateway: Ipv4Addr,
     ipam: Mutex<Ipam>,
     netlink: Handle,
     bridge_index: u32,
 }
 
+/// Why the network could not be set up, or a pod not attached.
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
+    /// Claiming a slot, or entering or opening a namespace, failed.
     #[error("{0}")]
     Io(#[from] io::Error),
     #[error("netlink: {what}: {error}")]
+    /// The kernel refused a link, address or route change.
     Netlink {
+        /// What was being done (`creating the bridge ordinal0`).
         what: String,
+        /// The kernel's answer.
         error: rtnetlink::Error,
     },
+    /// Every address of the pod range is taken.
     #[error("the pod range {0} is full")]
     Full(Ipv4Net),
 }
@@ -89,7 +99,10 @@ impl Network {
     /// Claims a slot, then makes the bridge with the gateway address.
     /// `cidr` overrides the slot's default pod range; `max_pods` sizes the
     /// kernel's neighbour table.
-    pub async fn setup(cidr: Option<Ipv4Net>, max_pods: u32) -> Result<Network, NetworkError> {
+    pub(crate) async fn setup(
+        cidr: Option<Ipv4Net>,
+        max_pods: u32,
+    ) -> Result<Network, NetworkError> {
         let slot = Slot::claim()?;
         let cidr = cidr.unwrap_or_else(|| slot.default_cidr());
         let bridge = format!("ordinal{}", slot.number());
@@ -135,6 +148,8 @@ impl Network {
         })
     }
 
+    /// The instance slot this network holds: it numbers the bridge, the
+    /// veths and the proxy's table, apart from other instances'.
     pub fn slot(&self) -> u32 {
         self.slot.number()
     }
@@ -153,7 +168,11 @@ impl Network {
     /// Gives the pod whose network namespace `netns` is (the namespace
     /// file of its pause process, `/proc/PID/ns/net`) an address and a
     /// route out through the bridge.
-    pub async fn attach(&self, uid: &str, netns: BorrowedFd<'_>) -> Result<Ipv4Addr, NetworkError> {
+    pub(crate) async fn attach(
+        &self,
+        uid: &str,
+        netns: BorrowedFd<'_>,
+    ) -> Result<Ipv4Addr, NetworkError> {
         let address = {
             let mut ipam = self.ipam.lock().unwrap_or_else(|p| p.into_inner());
             ipam.allocate(uid).ok_or(NetworkError::Full(self.cidr))?
@@ -283,7 +302,7 @@ impl Network {
 
     /// Returns the pod's address to the pool and forgets its neighbour
     /// entry. (Its veth went with its network namespace.)
-    pub async fn release(&self, uid: &str) {
+    pub(crate) async fn release(&self, uid: &str) {
         let address = self
             .ipam
             .lock()
@@ -300,7 +319,7 @@ impl Network {
     }
 
     /// Removes the bridge (on shutdown).
-    pub async fn teardown(&self) {
+    pub(crate) async fn teardown(&self) {
         let _ = self.netlink.link().del(self.bridge_index).execute().await;
     }
 }

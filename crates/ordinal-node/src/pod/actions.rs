@@ -85,6 +85,7 @@ pub struct Container {
 
 impl Container {
     /// A container that has never run.
+    #[cfg(test)]
     pub fn new(sidecar: bool) -> Container {
         Container {
             sidecar,

@@ -10,7 +10,7 @@ use ordinal_core::image_reference::Reference;
 
 /// When to pull.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PullPolicy {
+pub(crate) enum PullPolicy {
     Always,
     IfNotPresent,
     Never,
@@ -19,7 +19,7 @@ pub enum PullPolicy {
 /// The container's policy; without one (the API server defaults it, but a
 /// pod from elsewhere may lack it), `Always` for `:latest` or no tag and
 /// `IfNotPresent` otherwise.
-pub fn pull_policy(container: &Container, reference: &Reference) -> PullPolicy {
+pub(crate) fn pull_policy(container: &Container, reference: &Reference) -> PullPolicy {
     match container.image_pull_policy.as_deref() {
         Some("Always") => PullPolicy::Always,
         Some("Never") => PullPolicy::Never,
@@ -30,11 +30,11 @@ pub fn pull_policy(container: &Container, reference: &Reference) -> PullPolicy {
 }
 
 /// The pull back-off of one container's image.
-pub const PULL_BACKOFF_INITIAL: Duration = Duration::from_secs(10);
-pub const PULL_BACKOFF_MAX: Duration = Duration::from_secs(300);
+pub(crate) const PULL_BACKOFF_INITIAL: Duration = Duration::from_secs(10);
+pub(crate) const PULL_BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// The next wait after a failed pull, given the one before.
-pub fn next_pull_backoff(previous: Option<Duration>) -> Duration {
+pub(crate) fn next_pull_backoff(previous: Option<Duration>) -> Duration {
     match previous {
         None => PULL_BACKOFF_INITIAL,
         Some(d) => (d * 2).min(PULL_BACKOFF_MAX),
@@ -46,11 +46,11 @@ pub fn next_pull_backoff(previous: Option<Duration>) -> Duration {
 pub mod text {
     use std::time::Duration;
 
-    pub fn pulling(image: &str) -> String {
+    pub(crate) fn pulling(image: &str) -> String {
         format!("Pulling image {image:?}")
     }
 
-    pub fn pulled(image: &str, pulling: Duration, waiting: Duration, size: u64) -> String {
+    pub(crate) fn pulled(image: &str, pulling: Duration, waiting: Duration, size: u64) -> String {
         format!(
             "Successfully pulled image {image:?} in {} ({} including waiting). Image size: {size} bytes.",
             go_duration(pulling),
@@ -58,23 +58,23 @@ pub mod text {
         )
     }
 
-    pub fn present(image: &str) -> String {
+    pub(crate) fn present(image: &str) -> String {
         format!("Container image {image:?} already present on machine")
     }
 
-    pub fn never_pull(image: &str) -> String {
+    pub(crate) fn never_pull(image: &str) -> String {
         format!("Container image {image:?} is not present with pull policy of Never")
     }
 
-    pub fn failed(image: &str, error: &str) -> String {
+    pub(crate) fn failed(image: &str, error: &str) -> String {
         format!("Failed to pull image {image:?}: {error}")
     }
 
-    pub fn back_off(image: &str) -> String {
+    pub(crate) fn back_off(image: &str) -> String {
         format!("Back-off pulling image {image:?}")
     }
 
-    pub fn back_off_message(image: &str, error: &str) -> String {
+    pub(crate) fn back_off_message(image: &str, error: &str) -> String {
         format!("Back-off pulling image {image:?}: ErrImagePull: {error}")
     }
 

@@ -4,14 +4,14 @@
 //! A worker wakes up when the pod object changes, a container exits, a
 //! probe result changes, an image pull ends, the node's images change, a
 //! back-off ends or a retry is due. It then observes its containers, asks
-//! [`actions::compute`] (pure, the kubelet's `computePodActions`) what to
+//! `actions::compute` (pure, the kubelet's `computePodActions`) what to
 //! do, and does it:
 //!
 //! - create the sandbox: volumes, namespaces, address, hostname, the
 //!   pod's `/etc` files — retried with an event while it fails;
 //! - make each container's image present as its pull policy says
 //!   (pulls run in the background and report back);
-//! - start containers (their spec from [`container::build`]), kill the
+//! - start containers (their spec from `container::build`), kill the
 //!   ones that changed or failed their probes, report back-offs;
 //! - finish the pod when its restart policy says it is done.
 //!
@@ -21,18 +21,18 @@
 //! good. The worker owns the pod's processes; nothing else starts or
 //! stops them.
 
-pub mod actions;
-pub mod backoff;
-pub mod container;
-pub mod env;
-pub mod expand;
-pub mod files;
+mod actions;
+mod backoff;
+mod container;
+mod env;
+mod expand;
+pub(crate) mod files;
 pub mod images;
-pub mod probe;
-pub mod registry;
+mod probe;
+pub(crate) mod registry;
 mod slot;
-pub mod status;
-pub mod volumes;
+mod status;
+mod volumes;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -56,7 +56,7 @@ use slot::{Instance, Slot};
 use status::{Termination, View};
 
 /// What every worker shares.
-pub struct Context<R: Runtime> {
+pub(crate) struct Context<R: Runtime> {
     pub client: Client,
     pub runtime: Arc<R>,
     pub recorder: Recorder,
@@ -79,7 +79,7 @@ pub struct Context<R: Runtime> {
 /// The worker's input: the latest pod object (None once it is gone from
 /// the API), and whether the node is shutting down.
 #[derive(Clone)]
-pub struct Input {
+pub(crate) struct Input {
     pub pod: Option<Arc<Pod>>,
     pub shutdown: bool,
 }
@@ -120,7 +120,7 @@ enum Handler {
     Host,
 }
 
-pub struct Worker<R: Runtime> {
+pub(crate) struct Worker<R: Runtime> {
     ctx: Arc<Context<R>>,
     input: watch::Receiver<Input>,
     pod: Arc<Pod>,

@@ -4,7 +4,7 @@
 //!
 //! [`run`] removes a stale table of the same name (left by a process that
 //! died), then on every change rewrites the whole table in one `nft -f`
-//! transaction ([`rules::ruleset`]) — skipped when the text is unchanged —
+//! transaction (`rules::ruleset`) — skipped when the text is unchanged —
 //! and removes the table when it stops. Changes are coalesced: while one
 //! rewrite runs, further events only mark the state dirty.
 //!
@@ -12,8 +12,8 @@
 //! reach a pod (`net.ipv4.ip_forward = 1`), which is the node agent's to
 //! set when it makes the bridge.
 
-pub mod nft;
-pub mod rules;
+mod nft;
+mod rules;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -30,8 +30,9 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
 use tokio::sync::Notify;
 
-pub use nft::{Nft, NftError};
-pub use rules::Network;
+use nft::Nft;
+pub use nft::NftError;
+use rules::Network;
 
 /// Where and how the proxy works.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,10 +64,13 @@ impl ProxyConfig {
     }
 }
 
+/// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
+    /// [`ProxyConfig::table`] is not a name nft accepts.
     #[error("invalid nft table name {0:?}: use letters, digits, '-' and '_'")]
     TableName(String),
+    /// `nft` could not be run, or refused the first ruleset.
     #[error(transparent)]
     Nft(#[from] NftError),
 }

@@ -8,12 +8,17 @@ use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
 
+/// Why a ruleset was not applied.
 #[derive(Debug, thiserror::Error)]
 pub enum NftError {
+    /// The `nft` program could not be started.
     #[error("running nft (is the nftables package installed?): {0}")]
     Spawn(std::io::Error),
+    /// The network namespace (path) to apply the rules in could not be
+    /// opened.
     #[error("opening the network namespace {0}: {1}")]
     Netns(String, std::io::Error),
+    /// `nft` exited non-zero; its standard error.
     #[error("nft refused the ruleset: {0}")]
     Refused(String),
 }

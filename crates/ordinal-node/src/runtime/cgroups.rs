@@ -2,7 +2,7 @@
 //! as a container runtime makes them.
 //!
 //! Memory and CPU limits come from each container's `resources` (see
-//! [`limits_of`]), the CPU request becomes the cgroup's share of the CPU
+//! `limits_of`), the CPU request becomes the cgroup's share of the CPU
 //! (shares on v1, weight on v2), and the node may cap a pod's tasks. A
 //! container that goes over its memory limit is killed by the kernel's OOM
 //! killer; [`ContainerCgroup::oom_killed`] tells the runtime to report it as
@@ -17,7 +17,7 @@
 //!
 //! On v2 a cgroup that enables controllers for its children may hold no
 //! process, so the pod's pause process has a leaf of its own
-//! ([`PodCgroup::sandbox`]) beside its containers; v1 uses the same shape.
+//! (`PodCgroup::sandbox`) beside its containers; v1 uses the same shape.
 //!
 //! A process joins a container's cgroup between `clone` and `exec` by
 //! writing `"0"` to each descriptor of [`ContainerCgroup::join_fds`] (one
@@ -59,10 +59,8 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use limits::{
-    ContainerLimits, Limits, PodLimits, cpu_quota_us, cpu_shares, cpu_weight, limits_of,
-    pod_limits_of,
-};
+pub use limits::{ContainerLimits, Limits, PodLimits};
+pub(crate) use limits::{limits_of, pod_limits_of};
 use tree::Cgroupfs;
 
 /// Which cgroup interface the host has.
@@ -268,6 +266,8 @@ impl Cgroups {
         self.unavailable.as_deref()
     }
 
+    /// Which cgroup interface the host has: v2 when the filesystem root
+    /// has `cgroup.controllers`.
     pub fn version(&self) -> Version {
         self.root.version
     }
@@ -278,7 +278,7 @@ impl Cgroups {
     }
 
     /// Makes (or reuses) the pod's cgroup `pod<uid>` with the pod's limits
-    /// (see [`pod_limits_of`]).
+    /// (see `pod_limits_of`).
     pub fn pod(&self, pod_uid: &str, limits: &PodLimits) -> io::Result<PodCgroup> {
         check_name(pod_uid, "pod UID")?;
         let name = format!("pod{pod_uid}");
@@ -358,7 +358,7 @@ impl PodCgroup {
     /// The cgroup of the pod's sandbox (pause) process: a leaf of its own,
     /// without limits beyond the pod's. The name cannot be a container's
     /// (those end in `-<number>`).
-    pub fn sandbox(&self) -> io::Result<ContainerCgroup> {
+    pub(crate) fn sandbox(&self) -> io::Result<ContainerCgroup> {
         let group = self.group.child("pause", &Limits::default(), true)?;
         Ok(ContainerCgroup { group })
     }

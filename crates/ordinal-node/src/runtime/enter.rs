@@ -38,7 +38,7 @@ use super::security::{CapSet, Credentials, Security};
 
 /// What to run, and as whom.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Request {
+pub(crate) struct Request {
     pub pid: u32,
     /// The container process's start time (field 22 of `/proc/PID/stat`).
     pub start_time: u64,
@@ -137,7 +137,7 @@ impl Request {
 
 /// A process's start time in clock ticks since boot (field 22 of its
 /// `stat`), which with the PID identifies it for good.
-pub fn start_time(pid: u32) -> Option<u64> {
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may hold spaces: count the
     // fields after its closing one (state is field 3).

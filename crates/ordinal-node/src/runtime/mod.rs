@@ -1,22 +1,22 @@
 //! Container runtimes: how a pod's sandbox and containers come to exist.
 //!
-//! The pod workers ([`crate::pod`]) decide *what* runs; a [`Runtime`]
+//! The pod workers ([`crate::pod`]) decide *what* runs; a `Runtime`
 //! makes it so. The implementation is [`process`]: every container is a
 //! process started straight from the agent (no shim), inside Linux
 //! namespaces when the agent runs as root, with its image as its root
-//! filesystem ([`rootfs`]), its capabilities and user ([`security`]) and
+//! filesystem (`rootfs`), its capabilities and user (`security`) and
 //! commands run inside it later through [`enter`]. A CRI runtime
 //! (containerd) would be a second implementation of the same trait.
 
 pub mod cgroups;
 pub mod enter;
-pub mod launch;
-pub mod passwd;
+mod launch;
+pub(crate) mod passwd;
 pub mod pause;
 pub mod process;
-pub mod rootfs;
-pub mod security;
-pub mod spawner;
+pub(crate) mod rootfs;
+pub(crate) mod security;
+mod spawner;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -24,12 +24,12 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-pub use rootfs::{Bind, Source};
-pub use security::Security;
+pub(crate) use rootfs::{Bind, Source};
+pub(crate) use security::Security;
 
 /// Where a container's files come from.
 #[derive(Debug, Clone)]
-pub enum RootSpec {
+pub(crate) enum RootSpec {
     /// The host's filesystem (RuntimeClass `host`): `command` is a program
     /// of this machine.
     Host,
@@ -44,7 +44,7 @@ pub enum RootSpec {
 
 /// What a pod sandbox is made from.
 #[derive(Debug, Clone)]
-pub struct SandboxSpec {
+pub(crate) struct SandboxSpec {
     pub uid: String,
     pub namespace: String,
     pub name: String,
@@ -59,7 +59,7 @@ pub struct SandboxSpec {
 
 /// One container instance to start.
 #[derive(Debug, Clone)]
-pub struct ContainerSpec {
+pub(crate) struct ContainerSpec {
     pub name: String,
     /// `command` + `args`, variables expanded.
     pub argv: Vec<String>,
@@ -84,7 +84,7 @@ pub struct ContainerSpec {
 
 /// How a container instance ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exit {
+pub(crate) struct Exit {
     /// The exit code, or 128 + signal as container runtimes report it.
     pub code: i32,
     pub signal: Option<i32>,
@@ -109,7 +109,7 @@ impl Exit {
 
 /// A started container instance.
 #[derive(Clone)]
-pub struct Process {
+pub(crate) struct Process {
     /// Runtime-assigned ID (`containerID` in the pod status).
     pub id: String,
     /// The process ID on the host.
@@ -161,10 +161,6 @@ impl Process {
         }
     }
 
-    pub fn exited(&self) -> Option<Exit> {
-        *self.exit.borrow()
-    }
-
     /// Waits for the instance to end.
     pub async fn wait(&self) -> Exit {
         let mut exit = self.exit.clone();
@@ -189,7 +185,7 @@ impl Process {
 /// Why a runtime operation failed; the message is shown to users in
 /// events and container statuses.
 #[derive(Debug, thiserror::Error)]
-pub enum RuntimeError {
+pub(crate) enum RuntimeError {
     #[error("{0}")]
     Sandbox(String),
     /// The container could not start (reason `StartError`).
@@ -198,7 +194,7 @@ pub enum RuntimeError {
 }
 
 /// The runtime interface the pod workers drive.
-pub trait Runtime: Send + Sync + 'static {
+pub(crate) trait Runtime: Send + Sync + 'static {
     type Sandbox: Send + Sync + 'static;
 
     /// Creates the pod's sandbox (namespaces, network address, hostname).

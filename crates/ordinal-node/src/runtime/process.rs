@@ -5,17 +5,17 @@
 //! holds new network, UTS and IPC namespaces; the pod's address is a veth
 //! on the instance's bridge ([`crate::network`]). Each container joins
 //! those namespaces, gets a mount namespace of its own with the root
-//! described in [`super::rootfs`], and runs as a session leader so that
+//! described in the `rootfs` module, and runs as a session leader so that
 //! whatever it leaves behind can be killed with it.
 //!
 //! With [`Isolation::Host`] (not root, or asked for) containers are plain
 //! host processes: no namespaces, the node's address, identity through
 //! environment variables only.
 //!
-//! Either way every process is started by a [`Spawner`] thread with a
+//! Either way every process is started by a `Spawner` thread with a
 //! parent-death signal, so none outlives the agent.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,11 +44,12 @@ pub enum Isolation {
 
 /// Copies an image's layers (lowest first) into a directory, applying
 /// whiteouts: the root of containers where overlayfs cannot be used.
-pub type CopyImage = Arc<dyn Fn(&[PathBuf], &std::path::Path) -> std::io::Result<()> + Send + Sync>;
+pub(crate) type CopyImage =
+    Arc<dyn Fn(&[PathBuf], &std::path::Path) -> std::io::Result<()> + Send + Sync>;
 
 /// How an image becomes a container's root.
 #[derive(Clone)]
-pub enum Snapshotter {
+pub(crate) enum Snapshotter {
     /// An overlay of the shared layers and a writable layer per container.
     Overlay,
     /// A private copy of the image per container (kept across its
@@ -65,7 +66,7 @@ impl std::fmt::Debug for Snapshotter {
     }
 }
 
-pub struct ProcessRuntime {
+pub(crate) struct ProcessRuntime {
     isolation: Isolation,
     spawner: Spawner,
     network: Option<Arc<Network>>,
@@ -83,7 +84,7 @@ pub struct ProcessRuntime {
     cgroups: Arc<Cgroups>,
 }
 
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     uid: String,
     ip: IpAddr,
     /// A pidfd on the pause process (isolated pods), for joining its
@@ -123,10 +124,6 @@ impl ProcessRuntime {
             last_cap: super::security::last_cap(),
             cgroups,
         })
-    }
-
-    pub fn isolation(&self) -> Isolation {
-        self.isolation
     }
 
     /// The mount plan of a container: its root (the host's, an overlay of
@@ -695,6 +692,3 @@ fn pump(
         }
     })
 }
-
-/// The address pods get in host mode.
-pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);

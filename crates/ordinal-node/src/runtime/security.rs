@@ -100,6 +100,7 @@ impl CapSet {
     }
 
     /// The names in the set, as Kubernetes writes them.
+    #[cfg(test)]
     pub fn names(&self) -> Vec<&'static str> {
         NAMES
             .iter()

@@ -2,18 +2,18 @@
 //! proxies `pods/log` and `pods/exec` to.
 //!
 //! - `GET /containerLogs/{namespace}/{pod}/{container}?follow=…` streams
-//!   the log as plain text, chunked ([`crate::logs::reader`]).
+//!   the log as plain text, chunked (the `logs` reader).
 //! - `GET|POST /exec/{namespace}/{pod}/{container}?command=…&input=1&…`
-//!   upgrades to a WebSocket session ([`exec`]).
+//!   upgrades to a WebSocket session (the `exec` module).
 //!
 //! Clients must present a certificate signed by the cluster CA (the API
 //! server's kubelet client certificate); the node serves a self-signed
 //! certificate unless it is given one, because the API server does not
 //! verify it (upstream's default without `--kubelet-certificate-authority`).
 
-pub mod channel;
-pub mod exec;
-pub mod pty;
+mod channel;
+pub(crate) mod exec;
+mod pty;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +41,8 @@ use crate::streaming::StreamingRuntime;
 /// How to run the node's server.
 #[derive(Debug, Clone)]
 pub struct NodeServerConfig {
+    /// The address to serve on (port 0: any free port, see
+    /// [`NodeServer::addr`]).
     pub listen: SocketAddr,
     /// The CA (PEM) whose client certificates may connect: the cluster CA,
     /// which the node agent reads from its kubeconfig.
@@ -50,14 +52,21 @@ pub struct NodeServerConfig {
     pub serving: Option<(String, String)>,
 }
 
+/// Why the node's server could not start, or its client CA not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeServerError {
+    /// The listen address could not be bound.
     #[error("listening on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    /// The serving certificate or the client CA is not usable PEM, or
+    /// the self-signed certificate could not be made.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The kubeconfig's current cluster is missing, or has neither
+    /// `certificate-authority-data` nor `certificate-authority`.
     #[error("the kubeconfig names no certificate authority for its cluster")]
     NoCertificateAuthority,
+    /// The kubeconfig's CA file or data could not be read or decoded.
     #[error("reading the certificate authority: {0}")]
     CertificateAuthority(String),
 }

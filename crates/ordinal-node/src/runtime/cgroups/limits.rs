@@ -26,9 +26,9 @@ pub struct Limits {
     pub pids: Option<u64>,
 }
 
-/// A pod's limits (see [`pod_limits_of`]).
+/// A pod's limits (see `pod_limits_of`).
 pub type PodLimits = Limits;
-/// A container's limits (see [`limits_of`]).
+/// A container's limits (see `limits_of`).
 pub type ContainerLimits = Limits;
 
 /// The kernel's smallest `cpu.shares`, which the kubelet gives a cgroup
