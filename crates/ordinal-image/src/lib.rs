@@ -20,19 +20,19 @@
 pub mod auth;
 pub mod build;
 pub mod compression;
-pub mod config;
-pub mod digest;
-pub mod import;
+mod config;
+mod digest;
+mod import;
 mod materialize;
-pub mod platform;
+mod platform;
 pub mod program;
 mod progress;
 pub mod pull;
 pub mod registries;
-pub mod store;
+mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod unpack;
+mod unpack;
 
 pub use config::ImageConfig;
 pub use import::ImportError;
