@@ -38,6 +38,6 @@ pub use config::ImageConfig;
 pub use import::ImportError;
 pub use materialize::materialize;
 pub use progress::{NoProgress, Progress, ProgressEvent};
-pub use pull::{PullError, PullErrorKind, PullOptions};
+pub use pull::{PullError, PullOptions};
 pub use registries::RegistriesConfig;
 pub use store::{DiskUsage, GcPolicy, GcReport, Image, ImageStore, StoreError};
