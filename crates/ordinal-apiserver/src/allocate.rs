@@ -44,12 +44,16 @@ pub const DEFAULT_NODE_PORTS: RangeInclusive<u16> = 30000..=32767;
 /// Why a service network cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NetworkError {
+    /// The text is not an IPv4 network (IPv6 is not served).
     #[error("invalid service CIDR {0:?}: expected an IPv4 network such as 10.96.0.0/12")]
     Cidr(String),
+    /// A prefix shorter than /12: more addresses than the allocator keeps.
     #[error("service CIDR {0} is too large: the prefix must be /12 or longer")]
     TooLarge(Ipv4Net),
+    /// A prefix longer than /30: no room for Services.
     #[error("service CIDR {0} is too small: the prefix must be /30 or shorter")]
     TooSmall(Ipv4Net),
+    /// The text is not `FROM-TO` (or one port) of ports in order.
     #[error("invalid node port range {0:?}: expected FROM-TO, such as 30000-32767")]
     PortRange(String),
 }
@@ -57,7 +61,9 @@ pub enum NetworkError {
 /// Where Services get their addresses and node ports from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceNetwork {
-    pub cidr: Ipv4Net,
+    pub(crate) cidr: Ipv4Net,
+    /// The ports `NodePort` Services get theirs from, both ends included
+    /// ([`DEFAULT_NODE_PORTS`] unless set).
     pub node_ports: RangeInclusive<u16>,
 }
 
@@ -231,6 +237,8 @@ struct Work<'a> {
 }
 
 impl Allocator {
+    /// An allocator handing out addresses and ports of `network`; what
+    /// is taken is read from the stored Services at each write.
     pub fn new(network: ServiceNetwork) -> Arc<Self> {
         Arc::new(Allocator {
             network,
@@ -238,7 +246,7 @@ impl Allocator {
         })
     }
 
-    pub fn network(&self) -> &ServiceNetwork {
+    pub(crate) fn network(&self) -> &ServiceNetwork {
         &self.network
     }
 

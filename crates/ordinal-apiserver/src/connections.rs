@@ -42,12 +42,24 @@ use tokio::sync::Notify;
 /// The timeouts and caps of the server's connections.
 #[derive(Debug, Clone)]
 pub struct Limits {
+    /// How long a client has to finish the TLS handshake.
     pub handshake_timeout: Duration,
+    /// How long a request's line and headers may take to arrive, from
+    /// its first byte.
     pub header_timeout: Duration,
+    /// How long a connection may sit with no request in flight before it
+    /// is closed.
     pub idle_timeout: Duration,
+    /// How long a request body may take to arrive.
     pub body_timeout: Duration,
+    /// Connections open at once; beyond it the oldest unauthenticated one
+    /// is pushed out, or the new one closed when every slot is
+    /// authenticated.
     pub max_connections: usize,
+    /// Connections that have not yet presented the token; beyond it the
+    /// oldest is pushed out.
     pub max_unauthenticated: usize,
+    /// The same cap for the connections of one client address.
     pub max_unauthenticated_per_client: usize,
 }
 
@@ -203,7 +215,7 @@ impl Drop for InFlight {
 }
 
 /// The connections the server holds, and who may be pushed out.
-pub struct Table {
+pub(crate) struct Table {
     limits: Limits,
     inner: Mutex<Inner>,
 }
@@ -250,14 +262,16 @@ impl Inner {
 }
 
 impl Table {
-    pub fn new(limits: Limits) -> Arc<Table> {
+    pub(crate) fn new(limits: Limits) -> Arc<Table> {
         Arc::new(Table {
             limits,
             inner: Mutex::new(Inner::default()),
         })
     }
 
-    pub fn limits(&self) -> &Limits {
+    /// The limits the table admits connections by.
+    #[cfg(test)]
+    pub(crate) fn limits(&self) -> &Limits {
         &self.limits
     }
 
@@ -307,7 +321,8 @@ impl Table {
 
     /// How many connections are open, and how many of them have not
     /// authenticated.
-    pub fn counts(&self) -> (usize, usize) {
+    #[cfg(test)]
+    pub(crate) fn counts(&self) -> (usize, usize) {
         let inner = self.lock();
         (inner.total, inner.pending.len())
     }
@@ -316,13 +331,13 @@ impl Table {
 /// A connection's byte stream, noting when bytes arrive while no request
 /// is in flight (the start of a request's headers, for the header
 /// timeout).
-pub struct Watched<S> {
+pub(crate) struct Watched<S> {
     inner: S,
     conn: Arc<Connection>,
 }
 
 impl<S> Watched<S> {
-    pub fn new(inner: S, conn: Arc<Connection>) -> Self {
+    pub(crate) fn new(inner: S, conn: Arc<Connection>) -> Self {
         Watched { inner, conn }
     }
 }
@@ -373,13 +388,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 }
 
 /// A response body that keeps its request in flight until it is done.
-pub struct Tracked {
+pub(crate) struct Tracked {
     inner: axum::body::Body,
     _in_flight: InFlight,
 }
 
 impl Tracked {
-    pub fn new(inner: axum::body::Body, in_flight: InFlight) -> Self {
+    pub(crate) fn new(inner: axum::body::Body, in_flight: InFlight) -> Self {
         Tracked {
             inner,
             _in_flight: in_flight,

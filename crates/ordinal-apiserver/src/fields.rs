@@ -17,13 +17,13 @@ use crate::resources::Resource;
 use crate::status::{ApiError, ApiResult, Cause};
 
 /// The list and map semantics of one served kind, for the apply engine.
-pub struct KindSchema {
+pub(crate) struct KindSchema {
     kind: merge_schema::Kind,
     has_status: bool,
 }
 
 impl KindSchema {
-    pub fn of(resource: &Resource) -> KindSchema {
+    pub(crate) fn of(resource: &Resource) -> KindSchema {
         KindSchema {
             kind: merge_schema::Kind::of(resource.group, resource.kind),
             has_status: resource.has_status(),
@@ -53,7 +53,7 @@ impl Schema for KindSchema {
 
 /// Which options object a write's query belongs to, for error messages.
 #[derive(Debug, Clone, Copy)]
-pub enum Options {
+pub(crate) enum Options {
     Create,
     Update,
     Patch,
@@ -77,7 +77,7 @@ fn invalid_options(options: Options, causes: Vec<Cause>) -> ApiError {
 
 /// The field manager of a write: `?fieldManager=` when given (checked as
 /// upstream does), else the User-Agent's product name.
-pub fn manager(query: &Query, headers: &HeaderMap, options: Options) -> ApiResult<String> {
+pub(crate) fn manager(query: &Query, headers: &HeaderMap, options: Options) -> ApiResult<String> {
     if let Some(name) = query.get("fieldManager") {
         let mut causes = Vec::new();
         if name.len() > 128 {
@@ -112,7 +112,7 @@ pub fn manager(query: &Query, headers: &HeaderMap, options: Options) -> ApiResul
 }
 
 /// `force` belongs to apply alone; apply needs a named manager.
-pub fn check_patch_options(query: &Query, is_apply: bool) -> ApiResult<bool> {
+pub(crate) fn check_patch_options(query: &Query, is_apply: bool) -> ApiResult<bool> {
     let force = query.flag("force")?;
     if !is_apply && force {
         return Err(invalid_options(

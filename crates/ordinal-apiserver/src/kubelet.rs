@@ -45,9 +45,9 @@ const ADDRESS_ORDER: &[&str] = &[
 
 /// Where a node's kubelet endpoint is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeLocation {
-    pub host: String,
-    pub port: u16,
+pub(crate) struct NodeLocation {
+    pub(crate) host: String,
+    pub(crate) port: u16,
 }
 
 impl NodeLocation {
@@ -60,13 +60,13 @@ impl NodeLocation {
         }
     }
 
-    pub fn url(&self, path_and_query: &str) -> String {
+    pub(crate) fn url(&self, path_and_query: &str) -> String {
         format!("https://{}{path_and_query}", self.authority())
     }
 }
 
 /// Finds the kubelet endpoint of node `name` in the store.
-pub fn locate(store: &ordinal_store::Store, name: &str) -> ApiResult<NodeLocation> {
+pub(crate) fn locate(store: &ordinal_store::Store, name: &str) -> ApiResult<NodeLocation> {
     let nodes = &resources::NODES;
     let object = store
         .get(&nodes.key(None, name))
@@ -77,7 +77,7 @@ pub fn locate(store: &ordinal_store::Store, name: &str) -> ApiResult<NodeLocatio
 }
 
 /// The location a Node object names.
-pub fn location_of(node: &Value) -> ApiResult<NodeLocation> {
+pub(crate) fn location_of(node: &Value) -> ApiResult<NodeLocation> {
     let status = &node["status"];
     let addresses: Vec<(&str, &str)> = status["addresses"]
         .as_array()
@@ -210,7 +210,7 @@ impl KubeletClient {
     }
 
     /// Opens an HTTP/1.1 connection to the node (upgrades allowed).
-    pub async fn connect(
+    pub(crate) async fn connect(
         &self,
         location: &NodeLocation,
     ) -> Result<SendRequest<Empty<Bytes>>, DialError> {
@@ -252,7 +252,7 @@ fn connect_error(e: &std::io::Error) -> String {
 
 /// A request to a node: `path_and_query` on the node, the upgrade headers
 /// of the client's request when there are any.
-pub fn request(
+pub(crate) fn request(
     method: Method,
     location: &NodeLocation,
     path_and_query: &str,

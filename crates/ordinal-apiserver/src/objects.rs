@@ -25,11 +25,11 @@ fn random_suffix() -> String {
         .collect()
 }
 
-pub fn metadata(object: &Value) -> Option<&Map<String, Value>> {
+pub(crate) fn metadata(object: &Value) -> Option<&Map<String, Value>> {
     object.get("metadata").and_then(Value::as_object)
 }
 
-pub fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
+pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
     metadata(object)?.get(field)?.as_str()
 }
 

@@ -18,13 +18,18 @@ use rcgen::{
     KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
 };
 
+/// Why the credentials could not be read, made or written.
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
+    /// Reading or writing a file of the data dir failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// A key or certificate could not be made or parsed.
     #[error("certificate: {0}")]
     Cert(#[from] rcgen::Error),
 }
@@ -39,13 +44,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
 /// What the server needs to serve TLS and authenticate its admin.
 #[derive(Clone)]
 pub struct Credentials {
+    /// The cluster CA's certificate (PEM): clients trust the server
+    /// through it.
     pub ca_pem: String,
-    pub cert_pem: String,
-    pub key_pem: String,
+    pub(crate) cert_pem: String,
+    pub(crate) key_pem: String,
+    /// The admin's bearer token, as the kubeconfig carries it.
     pub token: String,
     /// The client certificate the API server presents to nodes (for
     /// `pods/log` and `pods/exec`), issued by the CA at each start.
     pub kubelet_client_cert_pem: String,
+    /// The private key (PEM) of that client certificate.
     pub kubelet_client_key_pem: String,
 }
 

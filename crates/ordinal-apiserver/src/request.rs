@@ -14,9 +14,14 @@ use crate::status::{ApiError, ApiResult};
 /// The object or collection a URL addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// The resource the URL names.
     pub resource: &'static Resource,
+    /// The namespace of a namespaced URL; `None` for cluster-scoped
+    /// resources and for lists across all namespaces.
     pub namespace: Option<String>,
+    /// The object's name; `None` for the collection.
     pub name: Option<String>,
+    /// `status`, `scale`, `log`…, when the URL goes past the name.
     pub subresource: Option<String>,
 }
 
@@ -100,12 +105,12 @@ pub fn parse_path(path: &str) -> Option<ApiResult<Target>> {
 
 /// Query parameters, first value wins (as Go's url.Values.Get).
 #[derive(Debug, Default, Clone)]
-pub struct Query {
+pub(crate) struct Query {
     values: HashMap<String, String>,
 }
 
 impl Query {
-    pub fn parse(raw: Option<&str>) -> Self {
+    pub(crate) fn parse(raw: Option<&str>) -> Self {
         let mut values = HashMap::new();
         if let Some(raw) = raw {
             for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
@@ -117,7 +122,7 @@ impl Query {
         Query { values }
     }
 
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
     }
 

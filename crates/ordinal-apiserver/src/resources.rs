@@ -31,12 +31,12 @@ const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 /// A subresource such as `pods/status` or `statefulsets/scale`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subresource {
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Group, version and kind of the object the subresource speaks.
-    pub group: &'static str,
-    pub version: &'static str,
-    pub kind: &'static str,
-    pub verbs: &'static [&'static str],
+    pub(crate) group: &'static str,
+    pub(crate) version: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) verbs: &'static [&'static str],
 }
 
 const fn status(group: &'static str, version: &'static str, kind: &'static str) -> Subresource {
@@ -53,21 +53,21 @@ const fn status(group: &'static str, version: &'static str, kind: &'static str) 
 #[derive(Debug, Clone, Copy)]
 pub struct Resource {
     /// API group; `""` is the core ("legacy") group served under `/api`.
-    pub group: &'static str,
-    pub version: &'static str,
-    pub kind: &'static str,
+    pub(crate) group: &'static str,
+    pub(crate) version: &'static str,
+    pub(crate) kind: &'static str,
     /// The URL segment: `pods`, `statefulsets`.
-    pub plural: &'static str,
-    pub singular: &'static str,
-    pub namespaced: bool,
-    pub short_names: &'static [&'static str],
-    pub categories: &'static [&'static str],
-    pub verbs: &'static [&'static str],
-    pub subresources: &'static [Subresource],
+    pub(crate) plural: &'static str,
+    pub(crate) singular: &'static str,
+    pub(crate) namespaced: bool,
+    pub(crate) short_names: &'static [&'static str],
+    pub(crate) categories: &'static [&'static str],
+    pub(crate) verbs: &'static [&'static str],
+    pub(crate) subresources: &'static [Subresource],
     /// Whether `metadata.generation` is maintained (bumped on spec changes).
-    pub generation: bool,
+    pub(crate) generation: bool,
     /// What is particular to this resource.
-    pub strategy: &'static dyn Strategy,
+    pub(crate) strategy: &'static dyn Strategy,
 }
 
 /// Rows are equal when they describe the same resource; the strategy
@@ -129,11 +129,11 @@ impl Resource {
         }
     }
 
-    pub fn subresource(&self, name: &str) -> Option<&'static Subresource> {
+    pub(crate) fn subresource(&self, name: &str) -> Option<&'static Subresource> {
         self.subresources.iter().find(|s| s.name == name)
     }
 
-    pub fn has_status(&self) -> bool {
+    pub(crate) fn has_status(&self) -> bool {
         self.subresource("status").is_some()
     }
 

@@ -48,7 +48,10 @@ pub const KUBERNETES_VERSION: &str = "v1.33.0";
 /// How to run a server.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Where the store, the credentials and the kubeconfig live; made if
+    /// absent, and locked against a second server.
     pub data_dir: PathBuf,
+    /// The address to serve HTTPS on (port 0: any free port).
     pub listen: SocketAddr,
     /// Events kept in memory for watches that resume from a revision.
     pub watch_history: usize,
@@ -68,6 +71,9 @@ pub struct Config {
 }
 
 impl Config {
+    /// A configuration with upstream's defaults: 10,000 events of watch
+    /// history, bookmarks every 30 s, Events kept an hour, the default
+    /// service network and limits, nothing to bootstrap.
     pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
         Config {
             data_dir: data_dir.into(),
@@ -82,32 +88,51 @@ impl Config {
     }
 }
 
+/// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// Another server holds the data dir's lock.
     #[error(
         "data dir {dir} is in use by another ordinal (pid {pid}); stop it first, or choose another --data-dir"
     )]
-    Locked { dir: PathBuf, pid: String },
+    Locked {
+        /// The data dir.
+        dir: PathBuf,
+        /// The pid the lock file names (as written, possibly empty).
+        pid: String,
+    },
+    /// Making the data dir or writing its lock file failed.
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
+    /// The listen address could not be bound.
     #[error("listening on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    /// The credentials could not be read or made.
     #[error(transparent)]
     Pki(#[from] pki::PkiError),
+    /// The store could not be opened or recovered.
     #[error("opening the store: {0}")]
     Store(#[from] ordinal_store::StoreError),
+    /// The serving certificate or key is not usable by rustls.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The system namespaces or the configured objects could not be made.
     #[error(transparent)]
     Bootstrap(#[from] bootstrap::BootstrapError),
 }
 
 /// Shared state of all request handlers.
 pub struct AppState {
+    /// Where every object is kept.
     pub store: Store,
+    /// The admin's bearer token; requests without it are refused.
     pub token: String,
+    /// Turns true when the server shuts down: watches end.
     pub shutdown: watch::Receiver<bool>,
+    /// How often idle watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,
+    /// The `host:port` the server listens on, as `/api` advertises it
+    /// (`serverAddressByClientCIDRs`).
     pub server_address: String,
     /// The client for nodes' kubelet endpoints (`pods/log`, `pods/exec`).
     pub kubelet: crate::kubelet::KubeletClient,
@@ -257,9 +282,11 @@ async fn kubernetes_service(
 pub struct Running {
     /// The address it listens on (with the real port when 0 was asked).
     pub addr: SocketAddr,
+    /// The admin kubeconfig written into the data dir.
     pub kubeconfig: PathBuf,
+    /// The CA, the admin token and the kubelet client certificate.
     pub credentials: Credentials,
-    pub store: Store,
+    pub(crate) store: Store,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     _lock: fs::File,

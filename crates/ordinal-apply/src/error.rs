@@ -36,7 +36,7 @@ impl fmt::Display for ValidationError {
 
 /// Every problem found; prints one alone, several as an indented list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValidationErrors(pub Vec<ValidationError>);
+pub struct ValidationErrors(pub(crate) Vec<ValidationError>);
 
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -59,13 +59,13 @@ impl std::error::Error for ValidationErrors {}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
     /// The other manager's name.
-    pub manager: String,
-    pub operation: Operation,
+    pub(crate) manager: String,
+    pub(crate) operation: Operation,
     /// The API version of the other manager's entry.
-    pub api_version: String,
-    pub subresource: Option<String>,
+    pub(crate) api_version: String,
+    pub(crate) subresource: Option<String>,
     /// The field, as kube-apiserver prints it: `.spec.replicas`.
-    pub field: String,
+    pub(crate) field: String,
 }
 
 impl Conflict {
@@ -111,7 +111,11 @@ pub enum ApplyError {
     #[error(
         "error decoding YAML: json: cannot unmarshal {found} into Go value of type map[string]interface {{}}"
     )]
-    NotAnObject { found: &'static str },
+    NotAnObject {
+        /// What the body is instead, as Go names it: `array`, `string`,
+        /// `number`, `bool`.
+        found: &'static str,
+    },
     /// The configuration carries `metadata.managedFields`.
     #[error("metadata.managedFields must be nil")]
     ManagedFieldsNotNil,
@@ -119,12 +123,19 @@ pub enum ApplyError {
     #[error(
         "Incorrect version specified in apply patch. Specified patch version: {specified}, expected: {expected}"
     )]
-    WrongVersion { specified: String, expected: String },
+    WrongVersion {
+        /// The configuration's `apiVersion`.
+        specified: String,
+        /// The endpoint's group/version.
+        expected: String,
+    },
     /// A map-list element lacks a key field, a key repeats, a set holds an
     /// object…; `object` reads `namespace/name; group/version, Kind=Kind`.
     #[error("failed to create typed patch object ({object}): {errors}")]
     InvalidObject {
+        /// The object, as `namespace/name; group/version, Kind=Kind`.
         object: String,
+        /// Every problem found, each at its field path.
         errors: ValidationErrors,
     },
 }

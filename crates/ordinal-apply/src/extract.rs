@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{ValidationError, ValidationErrors};
+use crate::error::ValidationError;
 use crate::fieldset::FieldSet;
 use crate::items::name_items;
 use crate::path::{Path, PathElement};
@@ -15,12 +15,16 @@ use crate::{ListType, Schema};
 
 /// The set of fields `value` sets, or the reasons it cannot be read as a
 /// configuration (a map-list element without its key, duplicate keys…).
-pub fn fields_of(value: &Value, schema: &dyn Schema) -> Result<FieldSet, ValidationErrors> {
+#[cfg(test)]
+pub(crate) fn fields_of(
+    value: &Value,
+    schema: &dyn Schema,
+) -> Result<FieldSet, crate::error::ValidationErrors> {
     let (set, errors) = extract(value, schema);
     if errors.is_empty() {
         Ok(set)
     } else {
-        Err(ValidationErrors(errors))
+        Err(crate::error::ValidationErrors(errors))
     }
 }
 

@@ -7,10 +7,9 @@
 //! paths below it carries a `.` key. `{"f:spec":{"f:replicas":{}}}` is the
 //! set holding `.spec.replicas`.
 //!
-//! [`FieldSet::to_json_string`] writes the exact bytes kube-apiserver
-//! writes (children in path order, `.` last, Go's escaping);
-//! [`FieldSet::to_fields_v1`] gives the same content as a `serde_json`
-//! value.
+//! [`FieldSet::to_fields_v1`] gives the set as a `serde_json` value; the
+//! tests' `FieldSet::to_json_string` writes the exact bytes kube-apiserver
+//! writes (children in path order, `.` last, Go's escaping).
 
 use serde_json::{Map, Value};
 
@@ -31,7 +30,8 @@ impl FieldSet {
 
     /// The set as FieldsV1 JSON text, byte for byte as kube-apiserver
     /// writes it.
-    pub fn to_json_string(&self) -> String {
+    #[cfg(test)]
+    pub(crate) fn to_json_string(&self) -> String {
         let mut out = String::from("{");
         self.write_contents(false, &mut out);
         out.push('}');
@@ -63,6 +63,7 @@ impl FieldSet {
 
     /// Writes the members and children of this node; `.` goes last, after
     /// the children, when `include_self` and anything else was written.
+    #[cfg(test)]
     fn write_contents(&self, include_self: bool, out: &mut String) {
         let mut first = true;
         for step in self.steps() {

@@ -54,7 +54,8 @@ impl FieldSet {
     }
 
     /// Whether `path` itself is in the set.
-    pub fn contains(&self, path: &[PathElement]) -> bool {
+    #[cfg(test)]
+    pub(crate) fn contains(&self, path: &[PathElement]) -> bool {
         match path {
             [] => false,
             [last] => self.members.contains(last),
@@ -184,7 +185,8 @@ impl FieldSet {
     }
 
     /// The number of paths in the set.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.members.len() + self.children.values().map(FieldSet::len).sum::<usize>()
     }
 

@@ -65,15 +65,7 @@ mod test_schema;
 mod tests;
 
 pub use apply::apply;
-pub use error::{ApplyError, Conflict, ValidationError, ValidationErrors};
-pub use extract::fields_of;
-pub use fields_v1::FieldsV1Error;
-pub use fieldset::FieldSet;
-pub use managed::{
-    ANCIENT_CHANGES_MANAGER, MAX_UPDATE_MANAGERS, ManagedFieldsEntry, ManagedFieldsError,
-    Operation, decode_managed_fields, encode_managed_fields,
-};
-pub use path::{Path, PathElement};
+pub use error::{ApplyError, Conflict, ValidationErrors};
 pub use update::update;
 
 use serde_json::Value;

@@ -79,7 +79,8 @@ impl ManagedFieldsEntry {
     }
 
     /// How conflict messages name this manager.
-    pub fn describe(&self) -> String {
+    #[cfg(test)]
+    pub(crate) fn describe(&self) -> String {
         describe(
             &self.manager,
             self.operation,

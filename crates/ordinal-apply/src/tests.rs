@@ -3,10 +3,12 @@
 
 use serde_json::{Value, json};
 
+use crate::ApplyError;
 use crate::apply::{Request, apply_at};
+use crate::fieldset::FieldSet;
+use crate::managed::{Operation, decode_managed_fields};
 use crate::test_schema::PodSchema;
 use crate::update::update_at;
-use crate::{ApplyError, FieldSet, Operation, decode_managed_fields};
 
 const T1: &str = "2024-05-01T10:00:00Z";
 const T2: &str = "2024-05-01T10:05:00Z";
@@ -624,12 +626,12 @@ mod properties {
             let start = apply_as(None, &other, "other", false, T1).expect("create");
             let result = apply_as(Some(&start), &mine, "me", true, T2).expect("forced apply");
             let expected = crate::scope::Scope::new(None, &PodSchema)
-                .trackable(&crate::fields_of(&mine, &PodSchema).expect("valid"));
+                .trackable(&crate::extract::fields_of(&mine, &PodSchema).expect("valid"));
             let entries = decode_managed_fields(&result).expect("decodes");
             let mine_entry = entries.iter().find(|e| e.manager == "me");
             prop_assert_eq!(mine_entry.map(|e| e.fields.clone()).unwrap_or_default(), expected.clone());
             // Every manager owns only fields the object holds.
-            let present = crate::fields_of(&without_managed_fields(result.clone()), &PodSchema)
+            let present = crate::extract::fields_of(&without_managed_fields(result.clone()), &PodSchema)
                 .expect("valid");
             for entry in &entries {
                 prop_assert!(

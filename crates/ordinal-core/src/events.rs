@@ -23,13 +23,13 @@ const REMEMBERED: usize = 4096;
 
 /// `Normal` or `Warning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventType {
+enum EventType {
     Normal,
     Warning,
 }
 
 impl EventType {
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             EventType::Normal => "Normal",
             EventType::Warning => "Warning",
@@ -91,7 +91,11 @@ struct Written {
 /// `statefulset-controller`) and `source.host` / `reportingInstance`.
 #[derive(Debug, Clone)]
 pub struct Source {
+    /// The component that reports, as `source.component` and
+    /// `reportingComponent`: `statefulset-controller`, `kubelet`.
     pub component: String,
+    /// The host or instance it runs as, as `source.host` and
+    /// `reportingInstance`; the node's name for the kubelet.
     pub host: String,
 }
 
@@ -111,7 +115,7 @@ impl Recorder {
     }
 
     /// Records an event about `object`.
-    pub fn record(
+    fn record(
         &self,
         object: &ObjectReference,
         kind: EventType,
@@ -130,10 +134,14 @@ impl Recorder {
         }
     }
 
+    /// Records a `Normal` event about `object`; drops it when the queue
+    /// is full (never blocks).
     pub fn normal(&self, object: &ObjectReference, reason: &str, message: impl Into<String>) {
         self.record(object, EventType::Normal, reason, message);
     }
 
+    /// Records a `Warning` event about `object`; drops it when the queue
+    /// is full (never blocks).
     pub fn warning(&self, object: &ObjectReference, reason: &str, message: impl Into<String>) {
         self.record(object, EventType::Warning, reason, message);
     }

@@ -28,12 +28,13 @@ pub const REASON_TOO_MANY_PODS: &str = "Too many pods";
 /// whole units of the scalar (extended and huge-page) resources.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resources {
+    /// CPU in thousandths of a core.
     pub milli_cpu: i128,
-    pub memory: i128,
-    pub ephemeral_storage: i128,
+    pub(crate) memory: i128,
+    pub(crate) ephemeral_storage: i128,
     /// Only meaningful for allocatable: how many pods the node takes.
     pub pods: i128,
-    pub scalar: BTreeMap<String, i128>,
+    pub(crate) scalar: BTreeMap<String, i128>,
 }
 
 /// Resource names the fit counts besides cpu, memory and storage:
@@ -178,9 +179,9 @@ pub fn allocatable(node: &Node) -> Resources {
 /// (`TCP` when unset) and port.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HostPort {
-    pub ip: String,
-    pub protocol: String,
-    pub port: i32,
+    pub(crate) ip: String,
+    pub(crate) protocol: String,
+    pub(crate) port: i32,
 }
 
 const ANY_ADDRESS: &str = "0.0.0.0";
@@ -226,7 +227,9 @@ pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
 /// What the pods on (or assumed on) a node take from it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeUsage {
+    /// The sum of the pods' requests.
     pub requested: Resources,
+    /// How many pods are counted.
     pub pods: usize,
     /// Host ports in use, one entry per pod that holds each.
     pub ports: Vec<HostPort>,
@@ -235,11 +238,13 @@ pub struct NodeUsage {
 /// What one pod adds to its node's usage.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Footprint {
-    pub requests: Resources,
-    pub ports: Vec<HostPort>,
+    pub(crate) requests: Resources,
+    pub(crate) ports: Vec<HostPort>,
 }
 
 impl Footprint {
+    /// What `pod` takes: its requests as [`pod_requests`] counts them and
+    /// its [`host_ports`].
     pub fn of(pod: &Pod) -> Footprint {
         Footprint {
             requests: pod_requests(pod),
@@ -249,12 +254,15 @@ impl Footprint {
 }
 
 impl NodeUsage {
+    /// Counts one more pod with this footprint.
     pub fn add(&mut self, f: &Footprint) {
         self.requested.add(&f.requests, 1);
         self.pods += 1;
         self.ports.extend(f.ports.iter().cloned());
     }
 
+    /// Takes a counted pod out again: its requests, one pod, and one
+    /// holding of each of its host ports.
     pub fn remove(&mut self, f: &Footprint) {
         self.requested.add(&f.requests, -1);
         self.pods = self.pods.saturating_sub(1);

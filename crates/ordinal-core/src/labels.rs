@@ -98,8 +98,12 @@ impl Labels for [(String, String)] {
 /// One requirement of a label selector: a key, an operator and values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirement {
+    /// The label key the requirement reads.
     pub key: String,
+    /// How the label's value (or its absence) is tested.
     pub operator: Operator,
+    /// The values for `In`, `NotIn` (one or more), `Gt` and `Lt` (exactly
+    /// one, an integer); empty for `Exists` and `DoesNotExist`.
     pub values: Vec<String>,
 }
 
@@ -185,8 +189,8 @@ mod k8s {
     /// different number of values.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct InvalidExpression {
-        pub operator: String,
-        pub values: usize,
+        operator: String,
+        values: usize,
     }
 
     impl std::fmt::Display for InvalidExpression {

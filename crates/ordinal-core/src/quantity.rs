@@ -110,14 +110,17 @@ impl Quantity {
         self.nanos.abs() >= LIMIT
     }
 
+    /// Whether the amount is below zero (`Sign() < 0`).
     pub fn is_negative(self) -> bool {
         self.nanos < 0
     }
 
+    /// Whether the amount is above zero (`Sign() > 0`).
     pub fn is_positive(self) -> bool {
         self.nanos > 0
     }
 
+    /// Whether the amount is exactly zero (`IsZero()`).
     pub fn is_zero(self) -> bool {
         self.nanos == 0
     }

@@ -75,7 +75,7 @@ pub enum Lookup {
 
 /// The authority for one cluster domain.
 #[derive(Debug, Clone)]
-pub struct Authority {
+pub(crate) struct Authority {
     origin: Name,
     labels: usize,
     ttl: u32,
@@ -92,10 +92,6 @@ impl Authority {
             labels,
             ttl: TTL,
         })
-    }
-
-    pub fn origin(&self) -> &Name {
-        &self.origin
     }
 
     /// A name under the zone, from relative labels (leftmost first).

@@ -10,14 +10,20 @@ use hickory_proto::rr::{Name, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
+/// Why a query got no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
+    /// The name is not a valid DNS name, or the query does not encode
+    /// (the name, why).
     #[error("invalid name {0:?}: {1}")]
     Name(String, String),
+    /// Sending to or reading from the server failed, over UDP or TCP.
     #[error("asking {0}: {1}")]
     Io(SocketAddr, std::io::Error),
+    /// The server did not answer within the timeout.
     #[error("no answer from {0} within {1:?}")]
     Timeout(SocketAddr, Duration),
+    /// The server's answer does not decode as a DNS message.
     #[error("malformed answer from {0}: {1}")]
     Malformed(SocketAddr, String),
 }

@@ -69,7 +69,9 @@ impl Forwarder {
         }
     }
 
-    pub fn upstreams(&self) -> &[SocketAddr] {
+    /// The upstreams queried, in order, without our own addresses.
+    #[cfg(test)]
+    pub(crate) fn upstreams(&self) -> &[SocketAddr] {
         &self.upstreams
     }
 

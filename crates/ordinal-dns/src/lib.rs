@@ -1,9 +1,9 @@
 //! Cluster DNS for `cluster.local`, on hickory-server.
 //!
 //! Authoritative for the cluster domain with the record semantics of
-//! CoreDNS's kubernetes plugin ([`answer`]), fed by watches of Services and
-//! EndpointSlices through `kube::Client` ([`feed`] into [`model`]), and
-//! forwarding every other name to upstream resolvers ([`forward`]; by
+//! CoreDNS's kubernetes plugin (`answer`), fed by watches of Services and
+//! EndpointSlices through `kube::Client` (`feed` into [`model`]), and
+//! forwarding every other name to upstream resolvers (`forward`; by
 //! default the host's `/etc/resolv.conf`).
 //!
 //! ```no_run
@@ -18,13 +18,13 @@
 //! # Ok(()) }
 //! ```
 
-pub mod answer;
+mod answer;
 pub mod client;
-pub mod feed;
-pub mod forward;
+mod feed;
+mod forward;
 pub mod fuzz;
 pub mod model;
-pub mod server;
+mod server;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-pub use answer::{Authority, TTL};
+use answer::Authority;
 pub use hickory_proto::op::ResponseCode;
 pub use hickory_proto::rr::RecordType;
 pub use model::Model;
@@ -55,7 +55,10 @@ pub enum Upstreams {
 pub struct Config {
     /// Addresses to serve on, UDP and TCP each (port 0: any free port).
     pub listen: Vec<SocketAddr>,
+    /// The cluster domain answered authoritatively ([`DEFAULT_DOMAIN`]
+    /// unless set); a trailing dot is optional.
     pub domain: String,
+    /// Where every other name is forwarded.
     pub upstreams: Upstreams,
 }
 
@@ -69,12 +72,17 @@ impl Default for Config {
     }
 }
 
+/// Why the cluster DNS could not start or listen.
 #[derive(Debug, thiserror::Error)]
 pub enum DnsError {
+    /// The configured domain is not a DNS name (the domain, why).
     #[error("invalid cluster domain {0:?}: {1}")]
     Domain(String, String),
+    /// The resolv.conf exists but could not be read (a missing one means
+    /// no upstreams, not an error).
     #[error("reading upstream resolvers from {0}: {1}")]
     ResolvConf(PathBuf, std::io::Error),
+    /// An address could not be bound, or the server has stopped.
     #[error(transparent)]
     Server(#[from] server::ServerError),
 }
@@ -82,7 +90,6 @@ pub enum DnsError {
 /// The cluster DNS: the server and the watches that feed it.
 pub struct Dns {
     server: DnsServer,
-    model: Arc<Model>,
     feeds: JoinSet<()>,
 }
 
@@ -95,11 +102,7 @@ impl Dns {
         let mut feeds = JoinSet::new();
         feeds.spawn(feed::services(client.clone(), Arc::clone(&model)));
         feeds.spawn(feed::slices(client, Arc::clone(&model)));
-        Ok(Dns {
-            server,
-            model,
-            feeds,
-        })
+        Ok(Dns { server, feeds })
     }
 
     /// A server answering from `model` (which the caller fills), without
@@ -129,10 +132,6 @@ impl Dns {
     /// Serves on one more address (the node agent's bridge gateway, say).
     pub async fn listen(&self, addr: SocketAddr) -> Result<SocketAddr, DnsError> {
         Ok(self.server.listen(addr).await?)
-    }
-
-    pub fn model(&self) -> &Arc<Model> {
-        &self.model
     }
 
     /// Stops serving and watching.

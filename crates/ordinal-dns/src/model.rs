@@ -22,13 +22,13 @@ const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// A Service by namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ServiceKey {
-    pub namespace: String,
-    pub name: String,
+pub(crate) struct ServiceKey {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
 }
 
 impl ServiceKey {
-    pub fn new(namespace: &str, name: &str) -> Self {
+    pub(crate) fn new(namespace: &str, name: &str) -> Self {
         ServiceKey {
             namespace: namespace.to_ascii_lowercase(),
             name: name.to_ascii_lowercase(),
@@ -43,23 +43,27 @@ pub struct Port {
     pub name: String,
     /// `tcp`, `udp` or `sctp`.
     pub protocol: String,
+    /// The port number the SRV records give.
     pub port: u16,
 }
 
 /// What the DNS uses of a Service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServiceInfo {
+    /// The addresses the Service's name resolves to; empty for headless
+    /// and ExternalName Services.
     pub cluster_ips: Vec<IpAddr>,
     /// `clusterIP: None`: the name resolves to the endpoints.
     pub headless: bool,
     /// An ExternalName Service's target.
     pub external_name: Option<String>,
+    /// The Service's ports, for SRV records of a Service with a cluster IP.
     pub ports: Vec<Port>,
 }
 
 impl ServiceInfo {
     /// Reads a Service; anything malformed is left out.
-    pub fn from_service(service: &Service) -> ServiceInfo {
+    pub(crate) fn from_service(service: &Service) -> ServiceInfo {
         let Some(spec) = service.spec.as_ref() else {
             return ServiceInfo::default();
         };
@@ -105,22 +109,29 @@ fn protocol(p: Option<&str>) -> String {
 /// One endpoint of a slice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointInfo {
+    /// The endpoint's addresses (a Pod's IPs).
     pub ips: Vec<IpAddr>,
+    /// Its name under a headless Service (`web-0`), lowercase; `None`
+    /// names it by its dashed address.
     pub hostname: Option<String>,
+    /// Whether it is ready: only ready endpoints get records.
     pub ready: bool,
 }
 
 /// What the DNS uses of an EndpointSlice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SliceInfo {
+    /// The name of the Service the slice belongs to, lowercase.
     pub service: String,
+    /// The endpoints' ports, for the SRV records of a headless Service.
     pub ports: Vec<Port>,
+    /// Every endpoint, ready or not.
     pub endpoints: Vec<EndpointInfo>,
 }
 
 impl SliceInfo {
     /// Reads a slice; `None` when it names no Service.
-    pub fn from_slice(slice: &EndpointSlice) -> Option<SliceInfo> {
+    pub(crate) fn from_slice(slice: &EndpointSlice) -> Option<SliceInfo> {
         let service = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
         Some(SliceInfo {
             service: service.to_ascii_lowercase(),
@@ -156,7 +167,7 @@ impl SliceInfo {
 
 /// A ready endpoint as DNS names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointView {
+pub(crate) struct EndpointView {
     pub ip: IpAddr,
     /// Its label under the Service: the hostname, else the address with
     /// dashes (`10-244-0-5`), as CoreDNS names endpoints.
@@ -166,20 +177,20 @@ pub struct EndpointView {
 
 /// Everything DNS answers about one Service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ServiceView {
+pub(crate) struct ServiceView {
     pub info: ServiceInfo,
     /// Ready endpoints, in a stable order (by label, then address).
     pub endpoints: Vec<EndpointView>,
 }
 
 /// The dashed form of an address: `10-244-0-5`, `fd00--1`.
-pub fn dashed(ip: IpAddr) -> String {
+pub(crate) fn dashed(ip: IpAddr) -> String {
     ip.to_string().replace(['.', ':'], "-")
 }
 
 /// An immutable snapshot of what the DNS knows.
 #[derive(Debug, Clone, Default)]
-pub struct Zone {
+pub(crate) struct Zone {
     pub services: imbl::HashMap<ServiceKey, Arc<ServiceView>>,
     /// How many Services each namespace has (a namespace with none has no
     /// name under `svc`).
@@ -307,7 +318,6 @@ impl Sources {
 pub struct Model {
     sources: Mutex<Sources>,
     zone: RwLock<Arc<Zone>>,
-    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for Model {
@@ -315,7 +325,6 @@ impl Default for Model {
         Model {
             sources: Mutex::new(Sources::default()),
             zone: RwLock::new(Arc::new(Zone::default())),
-            changes: tokio::sync::watch::channel(0).0,
         }
     }
 }
@@ -328,19 +337,15 @@ fn now_serial() -> u32 {
 }
 
 impl Model {
+    /// An empty model, shared between the feed that fills it and the
+    /// server that answers from it.
     pub fn new() -> Arc<Model> {
         Arc::new(Model::default())
     }
 
     /// The current snapshot.
-    pub fn zone(&self) -> Arc<Zone> {
+    pub(crate) fn zone(&self) -> Arc<Zone> {
         Arc::clone(&self.zone.read().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    /// A counter that moves on every change (tests and benchmarks wait on
-    /// it).
-    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.changes.subscribe()
     }
 
     fn sources(&self) -> MutexGuard<'_, Sources> {
@@ -355,7 +360,6 @@ impl Model {
         }
         zone.serial = now_serial();
         *self.zone.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(zone);
-        self.changes.send_modify(|n| *n += 1);
     }
 
     /// A Service was added or changed.
@@ -370,7 +374,7 @@ impl Model {
     }
 
     /// A Service was deleted.
-    pub fn delete_service(&self, namespace: &str, name: &str) {
+    pub(crate) fn delete_service(&self, namespace: &str, name: &str) {
         let key = ServiceKey::new(namespace, name);
         let mut sources = self.sources();
         if sources.services.remove(&key).is_some() {
@@ -428,12 +432,12 @@ impl Model {
     }
 
     /// A slice was deleted.
-    pub fn delete_slice(&self, namespace: &str, name: &str) {
+    pub(crate) fn delete_slice(&self, namespace: &str, name: &str) {
         self.apply_slice(namespace, name, None);
     }
 
     /// A full list of Services (after a watch's relist): replaces them all.
-    pub fn reset_services(&self, services: Vec<(String, String, ServiceInfo)>) {
+    pub(crate) fn reset_services(&self, services: Vec<(String, String, ServiceInfo)>) {
         let mut sources = self.sources();
         let fresh: HashMap<ServiceKey, ServiceInfo> = services
             .into_iter()
@@ -446,7 +450,7 @@ impl Model {
     }
 
     /// A full list of slices (after a watch's relist): replaces them all.
-    pub fn reset_slices(&self, slices: Vec<(String, String, Option<SliceInfo>)>) {
+    pub(crate) fn reset_slices(&self, slices: Vec<(String, String, Option<SliceInfo>)>) {
         let mut sources = self.sources();
         let mut keys: BTreeSet<ServiceKey> = sources.slices_of.keys().cloned().collect();
         sources.slices.clear();

@@ -37,14 +37,14 @@ pub enum ServerError {
 }
 
 /// Answers requests.
-pub struct Handler {
+pub(crate) struct Handler {
     model: Arc<Model>,
     authority: Authority,
     forwarder: Forwarder,
 }
 
 impl Handler {
-    pub fn new(model: Arc<Model>, authority: Authority, forwarder: Forwarder) -> Handler {
+    pub(crate) fn new(model: Arc<Model>, authority: Authority, forwarder: Forwarder) -> Handler {
         Handler {
             model,
             authority,
@@ -171,7 +171,10 @@ pub struct DnsServer {
 impl DnsServer {
     /// Starts serving with `handler` on every address of `listen` (UDP and
     /// TCP on each; port 0 picks a free port, the same for both).
-    pub async fn start(handler: Handler, listen: &[SocketAddr]) -> Result<DnsServer, ServerError> {
+    pub(crate) async fn start(
+        handler: Handler,
+        listen: &[SocketAddr],
+    ) -> Result<DnsServer, ServerError> {
         let server = DnsServer {
             server: Mutex::new(Some(hickory_server::Server::new(handler))),
             addresses: Mutex::new(Vec::new()),

@@ -15,8 +15,8 @@ use ordinal_core::image_reference::Reference;
 /// A username and password for a registry.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
-    pub username: String,
-    pub password: String,
+    pub(crate) username: String,
+    pub(crate) password: String,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -29,7 +29,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    pub fn new(username: &str, password: &str) -> Credentials {
+    pub(crate) fn new(username: &str, password: &str) -> Credentials {
         Credentials {
             username: username.into(),
             password: password.into(),
@@ -91,6 +91,7 @@ pub const DOCKER_CONFIG_JSON: (&str, &str) =
 pub const DOCKER_CFG: (&str, &str) = ("kubernetes.io/dockercfg", ".dockercfg");
 
 impl Keyring {
+    /// An empty keyring: every registry is pulled from anonymously.
     pub fn new() -> Keyring {
         Keyring::default()
     }

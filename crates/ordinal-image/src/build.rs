@@ -32,7 +32,7 @@ use crate::digest::{self, sha256};
 
 /// One entry of a layer.
 #[derive(Clone, Debug)]
-pub enum Entry {
+pub(crate) enum Entry {
     File {
         path: String,
         data: Vec<u8>,
@@ -52,10 +52,12 @@ pub enum Entry {
         path: String,
         target: String,
     },
+    #[cfg(test)]
     HardLink {
         path: String,
         target: String,
     },
+    #[cfg(test)]
     Char {
         path: String,
         major: u32,
@@ -74,6 +76,7 @@ pub enum Entry {
     },
     /// A header written as given, name and link bytes unchecked: for
     /// hostile archives (`../x`, absolute paths, links out).
+    #[cfg(test)]
     Raw {
         kind: tar::EntryType,
         name: Vec<u8>,
@@ -86,8 +89,9 @@ pub enum Entry {
 /// A finished blob: bytes, digest and media type.
 #[derive(Clone, Debug)]
 pub struct Blob {
-    pub media_type: String,
-    pub digest: String,
+    pub(crate) media_type: String,
+    pub(crate) digest: String,
+    /// The blob's content, compressed as it is stored.
     pub bytes: Vec<u8>,
 }
 
@@ -108,12 +112,16 @@ impl Blob {
 /// A built single-platform image.
 #[derive(Clone, Debug)]
 pub struct BuiltImage {
-    pub config: Blob,
-    pub manifest: Blob,
+    pub(crate) config: Blob,
+    pub(crate) manifest: Blob,
+    /// The layer blobs, lowest first, compressed as the builder was told.
     pub layers: Vec<Blob>,
-    pub diff_ids: Vec<String>,
-    pub os: String,
-    pub architecture: String,
+    pub(crate) diff_ids: Vec<String>,
+    /// The platform, for an index entry.
+    #[cfg(test)]
+    pub(crate) os: String,
+    #[cfg(test)]
+    pub(crate) architecture: String,
 }
 
 impl BuiltImage {
@@ -126,12 +134,14 @@ impl BuiltImage {
 /// A multi-platform image: an index over single-platform images.
 #[derive(Clone, Debug)]
 pub struct BuiltIndex {
-    pub index: Blob,
-    pub images: Vec<BuiltImage>,
+    pub(crate) index: Blob,
+    pub(crate) images: Vec<BuiltImage>,
 }
 
 impl BuiltIndex {
-    pub fn new(images: Vec<BuiltImage>) -> BuiltIndex {
+    /// An OCI index over `images`, each entry carrying its platform.
+    #[cfg(test)]
+    pub(crate) fn new(images: Vec<BuiltImage>) -> BuiltIndex {
         let manifests: Vec<_> = images
             .iter()
             .map(|i| {
@@ -178,11 +188,15 @@ impl Default for ImageBuilder {
 /// Why a builder could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// Something the image needs is not on this machine (what, in words).
     #[error("{0}")]
     Missing(String),
+    /// A host file could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The host file.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: io::Error,
     },
@@ -211,11 +225,13 @@ impl ImageBuilder {
     }
 
     /// Adds an entry to the current layer.
-    pub fn entry(mut self, e: Entry) -> Self {
+    pub(crate) fn entry(mut self, e: Entry) -> Self {
         self.layers.last_mut().expect("a layer").push(e);
         self
     }
 
+    /// A regular file with `data` and `mode`, owned by root, at a fixed
+    /// mtime (so builds are reproducible).
     pub fn add_bytes(self, path: &str, data: &[u8], mode: u32) -> Self {
         self.entry(Entry::File {
             path: path.into(),
@@ -228,6 +244,7 @@ impl ImageBuilder {
         })
     }
 
+    /// A directory with `mode`, owned by root.
     pub fn mkdir(self, path: &str, mode: u32) -> Self {
         self.entry(Entry::Dir {
             path: path.into(),
@@ -237,6 +254,7 @@ impl ImageBuilder {
         })
     }
 
+    /// A symbolic link at `path` to `target` (kept as written).
     pub fn add_symlink(self, path: &str, target: &str) -> Self {
         self.entry(Entry::Symlink {
             path: path.into(),
@@ -244,17 +262,13 @@ impl ImageBuilder {
         })
     }
 
-    pub fn add_hardlink(self, path: &str, target: &str) -> Self {
-        self.entry(Entry::HardLink {
-            path: path.into(),
-            target: target.into(),
-        })
-    }
-
+    /// An OCI whiteout: `path` of lower layers is deleted.
     pub fn whiteout(self, path: &str) -> Self {
         self.entry(Entry::Whiteout { path: path.into() })
     }
 
+    /// An opaque-directory marker: what lower layers hold under `dir`
+    /// is hidden.
     pub fn opaque(self, dir: &str) -> Self {
         self.entry(Entry::Opaque { dir: dir.into() })
     }
@@ -318,6 +332,7 @@ impl ImageBuilder {
         Ok(self)
     }
 
+    /// How the layers are compressed (gzip unless set).
     pub fn compression(mut self, c: Compression) -> Self {
         self.compression = c;
         self
@@ -329,7 +344,9 @@ impl ImageBuilder {
         self
     }
 
-    pub fn platform(mut self, os: &str, architecture: &str) -> Self {
+    /// The platform the config and an index entry name.
+    #[cfg(test)]
+    pub(crate) fn platform(mut self, os: &str, architecture: &str) -> Self {
         self.os = os.into();
         self.architecture = architecture.into();
         self
@@ -340,11 +357,13 @@ impl ImageBuilder {
         self
     }
 
+    /// The config's `Entrypoint`.
     pub fn entrypoint<I: IntoIterator<Item = S>, S: Into<String>>(self, argv: I) -> Self {
         let v: Vec<String> = argv.into_iter().map(Into::into).collect();
         self.set("Entrypoint", v)
     }
 
+    /// The config's `Cmd`, the default arguments.
     pub fn cmd<I: IntoIterator<Item = S>, S: Into<String>>(self, argv: I) -> Self {
         let v: Vec<String> = argv.into_iter().map(Into::into).collect();
         self.set("Cmd", v)
@@ -357,23 +376,23 @@ impl ImageBuilder {
         self
     }
 
+    /// The config's `WorkingDir`.
     pub fn workdir(self, dir: &str) -> Self {
         self.set("WorkingDir", dir)
     }
 
+    /// The config's `User` (`name`, `uid`, `uid:gid`).
     pub fn user(self, user: &str) -> Self {
         self.set("User", user)
     }
 
-    pub fn stop_signal(self, signal: &str) -> Self {
-        self.set("StopSignal", signal)
-    }
-
+    /// Adds `path` to the config's `Volumes`.
     pub fn volume(mut self, path: &str) -> Self {
         self.volumes.insert(path.into(), json!({}));
         self
     }
 
+    /// Sets the config's label `k` to `v`.
     pub fn label(mut self, k: &str, v: &str) -> Self {
         self.labels.insert(k.into(), v.into());
         self
@@ -436,7 +455,9 @@ impl ImageBuilder {
             config,
             layers,
             diff_ids,
+            #[cfg(test)]
             os: self.os.clone(),
+            #[cfg(test)]
             architecture: self.architecture.clone(),
         }
     }
@@ -550,8 +571,22 @@ fn header(kind: tar::EntryType, path: &str, mode: u32) -> io::Result<tar::Header
     Ok(h)
 }
 
+/// Appends a symbolic (`Symlink`) or hard (`Link`) link at `path` to
+/// `target`.
+fn append_link(
+    b: &mut tar::Builder<Vec<u8>>,
+    kind: tar::EntryType,
+    path: &str,
+    target: &str,
+) -> io::Result<()> {
+    let mut h = header(kind, path, 0o777)?;
+    h.set_link_name_literal(target.as_bytes())?;
+    h.set_cksum();
+    b.append(&h, io::empty())
+}
+
 /// The uncompressed tar of a layer's entries.
-pub fn layer_tar(entries: &[Entry]) -> io::Result<Vec<u8>> {
+pub(crate) fn layer_tar(entries: &[Entry]) -> io::Result<Vec<u8>> {
     let mut b = tar::Builder::new(Vec::new());
     for e in entries {
         match e {
@@ -601,17 +636,14 @@ pub fn layer_tar(entries: &[Entry]) -> io::Result<Vec<u8>> {
                 h.set_cksum();
                 b.append(&h, io::empty())?;
             }
-            Entry::Symlink { path, target } | Entry::HardLink { path, target } => {
-                let kind = if matches!(e, Entry::Symlink { .. }) {
-                    tar::EntryType::Symlink
-                } else {
-                    tar::EntryType::Link
-                };
-                let mut h = header(kind, path, 0o777)?;
-                h.set_link_name_literal(target.as_bytes())?;
-                h.set_cksum();
-                b.append(&h, io::empty())?;
+            Entry::Symlink { path, target } => {
+                append_link(&mut b, tar::EntryType::Symlink, path, target)?;
             }
+            #[cfg(test)]
+            Entry::HardLink { path, target } => {
+                append_link(&mut b, tar::EntryType::Link, path, target)?;
+            }
+            #[cfg(test)]
             Entry::Char { path, major, minor } => {
                 let mut h = header(tar::EntryType::Char, path, 0o666)?;
                 h.set_device_major(*major)?;
@@ -651,6 +683,7 @@ pub fn layer_tar(entries: &[Entry]) -> io::Result<Vec<u8>> {
                 h.set_cksum();
                 b.append(&h, io::empty())?;
             }
+            #[cfg(test)]
             Entry::Raw {
                 kind,
                 name,
@@ -696,18 +729,23 @@ pub fn compress(data: &[u8], c: Compression) -> Vec<u8> {
 /// What to write into an archive or layout.
 #[derive(Clone, Copy, Debug)]
 pub enum Content<'a> {
+    /// One single-platform image: its manifest is what the name points at.
     Image(&'a BuiltImage),
+    /// A multi-platform index: the name points at the index.
     Index(&'a BuiltIndex),
 }
 
 /// An image or index with its names (`busybox:1.36`, normalized or not).
 #[derive(Clone, Debug)]
 pub struct Tagged<'a> {
+    /// What the names point at.
     pub content: Content<'a>,
+    /// The names, as `repo:tag` references.
     pub names: Vec<String>,
 }
 
 impl<'a> Tagged<'a> {
+    /// `image` under the one name `name`.
     pub fn one(image: &'a BuiltImage, name: &str) -> Tagged<'a> {
         Tagged {
             content: Content::Image(image),
@@ -715,7 +753,9 @@ impl<'a> Tagged<'a> {
         }
     }
 
-    pub fn index(index: &'a BuiltIndex, name: &str) -> Tagged<'a> {
+    /// `index` under the one name `name`.
+    #[cfg(test)]
+    pub(crate) fn index(index: &'a BuiltIndex, name: &str) -> Tagged<'a> {
         Tagged {
             content: Content::Index(index),
             names: vec![name.to_string()],

@@ -7,8 +7,11 @@ use std::io::{self, BufReader, Read};
 /// How a stream is compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
+    /// Plain bytes (`application/vnd.oci.image.layer.v1.tar`).
     None,
+    /// gzip (`+gzip`), what Docker and most registries use.
     Gzip,
+    /// Zstandard (`+zstd`).
     Zstd,
 }
 

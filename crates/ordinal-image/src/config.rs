@@ -10,18 +10,29 @@ use serde::{Deserialize, Serialize};
 /// What the runtime takes from an image's config.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageConfig {
+    /// `Entrypoint`; `None` when the config does not set it (a pod's
+    /// `command` replaces it either way).
     pub entrypoint: Option<Vec<String>>,
+    /// `Cmd`, the default arguments; a pod's `args` replace it.
     pub cmd: Option<Vec<String>>,
+    /// `Env` as `NAME=value` entries, in the config's order.
     #[serde(default)]
     pub env: Vec<String>,
+    /// `WorkingDir`; `None` when unset or empty.
     pub working_dir: Option<String>,
+    /// `User` (`name`, `uid`, `uid:gid`…); `None` when unset or empty.
     pub user: Option<String>,
+    /// The paths of `Volumes`.
     #[serde(default)]
     pub volumes: Vec<String>,
+    /// `StopSignal` (`SIGQUIT`, `15`); `None` when unset or empty.
     pub stop_signal: Option<String>,
+    /// `Labels`.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The platform's architecture, as OCI names it (`amd64`, `arm64`).
     pub architecture: String,
+    /// The platform's operating system (`linux`).
     pub os: String,
 }
 

@@ -1,7 +1,7 @@
 //! Content digests (`sha256:<hex>`) computed while data streams through,
 //! so nothing is read twice to be verified.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 use ring::digest::{Context, SHA256};
 
@@ -81,10 +81,6 @@ impl<R: Read> HashingReader<R> {
         let count = self.hasher.count();
         Ok((self.hasher.finish(), count))
     }
-
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.inner
-    }
 }
 
 impl<R: Read> Read for HashingReader<R> {
@@ -92,32 +88,6 @@ impl<R: Read> Read for HashingReader<R> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         Ok(n)
-    }
-}
-
-/// A writer that hashes what passes through it (used when building images).
-pub struct HashingWriter<W> {
-    pub inner: W,
-    pub hasher: Hasher,
-}
-
-impl<W: Write> HashingWriter<W> {
-    pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Hasher::default(),
-        }
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 

@@ -37,8 +37,8 @@ const MAX_JSON_TOTAL: usize = 64 << 20;
 #[derive(Debug, thiserror::Error)]
 #[error("importing {}: {kind}", file.display())]
 pub struct ImportError {
-    pub file: PathBuf,
-    pub kind: ImportErrorKind,
+    pub(crate) file: PathBuf,
+    pub(crate) kind: ImportErrorKind,
 }
 
 /// What was wrong.

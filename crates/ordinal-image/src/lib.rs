@@ -20,24 +20,24 @@
 pub mod auth;
 pub mod build;
 pub mod compression;
-pub mod config;
-pub mod digest;
-pub mod import;
+mod config;
+mod digest;
+mod import;
 mod materialize;
-pub mod platform;
+mod platform;
 pub mod program;
 mod progress;
 pub mod pull;
 pub mod registries;
-pub mod store;
+mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
-pub mod unpack;
+mod unpack;
 
 pub use config::ImageConfig;
 pub use import::ImportError;
 pub use materialize::materialize;
 pub use progress::{NoProgress, Progress, ProgressEvent};
-pub use pull::{PullError, PullErrorKind, PullOptions};
+pub use pull::{PullError, PullOptions};
 pub use registries::RegistriesConfig;
 pub use store::{DiskUsage, GcPolicy, GcReport, Image, ImageStore, StoreError};

@@ -31,28 +31,44 @@ use crate::build::{Entry, ImageBuilder, is_static_elf};
 /// Why a program could not be made image content.
 #[derive(Debug, thiserror::Error)]
 pub enum ProgramError {
+    /// The program or one of its libraries could not be read.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: io::Error,
     },
+    /// The file is not an ELF executable (a script, say).
     #[error(
         "{}: not an ELF program (a script needs its interpreter, which is not copied; pack the interpreter instead)",
         .0.display()
     )]
     NotElf(PathBuf),
+    /// `ldd` could not be started (usually: it is not installed).
     #[error("{}: running ldd failed: {source} (install Debian's libc-bin)", binary.display())]
     LddMissing {
+        /// The dynamically linked program.
         binary: PathBuf,
+        /// Why `ldd` did not start.
         #[source]
         source: io::Error,
     },
+    /// `ldd` ran and exited with an error.
     #[error("{}: ldd failed: {message}", binary.display())]
-    LddFailed { binary: PathBuf, message: String },
+    LddFailed {
+        /// The dynamically linked program.
+        binary: PathBuf,
+        /// What `ldd` printed on stderr.
+        message: String,
+    },
+    /// `ldd`'s listing names a missing library or a line of unknown shape.
     #[error("{}: {source}", binary.display())]
     Ldd {
+        /// The dynamically linked program.
         binary: PathBuf,
+        /// What in the listing was wrong.
         #[source]
         source: LddError,
     },
@@ -61,8 +77,10 @@ pub enum ProgramError {
 /// What in `ldd`'s output says the libraries cannot all be found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LddError {
+    /// A library the program needs is not installed (its name).
     #[error("{0} is not found on this machine (ldd: not found)")]
     NotFound(String),
+    /// A line of none of the known shapes (the line).
     #[error("ldd printed a line it is not expected to print: {0:?}")]
     Unexpected(String),
 }

@@ -35,6 +35,7 @@ pub struct PullOptions {
     /// Tried in order on the image's own registry, then the registry's
     /// configured credentials, then anonymous access.
     pub credentials: Vec<Credentials>,
+    /// Mirrors and per-host credentials and TLS (`registries.yaml`).
     pub registries: Arc<RegistriesConfig>,
 }
 
@@ -46,7 +47,7 @@ const CONCURRENT_LAYERS: usize = 3;
 
 /// What went wrong, for the node to tell `ErrImagePull` causes apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PullErrorKind {
+pub(crate) enum PullErrorKind {
     NotFound,
     Unauthorized,
     Network,
@@ -61,9 +62,9 @@ pub enum PullErrorKind {
 #[derive(Debug, thiserror::Error)]
 #[error("failed to pull and unpack image \"{image}\": {message}")]
 pub struct PullError {
-    pub kind: PullErrorKind,
-    pub image: String,
-    pub message: String,
+    pub(crate) kind: PullErrorKind,
+    pub(crate) image: String,
+    pub(crate) message: String,
 }
 
 impl PullError {

@@ -25,68 +25,68 @@ use crate::auth::Credentials;
 #[serde(deny_unknown_fields)]
 pub struct RegistriesConfig {
     #[serde(default)]
-    pub mirrors: BTreeMap<String, Mirror>,
+    pub(crate) mirrors: BTreeMap<String, Mirror>,
     #[serde(default)]
-    pub configs: BTreeMap<String, HostConfig>,
+    pub(crate) configs: BTreeMap<String, HostConfig>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Mirror {
+pub(crate) struct Mirror {
     #[serde(default)]
-    pub endpoint: Vec<String>,
+    pub(crate) endpoint: Vec<String>,
     /// Repository rewrites (regex → replacement); k3s has them, ordinal
     /// refuses them rather than ignoring them.
     #[serde(default)]
-    pub rewrite: BTreeMap<String, String>,
+    pub(crate) rewrite: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HostConfig {
-    pub auth: Option<HostAuth>,
-    pub tls: Option<Tls>,
+pub(crate) struct HostConfig {
+    pub(crate) auth: Option<HostAuth>,
+    pub(crate) tls: Option<Tls>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HostAuth {
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub auth: Option<String>,
-    pub identitytoken: Option<String>,
+pub(crate) struct HostAuth {
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) auth: Option<String>,
+    pub(crate) identitytoken: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Tls {
-    pub ca_file: Option<PathBuf>,
-    pub cert_file: Option<PathBuf>,
-    pub key_file: Option<PathBuf>,
+pub(crate) struct Tls {
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) cert_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
     #[serde(default)]
-    pub insecure_skip_verify: bool,
+    pub(crate) insecure_skip_verify: bool,
 }
 
 /// A registries file that could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {message}", file.display())]
 pub struct RegistriesError {
-    pub file: PathBuf,
-    pub message: String,
+    pub(crate) file: PathBuf,
+    pub(crate) message: String,
 }
 
 /// One place to pull from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     /// `host[:port]`.
-    pub host: String,
-    pub plain_http: bool,
+    pub(crate) host: String,
+    pub(crate) plain_http: bool,
     /// Whether this is the image's own registry (not a mirror).
-    pub origin: bool,
+    pub(crate) origin: bool,
     /// CA certificates (PEM) to trust besides the system's.
-    pub ca_pem: Option<Vec<u8>>,
-    pub insecure_skip_verify: bool,
-    pub credentials: Option<Credentials>,
+    pub(crate) ca_pem: Option<Vec<u8>>,
+    pub(crate) insecure_skip_verify: bool,
+    pub(crate) credentials: Option<Credentials>,
 }
 
 impl RegistriesConfig {
@@ -109,7 +109,7 @@ impl RegistriesConfig {
     }
 
     /// Parses the YAML; errors name the field.
-    pub fn parse(text: &str) -> Result<RegistriesConfig, String> {
+    pub(crate) fn parse(text: &str) -> Result<RegistriesConfig, String> {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
@@ -153,7 +153,7 @@ impl RegistriesConfig {
     /// Where to pull an image of `registry` from: its mirrors' endpoints
     /// in order (those of `"*"` when it has none), then the registry
     /// itself unless a mirror endpoint already is it.
-    pub fn endpoints(&self, registry: &str) -> Result<Vec<Endpoint>, String> {
+    pub(crate) fn endpoints(&self, registry: &str) -> Result<Vec<Endpoint>, String> {
         let mirror = self.mirrors.get(registry).or_else(|| self.mirrors.get("*"));
         let mut out = Vec::new();
         for e in mirror.map(|m| m.endpoint.as_slice()).unwrap_or_default() {

@@ -23,8 +23,6 @@ use serde_json::Value;
 use crate::names::FieldError;
 use crate::resources::Resource;
 
-pub use common::Path;
-
 /// The problems with `object` as a new `resource` (its strategy's rules).
 pub fn validate_create(resource: &Resource, object: &Value) -> Vec<FieldError> {
     resource.strategy.validate_create(object)

@@ -42,8 +42,8 @@ impl Default for GcPolicy {
 /// The filesystem holding the store, and the store's share of it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DiskUsage {
-    pub capacity_bytes: u64,
-    pub available_bytes: u64,
+    pub(crate) capacity_bytes: u64,
+    pub(crate) available_bytes: u64,
     /// Bytes of unpacked layers and blobs.
     pub store_bytes: u64,
 }
@@ -61,6 +61,7 @@ impl DiskUsage {
 /// What a collection removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GcReport {
+    /// Ids of the removed images.
     pub removed_images: Vec<String>,
     /// Diff_ids of removed layers.
     pub removed_layers: Vec<String>,

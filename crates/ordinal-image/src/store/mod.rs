@@ -46,6 +46,7 @@ pub struct Image {
     pub repo_digests: Vec<String>,
     /// Compressed layers plus config, as containerd and the kubelet report.
     pub size: u64,
+    /// What the runtime needs of the image's config.
     pub config: ImageConfig,
     /// Diff_ids, lowest first.
     pub layers: Vec<String>,
@@ -67,18 +68,29 @@ impl From<ImageRecord> for Image {
 /// Failures of the store itself.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Reading or writing a file of the store failed.
     #[error("image store {path}: {source}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: io::Error,
     },
+    /// No image has this name, id or id prefix.
     #[error("no such image: {0}")]
     NotFound(String),
+    /// An id prefix that more than one image's id starts with.
     #[error("{0:?} matches more than one image")]
     Ambiguous(String),
+    /// The image's record names a layer the store no longer has.
     #[error("image {image}: layer {diff_id} is missing from the store")]
-    MissingLayer { image: String, diff_id: String },
+    MissingLayer {
+        /// The image's id.
+        image: String,
+        /// The missing layer's diff_id.
+        diff_id: String,
+    },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {

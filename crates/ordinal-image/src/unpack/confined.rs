@@ -15,7 +15,6 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{
@@ -490,9 +489,4 @@ pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
         Err(e) => return Err(e.into()),
     };
     remove_all_at(dir.as_fd(), name)
-}
-
-/// A name's bytes, for whiteout prefixes.
-pub fn name_bytes(name: &OsStr) -> &[u8] {
-    name.as_bytes()
 }

@@ -237,8 +237,8 @@ fn meta_of<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
 
 /// Lists every path under `root` (relative, sorted), for tests comparing
 /// trees before and after.
-#[doc(hidden)]
-pub fn listing(root: &Path) -> Vec<String> {
+#[cfg(test)]
+pub(crate) fn listing(root: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return;
