@@ -61,7 +61,8 @@ pub enum NetworkError {
 /// Where Services get their addresses and node ports from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceNetwork {
-    pub(crate) cidr: Ipv4Net,
+    /// The range ClusterIPs are allocated from (the node's proxy routes it).
+    pub cidr: Ipv4Net,
     /// The ports `NodePort` Services get theirs from, both ends included
     /// ([`DEFAULT_NODE_PORTS`] unless set).
     pub node_ports: RangeInclusive<u16>,
