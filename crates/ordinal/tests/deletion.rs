@@ -339,11 +339,8 @@ fn scheduled_pods_delete_gracefully_and_force_removes_them() {
 #[test]
 fn extreme_grace_periods_neither_panic_nor_hang() {
     let o = Ordinal::start();
-    let mut node = String::new();
-    eventually("the node registers", WAIT, || {
-        node = o.ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
-        !node.is_empty()
-    });
+    // Polled without failing: until the node registers there is none.
+    let node = common::node_name(&o);
     o.ok_stdin(
         &["apply", "-f", "-"],
         &format!(
