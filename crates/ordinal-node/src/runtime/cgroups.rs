@@ -29,14 +29,14 @@
 //! pods run without limits. The caller says so once.
 //!
 //! ```no_run
-//! use ordinal_node::runtime::cgroups::{Cgroups, limits_of, PodLimits};
+//! use ordinal_node::runtime::cgroups::{Cgroups, ContainerLimits, PodLimits};
 //! # use std::path::Path;
 //! let cgroups = Cgroups::setup(Path::new("/sys/fs/cgroup"), "ordinal0");
 //! if let Some(why) = cgroups.unavailable() {
 //!     eprintln!("pods run without some limits: {why}");
 //! }
 //! let pod = cgroups.pod("5b0e…", &PodLimits::default())?;
-//! let app = pod.container("app", 0, &limits_of(None))?;
+//! let app = pod.container("app", 0, &ContainerLimits::default())?;
 //! let fds = app.join_fds()?; // the child writes "0" to each before exec
 //! // … after the container has exited:
 //! let reason = if app.oom_killed() { "OOMKilled" } else { "Error" };
