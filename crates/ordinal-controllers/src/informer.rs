@@ -13,7 +13,8 @@
 //!   does not matter.
 //! - Stale caches, one strategy for all controllers: a controller writes
 //!   the answer of each of its API writes back into the cache
-//!   ([`Informer::store`], [`Informer::deleted`]), as upstream's PV
+//!   ([`Informer::store`], [`Informer::written`],
+//!   [`Informer::delete_answered`]), as upstream's PV
 //!   controller does, so its next decision never acts on the state it has
 //!   just replaced. The newest `resourceVersion` wins, so a late watch
 //!   event never rolls a cache back, and an object whose deletion was seen
@@ -262,14 +263,6 @@ impl<K: Cached> Informer<K> {
             .collect()
     }
 
-    /// Whether an object with this UID is cached.
-    pub fn holds_uid(&self, uid: &str) -> bool {
-        self.read()
-            .objects
-            .values()
-            .any(|o| o.meta().uid.as_deref() == Some(uid))
-    }
-
     pub fn len(&self) -> usize {
         self.read().objects.len()
     }
@@ -347,9 +340,21 @@ impl<K: Cached> Informer<K> {
         Ok(written)
     }
 
-    /// Records that a delete of ours removed the object `namespace/name`
-    /// with `uid` (the server answered without the object, or NotFound).
-    pub fn deleted(&self, namespace: &str, name: &str, uid: &str) {
+    /// Writes back what a delete of ours of `namespace/name` (with `uid`)
+    /// was answered with: an object still terminating (a grace period or
+    /// finalizers to go) is stored; a removal — a Status, NotFound
+    /// (`None`), or the state the object was removed in (no
+    /// `deletionTimestamp`: its last stored one) — takes it out.
+    pub fn delete_answered(&self, namespace: &str, name: &str, uid: &str, answer: Option<K>) {
+        match answer {
+            Some(obj) if obj.meta().deletion_timestamp.is_some() => self.written(obj),
+            _ => self.deleted(namespace, name, uid),
+        }
+    }
+
+    /// Records that a write of ours removed the object `namespace/name`
+    /// with `uid`.
+    fn deleted(&self, namespace: &str, name: &str, uid: &str) {
         let _turn = self.turn();
         let key = (namespace.to_string(), name.to_string());
         let old = {
@@ -510,6 +515,32 @@ mod tests {
         // A deletion that names another UID leaves the cached object be.
         inf.deleted("default", "a", "uid-a");
         assert_eq!(names(&inf), ["a"]);
+    }
+
+    #[test]
+    fn a_delete_answer_keeps_what_still_terminates_and_drops_what_went() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let inf = Informer::<ConfigMap>::new();
+        inf.store(cm("a", "1"));
+        inf.store(cm("b", "1"));
+        // Held by a finalizer: stored as terminating.
+        let mut held = cm("a", "2");
+        held.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::now()));
+        held.metadata.finalizers = Some(vec!["x".into()]);
+        inf.delete_answered("default", "a", "uid-a", Some(held));
+        assert!(
+            inf.get("default", "a")
+                .unwrap()
+                .metadata
+                .deletion_timestamp
+                .is_some()
+        );
+        // Answered with the state it was removed in: gone.
+        inf.delete_answered("default", "b", "uid-b", Some(cm("b", "1")));
+        assert_eq!(names(&inf), ["a"]);
+        // Answered with a Status: gone.
+        inf.delete_answered("default", "a", "uid-a", None);
+        assert!(inf.is_empty());
     }
 
     #[test]

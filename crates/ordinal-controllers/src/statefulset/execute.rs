@@ -384,30 +384,21 @@ impl Executor<'_> {
     {
         match self.api::<K>().delete(name, &by_uid(uid)).await {
             Ok(answer) => {
-                self.deleted(name, uid, answer.left());
+                self.caches
+                    .get::<K>()
+                    .delete_answered(self.namespace(), name, uid, answer.left());
                 Ok(())
             }
             Err(e) if code(&e) == Some(NOT_FOUND) => {
-                self.deleted::<K>(name, uid, None);
+                self.caches
+                    .get::<K>()
+                    .delete_answered(self.namespace(), name, uid, None);
                 Ok(())
             }
             Err(e) => {
                 tracing::debug!(object = %name, error = %e, "statefulset controller: delete failed");
                 Err(())
             }
-        }
-    }
-
-    /// Writes a delete's answer back: the object still terminating (a
-    /// grace period or finalizers to go), or gone (the server answers a
-    /// removal with the object's last state, or a Status).
-    fn deleted<K: Cached>(&self, name: &str, uid: &str, answer: Option<K>) {
-        let cache = self.caches.get::<K>();
-        match answer {
-            // Still terminating, or removed but answered with the state it
-            // was removed in (no deletionTimestamp: the last stored one).
-            Some(obj) if obj.meta().deletion_timestamp.is_some() => cache.written(obj),
-            _ => cache.deleted(self.namespace(), name, uid),
         }
     }
 
@@ -535,11 +526,18 @@ impl Executor<'_> {
         match self.api::<Pod>().delete(name, &by_uid(uid)).await {
             Ok(answer) => {
                 self.pod_event("delete", name, None);
-                self.deleted::<Pod>(name, uid, answer.left());
+                self.caches.get::<Pod>().delete_answered(
+                    self.namespace(),
+                    name,
+                    uid,
+                    answer.left(),
+                );
                 Ok(())
             }
             Err(e) if code(&e) == Some(NOT_FOUND) => {
-                self.deleted::<Pod>(name, uid, None);
+                self.caches
+                    .get::<Pod>()
+                    .delete_answered(self.namespace(), name, uid, None);
                 Ok(())
             }
             // Another pod holds the name now: the cache is behind.
