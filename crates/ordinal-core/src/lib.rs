@@ -4,7 +4,8 @@
 //!
 //! - [`quantity`]: resource quantities as apimachinery parses, compares and
 //!   rounds them.
-//! - [`go_text`]: text as upstream's Go code prints it (`%q`).
+//! - [`go_text`]: text as upstream's Go code prints it (`%q`), and (feature
+//!   `json`) JSON as Go's encoders write it.
 //! - [`image_reference`]: container image references as the kubelet
 //!   parses and normalizes them (the API server's default pull policy reads
 //!   the same grammar).

@@ -48,7 +48,7 @@
 //! - `ownership`: which pods and revisions are the set's; adopting orphans,
 //!   releasing pods that stopped matching.
 //! - `revision`: ControllerRevisions, their names (byte-for-byte upstream's
-//!   hash, via `go_json`), rollback and history truncation.
+//!   hash, via `ordinal_core::go_text::GoJson`), rollback and history truncation.
 //! - `sync`: the pass over the pods — OrderedReady or Parallel, scale up and
 //!   down, replacing failed pods, rolling updates with partition and
 //!   maxUnavailable, OnDelete. Start here to see what a sync does.
@@ -82,7 +82,6 @@
 mod claims;
 mod controller;
 mod execute;
-mod go_json;
 mod health;
 mod identity;
 mod mapping;

@@ -23,10 +23,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use serde_json::{Map, Value};
 
-use super::go_json;
 use super::identity::controller_ref;
 use super::spec::SetSpec;
 use super::{Action, Failure};
+use ordinal_core::go_text::GoJson;
 
 /// Label carrying a revision's hash.
 pub const HASH_LABEL: &str = "controller.kubernetes.io/hash";
@@ -208,7 +208,7 @@ pub(crate) fn choose<'a>(
                 }),
             ),
             None => {
-                let text = go_json::encode(&needle);
+                let text = GoJson::EncodingJson.encode(&needle);
                 let mut attempts = 0;
                 loop {
                     let hash = revision_hash(&text, collision_count);
@@ -353,7 +353,7 @@ mod tests {
 
     #[test]
     fn our_data_is_byte_for_byte_what_kubernetes_writes() {
-        let data = go_json::encode(&revision_data(&upstream_template()));
+        let data = GoJson::EncodingJson.encode(&revision_data(&upstream_template()));
         assert_eq!(data, DATA_1_34);
         assert_eq!(revision_hash(&data, 0), "776999688b");
     }
