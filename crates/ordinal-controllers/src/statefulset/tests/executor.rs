@@ -2,6 +2,11 @@
 //! informers: each plan's writes land on the server, their answers land in
 //! the caches at once (so the next plan, made straight after, never repeats
 //! them), and failures come back as retries with upstream's events.
+//!
+//! And the in-memory simulation (`sim`), which the scenario and property
+//! tests run thousands of times, checked against the real thing: random
+//! histories of edits, kubelet and user actions, played on both, must give
+//! the same plan at every sync and the same status after it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +19,7 @@ use kube::{Api, Client};
 
 use super::super::execute::{Executor, Report};
 use super::super::{Observed, Plan, plan};
-use super::sim::{NS, Policy, new_set};
+use super::sim::{NS, Policy, World, new_set};
 use crate::informer::Informers;
 use crate::testing::{ApiServer, eventually};
 use ordinal_core::events::{Recorder, Source};
@@ -148,6 +153,70 @@ impl Cluster {
         self.informers.get::<Pod>().store(ready);
     }
 
+    /// Edits the set on the server with a merge patch; the answer goes
+    /// into the cache.
+    async fn edit(&self, patch: serde_json::Value) -> StatefulSet {
+        let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), NS);
+        let edited = api
+            .patch("web", &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .unwrap();
+        self.informers.get::<StatefulSet>().store(edited.clone());
+        edited
+    }
+
+    /// The pods the cache holds, by name.
+    fn cached_pods(&self) -> Vec<Arc<Pod>> {
+        self.informers.get::<Pod>().list_namespace(NS)
+    }
+
+    /// Plays the kubelet: every pod not terminating is Running and Ready.
+    async fn ready_all(&self) {
+        for pod in self.cached_pods() {
+            if pod.metadata.deletion_timestamp.is_none() {
+                self.make_ready(pod.metadata.name.as_deref().unwrap()).await;
+            }
+        }
+    }
+
+    /// A user deletes a pod, as `kubectl delete pod` does.
+    async fn delete_pod(&self, name: &str) {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), NS);
+        let uid = self
+            .informers
+            .get::<Pod>()
+            .get(NS, name)
+            .unwrap()
+            .metadata
+            .uid
+            .clone();
+        let answer = api.delete(name, &Default::default()).await.unwrap();
+        self.informers.get::<Pod>().delete_answered(
+            NS,
+            name,
+            uid.as_deref().unwrap_or_default(),
+            answer.left(),
+        );
+    }
+
+    /// Plays the kubelet: terminating pods finish and go.
+    async fn finish_terminating(&self) {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), NS);
+        for pod in self.cached_pods() {
+            if pod.metadata.deletion_timestamp.is_some() {
+                let name = pod.metadata.name.as_deref().unwrap();
+                let answer = api
+                    .delete(name, &kube::api::DeleteParams::default().grace_period(0))
+                    .await;
+                let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+                let answer = answer.ok().and_then(|a| a.left());
+                self.informers
+                    .get::<Pod>()
+                    .delete_answered(NS, name, uid, answer);
+            }
+        }
+    }
+
     async fn stop(self) {
         self.informers.stop().await;
         self.server.stop().await;
@@ -265,4 +334,190 @@ async fn a_create_the_server_refuses_is_retried_with_the_upstream_event() {
     );
     assert!(cluster.pods_on_server().await.is_empty());
     cluster.stop().await;
+}
+
+/// One thing that happens to a set, played the same on the server and in
+/// the simulation.
+#[derive(Debug, Clone)]
+enum Step {
+    /// The controller plans and executes once; then terminating pods go.
+    Sync,
+    /// Every pod runs and is Ready.
+    ReadyAll,
+    Scale(i32),
+    /// A new image: a new revision to roll out.
+    Image(u8),
+    Partition(i32),
+    /// A user deletes the nth live pod (if there is one).
+    DeletePod(usize),
+}
+
+fn steps() -> impl proptest::strategy::Strategy<Value = Vec<Step>> {
+    use proptest::prelude::*;
+    let step = prop_oneof![
+        5 => Just(Step::Sync),
+        3 => Just(Step::ReadyAll),
+        1 => (0..5i32).prop_map(Step::Scale),
+        1 => (1..4u8).prop_map(Step::Image),
+        1 => (0..4i32).prop_map(Step::Partition),
+        1 => (0..4usize).prop_map(Step::DeletePod),
+    ];
+    proptest::collection::vec(step, 1..24)
+}
+
+/// A plan by what it does, leaving out what differs by nature between the
+/// two sides (UIDs, resourceVersions, timestamps).
+fn shape(plan: &Plan) -> Vec<String> {
+    use super::super::Action;
+    plan.actions()
+        .map(|a| match a {
+            Action::AdoptPod { name, .. } => format!("adopt pod {name}"),
+            Action::ReleasePod { name, .. } => format!("release pod {name}"),
+            Action::AdoptRevision { name, .. } => format!("adopt revision {name}"),
+            Action::CreateRevision(r) => format!(
+                "create revision {} ({})",
+                r.metadata.name.as_deref().unwrap_or_default(),
+                r.revision
+            ),
+            Action::UpdateRevision { name, revision, .. } => {
+                format!("renumber revision {name} to {revision}")
+            }
+            Action::DeleteRevision { name, .. } => format!("delete revision {name}"),
+            Action::CreatePod { pod, claims } => format!(
+                "create pod {} with {} new claims",
+                pod.metadata.name.as_deref().unwrap_or_default(),
+                claims.len()
+            ),
+            Action::CreateClaims { pod, claims } => {
+                format!("create {} claims of {pod}", claims.len())
+            }
+            Action::UpdatePod(p) => {
+                format!(
+                    "update pod {}",
+                    p.metadata.name.as_deref().unwrap_or_default()
+                )
+            }
+            Action::UpdateClaimOwners { claim, .. } => format!(
+                "update owners of claim {}",
+                claim.metadata.name.as_deref().unwrap_or_default()
+            ),
+            Action::DeletePod { name, .. } => format!("delete pod {name}"),
+        })
+        .collect()
+}
+
+/// The status fields a user reads.
+fn status_shape(set: &StatefulSet) -> String {
+    let s = set.status.clone().unwrap_or_default();
+    format!(
+        "replicas {} ready {:?} current {:?} updated {:?} available {:?} \
+         revisions {:?} → {:?} generation {:?}",
+        s.replicas,
+        s.ready_replicas,
+        s.current_replicas,
+        s.updated_replicas,
+        s.available_replicas,
+        s.current_revision,
+        s.update_revision,
+        s.observed_generation,
+    )
+}
+
+/// Plays `steps` on a real API server with the real executor and in the
+/// simulation; the first difference, if any.
+async fn disagreement(policy: Policy, steps: &[Step]) -> Option<String> {
+    let cluster = Cluster::start().await;
+    let set = cluster.create_set(2, policy).await;
+    cluster.stop_watches().await;
+    let mut world = World::new((*set).clone());
+    let mut found = None;
+    for (i, step) in steps.iter().enumerate() {
+        match step {
+            Step::Sync => {
+                let set = cluster.set();
+                let (real, model) = (cluster.plan(&set), world.plan());
+                if shape(&real) != shape(&model) {
+                    found = Some(format!(
+                        "step {i}: plans differ\n server: {:?}\n    sim: {:?}",
+                        shape(&real),
+                        shape(&model)
+                    ));
+                    break;
+                }
+                cluster.execute(&set, &real).await;
+                world.apply(&model, |_| false);
+                cluster.finish_terminating().await;
+                world.finish_terminating();
+                let (real, model) = (status_shape(&cluster.set()), status_shape(&world.set));
+                if real != model {
+                    found = Some(format!(
+                        "step {i}: status differs\n server: {real}\n    sim: {model}"
+                    ));
+                    break;
+                }
+            }
+            Step::ReadyAll => {
+                cluster.ready_all().await;
+                world.ready_all();
+            }
+            Step::Scale(n) => {
+                let edited = cluster
+                    .edit(serde_json::json!({"spec": {"replicas": n}}))
+                    .await;
+                world.follow(&edited);
+            }
+            Step::Image(n) => {
+                let template = serde_json::json!({"spec": {"containers": [
+                    {"name": "main", "image": format!("nginx:{n}")}
+                ]}});
+                let edited = cluster
+                    .edit(serde_json::json!({"spec": {"template": template}}))
+                    .await;
+                world.follow(&edited);
+            }
+            Step::Partition(p) => {
+                let strategy = serde_json::json!({"rollingUpdate": {"partition": p}});
+                let edited = cluster
+                    .edit(serde_json::json!({"spec": {"updateStrategy": strategy}}))
+                    .await;
+                world.follow(&edited);
+            }
+            Step::DeletePod(n) => {
+                if let Some(name) = world.live_pods().get(*n).cloned() {
+                    cluster.delete_pod(&name).await;
+                    world.delete(&name);
+                    cluster.finish_terminating().await;
+                    world.finish_terminating();
+                }
+            }
+        }
+    }
+    cluster.stop().await;
+    found.map(|d| format!("{d}\nunder {policy:?} after {steps:?}"))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 32,
+        max_shrink_iters: 64,
+        ..Default::default()
+    })]
+
+    /// The simulation executes plans as the real executor and API server
+    /// do: the same history gives the same plans and the same status.
+    #[test]
+    fn the_simulation_agrees_with_the_real_executor(
+        parallel in proptest::bool::ANY,
+        steps in steps(),
+    ) {
+        let policy = if parallel { Policy::Parallel } else { Policy::OrderedReady };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        if let Some(difference) = runtime.block_on(disagreement(policy, &steps)) {
+            proptest::prop_assert!(false, "{difference}");
+        }
+    }
 }

@@ -251,9 +251,10 @@ impl World {
                 Ok(())
             }
             Action::ReleasePod { name, uid } => {
+                let set_uid = self.set.metadata.uid.clone().unwrap_or_default();
                 let pod = self.pod_with_uid(name, uid)?;
                 if let Some(refs) = &mut pod.metadata.owner_references {
-                    refs.retain(|r| r.uid != SET_UID);
+                    refs.retain(|r| r.uid != set_uid);
                 }
                 Ok(())
             }
@@ -487,7 +488,7 @@ impl World {
             .pods
             .values()
             .filter_map(|p| p.metadata.uid.clone())
-            .chain(std::iter::once(SET_UID.to_string()))
+            .chain(self.set.metadata.uid.clone())
             .collect();
         self.claims.retain(|_, c| {
             let owners = c.metadata.owner_references.as_deref().unwrap_or(&[]);
@@ -502,6 +503,13 @@ impl World {
         }
         let generation = self.set.metadata.generation.unwrap_or(0);
         self.set.metadata.generation = Some(generation + 1);
+    }
+
+    /// Takes the spec (and generation) of `edited`, the set as an API
+    /// server answered an edit of it: the status stays the world's own.
+    pub(crate) fn follow(&mut self, edited: &StatefulSet) {
+        self.set.spec = edited.spec.clone();
+        self.set.metadata.generation = edited.metadata.generation;
     }
 
     pub(crate) fn scale(&mut self, replicas: i32) {
