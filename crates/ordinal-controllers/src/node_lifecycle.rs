@@ -19,7 +19,7 @@ use std::sync::Arc;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 
 use crate::informer::{Informer, Informers};
@@ -95,22 +95,34 @@ pub fn judge(node: &Node, lease: Option<&Lease>, now: jiff::Timestamp, grace: Du
 pub async fn run(informers: &Arc<Informers>, config: Config, shutdown: impl Future<Output = ()>) {
     let client = informers.client().clone();
     let recorder = crate::runtime::recorder(&client, "node-controller");
-    let monitor = monitor(client, informers.get(), informers.get(), config, recorder);
+    let caches = Caches {
+        nodes: informers.get(),
+        leases: informers.get(),
+        pods: informers.get(),
+    };
+    let monitor = monitor(client, caches, config, recorder);
     tokio::select! {
         _ = shutdown => {}
         _ = monitor => {}
     }
 }
 
-async fn monitor(
-    client: Client,
+/// What the monitor reads: the shared caches of `ordinal up`.
+struct Caches {
     nodes: Arc<Informer<Node>>,
     leases: Arc<Informer<Lease>>,
-    config: Config,
-    recorder: Recorder,
-) {
+    pods: Arc<Informer<Pod>>,
+}
+
+async fn monitor(client: Client, caches: Caches, config: Config, recorder: Recorder) {
+    let Caches {
+        nodes,
+        leases,
+        pods,
+    } = &caches;
     nodes.synced().await;
     leases.synced().await;
+    pods.synced().await;
     let node_api: Api<Node> = Api::all(client.clone());
     let mut tick = tokio::time::interval(
         MONITOR_PERIOD
@@ -138,7 +150,7 @@ async fn monitor(
             let result = match verdict {
                 Verdict::Healthy { untaint: true } => untaint(&node_api, &node).await,
                 Verdict::Unreachable => {
-                    mark_unreachable(&client, &node_api, &node, &recorder).await
+                    mark_unreachable(&client, &node_api, &node, pods, &recorder).await
                 }
                 _ => Ok(()),
             };
@@ -174,6 +186,7 @@ async fn mark_unreachable(
     client: &Client,
     api: &Api<Node>,
     node: &Node,
+    pods: &Informer<Pod>,
     recorder: &Recorder,
 ) -> kube::Result<()> {
     let name = node.metadata.name.clone().unwrap_or_default();
@@ -228,12 +241,10 @@ async fn mark_unreachable(
         format!("Node {name} status is now: NodeNotReady"),
     );
     // The pods on it are not ready any more.
-    let pods: Api<Pod> = Api::all(client.clone());
-    let on_node = crate::tolerant::list(
-        &pods,
-        &ListParams::default().fields(&format!("spec.nodeName={name}")),
-    )
-    .await?;
+    let on_node = pods
+        .list()
+        .into_iter()
+        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(&name));
     for pod in on_node {
         let mut conditions = pod
             .status
@@ -262,7 +273,8 @@ async fn mark_unreachable(
             .patch_status(&pod_name, &PatchParams::default(), &Patch::Merge(patch))
             .await
         {
-            Ok(_) => {
+            Ok(answer) => {
+                pods.written(answer);
                 let pod_ref = ObjectReference {
                     api_version: Some("v1".into()),
                     kind: Some("Pod".into()),

@@ -76,7 +76,10 @@ pub async fn drive<R: Reconciler>(
         tasks.spawn(async move {
             ready.await;
             while let Some(key) = queue.next().await {
-                match reconciler.reconcile(&key).await {
+                // What a reconcile logs (an error `Next::from` turns into a
+                // retry, say) names its key.
+                let span = tracing::debug_span!("reconcile", key = ?key);
+                match tracing::Instrument::instrument(reconciler.reconcile(&key), span).await {
                     Next::Done => queue.forget(&key),
                     Next::After(delay) => {
                         queue.forget(&key);
