@@ -16,7 +16,10 @@
 //!   ([`Informer::store`], [`Informer::written`],
 //!   [`Informer::delete_answered`]), as upstream's PV
 //!   controller does, so its next decision never acts on the state it has
-//!   just replaced. The newest `resourceVersion` wins, so a late watch
+//!   just replaced. Handlers hear of a change only from the watch, on its
+//!   task (as client-go's handlers do), never on the writer's: a write-back
+//!   changes the cache quietly, and the watch's event of it (or of a later
+//!   state) is announced with the state the handlers heard of last. The newest `resourceVersion` wins, so a late watch
 //!   event never rolls a cache back, and an object whose deletion was seen
 //!   (or written) is not brought back by a late event or answer. Changes
 //!   made by others may still reach a decision late; the API server's
@@ -38,8 +41,8 @@ use serde::de::DeserializeOwned;
 pub type ObjectKey = (String, String);
 
 /// Called with the old and the new state of a changed object (`None`
-/// before a creation and after a deletion). Runs on the watch task (or the
-/// writer's): it must only queue work and read caches, never write one.
+/// before a creation and after a deletion). Runs on the watch task: it
+/// must only queue work and read caches, never write one.
 pub type Handler<K> = Box<dyn Fn(Option<&Arc<K>>, Option<&Arc<K>>) + Send + Sync>;
 
 /// How many deletions are remembered to reject late events and answers.
@@ -174,6 +177,10 @@ struct State<K> {
     /// them are late and dropped until the watch's deletion (or a relist
     /// without them).
     deleted: HashSet<String>,
+    /// Objects a write-back changed (or removed) that the watch has not
+    /// shown yet, with the state the handlers heard of last (`None`: no
+    /// object).
+    unannounced: HashMap<ObjectKey, Option<Arc<K>>>,
 }
 
 /// A cache of one resource.
@@ -194,6 +201,7 @@ impl<K: Cached> Informer<K> {
                 objects: BTreeMap::new(),
                 tombstones: HashMap::new(),
                 deleted: HashSet::new(),
+                unannounced: HashMap::new(),
             }),
             handlers: Mutex::new(Vec::new()),
             dispatch: Mutex::new(()),
@@ -273,16 +281,26 @@ impl<K: Cached> Informer<K> {
 
     /// Stores the object a write of ours was answered with, unless the
     /// cache already holds a newer state (or saw the object deleted).
+    /// Handlers hear of it when the watch shows it.
     pub fn store(&self, obj: K) {
         let _turn = self.turn();
-        self.put(obj);
+        self.put(obj, false);
     }
 
-    fn put(&self, mut obj: K) {
+    /// Applies what the watch showed, and tells the handlers.
+    fn seen(&self, obj: K) {
+        let _turn = self.turn();
+        self.put(obj, true);
+    }
+
+    /// Stores `obj` unless the cache holds it or a newer state; `watched`
+    /// (it comes from the watch) announces the change, or the write-back
+    /// of it that came first.
+    fn put(&self, mut obj: K, watched: bool) {
         obj.meta_mut().managed_fields = None;
         let key = key_of(&obj);
         let v = version(&obj);
-        let (old, new) = {
+        let (heard, now) = {
             let mut s = self.write();
             if let (Some(v), Some(gone)) = (v, s.tombstones.get(&key))
                 && v <= *gone
@@ -294,17 +312,31 @@ impl<K: Cached> Informer<K> {
             {
                 return;
             }
-            let old = s.objects.get(&key).cloned();
-            if let (Some(o), Some(v)) = (&old, v)
+            let cached = s.objects.get(&key).cloned();
+            if let (Some(o), Some(v)) = (&cached, v)
                 && version(o.as_ref()).is_some_and(|ov| ov >= v)
             {
-                return;
+                // Written back already: the watch's word announces it.
+                match (watched, s.unannounced.remove(&key)) {
+                    (true, Some(heard)) => (heard, cached),
+                    (false, Some(heard)) => {
+                        s.unannounced.insert(key, heard);
+                        return;
+                    }
+                    (_, None) => return,
+                }
+            } else {
+                let new = Arc::new(obj);
+                s.objects.insert(key.clone(), Arc::clone(&new));
+                if watched {
+                    (s.unannounced.remove(&key).unwrap_or(cached), Some(new))
+                } else {
+                    s.unannounced.entry(key).or_insert(cached);
+                    return;
+                }
             }
-            let new = Arc::new(obj);
-            s.objects.insert(key, Arc::clone(&new));
-            (old, new)
         };
-        self.notify(old.as_ref(), Some(&new));
+        self.notify(heard.as_ref(), now.as_ref());
     }
 
     /// Stores the object a write of ours was answered with; when the
@@ -354,28 +386,28 @@ impl<K: Cached> Informer<K> {
 
     /// Records that a write of ours removed the object `namespace/name`
     /// with `uid`.
+    /// Handlers hear of it with the watch's deletion.
     fn deleted(&self, namespace: &str, name: &str, uid: &str) {
         let _turn = self.turn();
         let key = (namespace.to_string(), name.to_string());
-        let old = {
-            let mut s = self.write();
-            if s.deleted.len() >= TOMBSTONES {
-                s.deleted.clear();
-            }
-            s.deleted.insert(uid.to_string());
-            match s.objects.get(&key) {
-                Some(o) if o.meta().uid.as_deref() == Some(uid) => s.objects.remove(&key),
-                _ => None,
-            }
-        };
-        if let Some(old) = old {
-            self.notify(Some(&old), None);
+        let mut s = self.write();
+        if s.deleted.len() >= TOMBSTONES {
+            s.deleted.clear();
+        }
+        s.deleted.insert(uid.to_string());
+        if s.objects
+            .get(&key)
+            .is_some_and(|o| o.meta().uid.as_deref() == Some(uid))
+        {
+            let removed = s.objects.remove(&key);
+            s.unannounced.entry(key).or_insert(removed);
         }
     }
 
+    /// The watch's deletion of `obj` (or a relist without it).
     fn remove(&self, obj: &K) {
         let key = key_of(obj);
-        let old = {
+        let heard = {
             let mut s = self.write();
             if s.tombstones.len() >= TOMBSTONES {
                 s.tombstones.clear();
@@ -386,10 +418,11 @@ impl<K: Cached> Informer<K> {
             if let Some(uid) = obj.meta().uid.as_deref() {
                 s.deleted.remove(uid);
             }
-            s.objects.remove(&key)
+            let removed = s.objects.remove(&key);
+            s.unannounced.remove(&key).unwrap_or(removed)
         };
-        if let Some(old) = old {
-            self.notify(Some(&old), None);
+        if let Some(heard) = heard {
+            self.notify(Some(&heard), None);
         }
     }
 
@@ -417,8 +450,24 @@ impl<K: Cached> Informer<K> {
                 .deleted
                 .retain(|uid| uids.contains(uid.as_str()));
         }
+        // What a write-back of ours removed and the list confirms gone.
+        let unlisted: Vec<Arc<K>> = {
+            let mut s = self.write();
+            let unannounced = std::mem::take(&mut s.unannounced);
+            let (unlisted, kept): (Vec<_>, Vec<_>) = unannounced
+                .into_iter()
+                .partition(|(k, _)| !keys.contains(k) && !s.objects.contains_key(k));
+            s.unannounced = kept.into_iter().collect();
+            unlisted
+                .into_iter()
+                .filter_map(|(_, heard)| heard)
+                .collect()
+        };
+        for heard in unlisted {
+            self.notify(Some(&heard), None);
+        }
         for obj in listed {
-            self.put(obj);
+            self.put(obj, true);
         }
     }
 
@@ -429,7 +478,7 @@ impl<K: Cached> Informer<K> {
         let mut listing: Vec<K> = Vec::new();
         while let Some(event) = stream.next().await {
             match event {
-                Ok(Event::Apply(obj)) => self.store(obj),
+                Ok(Event::Apply(obj)) => self.seen(obj),
                 Ok(Event::Delete(obj)) => {
                     let _turn = self.turn();
                     self.remove(&obj)
@@ -479,8 +528,8 @@ mod tests {
     #[test]
     fn a_late_handler_first_hears_of_what_is_cached() {
         let inf = Informer::<ConfigMap>::new();
-        inf.store(cm("a", "1"));
-        inf.store(cm("b", "2"));
+        inf.seen(cm("a", "1"));
+        inf.seen(cm("b", "2"));
         let heard = Arc::new(Mutex::new(Vec::new()));
         let h = Arc::clone(&heard);
         inf.on_change(Box::new(move |old, new| {
@@ -489,7 +538,7 @@ mod tests {
                 new.map(|n| n.metadata.resource_version.clone().unwrap()),
             ));
         }));
-        inf.store(cm("a", "3"));
+        inf.seen(cm("a", "3"));
         let heard = heard.lock().unwrap().clone();
         let s = |v: &str| Some(v.to_string());
         assert_eq!(heard, [(None, s("1")), (None, s("2")), (s("1"), s("3"))]);
@@ -543,6 +592,72 @@ mod tests {
         assert!(inf.is_empty());
     }
 
+    /// What the handlers heard, as `old version → new version`.
+    fn listen(inf: &Informer<ConfigMap>) -> Arc<Mutex<Vec<String>>> {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let h = Arc::clone(&heard);
+        let v = |c: Option<&Arc<ConfigMap>>| match c {
+            Some(c) => c.metadata.resource_version.clone().unwrap(),
+            None => "-".to_string(),
+        };
+        inf.on_change(Box::new(move |old, new| {
+            h.lock().unwrap().push(format!("{}→{}", v(old), v(new)));
+        }));
+        heard
+    }
+
+    #[test]
+    fn write_backs_are_announced_once_by_the_watch() {
+        let inf = Informer::<ConfigMap>::new();
+        let heard = listen(&inf);
+        // Our create and two updates: cached at once, heard of nothing.
+        inf.store(cm("a", "1"));
+        inf.store(cm("a", "2"));
+        inf.store(cm("a", "3"));
+        assert_eq!(
+            inf.get("default", "a")
+                .unwrap()
+                .metadata
+                .resource_version
+                .as_deref(),
+            Some("3")
+        );
+        assert!(heard.lock().unwrap().is_empty());
+        // The watch shows the first state: the handlers hear of the newest,
+        // once, from the state they knew (none).
+        inf.seen(cm("a", "1"));
+        inf.seen(cm("a", "2"));
+        inf.seen(cm("a", "3"));
+        assert_eq!(*heard.lock().unwrap(), ["-→3"]);
+        // The watch shows a change of someone else's: heard as usual.
+        inf.seen(cm("a", "4"));
+        // Our delete: gone from the cache at once, heard of with the
+        // watch's deletion, from the state heard of last.
+        inf.deleted("default", "a", "uid-a");
+        assert!(inf.get("default", "a").is_none());
+        inf.seen(cm("a", "4"));
+        inf.remove(&cm("a", "5"));
+        assert_eq!(*heard.lock().unwrap(), ["-→3", "3→4", "4→-"]);
+    }
+
+    #[test]
+    fn a_relist_announces_what_only_our_writes_had_shown() {
+        let inf = Informer::<ConfigMap>::new();
+        inf.seen(cm("a", "1"));
+        inf.seen(cm("b", "1"));
+        let heard = listen(&inf);
+        heard.lock().unwrap().clear();
+        inf.store(cm("a", "2"));
+        inf.deleted("default", "b", "uid-b");
+        inf.store(cm("c", "3"));
+        // The watch broke; the relist shows a at 2, c at 3, b gone.
+        inf.relisted(vec![cm("a", "2"), cm("c", "3")]);
+        let mut got = heard.lock().unwrap().clone();
+        got.sort();
+        assert_eq!(got, ["-→3", "1→-", "1→2"]);
+        assert_eq!(names(&inf), ["a", "c"]);
+    }
+
     #[test]
     fn managed_fields_are_not_kept() {
         let inf = Informer::<ConfigMap>::new();
@@ -566,8 +681,8 @@ mod tests {
         inf.on_change(Box::new(move |_, _| {
             c.fetch_add(1, Ordering::Relaxed);
         }));
-        inf.store(cm("a", "5"));
-        inf.store(cm("a", "4"));
+        inf.seen(cm("a", "5"));
+        inf.seen(cm("a", "4"));
         assert_eq!(
             inf.get("default", "a")
                 .unwrap()
@@ -576,9 +691,9 @@ mod tests {
                 .as_deref(),
             Some("5")
         );
-        inf.store(cm("a", "6"));
+        inf.seen(cm("a", "6"));
         inf.remove(&cm("a", "7"));
-        inf.store(cm("a", "6"));
+        inf.seen(cm("a", "6"));
         assert!(inf.get("default", "a").is_none());
         assert_eq!(changes.load(Ordering::Relaxed), 3);
     }
