@@ -500,11 +500,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health))
         .route("/livez", get(health))
         .route("/readyz", get(ready));
+    // Generated clients ask for discovery with a trailing slash
+    // (`/apis/apps/`); upstream answers both spellings.
     let private = Router::new()
         .route("/version", get(version))
+        .route("/version/", get(version))
         .route("/api", get(api_root))
+        .route("/api/", get(api_root))
         .route("/apis", get(apis_root))
+        .route("/apis/", get(apis_root))
         .route("/apis/{group}", get(api_group))
+        .route("/apis/{group}/", get(api_group))
         .route("/openapi/v3", get(openapi_index))
         .route("/openapi/v3/{*path}", get(openapi_document))
         .fallback(resource_request)

@@ -12,6 +12,31 @@ mod common;
 
 use common::*;
 
+/// Generated clients (kr8s, the Python client) ask for discovery with a
+/// trailing slash; each spelling gets the same document.
+#[tokio::test]
+async fn discovery_answers_with_and_without_a_trailing_slash() {
+    let h = bootstrapped(100).await;
+    for path in [
+        "/version",
+        "/api",
+        "/apis",
+        "/apis/apps",
+        "/api/v1",
+        "/apis/apps/v1",
+    ] {
+        let (code, plain) = h.call("GET", path, None).await;
+        assert_eq!(code, StatusCode::OK, "{path}");
+        let slashed = format!("{path}/");
+        let (code, with_slash) = h.call("GET", &slashed, None).await;
+        assert_eq!(code, StatusCode::OK, "{slashed}: {with_slash}");
+        assert_eq!(plain, with_slash, "{slashed}");
+    }
+    let (code, status) = h.call("GET", "/apis/nosuch.example.com/", None).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(status["kind"], "Status");
+}
+
 #[tokio::test]
 async fn list_from_a_future_revision_is_a_504_with_retry_after() {
     let h = bootstrapped(100).await;

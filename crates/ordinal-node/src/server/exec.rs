@@ -343,7 +343,12 @@ where
             },
             () = &mut grace, if exited.is_some() => outputs_done = true,
             message = inbound.next() => match message {
-                Some(Ok(Message::Binary(data))) => match channel::decode(protocol, &data) {
+                // The channel byte leads either kind of frame: the Python
+                // clients send stdin as text frames, and upstream reads
+                // both.
+                Some(Ok(message @ (Message::Binary(_) | Message::Text(_)))) => {
+                    let data = message.into_data();
+                    match channel::decode(protocol, &data) {
                     Inbound::Stdin(bytes) => {
                         if let Some(tx) = &stdin_tx {
                             let _ = tx.send(Bytes::copy_from_slice(bytes)).await;
@@ -356,7 +361,8 @@ where
                         }
                     }
                     Inbound::Ignored => {}
-                },
+                    }
+                }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
                     // The client is gone: so is the command.
                     if exited.is_none() {
