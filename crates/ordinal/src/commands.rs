@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::tasks::{Background, client_or_infer, wait_for_signal};
+use crate::tasks::{Agent, Background, client_or_infer, wait_for_signal};
 
 /// `ordinal controller`: the controllers against any API server, acting
 /// only while this process holds the leader Lease.
 pub async fn controller(kubeconfig: Option<PathBuf>) -> anyhow::Result<()> {
-    let client = client_or_infer(kubeconfig.as_deref()).await?;
+    let client = client_or_infer(kubeconfig.as_deref(), Agent::Controller).await?;
     let election =
         ordinal_controllers::leader::Config::new(ordinal_controllers::leader::identity());
     println!(
@@ -30,7 +30,7 @@ pub async fn controller(kubeconfig: Option<PathBuf>) -> anyhow::Result<()> {
 
 /// `ordinal node`: the node agent alone against any API server.
 pub async fn node(kubeconfig: Option<PathBuf>, config: ordinal_node::Config) -> anyhow::Result<()> {
-    let client = client_or_infer(kubeconfig.as_deref()).await?;
+    let client = client_or_infer(kubeconfig.as_deref(), Agent::Node).await?;
     let node = ordinal_node::Node::prepare(config)
         .await
         .context("preparing the node")?;

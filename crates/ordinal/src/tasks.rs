@@ -8,28 +8,63 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-/// A client through the kubeconfig at `path`.
-pub async fn client_from(path: &Path) -> anyhow::Result<kube::Client> {
+/// Which of ordinal's components a client speaks for. Its User-Agent
+/// (`ordinal-controller/0.1.0 (linux/x86_64)`) names the component, as
+/// upstream's do, so the API server records the component as the field
+/// manager of what it writes without a `fieldManager`, and logs and audit
+/// can tell the components apart.
+#[derive(Debug, Clone, Copy)]
+pub enum Agent {
+    Controller,
+    Node,
+    Dns,
+}
+
+impl Agent {
+    fn user_agent(self) -> String {
+        let name = match self {
+            Agent::Controller => "ordinal-controller",
+            Agent::Node => "ordinal-node",
+            Agent::Dns => "ordinal-dns",
+        };
+        format!(
+            "{name}/{} ({}/{})",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        )
+    }
+}
+
+/// A client through the kubeconfig at `path`, speaking for `agent`.
+pub async fn client_from(path: &Path, agent: Agent) -> anyhow::Result<kube::Client> {
     let file = kube::config::Kubeconfig::read_from(path)
         .with_context(|| format!("reading {}", path.display()))?;
     let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
         .await
         .with_context(|| format!("loading {}", path.display()))?;
-    kube::Client::try_from(config).context("building a client")
+    client(config, agent)
 }
 
 /// A client through `path`, or else `$KUBECONFIG`, `~/.kube/config` or
-/// the in-cluster service account.
-pub async fn client_or_infer(path: Option<&Path>) -> anyhow::Result<kube::Client> {
+/// the in-cluster service account, speaking for `agent`.
+pub async fn client_or_infer(path: Option<&Path>, agent: Agent) -> anyhow::Result<kube::Client> {
     match path {
-        Some(path) => client_from(path).await,
+        Some(path) => client_from(path, agent).await,
         None => {
             let config = kube::Config::infer().await.context(
                 "finding a kubeconfig ($KUBECONFIG, ~/.kube/config) or in-cluster config",
             )?;
-            kube::Client::try_from(config).context("building the client")
+            client(config, agent)
         }
     }
+}
+
+fn client(mut config: kube::Config, agent: Agent) -> anyhow::Result<kube::Client> {
+    let value = http::HeaderValue::from_str(&agent.user_agent())
+        .context("the client's User-Agent is not a header value")?;
+    config.headers.push((http::header::USER_AGENT, value));
+    kube::Client::try_from(config).context("building a client")
 }
 
 /// What a background task is given to learn that it should stop.

@@ -23,7 +23,7 @@ use ordinal_apiserver::server::{self, Config};
 
 use crate::args::{NetworkArgs, NodeArgs};
 use crate::components::Components;
-use crate::tasks::{client_from, wait_for_signal};
+use crate::tasks::{Agent, client_from, wait_for_signal};
 
 pub struct Up {
     pub data_dir: PathBuf,
@@ -93,7 +93,7 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
         .map(|(_, name)| name.clone())
         .unwrap_or_else(crate::args::default_node_name);
     if up.controllers {
-        let client = client_from(&kubeconfig).await?;
+        let client = client_from(&kubeconfig, Agent::Controller).await?;
         let local = local_config(&up, node_name.clone())?;
         components.spawn("controllers", Duration::from_secs(5), |stopped| {
             ordinal_controllers::run_all(client, Some(local), stopped)
@@ -166,7 +166,7 @@ async fn start_dns(
     kubeconfig: &Path,
     node: Option<&mut ordinal_node::Node>,
 ) -> anyhow::Result<ordinal_dns::Dns> {
-    let client = client_from(kubeconfig).await?;
+    let client = client_from(kubeconfig, Agent::Dns).await?;
     let dns = ordinal_dns::Dns::start(client, up.network.dns_config())
         .await
         .context("starting the cluster DNS (choose another --dns-listen, or --no-dns)")?;
@@ -212,13 +212,13 @@ async fn start_node(
     started: Instant,
 ) -> anyhow::Result<()> {
     let service_cidr = up.network.service_network()?.cidr;
-    let client = client_from(kubeconfig).await?;
+    let client = client_from(kubeconfig, Agent::Node).await?;
     components.spawn("node readiness report", Duration::from_secs(1), {
         let name = name.clone();
         move |stopped| report_node_ready(client, name, started, stopped)
     });
     if let Some(network) = node.network() {
-        let client = client_from(kubeconfig).await?;
+        let client = client_from(kubeconfig, Agent::Node).await?;
         let proxy = ordinal_node::proxy::ProxyConfig {
             table: format!("ordinal{}", network.slot()),
             bridge: network.bridge.clone(),
@@ -233,7 +233,7 @@ async fn start_node(
             }
         });
     }
-    let client = client_from(kubeconfig).await?;
+    let client = client_from(kubeconfig, Agent::Node).await?;
     components.spawn("node", Duration::from_secs(60), |stopped| async move {
         if let Err(e) = node.run(client, stopped).await {
             eprintln!("ordinal: the node agent stopped: {e:#}");

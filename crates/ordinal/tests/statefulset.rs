@@ -229,6 +229,17 @@ fn ordered_ready_creates_one_pod_at_a_time_and_scales_down_in_reverse() {
         "{.spec.hostname} {.spec.subdomain} {.metadata.labels.statefulset\\.kubernetes\\.io/pod-name}",
     );
     assert_eq!(hostname, "web-1 web web-1");
+    // What the controller wrote is recorded under its name, as
+    // kube-controller-manager's writes are under its own.
+    for object in ["pod/web-1", "pvc/data-web-1"] {
+        let managers = peek(&o, object, "{.metadata.managedFields[*].manager}");
+        assert!(
+            managers
+                .split_whitespace()
+                .any(|m| m == "ordinal-controller"),
+            "{object}: {managers}"
+        );
+    }
 
     let log = events(&o);
     for line in [
