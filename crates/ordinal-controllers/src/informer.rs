@@ -518,6 +518,10 @@ mod tests {
         c
     }
 
+    fn cached_version(inf: &Informer<ConfigMap>, name: &str) -> Option<String> {
+        inf.get("default", name)?.metadata.resource_version.clone()
+    }
+
     fn names(inf: &Informer<ConfigMap>) -> Vec<String> {
         inf.list()
             .iter()
@@ -530,18 +534,9 @@ mod tests {
         let inf = Informer::<ConfigMap>::new();
         inf.seen(cm("a", "1"));
         inf.seen(cm("b", "2"));
-        let heard = Arc::new(Mutex::new(Vec::new()));
-        let h = Arc::clone(&heard);
-        inf.on_change(Box::new(move |old, new| {
-            h.lock().unwrap().push((
-                old.map(|o| o.metadata.resource_version.clone().unwrap()),
-                new.map(|n| n.metadata.resource_version.clone().unwrap()),
-            ));
-        }));
+        let heard = listen(&inf);
         inf.seen(cm("a", "3"));
-        let heard = heard.lock().unwrap().clone();
-        let s = |v: &str| Some(v.to_string());
-        assert_eq!(heard, [(None, s("1")), (None, s("2")), (s("1"), s("3"))]);
+        assert_eq!(*heard.lock().unwrap(), ["-→1", "-→2", "1→3"]);
     }
 
     #[test]
@@ -614,14 +609,7 @@ mod tests {
         inf.store(cm("a", "1"));
         inf.store(cm("a", "2"));
         inf.store(cm("a", "3"));
-        assert_eq!(
-            inf.get("default", "a")
-                .unwrap()
-                .metadata
-                .resource_version
-                .as_deref(),
-            Some("3")
-        );
+        assert_eq!(cached_version(&inf, "a").as_deref(), Some("3"));
         assert!(heard.lock().unwrap().is_empty());
         // The watch shows the first state: the handlers hear of the newest,
         // once, from the state they knew (none).
@@ -683,14 +671,7 @@ mod tests {
         }));
         inf.seen(cm("a", "5"));
         inf.seen(cm("a", "4"));
-        assert_eq!(
-            inf.get("default", "a")
-                .unwrap()
-                .metadata
-                .resource_version
-                .as_deref(),
-            Some("5")
-        );
+        assert_eq!(cached_version(&inf, "a").as_deref(), Some("5"));
         inf.seen(cm("a", "6"));
         inf.remove(&cm("a", "7"));
         inf.seen(cm("a", "6"));
