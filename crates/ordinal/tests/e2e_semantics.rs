@@ -148,15 +148,31 @@ fn server_side_apply_tracks_managers_and_reports_conflicts() {
         out.contains("statefulset.apps/web serverside-applied"),
         "{out}"
     );
-    let managers = o.ok(&[
+    let appliers = o.ok(&[
         "get",
         "sts",
         "web",
         "--show-managed-fields",
         "-o",
-        "jsonpath={.metadata.managedFields[*].manager}",
+        r#"jsonpath={.metadata.managedFields[?(@.operation=="Apply")].manager}"#,
     ]);
-    assert_eq!(managers, "kubectl");
+    assert_eq!(appliers, "kubectl");
+    // Besides kubectl's apply, only the controller's status writes (as
+    // kube-controller-manager's show on a real cluster).
+    let updaters = o.ok(&[
+        "get",
+        "sts",
+        "web",
+        "--show-managed-fields",
+        "-o",
+        r#"jsonpath={range .metadata.managedFields[?(@.operation=="Update")]}{.manager}/{.subresource} {end}"#,
+    ]);
+    assert!(
+        updaters
+            .split_whitespace()
+            .all(|u| u == "ordinal-controller/status"),
+        "{updaters}"
+    );
 
     let scale_to_5 =
         "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: web\nspec:\n  replicas: 5\n";
