@@ -26,7 +26,8 @@
 //! - [`scheduler`]: binds pods to Ready nodes, volumes included;
 //! - [`volumes`]: the PersistentVolume binder, the local-path provisioner,
 //!   protection, expansion and the default StorageClass;
-//! - [`endpoints`] and [`node_lifecycle`].
+//! - [`endpoints`], [`node_lifecycle`] and [`service_accounts`] (a
+//!   `default` ServiceAccount in every namespace).
 
 mod endpoints;
 mod gc;
@@ -39,6 +40,7 @@ mod runtime;
 mod scheduler;
 mod selection;
 mod served;
+mod service_accounts;
 pub mod statefulset;
 #[cfg(test)]
 mod testing;
@@ -69,8 +71,9 @@ pub struct LocalConfig {
 
 /// Runs the controllers of [`run`] and, with a `local` config, those only
 /// the single-machine `ordinal up` has — the scheduler and the volume
-/// controllers, endpoints and endpoint slices, and the node lifecycle
-/// controller — until `shutdown` completes. All share one set of
+/// controllers, endpoints and endpoint slices, the node lifecycle
+/// controller and the service account controller — until `shutdown`
+/// completes. All share one set of
 /// informers: one watch and one cache per resource. `ordinal controller`
 /// runs without `local`, so it never contends with
 /// kube-controller-manager.
@@ -123,6 +126,7 @@ async fn run_local(
         volumes::resizer::run(client.clone(), caches.clone(), shutdown.clone()),
         scheduler::run(client.clone(), caches, shutdown.clone()),
         endpoints::run(Arc::clone(informers), shutdown.clone()),
+        service_accounts::run(Arc::clone(informers), shutdown.clone()),
         node_lifecycle::run(informers, config.node_lifecycle, shutdown),
     );
 }
