@@ -26,8 +26,9 @@
 //! - [`scheduler`]: binds pods to Ready nodes, volumes included;
 //! - [`volumes`]: the PersistentVolume binder, the local-path provisioner,
 //!   protection, expansion and the default StorageClass;
-//! - [`endpoints`], [`node_lifecycle`] and [`service_accounts`] (a
-//!   `default` ServiceAccount in every namespace).
+//! - [`endpoints`], [`node_lifecycle`], [`service_accounts`] (a
+//!   `default` ServiceAccount in every namespace) and [`root_ca`] (the
+//!   ConfigMap `kube-root-ca.crt` in every namespace).
 
 mod endpoints;
 mod gc;
@@ -36,6 +37,7 @@ pub mod leader;
 mod namespace;
 pub mod node_lifecycle;
 mod queue;
+mod root_ca;
 mod runtime;
 mod scheduler;
 mod selection;
@@ -67,6 +69,9 @@ pub struct LocalConfig {
     pub volumes: volumes::Config,
     /// When a silent node counts as unreachable.
     pub node_lifecycle: node_lifecycle::Config,
+    /// The CA that signed the API server's certificate (PEM), published
+    /// to every namespace as the ConfigMap `kube-root-ca.crt`.
+    pub root_ca: Option<String>,
 }
 
 /// Runs the controllers of [`run`] and, with a `local` config, those only
@@ -105,6 +110,7 @@ async fn run_local(
 ) {
     let client = informers.client().clone();
     let caches = volumes::Caches::new(informers);
+    let root_ca = config.root_ca;
     tokio::join!(
         {
             let (client, shutdown) = (client.clone(), shutdown.clone());
@@ -127,6 +133,14 @@ async fn run_local(
         scheduler::run(client.clone(), caches, shutdown.clone()),
         endpoints::run(Arc::clone(informers), shutdown.clone()),
         service_accounts::run(Arc::clone(informers), shutdown.clone()),
+        {
+            let (informers, shutdown) = (Arc::clone(informers), shutdown.clone());
+            async move {
+                if let Some(ca_pem) = root_ca {
+                    root_ca::run(informers, ca_pem, shutdown).await
+                }
+            }
+        },
         node_lifecycle::run(informers, config.node_lifecycle, shutdown),
     );
 }

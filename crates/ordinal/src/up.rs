@@ -60,6 +60,9 @@ fn local_config(up: &Up, node_name: String) -> anyhow::Result<ordinal_controller
             local_node: node_name,
         },
         node_lifecycle: up.node_lifecycle.clone(),
+        // `server::start` made it (or found it) before the controllers
+        // start.
+        root_ca: std::fs::read_to_string(data_dir.join("pki/ca.crt")).ok(),
     })
 }
 

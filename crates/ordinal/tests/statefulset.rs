@@ -231,6 +231,15 @@ fn ordered_ready_creates_one_pod_at_a_time_and_scales_down_in_reverse() {
     assert_eq!(hostname, "web-1 web web-1");
     // What the controller wrote is recorded under its name, as
     // kube-controller-manager's writes are under its own.
+    // Every namespace has what upstream's controllers give it: the
+    // ServiceAccount `default` and the cluster CA.
+    eventually("the default ServiceAccount", WAIT, || {
+        peek(&o, "sa/default", "{.metadata.name}") == "default"
+    });
+    let ca = std::fs::read_to_string(o.dir.join("pki/ca.crt")).unwrap();
+    eventually("kube-root-ca.crt", WAIT, || {
+        peek(&o, "cm/kube-root-ca.crt", "{.data.ca\\.crt}").trim() == ca.trim()
+    });
     for object in ["pod/web-1", "pvc/data-web-1"] {
         let managers = peek(&o, object, "{.metadata.managedFields[*].manager}");
         assert!(
