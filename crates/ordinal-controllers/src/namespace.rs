@@ -55,6 +55,63 @@ struct Controller {
     client: Client,
 }
 
+/// For controllers that keep one object named `name` of kind `K` in every
+/// namespace (the `default` ServiceAccount, `kube-root-ca.crt`): the two
+/// informers, a queue keyed by namespace that hears of every namespace
+/// change and every change of such an object, and the future of both
+/// caches having listed.
+pub(crate) struct EveryNamespace<K> {
+    pub namespaces: Arc<Informer<Namespace>>,
+    pub objects: Arc<Informer<K>>,
+    pub queue: Arc<Queue<String>>,
+}
+
+impl<K: crate::informer::Cached> EveryNamespace<K> {
+    pub fn watch(informers: &Informers, name: &'static str) -> EveryNamespace<K> {
+        let (namespaces, objects): (Arc<Informer<Namespace>>, Arc<Informer<K>>) =
+            (informers.get(), informers.get());
+        let queue = Queue::new();
+        let q = Arc::clone(&queue);
+        namespaces.on_change(Box::new(move |_, new| {
+            if let Some(ns) = new {
+                q.add(ns.name_any());
+            }
+        }));
+        let q = Arc::clone(&queue);
+        objects.on_change(Box::new(move |old, new| {
+            for obj in old.into_iter().chain(new) {
+                let meta = obj.meta();
+                if meta.name.as_deref() == Some(name) {
+                    q.add(meta.namespace.clone().unwrap_or_default());
+                }
+            }
+        }));
+        EveryNamespace {
+            namespaces,
+            objects,
+            queue,
+        }
+    }
+
+    /// Completes once both caches have listed.
+    pub fn ready(&self) -> impl Future<Output = ()> + Send + 'static {
+        let (namespaces, objects) = (Arc::clone(&self.namespaces), Arc::clone(&self.objects));
+        async move {
+            namespaces.synced().await;
+            objects.synced().await;
+        }
+    }
+
+    /// The namespace `name` when it takes new objects: it exists and is
+    /// not being deleted.
+    pub fn active(&self, name: &str) -> bool {
+        self.namespaces.get("", name).is_some_and(|ns| {
+            ns.metadata.deletion_timestamp.is_none()
+                && ns.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Terminating")
+        })
+    }
+}
+
 impl Reconciler for Controller {
     type Key = String;
 

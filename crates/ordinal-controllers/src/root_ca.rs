@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 
-use crate::informer::{Informer, Informers};
-use crate::runtime::{self, Next, Queue, Reconciler};
+use crate::informer::Informers;
+use crate::namespace::EveryNamespace;
+use crate::runtime::{self, Next, Reconciler};
 
 /// The ConfigMap every namespace has.
 pub const NAME: &str = "kube-root-ca.crt";
@@ -32,34 +33,11 @@ pub async fn run(
     ca_pem: String,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let namespaces: Arc<Informer<Namespace>> = informers.get();
-    let maps: Arc<Informer<ConfigMap>> = informers.get();
-    let queue = Queue::new();
-    let q = Arc::clone(&queue);
-    namespaces.on_change(Box::new(move |_, new| {
-        if let Some(ns) = new {
-            q.add(ns.metadata.name.clone().unwrap_or_default());
-        }
-    }));
-    let q = Arc::clone(&queue);
-    maps.on_change(Box::new(move |old, new| {
-        for map in old.into_iter().chain(new) {
-            if map.metadata.name.as_deref() == Some(NAME) {
-                q.add(map.metadata.namespace.clone().unwrap_or_default());
-            }
-        }
-    }));
-    let ready = {
-        let (namespaces, maps) = (Arc::clone(&namespaces), Arc::clone(&maps));
-        async move {
-            namespaces.synced().await;
-            maps.synced().await;
-        }
-    };
+    let every = EveryNamespace::<ConfigMap>::watch(&informers, NAME);
+    let (queue, ready) = (Arc::clone(&every.queue), every.ready());
     let controller = Arc::new(Publisher {
         client: informers.client().clone(),
-        namespaces,
-        maps,
+        every,
         ca_pem,
     });
     runtime::drive(controller, queue, WORKERS, ready, shutdown).await;
@@ -67,8 +45,7 @@ pub async fn run(
 
 struct Publisher {
     client: kube::Client,
-    namespaces: Arc<Informer<Namespace>>,
-    maps: Arc<Informer<ConfigMap>>,
+    every: EveryNamespace<ConfigMap>,
     ca_pem: String,
 }
 
@@ -84,16 +61,13 @@ impl Reconciler for Publisher {
     type Key = String;
 
     async fn reconcile(&self, namespace: &String) -> Next {
-        let Some(ns) = self.namespaces.get("", namespace) else {
-            return Next::Done;
-        };
-        if ns.metadata.deletion_timestamp.is_some() {
+        if !self.every.active(namespace) {
             return Next::Done;
         }
         let (data, annotations) = wanted(&self.ca_pem);
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
         let written =
-            match self.maps.get(namespace, NAME) {
+            match self.every.objects.get(namespace, NAME) {
                 Some(current)
                     if current.data.as_ref() == Some(&data)
                         && current.metadata.annotations.as_ref().is_some_and(|a| {
@@ -110,7 +84,7 @@ impl Reconciler for Publisher {
                         .annotations
                         .get_or_insert_default()
                         .extend(annotations);
-                    self.maps.replace(&api, &map).await.map(|_| ())
+                    self.every.objects.replace(&api, &map).await.map(|_| ())
                 }
                 None => {
                     let mut map = ConfigMap {
@@ -121,7 +95,7 @@ impl Reconciler for Publisher {
                     map.metadata.annotations = Some(annotations);
                     api.create(&PostParams::default(), &map)
                         .await
-                        .map(|made| self.maps.store(made))
+                        .map(|made| self.every.objects.store(made))
                 }
             };
         match written {

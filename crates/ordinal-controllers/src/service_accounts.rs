@@ -10,11 +10,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
 
-use crate::informer::{Informer, Informers};
-use crate::runtime::{self, Next, Queue, Reconciler};
+use crate::informer::Informers;
+use crate::namespace::EveryNamespace;
+use crate::runtime::{self, Next, Reconciler};
 
 /// The ServiceAccount every namespace has.
 pub const DEFAULT: &str = "default";
@@ -22,59 +23,25 @@ const WORKERS: usize = 1;
 
 /// Runs the controller on `informers` until `shutdown` completes.
 pub async fn run(informers: Arc<Informers>, shutdown: impl Future<Output = ()> + Send) {
-    let namespaces: Arc<Informer<Namespace>> = informers.get();
-    let accounts: Arc<Informer<ServiceAccount>> = informers.get();
-    let queue = Queue::new();
-    let q = Arc::clone(&queue);
-    namespaces.on_change(Box::new(move |_, new| {
-        if let Some(ns) = new {
-            q.add(ns.metadata.name.clone().unwrap_or_default());
-        }
-    }));
-    let q = Arc::clone(&queue);
-    accounts.on_change(Box::new(move |old, new| {
-        // Only a deletion of `default` needs the controller.
-        if let (Some(gone), None) = (old, new)
-            && gone.metadata.name.as_deref() == Some(DEFAULT)
-        {
-            q.add(gone.metadata.namespace.clone().unwrap_or_default());
-        }
-    }));
-    let ready = {
-        let (namespaces, accounts) = (Arc::clone(&namespaces), Arc::clone(&accounts));
-        async move {
-            namespaces.synced().await;
-            accounts.synced().await;
-        }
-    };
+    let every = EveryNamespace::<ServiceAccount>::watch(&informers, DEFAULT);
+    let (queue, ready) = (Arc::clone(&every.queue), every.ready());
     let controller = Arc::new(Controller {
         client: informers.client().clone(),
-        namespaces,
-        accounts,
+        every,
     });
     runtime::drive(controller, queue, WORKERS, ready, shutdown).await;
 }
 
 struct Controller {
     client: kube::Client,
-    namespaces: Arc<Informer<Namespace>>,
-    accounts: Arc<Informer<ServiceAccount>>,
-}
-
-/// Whether `ns` takes new objects: it exists and is not being deleted.
-fn active(ns: &Namespace) -> bool {
-    ns.metadata.deletion_timestamp.is_none()
-        && ns.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Terminating")
+    every: EveryNamespace<ServiceAccount>,
 }
 
 impl Reconciler for Controller {
     type Key = String;
 
     async fn reconcile(&self, namespace: &String) -> Next {
-        let Some(ns) = self.namespaces.get("", namespace) else {
-            return Next::Done;
-        };
-        if !active(&ns) || self.accounts.get(namespace, DEFAULT).is_some() {
+        if !self.every.active(namespace) || self.every.objects.get(namespace, DEFAULT).is_some() {
             return Next::Done;
         }
         let mut account = ServiceAccount::default();
@@ -82,7 +49,7 @@ impl Reconciler for Controller {
         let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
         match api.create(&PostParams::default(), &account).await {
             Ok(made) => {
-                self.accounts.store(made);
+                self.every.objects.store(made);
                 Next::Done
             }
             // Made meanwhile, or the namespace went or began terminating.
@@ -96,6 +63,7 @@ impl Reconciler for Controller {
 mod tests {
     use super::*;
     use crate::testing::{ApiServer, eventually};
+    use k8s_openapi::api::core::v1::Namespace;
     use kube::api::DeleteParams;
 
     #[tokio::test]
