@@ -229,6 +229,10 @@ fn statefulset_claims_are_provisioned_and_follow_their_pods() {
         );
         volumes.push(volume);
     }
+    // `WaitForFirstConsumer` is not required: as upstream, it shows only
+    // when the volume controller looks at the claim before the scheduler
+    // has picked the pod's node, a race either may win (the binder's tests
+    // cover the event).
     eventually("scheduling and provisioning are reported", WAIT, || {
         let claim = events_of(&o, "data-web-0").join("\n");
         has_event(
@@ -236,7 +240,6 @@ fn statefulset_claims_are_provisioned_and_follow_their_pods() {
             "web-0",
             "Scheduled: Successfully assigned default/web-0 to node-1",
         ) && [
-            "WaitForFirstConsumer: waiting for first consumer to be created before binding",
             "ExternalProvisioning: Waiting for a volume to be created either by the external provisioner 'ordinal.dev/local-path'",
             "Provisioning: External provisioner is provisioning volume for claim \"default/data-web-0\"",
             "ProvisioningSucceeded: Successfully provisioned volume pvc-",
