@@ -71,14 +71,14 @@ pub struct LocalConfig {
     pub node_lifecycle: node_lifecycle::Config,
     /// The CA that signed the API server's certificate (PEM), published
     /// to every namespace as the ConfigMap `kube-root-ca.crt`.
-    pub root_ca: Option<String>,
+    pub root_ca: String,
 }
 
 /// Runs the controllers of [`run`] and, with a `local` config, those only
 /// the single-machine `ordinal up` has — the scheduler and the volume
 /// controllers, endpoints and endpoint slices, the node lifecycle
-/// controller and the service account controller — until `shutdown`
-/// completes. All share one set of
+/// controller, the service account controller and the root CA publisher —
+/// until `shutdown` completes. All share one set of
 /// informers: one watch and one cache per resource. `ordinal controller`
 /// runs without `local`, so it never contends with
 /// kube-controller-manager.
@@ -110,7 +110,6 @@ async fn run_local(
 ) {
     let client = informers.client().clone();
     let caches = volumes::Caches::new(informers);
-    let root_ca = config.root_ca;
     tokio::join!(
         {
             let (client, shutdown) = (client.clone(), shutdown.clone());
@@ -133,14 +132,7 @@ async fn run_local(
         scheduler::run(client.clone(), caches, shutdown.clone()),
         endpoints::run(Arc::clone(informers), shutdown.clone()),
         service_accounts::run(Arc::clone(informers), shutdown.clone()),
-        {
-            let (informers, shutdown) = (Arc::clone(informers), shutdown.clone());
-            async move {
-                if let Some(ca_pem) = root_ca {
-                    root_ca::run(informers, ca_pem, shutdown).await
-                }
-            }
-        },
+        root_ca::run(Arc::clone(informers), config.root_ca, shutdown.clone()),
         node_lifecycle::run(informers, config.node_lifecycle, shutdown),
     );
 }

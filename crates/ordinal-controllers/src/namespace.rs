@@ -102,13 +102,23 @@ impl<K: crate::informer::Cached> EveryNamespace<K> {
         }
     }
 
-    /// The namespace `name` when it takes new objects: it exists and is
+    /// Whether the namespace `name` takes new objects: it exists and is
     /// not being deleted.
     pub fn active(&self, name: &str) -> bool {
         self.namespaces.get("", name).is_some_and(|ns| {
             ns.metadata.deletion_timestamp.is_none()
                 && ns.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Terminating")
         })
+    }
+}
+
+/// What a write of an [`EveryNamespace`] object comes to: done when it was
+/// made or changed meanwhile (its event brings the namespace back) or the
+/// namespace went or began terminating; else the runtime's rule.
+pub(crate) fn outcome(written: kube::Result<()>) -> Next {
+    match written {
+        Err(kube::Error::Api(e)) if matches!(e.code, 403 | 404 | 409) => Next::Done,
+        other => Next::from(other),
     }
 }
 

@@ -5,7 +5,6 @@
 //! or a client it runs) can verify the API server. Made when the
 //! namespace appears, made again if deleted, and put back if edited.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -13,7 +12,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 
 use crate::informer::Informers;
-use crate::namespace::EveryNamespace;
+use crate::namespace::{self, EveryNamespace};
 use crate::runtime::{self, Next, Reconciler};
 
 /// The ConfigMap every namespace has.
@@ -49,12 +48,30 @@ struct Publisher {
     ca_pem: String,
 }
 
-/// What the ConfigMap should hold.
-fn wanted(ca_pem: &str) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
-    (
-        BTreeMap::from([(KEY.to_string(), ca_pem.to_string())]),
-        BTreeMap::from([(DESCRIPTION.to_string(), DESCRIPTION_TEXT.to_string())]),
-    )
+impl Publisher {
+    /// Whether `map` holds the CA and the description; keys and
+    /// annotations others added are theirs.
+    fn holds_ca(&self, map: &ConfigMap) -> bool {
+        let data = map.data.as_ref().and_then(|d| d.get(KEY));
+        let description = map
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DESCRIPTION));
+        data == Some(&self.ca_pem) && description.map(String::as_str) == Some(DESCRIPTION_TEXT)
+    }
+
+    /// `map` with the CA and the description put in.
+    fn with_ca(&self, mut map: ConfigMap) -> ConfigMap {
+        map.data
+            .get_or_insert_default()
+            .insert(KEY.into(), self.ca_pem.clone());
+        map.metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(DESCRIPTION.into(), DESCRIPTION_TEXT.into());
+        map
+    }
 }
 
 impl Reconciler for Publisher {
@@ -64,46 +81,23 @@ impl Reconciler for Publisher {
         if !self.every.active(namespace) {
             return Next::Done;
         }
-        let (data, annotations) = wanted(&self.ca_pem);
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
-        let written =
-            match self.every.objects.get(namespace, NAME) {
-                Some(current)
-                    if current.data.as_ref() == Some(&data)
-                        && current.metadata.annotations.as_ref().is_some_and(|a| {
-                            a.get(DESCRIPTION) == annotations.get(DESCRIPTION)
-                        }) =>
-                {
-                    return Next::Done;
-                }
-                Some(current) => {
-                    // Put back what was edited; other keys and annotations stay.
-                    let mut map = (*current).clone();
-                    map.data.get_or_insert_default().extend(data);
-                    map.metadata
-                        .annotations
-                        .get_or_insert_default()
-                        .extend(annotations);
-                    self.every.objects.replace(&api, &map).await.map(|_| ())
-                }
-                None => {
-                    let mut map = ConfigMap {
-                        data: Some(data),
-                        ..ConfigMap::default()
-                    };
-                    map.metadata.name = Some(NAME.into());
-                    map.metadata.annotations = Some(annotations);
-                    api.create(&PostParams::default(), &map)
-                        .await
-                        .map(|made| self.every.objects.store(made))
-                }
-            };
-        match written {
-            // Made or changed meanwhile (the next event brings it back
-            // here), or the namespace went or began terminating.
-            Err(kube::Error::Api(e)) if matches!(e.code, 403 | 404 | 409) => Next::Done,
-            other => Next::from(other),
-        }
+        let written = match self.every.objects.get(namespace, NAME) {
+            Some(current) if self.holds_ca(&current) => return Next::Done,
+            // Put back what was edited; other keys and annotations stay.
+            Some(current) => {
+                let map = self.with_ca((*current).clone());
+                self.every.objects.replace(&api, &map).await.map(|_| ())
+            }
+            None => {
+                let mut map = ConfigMap::default();
+                map.metadata.name = Some(NAME.into());
+                api.create(&PostParams::default(), &self.with_ca(map))
+                    .await
+                    .map(|made| self.every.objects.store(made))
+            }
+        };
+        namespace::outcome(written)
     }
 }
 
@@ -143,8 +137,20 @@ mod tests {
         })
         .await;
         assert_eq!(
-            fixed.data.unwrap().get("extra").map(String::as_str),
+            fixed
+                .data
+                .as_ref()
+                .unwrap()
+                .get("extra")
+                .map(String::as_str),
             Some("x")
+        );
+        // Put back once: the user's key is no reason to write again.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let later = maps.get(NAME).await.unwrap();
+        assert_eq!(
+            later.metadata.resource_version,
+            fixed.metadata.resource_version
         );
 
         // Deleted: made again.

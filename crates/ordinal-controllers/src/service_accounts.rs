@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
 
 use crate::informer::Informers;
-use crate::namespace::EveryNamespace;
+use crate::namespace::{self, EveryNamespace};
 use crate::runtime::{self, Next, Reconciler};
 
 /// The ServiceAccount every namespace has.
@@ -47,15 +47,8 @@ impl Reconciler for Controller {
         let mut account = ServiceAccount::default();
         account.metadata.name = Some(DEFAULT.into());
         let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
-        match api.create(&PostParams::default(), &account).await {
-            Ok(made) => {
-                self.every.objects.store(made);
-                Next::Done
-            }
-            // Made meanwhile, or the namespace went or began terminating.
-            Err(kube::Error::Api(e)) if matches!(e.code, 403 | 404 | 409) => Next::Done,
-            Err(e) => Next::from(Err::<(), _>(e)),
-        }
+        let made = api.create(&PostParams::default(), &account).await;
+        namespace::outcome(made.map(|made| self.every.objects.store(made)))
     }
 }
 

@@ -39,7 +39,11 @@ pub struct Up {
 
 /// The single-machine controllers' settings: volumes live under the data
 /// dir, on this machine's node.
-fn local_config(up: &Up, node_name: String) -> anyhow::Result<ordinal_controllers::LocalConfig> {
+fn local_config(
+    up: &Up,
+    node_name: String,
+    ca_pem: String,
+) -> anyhow::Result<ordinal_controllers::LocalConfig> {
     let data_dir = std::fs::canonicalize(&up.data_dir)
         .with_context(|| format!("resolving {}", up.data_dir.display()))?;
     // Volumes go under `<data dir>/volumes`, never elsewhere in the data
@@ -60,9 +64,7 @@ fn local_config(up: &Up, node_name: String) -> anyhow::Result<ordinal_controller
             local_node: node_name,
         },
         node_lifecycle: up.node_lifecycle.clone(),
-        // `server::start` made it (or found it) before the controllers
-        // start.
-        root_ca: std::fs::read_to_string(data_dir.join("pki/ca.crt")).ok(),
+        root_ca: ca_pem,
     })
 }
 
@@ -71,6 +73,7 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
     let mut components = Components::default();
     let running = start_api(&up).await?;
     let (url, kubeconfig) = (running.url(), running.kubeconfig.clone());
+    let ca_pem = running.credentials.ca_pem.clone();
     components.started("API server", Duration::from_secs(15), move || {
         running.shutdown()
     });
@@ -97,7 +100,7 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
         .unwrap_or_else(crate::args::default_node_name);
     if up.controllers {
         let client = client_from(&kubeconfig, Agent::Controller).await?;
-        let local = local_config(&up, node_name.clone())?;
+        let local = local_config(&up, node_name.clone(), ca_pem)?;
         components.spawn("controllers", Duration::from_secs(5), |stopped| {
             ordinal_controllers::run_all(client, Some(local), stopped)
         });
