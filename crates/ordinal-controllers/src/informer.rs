@@ -19,8 +19,9 @@
 //!   just replaced. Handlers hear of a change only from the watch, on its
 //!   task (as client-go's handlers do), never on the writer's: a write-back
 //!   changes the cache quietly, and the watch's event of it (or of a later
-//!   state) is announced with the state the handlers heard of last. The newest `resourceVersion` wins, so a late watch
-//!   event never rolls a cache back, and an object whose deletion was seen
+//!   state) is announced with the state the handlers heard of last. The
+//!   newest `resourceVersion` wins, so a late watch event never rolls a
+//!   cache back, and an object whose deletion was seen
 //!   (or written) is not brought back by a late event or answer. Changes
 //!   made by others may still reach a decision late; the API server's
 //!   preconditions (UIDs on deletes, resourceVersions on updates,
@@ -385,8 +386,7 @@ impl<K: Cached> Informer<K> {
     }
 
     /// Records that a write of ours removed the object `namespace/name`
-    /// with `uid`.
-    /// Handlers hear of it with the watch's deletion.
+    /// with `uid`; handlers hear of it with the watch's deletion.
     fn deleted(&self, namespace: &str, name: &str, uid: &str) {
         let _turn = self.turn();
         let key = (namespace.to_string(), name.to_string());
@@ -451,18 +451,12 @@ impl<K: Cached> Informer<K> {
                 .retain(|uid| uids.contains(uid.as_str()));
         }
         // What a write-back of ours removed and the list confirms gone.
-        let unlisted: Vec<Arc<K>> = {
-            let mut s = self.write();
-            let unannounced = std::mem::take(&mut s.unannounced);
-            let (unlisted, kept): (Vec<_>, Vec<_>) = unannounced
-                .into_iter()
-                .partition(|(k, _)| !keys.contains(k) && !s.objects.contains_key(k));
-            s.unannounced = kept.into_iter().collect();
-            unlisted
-                .into_iter()
-                .filter_map(|(_, heard)| heard)
-                .collect()
-        };
+        let unlisted: Vec<Arc<K>> = self
+            .write()
+            .unannounced
+            .extract_if(|k, _| !keys.contains(k))
+            .filter_map(|(_, heard)| heard)
+            .collect();
         for heard in unlisted {
             self.notify(Some(&heard), None);
         }

@@ -95,31 +95,19 @@ pub fn judge(node: &Node, lease: Option<&Lease>, now: jiff::Timestamp, grace: Du
 pub async fn run(informers: &Arc<Informers>, config: Config, shutdown: impl Future<Output = ()>) {
     let client = informers.client().clone();
     let recorder = crate::runtime::recorder(&client, "node-controller");
-    let caches = Caches {
-        nodes: informers.get(),
-        leases: informers.get(),
-        pods: informers.get(),
-    };
-    let monitor = monitor(client, caches, config, recorder);
+    let monitor = monitor(client, informers, config, recorder);
     tokio::select! {
         _ = shutdown => {}
         _ = monitor => {}
     }
 }
 
-/// What the monitor reads: the shared caches of `ordinal up`.
-struct Caches {
-    nodes: Arc<Informer<Node>>,
-    leases: Arc<Informer<Lease>>,
-    pods: Arc<Informer<Pod>>,
-}
-
-async fn monitor(client: Client, caches: Caches, config: Config, recorder: Recorder) {
-    let Caches {
-        nodes,
-        leases,
-        pods,
-    } = &caches;
+async fn monitor(client: Client, informers: &Informers, config: Config, recorder: Recorder) {
+    let (nodes, leases, pods) = (
+        informers.get::<Node>(),
+        informers.get::<Lease>(),
+        informers.get::<Pod>(),
+    );
     nodes.synced().await;
     leases.synced().await;
     pods.synced().await;
@@ -150,7 +138,7 @@ async fn monitor(client: Client, caches: Caches, config: Config, recorder: Recor
             let result = match verdict {
                 Verdict::Healthy { untaint: true } => untaint(&node_api, &node).await,
                 Verdict::Unreachable => {
-                    mark_unreachable(&client, &node_api, &node, pods, &recorder).await
+                    mark_unreachable(&client, &node_api, &node, &pods, &recorder).await
                 }
                 _ => Ok(()),
             };
