@@ -51,6 +51,8 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
+mod proto;
+
 use crate::resources::{self, RESOURCES, Resource, Subresource};
 
 /// The Kubernetes version named in each document's `info`.
