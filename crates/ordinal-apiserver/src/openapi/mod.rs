@@ -1,5 +1,6 @@
-//! OpenAPI v3: the index at `GET /openapi/v3` and one document per served
-//! group-version at `GET /openapi/v3/api/v1`, `GET /openapi/v3/apis/apps/v1`.
+//! OpenAPI: the v3 index at `GET /openapi/v3` and one document per served
+//! group-version at `GET /openapi/v3/api/v1`, `GET /openapi/v3/apis/apps/v1`;
+//! the v2 document at `GET /openapi/v2`.
 //!
 //! # What kubectl reads, and why the documents look the way they do
 //!
@@ -11,7 +12,7 @@
 //! `fieldValidation` query parameter for the object's GVK. If yes, kubectl
 //! skips client-side validation and sends `?fieldValidation=Strict`; if the
 //! answer is "unsupported", it validates client-side against
-//! `/openapi/v2` (protobuf), which this server does not serve.
+//! `/openapi/v2` (protobuf).
 //!
 //! The verifier is `queryParamVerifierV3`
 //! (`k8s.io/cli-runtime/pkg/resource/query_param_verifier_v3.go`), with the
@@ -28,22 +29,17 @@
 //! `fieldValidation` (as upstream does), and so do POST and PUT.
 //!
 //! `kubectl apply` also reads these documents to compute strategic merge
-//! patches (`k8s.io/kubectl/pkg/cmd/apply/patcher.go`): if a kind's PATCH
-//! accepts `application/strategic-merge-patch+json`, it looks in
-//! `components.schemas` for a schema whose `x-kubernetes-group-version-kind`
-//! (an array) names the kind and, if one exists, computes the patch from its
+//! patches (`k8s.io/kubectl/pkg/cmd/apply/patcher.go`): it looks in
+//! `components.schemas` for the schema whose `x-kubernetes-group-version-kind`
+//! (an array) names the kind and builds the patch from its
 //! `x-kubernetes-patch-merge-key` / `x-kubernetes-patch-strategy`
-//! extensions. With no such schema it falls back (after trying
-//! `/openapi/v2`) to the Go struct tags compiled into kubectl, which are
-//! right. A schema without the extensions would make kubectl replace
-//! `containers`, `env`, `ports`, … wholesale instead of merging them, so the
-//! component schemas served here are placeholders that carry **no** GVK
-//! extension: kubectl never builds patches from them, and `kubectl explain`
-//! (which finds a kind the same way) reports the kind as unknown. Serving
-//! real schemas needs every patch extension of every reachable type; the
-//! schemas k8s-openapi 0.29 derives with its `schemars` feature carry none of
-//! them (nor `x-kubernetes-group-version-kind` or list types), so they cannot
-//! be served as they are.
+//! extensions; `kubectl explain` finds a kind's schema the same way. The
+//! schemas ([`schemas`]) therefore carry every patch extension upstream's
+//! markers declare, from the same tables the server merges with.
+//!
+//! kubectl 1.27 and 1.28 do the same with the single OpenAPI v2 document
+//! ([`v2`]), which they also validate manifests against when the server
+//! does not validate fields itself.
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -52,8 +48,13 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 mod proto;
+mod schemas;
+pub(crate) mod v2;
 
 use crate::resources::{self, RESOURCES, Resource, Subresource};
+
+/// Where a v3 document's references point.
+const V3_REF_PREFIX: &str = "#/components/schemas/";
 
 /// The Kubernetes version named in each document's `info`.
 const INFO_VERSION: &str = "v1.33.0";
@@ -162,7 +163,7 @@ fn content_hash(bytes: &[u8]) -> String {
 /// `io.k8s.api.core.v1.Pod`, `io.k8s.api.apps.v1.StatefulSet`,
 /// `io.k8s.apimachinery.pkg.apis.meta.v1.Status`.
 pub fn schema_name(group: &str, version: &str, kind: &str) -> String {
-    if group.is_empty() && matches!(kind, "Status" | "DeleteOptions" | "Patch") {
+    if group.is_empty() && matches!(kind, "Status" | "DeleteOptions" | "Patch" | "ListMeta") {
         return format!("io.k8s.apimachinery.pkg.apis.meta.v1.{kind}");
     }
     let package = if group.is_empty() {
@@ -444,7 +445,7 @@ impl Builder {
     }
 
     fn schema_ref(&mut self, name: String) -> Value {
-        let out = json!({ "$ref": format!("#/components/schemas/{name}") });
+        let out = json!({ "$ref": format!("{V3_REF_PREFIX}{name}") });
         self.refs.insert(name);
         out
     }
@@ -839,45 +840,73 @@ impl Builder {
         }
     }
 
+    /// The v3 document: these paths and the schemas they reach.
     fn finish(self) -> Value {
-        let mut schemas = Map::new();
-        for name in &self.refs {
-            schemas.insert(name.clone(), placeholder_schema(name));
-        }
+        let schemas: Map<String, Value> = schemas::closure(self.refs)
+            .into_iter()
+            .filter_map(|name| {
+                let schema = schemas::definitions().get(&name)?;
+                Some((name, to_v3(schema)))
+            })
+            .collect();
         json!({
             "openapi": "3.0.0",
             "info": { "title": "Kubernetes", "version": INFO_VERSION },
             "paths": self.paths,
             "components": {
                 "schemas": schemas,
-                "securitySchemes": {
-                    "BearerToken": {
-                        "type": "apiKey",
-                        "name": "authorization",
-                        "in": "header",
-                        "description": "Bearer Token authentication",
-                    }
-                },
+                "securitySchemes": { "BearerToken": bearer_token() },
             },
             "security": [{ "BearerToken": [] }],
         })
     }
 }
 
-/// The schema served for a referenced type: an open object, and on purpose
-/// without `x-kubernetes-group-version-kind`, so that kubectl computes
-/// strategic merge patches from its compiled-in types (see the module
-/// documentation).
-fn placeholder_schema(name: &str) -> Value {
-    let short = name.rsplit('.').next().unwrap_or(name);
+fn bearer_token() -> Value {
     json!({
-        "description": format!("{short}. This server publishes no field schema for it."),
-        "type": "object",
-        "x-kubernetes-preserve-unknown-fields": true,
+        "type": "apiKey",
+        "name": "authorization",
+        "in": "header",
+        "description": "Bearer Token authentication",
     })
 }
 
-fn build_document(group: &'static str, version: &'static str) -> Value {
+/// A schema of the shared set in OpenAPI 3.0's spelling: references point
+/// into `#/components/schemas/`, and a reference with siblings (a field's
+/// own description) is wrapped in `allOf`, since 3.0 ignores the siblings
+/// of a `$ref`.
+fn to_v3(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            let mut reference = None;
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("$ref", Value::String(r)) => {
+                        let name = r.strip_prefix(schemas::REF_PREFIX).unwrap_or(r);
+                        reference = Some(json!({ "$ref": format!("{V3_REF_PREFIX}{name}") }));
+                    }
+                    _ => {
+                        out.insert(key.clone(), to_v3(value));
+                    }
+                }
+            }
+            match reference {
+                Some(r) if out.is_empty() => r,
+                Some(r) => {
+                    out.insert("allOf".into(), json!([r]));
+                    Value::Object(out)
+                }
+                None => Value::Object(out),
+            }
+        }
+        Value::Array(items) => Value::Array(items.iter().map(to_v3).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The paths of one group-version, with the schemas they name.
+fn build_paths(group: &'static str, version: &'static str) -> Builder {
     let mut b = Builder::new(group, version);
     for r in RESOURCES
         .iter()
@@ -885,7 +914,11 @@ fn build_document(group: &'static str, version: &'static str) -> Value {
     {
         b.add_resource(r);
     }
-    b.finish()
+    b
+}
+
+fn build_document(group: &'static str, version: &'static str) -> Value {
+    build_paths(group, version).finish()
 }
 
 /// A `requestBody` of any media type with this schema.
@@ -980,14 +1013,16 @@ mod tests {
         assert_eq!(ha, content_hash(&a));
         let (_, hc) = v3_document("/api/v1").unwrap();
         assert_ne!(ha, hc);
-        assert!(v3_document("apis/batch/v1").is_none());
+        assert!(v3_document("apis/flowcontrol.apiserver.k8s.io/v1").is_none());
         assert!(v3_document("apis/apps").is_none());
         assert!(v3_document("").is_none());
     }
 
     #[test]
     fn every_kind_supports_field_validation_as_kubectl_checks() {
-        for r in RESOURCES {
+        // kubectl asks only about kinds it patches; the create-only reviews
+        // have no PATCH, as upstream.
+        for r in RESOURCES.iter().filter(|r| r.verbs.contains(&"patch")) {
             let d = doc(&gv_path(r.group, r.version));
             assert_eq!(d["openapi"], "3.0.0");
             assert!(
@@ -1106,26 +1141,35 @@ mod tests {
     }
 
     #[test]
-    fn every_reference_resolves_and_no_schema_claims_a_kind() {
+    fn every_reference_resolves_and_every_kind_has_its_schema() {
         for (gv, _) in v3_index()["paths"].as_object().unwrap() {
             let d = doc(gv);
             let schemas = d["components"]["schemas"].as_object().unwrap();
-            let text = serde_json::to_string(&d["paths"]).unwrap();
-            for piece in text.split("#/components/schemas/").skip(1) {
+            let text = serde_json::to_string(&d).unwrap();
+            assert!(!text.contains(schemas::REF_PREFIX), "{gv}");
+            for piece in text.split(V3_REF_PREFIX).skip(1) {
                 let name = piece.split('"').next().unwrap();
                 assert!(schemas.contains_key(name), "{gv}: {name}");
             }
-            for (name, s) in schemas {
-                // A schema naming a kind without the patch extensions would
-                // make kubectl compute wrong strategic merge patches.
-                assert!(s.get("x-kubernetes-group-version-kind").is_none(), "{name}");
-            }
         }
-        assert!(
-            doc("apis/apps/v1")["components"]["schemas"]
-                .get("io.k8s.api.apps.v1.StatefulSet")
-                .is_some()
+        for r in RESOURCES {
+            let d = doc(&gv_path(r.group, r.version));
+            let s = &d["components"]["schemas"][schema_name(r.group, r.version, r.kind)];
+            assert_eq!(
+                s["x-kubernetes-group-version-kind"][0]["kind"], r.kind,
+                "kubectl finds a kind's schema by this tag"
+            );
+        }
+        // A field's own description stays beside its reference, in the
+        // `allOf` form OpenAPI 3.0 requires.
+        let apps = doc("apis/apps/v1");
+        let spec =
+            &apps["components"]["schemas"]["io.k8s.api.apps.v1.StatefulSet"]["properties"]["spec"];
+        assert_eq!(
+            spec["allOf"],
+            json!([{ "$ref": "#/components/schemas/io.k8s.api.apps.v1.StatefulSetSpec" }])
         );
+        assert!(spec["description"].is_string());
     }
 
     #[test]
