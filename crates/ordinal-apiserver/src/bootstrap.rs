@@ -189,9 +189,12 @@ mod tests {
             "{e}"
         );
         assert!(store.get("/node.k8s.io/runtimeclasses/host").is_none());
-        let e = ensure(&store, json!({"apiVersion": "batch/v1", "kind": "Job"}))
-            .await
-            .unwrap_err();
+        let e = ensure(
+            &store,
+            json!({"apiVersion": "flowcontrol.apiserver.k8s.io/v1", "kind": "FlowSchema"}),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(e, BootstrapError::NotServed { .. }), "{e}");
     }
 }

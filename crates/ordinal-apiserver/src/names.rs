@@ -512,6 +512,10 @@ pub enum NameRule {
     Dns1123Label,
     /// `NameIsDNS1035Label`: services.
     Dns1035Label,
+    /// `path.ValidatePathSegmentName`: anything that can be one URL path
+    /// segment (RBAC roles and bindings, whose names hold `:` as in
+    /// `system:node`).
+    PathSegment,
 }
 
 /// Upstream's `maskTrailingDash`: a generateName prefix may end in `-`, so
@@ -554,7 +558,22 @@ fn apply_rule(rule: NameRule, name: &str, prefix: bool) -> Vec<String> {
                 is_dns1035_label(name)
             }
         }
+        NameRule::PathSegment => path_segment_errors(name, prefix),
     }
+}
+
+/// `path.IsValidPathSegmentName` (`prefix`: `IsValidPathSegmentPrefix`,
+/// which allows a prefix to be `.` or `..`): a name must not be `.` or
+/// `..` and must not contain `/` or `%`.
+pub fn path_segment_errors(name: &str, prefix: bool) -> Vec<String> {
+    if !prefix && let Some(bad) = [".", ".."].into_iter().find(|b| *b == name) {
+        return vec![format!("may not be '{bad}'")];
+    }
+    ["/", "%"]
+        .into_iter()
+        .filter(|bad| name.contains(bad))
+        .map(|bad| format!("may not contain '{bad}'"))
+        .collect()
 }
 
 /// The problems with `name` as the name of an object of this resource, as
