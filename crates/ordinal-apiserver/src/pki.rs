@@ -56,6 +56,9 @@ pub struct Credentials {
     pub kubelet_client_cert_pem: String,
     /// The private key (PEM) of that client certificate.
     pub kubelet_client_key_pem: String,
+    /// The key ServiceAccount tokens are signed with (PKCS#8 PEM, P-256),
+    /// made once and kept, so tokens stay valid across restarts.
+    pub service_account_key_pem: String,
 }
 
 /// The client certificate's subject: upstream's kubeadm names it
@@ -98,8 +101,13 @@ fn random_token() -> String {
 }
 
 /// Loads or creates the CA and token in `dir`, and issues a serving
-/// certificate for `localhost`, `127.0.0.1` and the listen address.
-pub fn ensure(dir: &Path, listen: SocketAddr) -> Result<Credentials, PkiError> {
+/// certificate for `localhost`, `127.0.0.1`, the listen address and
+/// `extra_names` (the names pods reach the server by).
+pub fn ensure(
+    dir: &Path,
+    listen: SocketAddr,
+    extra_names: &[String],
+) -> Result<Credentials, PkiError> {
     let pki = dir.join("pki");
     fs::create_dir_all(&pki).map_err(io(&pki))?;
     let ca_key_path = pki.join("ca.key");
@@ -121,6 +129,13 @@ pub fn ensure(dir: &Path, listen: SocketAddr) -> Result<Credentials, PkiError> {
     if !ip.is_unspecified() && ip != IpAddr::from([127, 0, 0, 1]) {
         names.push(ip.to_string());
     }
+    names.extend(
+        extra_names
+            .iter()
+            .filter(|n| !names.contains(n))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
     let mut params = CertificateParams::new(names)?;
     params
         .distinguished_name
@@ -143,6 +158,16 @@ pub fn ensure(dir: &Path, listen: SocketAddr) -> Result<Credentials, PkiError> {
     let client_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
     let client_cert = client.signed_by(&client_key, &issuer)?;
 
+    let sa_key_path = pki.join("service-account.key");
+    let service_account_key_pem = match fs::read_to_string(&sa_key_path) {
+        Ok(pem) if KeyPair::from_pem(&pem).is_ok() => pem,
+        _ => {
+            let pem = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?.serialize_pem();
+            write_private(&sa_key_path, pem.as_bytes())?;
+            pem
+        }
+    };
+
     let token_path = dir.join("token");
     let token = match fs::read_to_string(&token_path) {
         Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
@@ -159,11 +184,28 @@ pub fn ensure(dir: &Path, listen: SocketAddr) -> Result<Credentials, PkiError> {
         token,
         kubelet_client_cert_pem: client_cert.pem(),
         kubelet_client_key_pem: client_key.serialize_pem(),
+        service_account_key_pem,
     })
+}
+
+/// The signer of ServiceAccount tokens made from the credentials' key.
+pub fn token_signer(creds: &Credentials) -> Result<crate::auth::tokens::Signer, PkiError> {
+    let key = KeyPair::from_pem(&creds.service_account_key_pem)?;
+    crate::auth::tokens::Signer::new(
+        &creds.service_account_key_pem,
+        &key.public_key_pem(),
+        key.public_key_raw(),
+    )
+    .map_err(|e| PkiError::Cert(rcgen::Error::PemError(e)))
 }
 
 /// The kubeconfig for the admin, pointing at `server` (an `https://` URL).
 pub fn kubeconfig(creds: &Credentials, server: &str) -> String {
+    kubeconfig_with(creds, server, "admin", &creds.token)
+}
+
+/// A kubeconfig for the user named `user` holding `token`.
+pub fn kubeconfig_with(creds: &Credentials, server: &str, user: &str, token: &str) -> String {
     let ca = base64::engine::general_purpose::STANDARD.encode(creds.ca_pem.as_bytes());
     format!(
         "apiVersion: v1
@@ -174,20 +216,35 @@ clusters:
     server: {server}
     certificate-authority-data: {ca}
 users:
-- name: admin
+- name: {user}
   user:
     token: {token}
 contexts:
 - name: ordinal
   context:
     cluster: ordinal
-    user: admin
+    user: {user}
     namespace: default
 current-context: ordinal
 preferences: {{}}
-",
-        token = creds.token
+"
     )
+}
+
+/// The bearer token of the component `file` names (`DIR/pki/tokens/<file>`),
+/// made on first use and kept.
+pub fn component_token(dir: &Path, file: &str) -> Result<String, PkiError> {
+    let tokens = dir.join("pki").join("tokens");
+    fs::create_dir_all(&tokens).map_err(io(&tokens))?;
+    let path = tokens.join(file);
+    match fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
+        _ => {
+            let t = random_token();
+            write_private(&path, t.as_bytes())?;
+            Ok(t)
+        }
+    }
 }
 
 /// The address clients should use for a listen address: a wildcard listen
@@ -213,8 +270,8 @@ mod tests {
     fn credentials_persist_and_files_are_private() {
         let dir = tempfile::tempdir().unwrap();
         let listen: SocketAddr = "127.0.0.1:6443".parse().unwrap();
-        let first = ensure(dir.path(), listen).unwrap();
-        let second = ensure(dir.path(), listen).unwrap();
+        let first = ensure(dir.path(), listen, &[]).unwrap();
+        let second = ensure(dir.path(), listen, &[]).unwrap();
         assert_eq!(first.ca_pem, second.ca_pem, "the CA is made once");
         assert_eq!(first.token, second.token, "the token is made once");
         for file in ["token", "pki/ca.key", "pki/ca.crt"] {

@@ -202,6 +202,37 @@ impl ApiError {
         .about(resource, name)
     }
 
+    /// `<resource>[.<group>] ["<name>"] is forbidden: <reason>` about the
+    /// resource a request names (served or not), or `reason` alone for a
+    /// non-resource request, as upstream's `NewForbidden` words it.
+    pub fn forbidden_raw(
+        resource: Option<&crate::auth::attributes::ResourceAttributes>,
+        reason: String,
+    ) -> Self {
+        let Some(r) = resource else {
+            return Self::new(403, "Forbidden", reason);
+        };
+        let qualified = if r.group.is_empty() {
+            r.resource.clone()
+        } else {
+            format!("{}.{}", r.resource, r.group)
+        };
+        let message = if r.name.is_empty() {
+            format!("{qualified} is forbidden: {reason}")
+        } else {
+            format!("{qualified} \"{}\" is forbidden: {reason}", r.name)
+        };
+        let mut e = Self::new(403, "Forbidden", message);
+        if !r.name.is_empty() {
+            e.details.name = Some(r.name.clone());
+        }
+        if !r.group.is_empty() {
+            e.details.group = Some(r.group.clone());
+        }
+        e.details.kind = Some(r.resource.clone());
+        e
+    }
+
     /// A verb the resource does not support.
     pub fn method_not_allowed() -> Self {
         Self::new(

@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod components;
+mod identities;
 mod image;
 mod tasks;
 mod up;

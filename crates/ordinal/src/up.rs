@@ -3,7 +3,8 @@
 //!
 //! 1. the API server (store, credentials, kubeconfig);
 //! 2. the node's host side: its bridge, whose address is the pods'
-//!    gateway;
+//!    gateway, where the API server also listens for pods (the endpoints
+//!    of the `kubernetes` Service);
 //! 3. the cluster DNS, on loopback for the host and on the gateway for
 //!    pods;
 //! 4. the controllers (one set of shared informers for all of them), the
@@ -23,6 +24,7 @@ use ordinal_apiserver::server::{self, Config};
 
 use crate::args::{NetworkArgs, NodeArgs};
 use crate::components::Components;
+use crate::identities;
 use crate::tasks::{Agent, client_from, wait_for_signal};
 
 pub struct Up {
@@ -74,16 +76,35 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
     let running = start_api(&up).await?;
     let (url, kubeconfig) = (running.url(), running.kubeconfig.clone());
     let ca_pem = running.credentials.ca_pem.clone();
+    // Each component connects as itself, with only the rights RBAC gives
+    // it (see `identities`).
+    let as_controller = running.component_kubeconfig(identities::CONTROLLER);
+    let as_node = running.component_kubeconfig(identities::NODE);
+    let as_dns = running.component_kubeconfig(identities::DNS);
+    let mut node = match &up.node {
+        Some(args) => match prepare_node(&up, args, &as_node).await {
+            Ok(node) => Some(node),
+            Err(e) => {
+                running.shutdown().await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    // Pods reach the API server on their gateway, through the
+    // `kubernetes` Service.
+    if let Some(network) = node.as_ref().and_then(|(node, _)| node.network()) {
+        let at = SocketAddr::new(IpAddr::V4(network.gateway), running.addr.port());
+        if let Err(e) = running.listen_for_pods(at).await {
+            running.shutdown().await;
+            return Err(e).with_context(|| format!("serving the API to pods on {at}"));
+        }
+    }
     components.started("API server", Duration::from_secs(15), move || {
         running.shutdown()
     });
-
-    let mut node = match &up.node {
-        Some(args) => Some(prepare_node(&up, args, &kubeconfig).await?),
-        None => None,
-    };
     if !up.network.no_dns {
-        let dns = start_dns(&up, &kubeconfig, node.as_mut().map(|(node, _)| node)).await?;
+        let dns = start_dns(&up, &as_dns, node.as_mut().map(|(node, _)| node)).await?;
         components.started("cluster DNS", Duration::from_secs(5), move || {
             dns.shutdown()
         });
@@ -99,14 +120,14 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
         .map(|(_, name)| name.clone())
         .unwrap_or_else(crate::args::default_node_name);
     if up.controllers {
-        let client = client_from(&kubeconfig, Agent::Controller).await?;
+        let client = client_from(&as_controller, Agent::Controller).await?;
         let local = local_config(&up, node_name.clone(), ca_pem)?;
         components.spawn("controllers", Duration::from_secs(5), |stopped| {
             ordinal_controllers::run_all(client, Some(local), stopped)
         });
     }
     if let Some((node, name)) = node {
-        start_node(&mut components, &up, (node, name), &kubeconfig, started).await?;
+        start_node(&mut components, &up, (node, name), &as_node, started).await?;
     }
 
     wait_for_signal().await?;
@@ -123,6 +144,8 @@ async fn start_api(up: &Up) -> anyhow::Result<server::Running> {
     let mut config = Config::new(&up.data_dir, up.listen);
     config.service_network = up.network.service_network()?;
     config.bootstrap.push(host_runtime_class());
+    config.bootstrap.extend(identities::policy());
+    config.components = identities::components(&node_name(up));
     let running = server::start(config)
         .await
         .with_context(|| format!("starting ordinal on {}", up.data_dir.display()))?;
@@ -138,6 +161,16 @@ async fn start_api(up: &Up) -> anyhow::Result<server::Running> {
     ));
     progress(format_args!("API server on {}", running.url()));
     Ok(running)
+}
+
+/// The name the node agent registers as (and the components' identities
+/// name).
+fn node_name(up: &Up) -> String {
+    up.node
+        .as_ref()
+        .and_then(|args| args.node_name.clone())
+        .map(|n| n.to_lowercase())
+        .unwrap_or_else(crate::args::default_node_name)
 }
 
 /// The node's host side (its bridge, whose address is the pods' gateway)

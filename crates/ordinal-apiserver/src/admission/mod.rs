@@ -19,6 +19,7 @@ use crate::status::{ApiError, ApiResult, Cause};
 use crate::validation;
 
 pub mod runtime_class;
+pub mod service_account;
 
 /// The admission plugins that act on some resources only; each resource's
 /// strategy lists the ones that act on it.
@@ -33,6 +34,8 @@ pub enum Plugin {
     StorageProtection(&'static str),
     /// PersistentVolumeClaimResize.
     ClaimResize,
+    /// ServiceAccount: a new pod gets its token volume.
+    ServiceAccount,
 }
 
 fn admits(resource: &Resource, plugin: Plugin) -> bool {
@@ -47,6 +50,9 @@ pub fn create(store: &Store, resource: &Resource, name: &str, object: &mut Value
     protect_storage_object(resource, object);
     // Mutating admission, then validation, then validating admission, as
     // upstream orders them.
+    if admits(resource, Plugin::ServiceAccount) {
+        service_account::admit(store, object);
+    }
     let class = pod_runtime_class(store, resource, name, object)?;
     if let Some(class) = &class {
         runtime_class::admit(object, class.as_ref())

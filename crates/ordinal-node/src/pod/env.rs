@@ -20,6 +20,76 @@ use super::expand::expand;
 pub struct Sources {
     pub config_maps: HashMap<String, ConfigMap>,
     pub secrets: HashMap<String, Secret>,
+    /// The Service variables ([`service_env`]) the container sees unless
+    /// its own environment sets them.
+    pub services: Vec<(String, String)>,
+}
+
+/// The Docker-link style variables of Services, as the kubelet makes them
+/// (`<NAME>_SERVICE_HOST`, `<NAME>_SERVICE_PORT[_<PORT NAME>]`,
+/// `<NAME>_PORT`, `<NAME>_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]`), for
+/// those with a cluster IP. Later Services of the list win a clash.
+pub fn service_env(services: &[k8s_openapi::api::core::v1::Service]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for svc in services {
+        let Some(spec) = &svc.spec else { continue };
+        let Some(ip) = spec
+            .cluster_ip
+            .as_deref()
+            .filter(|ip| !ip.is_empty() && *ip != "None")
+        else {
+            continue;
+        };
+        let name = svc
+            .metadata
+            .name
+            .as_deref()
+            .unwrap_or_default()
+            .to_uppercase()
+            .replace('-', "_");
+        let ports = spec.ports.as_deref().unwrap_or_default();
+        let Some(first) = ports.first() else { continue };
+        let mut vars = vec![
+            (format!("{name}_SERVICE_HOST"), ip.to_string()),
+            (format!("{name}_SERVICE_PORT"), first.port.to_string()),
+        ];
+        for p in ports {
+            if let Some(port_name) = p.name.as_deref().filter(|n| !n.is_empty()) {
+                vars.push((
+                    format!(
+                        "{name}_SERVICE_PORT_{}",
+                        port_name.to_uppercase().replace('-', "_")
+                    ),
+                    p.port.to_string(),
+                ));
+            }
+        }
+        let proto = |p: &k8s_openapi::api::core::v1::ServicePort| {
+            p.protocol.as_deref().unwrap_or("TCP").to_string()
+        };
+        vars.push((
+            format!("{name}_PORT"),
+            format!("{}://{ip}:{}", proto(first).to_lowercase(), first.port),
+        ));
+        for p in ports {
+            let upper = proto(p).to_uppercase();
+            let prefix = format!("{name}_PORT_{}_{upper}", p.port);
+            vars.push((
+                prefix.clone(),
+                format!("{}://{ip}:{}", upper.to_lowercase(), p.port),
+            ));
+            vars.push((format!("{prefix}_PROTO"), upper.to_lowercase()));
+            vars.push((format!("{prefix}_PORT"), p.port.to_string()));
+            vars.push((format!("{prefix}_ADDR"), ip.to_string()));
+        }
+        for (k, v) in vars {
+            match out.iter_mut().find(|(name, _)| *name == k) {
+                Some(slot) => slot.1 = v,
+                None => out.push((k, v)),
+            }
+        }
+    }
+    out
 }
 
 /// What the downward API reads besides the pod object.
@@ -329,6 +399,12 @@ pub fn resolve(
         };
         set(&mut env, var.name.clone(), value);
     }
+    // Service variables fill in what the container does not set itself.
+    for (k, v) in &sources.services {
+        if !env.iter().any(|(name, _)| name == k) {
+            env.push((k.clone(), v.clone()));
+        }
+    }
     // The runtime's own defaults come first and yield to the pod's.
     let mut all: Vec<(String, String)> = base
         .iter()
@@ -444,5 +520,30 @@ mod tests {
                 vec!["creds".to_string()]
             )
         );
+    }
+
+    #[test]
+    fn services_become_docker_link_variables() {
+        let svc: k8s_openapi::api::core::v1::Service = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "my-db" },
+            "spec": { "clusterIP": "10.96.0.9", "ports": [
+                { "name": "sql", "port": 5432, "protocol": "TCP" },
+                { "port": 9187 }
+            ] },
+        }))
+        .unwrap();
+        let headless: k8s_openapi::api::core::v1::Service = serde_json::from_value(serde_json::json!({
+            "metadata": { "name": "web" }, "spec": { "clusterIP": "None", "ports": [{ "port": 80 }] },
+        }))
+        .unwrap();
+        let env = service_env(&[svc, headless]);
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("MY_DB_SERVICE_HOST"), Some("10.96.0.9"));
+        assert_eq!(get("MY_DB_SERVICE_PORT"), Some("5432"));
+        assert_eq!(get("MY_DB_SERVICE_PORT_SQL"), Some("5432"));
+        assert_eq!(get("MY_DB_PORT"), Some("tcp://10.96.0.9:5432"));
+        assert_eq!(get("MY_DB_PORT_9187_TCP_ADDR"), Some("10.96.0.9"));
+        assert_eq!(get("MY_DB_PORT_5432_TCP_PROTO"), Some("tcp"));
+        assert!(get("WEB_SERVICE_HOST").is_none());
     }
 }

@@ -474,7 +474,37 @@ impl<R: Runtime> Worker<R> {
         actions::next_wake(&o)
             .into_iter()
             .chain(self.retry_at)
+            .chain(self.volumes.values().filter_map(|v| v.refresh_at))
             .min()
+    }
+
+    /// Writes a new ServiceAccount token into each volume whose token is
+    /// due; a failure keeps the old token and tries again shortly.
+    async fn refresh_tokens(&mut self) {
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .volumes
+            .iter()
+            .filter(|(_, v)| v.refresh_at.is_some_and(|at| at <= now))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let rt = self.env_runtime();
+        for name in due {
+            match volumes::refresh(&self.ctx.client, &self.pod, &self.dir, &rt, &name).await {
+                Ok(fresh) => {
+                    self.volumes.insert(name, fresh);
+                }
+                Err(e) => {
+                    tracing::warn!(volume = %name, error = %e, "refreshing a ServiceAccount token");
+                    if let Some(v) = self.volumes.get_mut(&name) {
+                        v.refresh_at = Some(now + Duration::from_secs(10));
+                    }
+                }
+            }
+        }
     }
 
     /// The node's images changed: containers waiting for an image they
@@ -662,6 +692,7 @@ impl<R: Runtime> Worker<R> {
 
     async fn sync(&mut self) {
         self.retry_at = None;
+        self.refresh_tokens().await;
         // A pass can make the next one possible at once (the sandbox is
         // made, an image is already here): go on while it does, so a pod
         // whose image is present starts in one sync.
@@ -1038,6 +1069,35 @@ impl<R: Runtime> Worker<R> {
                 sources.secrets.insert(name, o);
             }
         }
+        // The API server's Service always; the namespace's own unless the
+        // pod turns service links off (the kubelet's order: the
+        // namespace's win over the master's).
+        type Service = k8s_openapi::api::core::v1::Service;
+        let mut services: Vec<Service> =
+            Api::<Service>::namespaced(self.ctx.client.clone(), "default")
+                .get_opt("kubernetes")
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .collect();
+        let links = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.enable_service_links)
+            .unwrap_or(true);
+        if links {
+            let mut listed = Api::<Service>::namespaced(self.ctx.client.clone(), ns)
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?
+                .items;
+            listed.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+            services.extend(listed.into_iter().filter(|s| {
+                !(ns == "default" && s.metadata.name.as_deref() == Some("kubernetes"))
+            }));
+        }
+        sources.services = env::service_env(&services);
         Ok(sources)
     }
 

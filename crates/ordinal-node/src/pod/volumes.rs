@@ -30,6 +30,9 @@ pub struct Prepared {
     /// The volume itself is read-only (a read-only claim, or a
     /// configMap/secret/downwardAPI/projected volume).
     pub read_only: bool,
+    /// When its ServiceAccount token is due for a new one (80% of its
+    /// lifetime, at most a day, as the kubelet refreshes them).
+    pub refresh_at: Option<tokio::time::Instant>,
 }
 
 /// Why a volume could not be set up (event `FailedMount`).
@@ -89,6 +92,7 @@ async fn prepare_one(
         return Ok(Prepared {
             path: own,
             read_only: false,
+            refresh_at: None,
         });
     }
     if let Some(h) = &v.host_path {
@@ -97,6 +101,7 @@ async fn prepare_one(
         return Ok(Prepared {
             path,
             read_only: false,
+            refresh_at: None,
         });
     }
     if let Some(c) = &v.persistent_volume_claim {
@@ -106,8 +111,10 @@ async fn prepare_one(
         return Ok(Prepared {
             path,
             read_only: c.read_only.unwrap_or(false),
+            refresh_at: None,
         });
     }
+    let mut refresh_at = None;
     let payload = if let Some(cm) = &v.config_map {
         let found: Option<ConfigMap> = get(client, ns, &cm.name).await.map_err(|m| err(name, m))?;
         match found {
@@ -153,9 +160,15 @@ async fn prepare_one(
                 }
             } else if let Some(d) = &source.downward_api {
                 downward_files(pod, d.items.as_deref().unwrap_or(&[]), p.default_mode, rt)
+            } else if let Some(t) = &source.service_account_token {
+                let (files, due) = token_file(client, pod, t, p.default_mode)
+                    .await
+                    .map_err(|m| err(name, m))?;
+                refresh_at = refresh_at.into_iter().chain(Some(due)).min();
+                Ok(files)
             } else {
-                // serviceAccountToken and clusterTrustBundle need token and
-                // bundle APIs ordinal does not serve; they contribute nothing.
+                // clusterTrustBundle needs a bundle API ordinal does not
+                // serve; it contributes nothing.
                 Ok(Payload::new())
             };
             all.extend(part.map_err(|m| err(name, m))?);
@@ -171,7 +184,72 @@ async fn prepare_one(
     Ok(Prepared {
         path: own,
         read_only: true,
+        refresh_at,
     })
+}
+
+/// Asks the API server for a token of the pod's ServiceAccount, bound to
+/// the pod; returns the file and when to ask again.
+async fn token_file(
+    client: &Client,
+    pod: &Pod,
+    source: &k8s_openapi::api::core::v1::ServiceAccountTokenProjection,
+    default_mode: Option<i32>,
+) -> Result<(Payload, tokio::time::Instant), String> {
+    use k8s_openapi::api::authentication::v1::{
+        BoundObjectReference, TokenRequest, TokenRequestSpec,
+    };
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let account = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.clone())
+        .unwrap_or_else(|| "default".into());
+    let seconds = source.expiration_seconds.unwrap_or(3600);
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: source.audience.iter().cloned().collect(),
+            expiration_seconds: Some(seconds),
+            bound_object_ref: Some(BoundObjectReference {
+                api_version: Some("v1".into()),
+                kind: Some("Pod".into()),
+                name: pod.metadata.name.clone(),
+                uid: pod.metadata.uid.clone(),
+            }),
+        },
+        ..Default::default()
+    };
+    let answer = Api::<ServiceAccount>::namespaced(client.clone(), ns)
+        .create_token_request(&account, &Default::default(), &request)
+        .await
+        .map_err(|e| format!("failed to fetch token: {e}"))?;
+    let token = answer.status.map(|s| s.token).unwrap_or_default();
+    let lifetime = std::time::Duration::from_secs(u64::try_from(seconds).unwrap_or(3600));
+    let due = tokio::time::Instant::now()
+        + (lifetime * 4 / 5).min(std::time::Duration::from_secs(24 * 3600));
+    let mode = default_mode.unwrap_or(0o644) as u32;
+    let mut files = Payload::new();
+    files.insert(PathBuf::from(&source.path), (token.into_bytes(), mode));
+    Ok((files, due))
+}
+
+/// Writes the volume `name` again (a ServiceAccount token's refresh).
+pub async fn refresh(
+    client: &Client,
+    pod: &Pod,
+    dir: &Path,
+    rt: &env::Runtime,
+    name: &str,
+) -> Result<Prepared, VolumeError> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let volume = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .and_then(|vs| vs.iter().find(|v| v.name == name))
+        .ok_or_else(|| err(name, "the volume is no longer in the pod"))?;
+    prepare_one(client, ns, pod, volume, dir, rt).await
 }
 
 async fn get<K>(client: &Client, ns: &str, name: &str) -> Result<Option<K>, String>

@@ -263,9 +263,14 @@ pub fn ruleset(net: &Network, routes: &[Route], host_ports: &[HostPortRoute]) ->
     let t = &net.table;
     let mut s = String::new();
     let _ = writeln!(s, "table ip {t}\ndelete table ip {t}\ntable ip {t} {{");
+    // Only this instance's pods: other instances on the machine have
+    // their own tables, and the same cluster IPs (`default/kubernetes` is
+    // always the first of the range), so an unrestricted rule would send
+    // their pods here.
     let _ = writeln!(
         s,
-        "  chain prerouting {{\n    type nat hook prerouting priority -100; policy accept;\n    jump services\n  }}"
+        "  chain prerouting {{\n    type nat hook prerouting priority -100; policy accept;\n    iifname \"{}\" jump services\n  }}",
+        net.bridge
     );
     let _ = writeln!(
         s,

@@ -37,7 +37,7 @@ impl Strategy for PodStrategy {
     }
 
     fn admission(&self) -> &'static [Plugin] {
-        &[Plugin::RuntimeClass]
+        &[Plugin::ServiceAccount, Plugin::RuntimeClass]
     }
 
     fn field_labels(&self) -> Option<&'static [&'static str]> {

@@ -231,6 +231,7 @@ fn image_volumes_get_an_anonymous_volume_filled_from_the_image_unless_mounted() 
         volumes::Prepared {
             path: claim.clone(),
             read_only: false,
+            refresh_at: None,
         },
     );
     let spec = mounted.build().unwrap();
