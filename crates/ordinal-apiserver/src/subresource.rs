@@ -11,7 +11,7 @@ use ordinal_store::StoreError;
 use serde_json::{Value, json};
 
 use crate::delete_options;
-use crate::deletion;
+use crate::eviction;
 use crate::fields;
 use crate::negotiate::{self, Output};
 use crate::objects;
@@ -176,7 +176,11 @@ pub async fn patch_scale(
     bytes: Bytes,
 ) -> ApiResult<Response> {
     let output = negotiate::output(headers, query.get("includeObject"))?;
-    let patch = patch::parse(negotiate::body_type(headers)?, &SCALE, &bytes)?;
+    let body_type = negotiate::body_type(headers)?;
+    if body_type == negotiate::BodyType::ApplyPatch {
+        return apply_scale_patch(state, target, query, headers, output, bytes).await;
+    }
+    let patch = patch::parse(body_type, &SCALE, &bytes)?;
     let manager = fields::manager(query, headers, fields::Options::Patch)?;
     let ownership = rest::Ownership::Update(&manager);
     let updated = rest::update_object(state, target, query, None, ownership, |old| {
@@ -188,7 +192,63 @@ pub async fn patch_scale(
     render_scale(output, &updated.value()?)
 }
 
-/// The `Status` a successful binding or eviction returns.
+/// PATCH `statefulsets/{name}/scale` with `application/apply-patch+yaml`:
+/// server-side apply of a Scale. The Scale's managedFields are the set's
+/// owners of `spec.replicas`; the apply's outcome goes back to the set's
+/// managedFields (see [`fields::scale_entries_to_set`]).
+async fn apply_scale_patch(
+    state: &AppState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+    output: Output,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let force = fields::check_patch_options(query, true)?;
+    let manager = fields::manager(query, headers, fields::Options::Patch)?;
+    let rest::Decoded {
+        object: mut applied,
+        warnings,
+    } = rest::decode_apply("autoscaling", "Scale", query, &bytes)?;
+    objects::check_type(&SCALE, "Scale", "autoscaling/v1", &mut applied)?;
+    let name = target.name.as_deref().unwrap_or("");
+    objects::reconcile_name(&mut applied, name)?;
+    let updated = rest::update_object(
+        state,
+        target,
+        query,
+        None,
+        rest::Ownership::Applied,
+        |old| {
+            if let Some(rv) = objects::meta_str(&applied, "resourceVersion")
+                && !rv.is_empty()
+                && Some(rv) != objects::meta_str(old, "resourceVersion")
+            {
+                return Err(ApiError::stale(target.resource, name));
+            }
+            let mut view = scale_of(old);
+            let owners = fields::scale_entries(old);
+            if !owners.is_empty() {
+                view["metadata"]["managedFields"] = Value::Array(owners);
+            }
+            let scale = fields::apply_scale(target, &view, &applied, &manager, force)?;
+            let mut set = apply_scale(target, old, &scale)?;
+            let entries = fields::scale_entries_to_set(old, &scale);
+            let meta = objects::metadata_mut(&mut set)?;
+            if entries.is_empty() {
+                meta.remove("managedFields");
+            } else {
+                meta.insert("managedFields".into(), Value::Array(entries));
+            }
+            Ok(set)
+        },
+    )
+    .await?;
+    let response = render_scale(output, &updated.value()?)?;
+    Ok(rest::with_warnings(response, &warnings))
+}
+
+/// The `Status` a successful binding returns.
 fn created_status() -> Value {
     json!({
         "kind": "Status",
@@ -395,8 +455,8 @@ fn assign(pod: &mut Value, node: &str, annotations: &serde_json::Map<String, Val
     }
 }
 
-/// POST `pods/{name}/eviction`: with no PodDisruptionBudgets served, an
-/// eviction is a delete with the eviction's options.
+/// POST `pods/{name}/eviction`: a delete with the eviction's options that
+/// PodDisruptionBudgets may refuse ([`crate::eviction`]).
 pub async fn evict(
     state: &AppState,
     target: &Target,
@@ -418,11 +478,13 @@ pub async fn evict(
         .filter(|v| !v.is_null())
         .map(|v| Bytes::from(v.to_string()))
         .unwrap_or_default();
-    // The options travel inside the Eviction, always as JSON.
-    let opts = delete_options::parse_options(query, &HeaderMap::new(), &options)?;
+    // The options travel inside the Eviction, always as JSON; a dry run
+    // asked for on the request applies to them too (upstream's
+    // `propagateDryRun`).
+    let mut opts = delete_options::parse_options(query, &HeaderMap::new(), &options)?;
+    opts.dry_run |= rest::dry_run(query)?;
     let key = target.key().unwrap_or_default();
-    deletion::delete_object(state, target.resource, &key, &name, &opts).await?;
-    let response = render::json_response(StatusCode::CREATED, created_status().to_string());
+    let response = eviction::evict(state, target.resource, &key, &name, &opts).await?;
     Ok(rest::with_warnings(response, &warnings))
 }
 
