@@ -507,7 +507,7 @@ pub fn finalize_namespace(old: &Value, body: &Value) -> ApiResult<Value> {
 /// return deleted objects.
 fn deleted_answer(resource: &Resource, name: &str, object: Value) -> Value {
     if returns_deleted_object(resource) {
-        object
+        crate::stored::from_storage(resource, object)
     } else {
         status::success(resource, name, objects::meta_str(&object, "uid"))
     }
@@ -546,17 +546,17 @@ pub async fn delete_object(
         match plan(resource, &value, opts, jiff::Timestamp::now())? {
             // The object stays as it is (a pending graceful deletion, or a
             // repeat of a delete already in effect): upstream answers with it.
-            Plan::Keep => return Ok((kept_code, value)),
+            Plan::Keep => return Ok((kept_code, crate::stored::from_storage(resource, value))),
             Plan::Update(next) => {
                 if opts.dry_run {
-                    return Ok((kept_code, next));
+                    return Ok((kept_code, crate::stored::from_storage(resource, next)));
                 }
                 match state.store.update(key.to_string(), next, current.rev).await {
                     Ok(stored) => {
                         let value = serde_json::from_slice(&stored.bytes).map_err(|e| {
                             ApiError::internal(format!("decoding stored object: {e}"))
                         })?;
-                        return Ok((kept_code, value));
+                        return Ok((kept_code, crate::stored::from_storage(resource, value)));
                     }
                     Err(StoreError::Conflict { .. }) => continue,
                     Err(StoreError::NotFound) => return Err(ApiError::not_found(resource, name)),

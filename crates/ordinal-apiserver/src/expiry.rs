@@ -1,7 +1,8 @@
 //! Events expire: kube-apiserver stores them with a one-hour lease in etcd
 //! (`--event-ttl`), so `kubectl get events` shows the last hour. ordinal's
 //! store has no leases; instead a sweeper deletes events whose most recent
-//! timestamp is older than the TTL. Both Event APIs are swept.
+//! timestamp is older than the TTL. The events of both Event APIs are one
+//! resource, stored once, so one sweep covers them.
 
 use std::time::Duration;
 
@@ -10,7 +11,9 @@ use ordinal_store::Store;
 use serde_json::Value;
 use tokio::sync::watch;
 
-/// The storage prefixes of the two Event APIs.
+/// Where events are stored: both Event APIs store under the core prefix;
+/// the second is where earlier versions kept events.k8s.io Events, swept
+/// so that what they left there expires too.
 const EVENT_PREFIXES: &[&str] = &["/core/events/", "/events.k8s.io/events/"];
 
 /// Every timestamp an Event may carry, core/v1 and events.k8s.io/v1 names.

@@ -177,6 +177,153 @@ pub fn apply(
     .map_err(|e| apply_error(resource, target.name.as_deref().unwrap_or(""), &e))
 }
 
+/// Server-side apply of an autoscaling/v1 Scale (`applied`) over the Scale
+/// view of a StatefulSet (`view`, carrying [`scale_entries`] as its
+/// managedFields). Conflicts are over `spec.replicas` between the managers
+/// of the set.
+pub(crate) fn apply_scale(
+    target: &Target,
+    view: &Value,
+    applied: &Value,
+    manager: &str,
+    force: bool,
+) -> ApiResult<Value> {
+    ordinal_apply::apply(
+        Some(view),
+        applied,
+        manager,
+        force,
+        &crate::resources::SCALE.api_version(),
+        subresource(target),
+        &KindSchema::of(&crate::resources::SCALE),
+    )
+    .map_err(|e| apply_error(target.resource, target.name.as_deref().unwrap_or(""), &e))
+}
+
+/// `spec.replicas` in FieldsV1, in a StatefulSet as in a Scale.
+fn replicas_fields() -> Value {
+    serde_json::json!({"f:spec": {"f:replicas": {}}})
+}
+
+fn owns_replicas(entry: &Value) -> bool {
+    entry.pointer("/fieldsV1/f:spec/f:replicas").is_some()
+}
+
+/// What makes two managedFields entries the same manager here: its name,
+/// operation and subresource (the API version differs between the set and
+/// its Scale by construction).
+fn manager_identity(entry: &Value) -> (Option<&str>, Option<&str>, Option<&str>) {
+    let s = |k: &str| entry.get(k).and_then(Value::as_str);
+    (s("manager"), s("operation"), s("subresource"))
+}
+
+fn managed_entries(object: &Value) -> &[Value] {
+    object
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// The managedFields of a StatefulSet's Scale: each manager of the set's
+/// `spec.replicas` owns the Scale's (upstream's `ScaleHandler.ToSubresource`).
+pub(crate) fn scale_entries(set: &Value) -> Vec<Value> {
+    let scale_version = crate::resources::SCALE.api_version();
+    managed_entries(set)
+        .iter()
+        .filter(|entry| owns_replicas(entry))
+        .map(|entry| {
+            let mut out = serde_json::Map::new();
+            for key in ["manager", "operation"] {
+                if let Some(v) = entry.get(key) {
+                    out.insert(key.into(), v.clone());
+                }
+            }
+            out.insert("apiVersion".into(), Value::from(scale_version.as_str()));
+            if let Some(time) = entry.get("time") {
+                out.insert("time".into(), time.clone());
+            }
+            out.insert("fieldsType".into(), Value::from("FieldsV1"));
+            out.insert("fieldsV1".into(), replicas_fields());
+            if let Some(sub) = entry.get("subresource") {
+                out.insert("subresource".into(), sub.clone());
+            }
+            Value::Object(out)
+        })
+        .collect()
+}
+
+/// The set's managedFields after a write through its Scale left the
+/// Scale's as `scale` holds them (upstream's `ScaleHandler.ToParent`): a
+/// manager that lost `spec.replicas` in the Scale loses it in the set, one
+/// that gained it gains it there (with the Scale entry's time), the rest
+/// is untouched.
+pub(crate) fn scale_entries_to_set(set: &Value, scale: &Value) -> Vec<Value> {
+    let set_version = set
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("apps/v1");
+    let scale_owners: Vec<&Value> = managed_entries(scale)
+        .iter()
+        .filter(|e| owns_replicas(e))
+        .collect();
+    let owns_in_scale = |entry: &Value| {
+        scale_owners
+            .iter()
+            .any(|s| manager_identity(s) == manager_identity(entry))
+    };
+    let mut out: Vec<Value> = Vec::new();
+    for entry in managed_entries(set) {
+        if !owns_replicas(entry) || owns_in_scale(entry) {
+            out.push(entry.clone());
+            continue;
+        }
+        let mut entry = entry.clone();
+        if let Some(spec) = entry
+            .pointer_mut("/fieldsV1/f:spec")
+            .and_then(Value::as_object_mut)
+        {
+            spec.remove("f:replicas");
+            if spec.is_empty()
+                && let Some(fields) = entry.get_mut("fieldsV1").and_then(Value::as_object_mut)
+            {
+                fields.remove("f:spec");
+            }
+        }
+        if entry
+            .get("fieldsV1")
+            .and_then(Value::as_object)
+            .is_some_and(|f| !f.is_empty())
+        {
+            out.push(entry);
+        }
+    }
+    for owner in scale_owners {
+        if let Some(entry) = out
+            .iter_mut()
+            .find(|e| manager_identity(e) == manager_identity(owner))
+        {
+            if !owns_replicas(entry) {
+                if !entry.get("fieldsV1").is_some_and(Value::is_object) {
+                    entry["fieldsV1"] = serde_json::json!({});
+                }
+                let fields = &mut entry["fieldsV1"];
+                if !fields.get("f:spec").is_some_and(Value::is_object) {
+                    fields["f:spec"] = serde_json::json!({});
+                }
+                fields["f:spec"]["f:replicas"] = serde_json::json!({});
+                if let Some(time) = owner.get("time") {
+                    entry["time"] = time.clone();
+                }
+            }
+            continue;
+        }
+        let mut entry = owner.clone();
+        entry["apiVersion"] = Value::from(set_version);
+        out.push(entry);
+    }
+    out
+}
+
 fn apply_error(resource: &Resource, name: &str, e: &ordinal_apply::ApplyError) -> ApiError {
     let status = e.to_status();
     let message = status
@@ -272,5 +419,76 @@ mod tests {
         assert!(s.has_status_subresource());
         let cm = crate::resources::lookup("", "v1", "configmaps").unwrap();
         assert!(!KindSchema::of(cm).has_status_subresource());
+    }
+}
+
+#[cfg(test)]
+mod scale_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry(manager: &str, operation: &str, sub: Option<&str>, fields: Value) -> Value {
+        let mut e = json!({
+            "manager": manager, "operation": operation, "apiVersion": "apps/v1",
+            "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": fields
+        });
+        if let Some(sub) = sub {
+            e["subresource"] = json!(sub);
+        }
+        e
+    }
+
+    #[test]
+    fn the_scale_sees_the_owners_of_replicas_only() {
+        let set = json!({"apiVersion": "apps/v1", "metadata": {"managedFields": [
+            entry("kubectl", "Update", None, json!({"f:spec": {"f:replicas": {}, "f:serviceName": {}}})),
+            entry("labeler", "Apply", None, json!({"f:metadata": {"f:labels": {}}})),
+        ]}});
+        let scale = scale_entries(&set);
+        assert_eq!(
+            scale,
+            [json!({
+                "manager": "kubectl", "operation": "Update", "apiVersion": "autoscaling/v1",
+                "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}}
+            })]
+        );
+    }
+
+    #[test]
+    fn replicas_move_to_the_scales_new_owner() {
+        let set = json!({"apiVersion": "apps/v1", "metadata": {"managedFields": [
+            entry("kubectl", "Update", None, json!({"f:spec": {"f:replicas": {}, "f:serviceName": {}}})),
+            entry("old-scaler", "Update", Some("scale"), json!({"f:spec": {"f:replicas": {}}})),
+        ]}});
+        // After a forced apply by "hpa", the Scale's only owner is hpa.
+        let scale = json!({"metadata": {"managedFields": [{
+            "manager": "hpa", "operation": "Apply", "apiVersion": "autoscaling/v1",
+            "time": "2026-02-02T00:00:00Z", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {"f:replicas": {}}}, "subresource": "scale"
+        }]}});
+        let entries = scale_entries_to_set(&set, &scale);
+        assert_eq!(
+            entries,
+            [
+                entry(
+                    "kubectl",
+                    "Update",
+                    None,
+                    json!({"f:spec": {"f:serviceName": {}}})
+                ),
+                json!({
+                    "manager": "hpa", "operation": "Apply", "apiVersion": "apps/v1",
+                    "time": "2026-02-02T00:00:00Z", "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:spec": {"f:replicas": {}}}, "subresource": "scale"
+                }),
+            ]
+        );
+        // Owners that keep replicas in the Scale keep them in the set.
+        let kept = json!({"metadata": {"managedFields": scale_entries(&set)}});
+        assert_eq!(
+            scale_entries_to_set(&set, &kept),
+            set["metadata"]["managedFields"].as_array().unwrap().clone()
+        );
     }
 }

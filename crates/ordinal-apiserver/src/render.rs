@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::negotiate::{IncludeObject, Output};
 use crate::resources::Resource;
 use crate::status::{ApiError, ApiResult};
+use crate::stored;
 use crate::table;
 
 pub const JSON: &str = "application/json";
@@ -83,11 +84,9 @@ pub fn object(
     bytes: &Bytes,
 ) -> ApiResult<Response> {
     if output == Output::Json {
-        return Ok(json_response(code, bytes.clone()));
+        return Ok(json_response(code, stored::bytes(resource, bytes)));
     }
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))?;
-    value_in(resource, output, code, &value)
+    value_in(resource, output, code, &stored::value(resource, bytes)?)
 }
 
 /// Renders an object held as a JSON value.
@@ -155,8 +154,12 @@ pub fn list(
                 "apiVersion": resource.api_version(),
                 "metadata": meta.to_json(),
             });
-            let sizes: usize = items.iter().map(|o| o.bytes.len() + 1).sum();
-            let pieces = items.into_iter().map(|o| Some(o.bytes.clone()));
+            let items: Vec<Bytes> = items
+                .iter()
+                .map(|o| stored::bytes(resource, &o.bytes))
+                .collect();
+            let sizes: usize = items.iter().map(|b| b.len() + 1).sum();
+            let pieces = items.into_iter().map(Some);
             let (body, length) = stream_json(&head, "items", pieces);
             let mut response = json_body(body);
             let length = length + sizes.saturating_sub(1);
@@ -192,7 +195,7 @@ pub fn list(
                 "columnDefinitions": table::column_definitions(resource),
             });
             let pieces = items.into_iter().map(move |o| {
-                let value: Value = serde_json::from_slice(&o.bytes).ok()?;
+                let value = stored::value(resource, &o.bytes).ok()?;
                 Some(Bytes::from(
                     table_row(resource, &value, include).to_string(),
                 ))
@@ -200,7 +203,7 @@ pub fn list(
             Ok(json_body(stream_json(&head, "rows", pieces).0))
         }
         Output::Yaml => {
-            let values = parse_all(&items)?;
+            let values = parse_all(resource, &items)?;
             let body = json!({
                 "kind": resource.list_kind(),
                 "apiVersion": resource.api_version(),
@@ -249,12 +252,9 @@ fn stream_json(
     )
 }
 
-fn parse_all(items: &[Arc<Object>]) -> ApiResult<Vec<Value>> {
+fn parse_all(resource: &Resource, items: &[Arc<Object>]) -> ApiResult<Vec<Value>> {
     items
         .iter()
-        .map(|o| {
-            serde_json::from_slice(&o.bytes)
-                .map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))
-        })
+        .map(|o| stored::value(resource, &o.bytes))
         .collect()
 }

@@ -32,6 +32,7 @@ use crate::resources::{self, Resource};
 use crate::server::{AppState, MAX_BODY_BYTES};
 use crate::status::{ApiError, ApiResult};
 use crate::storable;
+use crate::stored;
 use crate::subresource;
 use crate::watch;
 
@@ -344,24 +345,31 @@ pub(crate) fn decode_as(
             "{kind_name} in version \"{version}\" cannot be handled as a {kind_name}: the body must be a JSON object"
         )));
     }
-    let warnings = check_unknown_fields(validation, group, kind_name, bytes, format)?;
+    let mut object = object;
+    let warnings = check_unknown_fields(validation, group, kind_name, bytes, format, &mut object)?;
     Ok(Decoded { object, warnings })
 }
 
 /// Unknown and duplicate fields, as `fieldValidation` asks: an error when
-/// Strict, warnings when Warn, nothing when Ignore.
+/// Strict, warnings when Warn, nothing when Ignore. Unless refused, the
+/// unknown fields are removed from `object` (the body as parsed): upstream
+/// decodes into its Go types, which have nowhere to keep them.
 fn check_unknown_fields(
     validation: FieldValidation,
     group: &str,
     kind: &str,
     bytes: &[u8],
     format: decode::Format,
+    object: &mut Value,
 ) -> ApiResult<Vec<String>> {
     // Values of the wrong type are an error whatever fieldValidation says
     // (upstream always decodes into the type); only unknown and duplicate
     // fields depend on it.
     let report = decode::check_fields(group, kind, bytes, format)
         .map_err(|e| ApiError::bad_request(e.message))?;
+    if validation != FieldValidation::Strict && !report.unknown_paths.is_empty() {
+        decode::prune(object, &report.unknown_paths);
+    }
     if validation == FieldValidation::Ignore {
         return Ok(Vec::new());
     }
@@ -482,6 +490,7 @@ async fn insert_object(
         }
         return Ok(Updated::DryRun(object));
     }
+    let object = stored::into_storage(resource, object);
     let stored = state.store.create(key, object).await.map_err(|e| match e {
         StoreError::AlreadyExists => ApiError::already_exists(resource, &name),
         other => store_failure(other),
@@ -578,12 +587,17 @@ async fn patch(
     fields::check_patch_options(query, false)?;
     let manager = fields::manager(query, headers, fields::Options::Patch)?;
     let patch = patch::parse(body_type, resource, &bytes)?;
-    field_validation(query)?;
+    let validation = field_validation(query)?;
     let api_version = resource.api_version();
     let ownership = Ownership::Update(&manager);
-    guaranteed_update(state, target, query, headers, None, ownership, |old| {
+    let warnings = std::sync::Mutex::new(Vec::new());
+    let response = guaranteed_update(state, target, query, headers, None, ownership, |old| {
         let mut new = patch.apply(old)?;
         storable::check_patched(resource, &new)?;
+        let found = prune_patched(validation, resource, &mut new)?;
+        *warnings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = found;
         objects::check_type(resource, resource.kind, &api_version, &mut new)?;
         objects::check_namespace(resource, target.namespace.as_deref(), &mut new)?;
         if objects::meta_str(&new, "name") != Some(name.as_str()) {
@@ -611,7 +625,36 @@ async fn patch(
         }
         Ok(new)
     })
-    .await
+    .await?;
+    let warnings = warnings
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok(with_warnings(response, &warnings))
+}
+
+/// The unknown fields of a patched object, as `fieldValidation` asks:
+/// refused when Strict, else removed from it (with warnings when Warn), as
+/// upstream's decoding of the patched object into its type drops them.
+fn prune_patched(
+    validation: FieldValidation,
+    resource: &Resource,
+    patched: &mut Value,
+) -> ApiResult<Vec<String>> {
+    let (paths, shown) = decode::unknown_fields_of(resource.group, resource.kind, patched);
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let report = decode::FieldReport::of_unknown(shown);
+    if validation == FieldValidation::Strict
+        && let Some(message) = report.strict_error_message()
+    {
+        return Err(ApiError::bad_request(message));
+    }
+    decode::prune(patched, &paths);
+    Ok(match validation {
+        FieldValidation::Warn => report.warnings(),
+        _ => Vec::new(),
+    })
 }
 
 /// Read, compute the new object, compare-and-swap; retried when another
@@ -688,7 +731,7 @@ pub(crate) async fn update_object(
         {
             return Err(ApiError::stale(resource, &name));
         }
-        let old = parse_stored(&current)?;
+        let old = stored::value(resource, &current.bytes)?;
         let mut new = make(&old)?;
         objects::prepare_update(resource, &old, &mut new, scope)?;
         objects::normalize(resource, &mut new);
@@ -723,6 +766,7 @@ pub(crate) async fn update_object(
                 Err(other) => return Err(store_failure(other)),
             }
         }
+        let new = stored::into_storage(resource, new);
         match state.store.update(key.clone(), new, current.rev).await {
             Ok(stored) => return Ok(Updated::Stored(stored)),
             Err(StoreError::Conflict { .. }) if wanted_rv.is_none() => continue,
@@ -752,25 +796,10 @@ async fn apply_patch(
     let output = negotiate::output(headers, query.get("includeObject"))?;
     let force = fields::check_patch_options(query, true)?;
     let manager = fields::manager(query, headers, fields::Options::Patch)?;
-    let validation = field_validation(query)?;
-    let mut applied = decode::parse_body(&bytes, decode::Format::Yaml)
-        .map_err(|e| ApiError::bad_request(e.for_kind(resource.kind, &bytes).message))?;
-    if applied.is_null() {
-        applied = json!({});
-    }
-    if !applied.is_object() {
-        return Err(ApiError::bad_request(format!(
-            "error decoding YAML: the apply configuration of a {} must be an object",
-            resource.kind
-        )));
-    }
-    let warnings = check_unknown_fields(
-        validation,
-        resource.group,
-        resource.kind,
-        &bytes,
-        decode::Format::Yaml,
-    )?;
+    let Decoded {
+        object: mut applied,
+        warnings,
+    } = decode_apply(resource.group, resource.kind, query, &bytes)?;
     objects::check_type(
         resource,
         resource.kind,
@@ -818,6 +847,40 @@ async fn apply_patch(
     ))
 }
 
+/// Parses a server-side apply configuration (YAML or JSON) meant to be a
+/// `group` `kind`, checking its fields as `fieldValidation` asks. The
+/// type, namespace and name are left for the caller to reconcile.
+pub(crate) fn decode_apply(
+    group: &str,
+    kind: &str,
+    query: &Query,
+    bytes: &[u8],
+) -> ApiResult<Decoded> {
+    let validation = field_validation(query)?;
+    let mut applied = decode::parse_body(bytes, decode::Format::Yaml)
+        .map_err(|e| ApiError::bad_request(e.for_kind(kind, bytes).message))?;
+    if applied.is_null() {
+        applied = json!({});
+    }
+    if !applied.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "error decoding YAML: the apply configuration of a {kind} must be an object"
+        )));
+    }
+    let warnings = check_unknown_fields(
+        validation,
+        group,
+        kind,
+        bytes,
+        decode::Format::Yaml,
+        &mut applied,
+    )?;
+    Ok(Decoded {
+        object: applied,
+        warnings,
+    })
+}
+
 async fn delete(
     state: &AppState,
     target: &Target,
@@ -860,7 +923,7 @@ async fn delete_collection(
             let opts = &opts;
             async move {
                 let name = object.key.rsplit('/').next().unwrap_or("").to_string();
-                let listed = parse_stored(&object)?;
+                let listed = stored::value(resource, &object.bytes)?;
                 match deletion::delete_object(state, resource, &object.key, &name, opts).await {
                     Ok(_) => Ok(Some(listed)),
                     Err(e) if e.code == 404 => Ok(None),

@@ -30,6 +30,7 @@ use crate::request::{Query, Target};
 use crate::resources::Resource;
 use crate::server::AppState;
 use crate::status::{ApiError, ApiResult};
+use crate::stored;
 
 /// Upstream's minRequestTimeout: a watch without timeoutSeconds ends after
 /// this long and the client re-establishes it.
@@ -50,16 +51,17 @@ impl Plan {
     fn line(&self, kind: &str, object: &Object) -> Option<Bytes> {
         match self.output {
             Output::Json | Output::Yaml => {
-                let mut out = BytesMut::with_capacity(object.bytes.len() + 32);
+                let bytes = stored::bytes(self.resource, &object.bytes);
+                let mut out = BytesMut::with_capacity(bytes.len() + 32);
                 out.put_slice(b"{\"type\":\"");
                 out.put_slice(kind.as_bytes());
                 out.put_slice(b"\",\"object\":");
-                out.put_slice(&object.bytes);
+                out.put_slice(&bytes);
                 out.put_slice(b"}\n");
                 Some(out.freeze())
             }
             _ => {
-                let value: Value = serde_json::from_slice(&object.bytes).ok()?;
+                let value = stored::value(self.resource, &object.bytes).ok()?;
                 Some(self.value_line(kind, &value))
             }
         }
@@ -100,7 +102,7 @@ impl Plan {
                         // The object left the selection: report its last
                         // matching state at this revision.
                         let prev = event.prev.as_ref()?;
-                        let mut value: Value = serde_json::from_slice(&prev.bytes).ok()?;
+                        let mut value = stored::value(self.resource, &prev.bytes).ok()?;
                         value["metadata"]["resourceVersion"] = json!(event.object.rev.to_string());
                         Some(self.value_line("DELETED", &value))
                     }
@@ -142,6 +144,51 @@ fn event_text(kind: &str, object: &Value) -> Bytes {
     Bytes::from(text)
 }
 
+/// How long before a watch's end its last bookmark is due: the client
+/// resumes from a revision that is as fresh as it can be (upstream's
+/// cacher sends one two seconds before the deadline).
+const BOOKMARK_BEFORE_END: Duration = Duration::from_secs(2);
+
+/// When a watch that allows bookmarks gets its next one: at least every
+/// `every`, and once just before the watch ends, as upstream's
+/// `cacheWatcher.nextBookmarkTime`.
+#[derive(Debug, Clone, Copy)]
+struct BookmarkSchedule {
+    ends_at: tokio::time::Instant,
+    every: Duration,
+    next: Option<tokio::time::Instant>,
+}
+
+impl BookmarkSchedule {
+    fn new(ends_at: tokio::time::Instant, every: Duration) -> Self {
+        let mut schedule = BookmarkSchedule {
+            ends_at,
+            every,
+            next: None,
+        };
+        schedule.sent(tokio::time::Instant::now());
+        schedule
+    }
+
+    /// When the next bookmark is due; `None` once the one before the end
+    /// has gone.
+    fn due(&self) -> Option<tokio::time::Instant> {
+        self.next
+    }
+
+    /// A bookmark went at `now`: the next one is a period later, or just
+    /// before the end when that comes first (none when that moment has
+    /// passed already).
+    fn sent(&mut self, now: tokio::time::Instant) {
+        let heartbeat = now + self.every;
+        let before_end = self.ends_at.checked_sub(BOOKMARK_BEFORE_END);
+        self.next = match before_end {
+            Some(before_end) if before_end < heartbeat => (before_end > now).then_some(before_end),
+            _ => Some(heartbeat),
+        };
+    }
+}
+
 /// Serves a WATCH.
 pub async fn serve(
     state: &Arc<AppState>,
@@ -166,6 +213,7 @@ pub async fn serve(
         Some(s) if s > 0 => Duration::from_secs(s as u64),
         _ => DEFAULT_TIMEOUT,
     };
+    let ends_at = tokio::time::Instant::now() + timeout;
     let rv = query.get("resourceVersion").filter(|s| !s.is_empty());
     let replay = match (rv, send_initial) {
         (_, Some(explicit)) => explicit,
@@ -224,10 +272,11 @@ pub async fn serve(
             return;
         }
         drop(initial);
-        let deadline = tokio::time::sleep(timeout);
+        let deadline = tokio::time::sleep_until(ends_at);
         tokio::pin!(deadline);
-        let mut ticker = tokio::time::interval(bookmark_every);
-        ticker.tick().await;
+        let mut schedule = BookmarkSchedule::new(ends_at, bookmark_every);
+        let next = tokio::time::sleep_until(schedule.due().unwrap_or(ends_at));
+        tokio::pin!(next);
         loop {
             tokio::select! {
                 event = watcher.recv() => {
@@ -238,11 +287,15 @@ pub async fn serve(
                         return;
                     }
                 }
-                _ = ticker.tick(), if plan.bookmarks => {
+                _ = &mut next, if plan.bookmarks && schedule.due().is_some() => {
                     if let Some(rv) = watcher.bookmark_rev()
                         && tx.send(Ok(plan.bookmark(rv, false))).await.is_err()
                     {
                         return;
+                    }
+                    schedule.sent(tokio::time::Instant::now());
+                    if let Some(at) = schedule.due() {
+                        next.as_mut().reset(at);
                     }
                 }
                 _ = &mut deadline => break,
@@ -252,4 +305,37 @@ pub async fn serve(
         }
     });
     Ok(stream_response(rx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    #[test]
+    fn bookmarks_come_every_period_then_once_just_before_the_end() {
+        let start = Instant::now();
+        let minute = Duration::from_secs(60);
+        let mut s = BookmarkSchedule::new(start + Duration::from_secs(150), minute);
+        let first = s.due().unwrap();
+        assert!(first >= start + minute && first <= Instant::now() + minute);
+        s.sent(start + minute);
+        assert_eq!(s.due(), Some(start + 2 * minute));
+        s.sent(start + 2 * minute);
+        // The next period would pass the end: the last one is due two
+        // seconds before it.
+        assert_eq!(s.due(), Some(start + Duration::from_secs(148)));
+        s.sent(start + Duration::from_secs(148));
+        assert_eq!(s.due(), None);
+    }
+
+    #[test]
+    fn a_short_watch_gets_its_bookmark_just_before_the_end() {
+        let start = Instant::now();
+        let s = BookmarkSchedule::new(start + Duration::from_secs(5), Duration::from_secs(60));
+        assert_eq!(s.due(), Some(start + Duration::from_secs(3)));
+        // A watch shorter than the margin gets no bookmark before its end.
+        let s = BookmarkSchedule::new(start + Duration::from_secs(1), Duration::from_secs(60));
+        assert_eq!(s.due(), None);
+    }
 }

@@ -68,6 +68,11 @@ pub struct StoreConfig {
     /// How many recent events are kept in memory for watches and
     /// [`Store::snapshot_at`]. Default 10,000.
     pub history: usize,
+    /// How long an event stays in that history at most (`None`, the
+    /// default: as long as the count allows). A watch or past snapshot from
+    /// an older revision gets [`StoreError::Expired`], as from a compacted
+    /// etcd revision.
+    pub history_max_age: Option<std::time::Duration>,
     /// How many revisions the durable log keeps (at least 1). Default 10,000.
     pub log_retention: u64,
     /// Computes each object's selector facts. Default: no labels, no fields.
@@ -85,6 +90,7 @@ impl StoreConfig {
         StoreConfig {
             path: path.into(),
             history: 10_000,
+            history_max_age: None,
             log_retention: 10_000,
             attrs: Arc::new(|_, _| Attrs::default()),
             max_batch: 512,
@@ -98,6 +104,7 @@ impl std::fmt::Debug for StoreConfig {
         f.debug_struct("StoreConfig")
             .field("path", &self.path)
             .field("history", &self.history)
+            .field("history_max_age", &self.history_max_age)
             .field("log_retention", &self.log_retention)
             .field("max_batch", &self.max_batch)
             .field("watch_buffer", &self.watch_buffer)
@@ -218,7 +225,8 @@ impl Store {
     /// history from it, and starts the writer thread.
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
         let db = sqlite::Db::open(&config.path)?;
-        let recovered = recover::recover(&db, &config.attrs, config.history)?;
+        let mut recovered = recover::recover(&db, &config.attrs, config.history)?;
+        recovered.history.set_max_age(config.history_max_age);
         let shared = Arc::new(Shared {
             published: RwLock::new(Published {
                 rev: recovered.rev,
@@ -286,7 +294,7 @@ impl Store {
     /// [`StoreError::TooLarge`] if it is newer than the current revision.
     pub fn snapshot_at(&self, rev: u64) -> Result<Snapshot, StoreError> {
         let (current, newer) = {
-            let hub = self.inner.shared.lock_hub();
+            let mut hub = self.inner.shared.lock_hub();
             let current = self.snapshot();
             if rev > current.rev {
                 return Err(StoreError::TooLarge {
@@ -294,6 +302,7 @@ impl Store {
                     current: current.rev,
                 });
             }
+            hub.history.expire(std::time::Instant::now());
             let oldest = hub.history.floor();
             if rev < oldest {
                 return Err(StoreError::Expired {

@@ -20,6 +20,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -61,10 +62,14 @@ impl Event {
     }
 }
 
-/// The most recent events, oldest first, with consecutive revisions.
+/// The most recent events, oldest first, with consecutive revisions: at
+/// most `capacity` of them, and none recorded longer than `max_age` ago
+/// (the way etcd's periodic compaction ages revisions out).
 pub(crate) struct History {
-    events: VecDeque<Arc<Event>>,
+    /// Each event with the moment it was recorded.
+    events: VecDeque<(Instant, Arc<Event>)>,
     capacity: usize,
+    max_age: Option<Duration>,
     /// Every event with a revision greater than `floor` is held.
     floor: u64,
 }
@@ -75,7 +80,26 @@ impl History {
         History {
             events: VecDeque::with_capacity(capacity.min(1 << 16)),
             capacity,
+            max_age: None,
             floor,
+        }
+    }
+
+    /// Bounds how long an event stays (`None`: only the capacity bounds).
+    pub(crate) fn set_max_age(&mut self, max_age: Option<Duration>) {
+        self.max_age = max_age;
+    }
+
+    /// Drops the events recorded longer than the maximum age before `now`,
+    /// moving the floor past them.
+    pub(crate) fn expire(&mut self, now: Instant) {
+        let Some(max_age) = self.max_age else { return };
+        while let Some((at, event)) = self.events.front() {
+            if now.saturating_duration_since(*at) <= max_age {
+                break;
+            }
+            self.floor = event.rev();
+            self.events.pop_front();
         }
     }
 
@@ -90,27 +114,33 @@ impl History {
 
     /// Appends an event, evicting the oldest when full.
     pub(crate) fn push(&mut self, event: Arc<Event>) {
+        self.push_at(Instant::now(), event);
+    }
+
+    /// [`push`](Self::push), recorded at `now`.
+    pub(crate) fn push_at(&mut self, now: Instant, event: Arc<Event>) {
         debug_assert!(
             self.events
                 .back()
-                .is_none_or(|last| last.rev() < event.rev())
+                .is_none_or(|(_, last)| last.rev() < event.rev())
         );
         if self.capacity == 0 {
             self.floor = event.rev();
             return;
         }
         if self.events.len() == self.capacity
-            && let Some(evicted) = self.events.pop_front()
+            && let Some((_, evicted)) = self.events.pop_front()
         {
             self.floor = evicted.rev();
         }
-        self.events.push_back(event);
+        self.events.push_back((now, event));
+        self.expire(now);
     }
 
     /// The events with a revision greater than `rev`, oldest first.
     pub(crate) fn after(&self, rev: u64) -> impl DoubleEndedIterator<Item = &Arc<Event>> {
-        let start = self.events.partition_point(|event| event.rev() <= rev);
-        self.events.range(start..)
+        let start = self.events.partition_point(|(_, event)| event.rev() <= rev);
+        self.events.range(start..).map(|(_, event)| event)
     }
 }
 
@@ -153,6 +183,7 @@ impl Hub {
         if self.closed {
             return Err(StoreError::Closed);
         }
+        self.history.expire(Instant::now());
         let oldest = self.history.floor();
         if after_rev < oldest {
             return Err(StoreError::Expired {
@@ -187,8 +218,9 @@ impl Hub {
     pub(crate) fn publish(&mut self, events: &[Arc<Event>]) {
         let Some(last) = events.last() else { return };
         let last_rev = last.rev();
+        let now = Instant::now();
         for event in events {
-            self.history.push(event.clone());
+            self.history.push_at(now, event.clone());
         }
         self.rev = last_rev;
         self.watchers.retain(|slot| {
@@ -310,6 +342,30 @@ mod tests {
         assert_eq!(revs(h.after(2)), [3, 4, 5]);
         assert_eq!(revs(h.after(4)), [5]);
         assert_eq!(revs(h.after(9)), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn events_older_than_the_maximum_age_leave_and_move_the_floor() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut h = History::new(100, 0);
+        h.set_max_age(Some(Duration::from_secs(300)));
+        h.push_at(start, event("/a", 1));
+        h.push_at(start + 100 * second, event("/a", 2));
+        h.push_at(start + 200 * second, event("/a", 3));
+        assert_eq!(h.floor(), 0);
+        h.expire(start + 350 * second);
+        assert_eq!(h.floor(), 1, "revision 1 aged out");
+        assert_eq!(revs(h.after(0)), [2, 3]);
+        // A new event ages out the old ones as it comes.
+        h.push_at(start + 1000 * second, event("/a", 4));
+        assert_eq!(h.floor(), 3);
+        assert_eq!(revs(h.after(3)), [4]);
+        // Without a maximum age only the capacity bounds the history.
+        let mut h = History::new(100, 0);
+        h.push_at(start, event("/a", 1));
+        h.expire(start + 100_000 * second);
+        assert_eq!(h.floor(), 0);
     }
 
     #[test]

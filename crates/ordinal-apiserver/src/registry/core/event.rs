@@ -1,6 +1,7 @@
 //! core/v1 Events. events.k8s.io/v1 serves the same objects under other
-//! field names ([`crate::registry::events::event`]); both share the field
-//! labels and the printer here.
+//! field names ([`crate::registry::events::event`]): they are stored as
+//! core Events, so the selectable fields computed here serve both APIs
+//! (events.k8s.io's field labels are aliases of these).
 
 use serde_json::Value;
 
@@ -8,7 +9,7 @@ use crate::registry::Strategy;
 use crate::selector::{Fields, str_at};
 use crate::table::{self, Printer};
 
-/// The field labels of both Event APIs.
+/// The field labels of core/v1 Events.
 pub(crate) const FIELD_LABELS: &[&str] = &[
     "involvedObject.kind",
     "involvedObject.namespace",
