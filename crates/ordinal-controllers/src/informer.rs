@@ -33,10 +33,13 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex, RwLock};
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use kube::api::{Api, PostParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde::de::DeserializeOwned;
+
+use crate::queue::Queue;
 
 /// `(namespace, name)`; the namespace is empty for cluster-scoped objects.
 pub type ObjectKey = (String, String);
@@ -72,6 +75,26 @@ impl<K> Cached for K where
         + Sync
         + 'static
 {
+}
+
+/// An informer whatever its type, for waiting on several ([`all_synced`]).
+pub trait Syncing: Send + Sync {
+    /// [`Informer::synced`].
+    fn wait_synced(&self) -> BoxFuture<'_, ()>;
+}
+
+impl<K: Cached> Syncing for Informer<K> {
+    fn wait_synced(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.synced())
+    }
+}
+
+/// Completes once each of `caches` has listed (its future owns them: the
+/// `ready` of [`crate::runtime::drive`] for a controller reading them).
+pub async fn all_synced<const N: usize>(caches: [Arc<dyn Syncing>; N]) {
+    for cache in &caches {
+        cache.wait_synced().await;
+    }
 }
 
 /// The key of an object.
@@ -247,6 +270,36 @@ impl<K: Cached> Informer<K> {
     pub async fn synced(&self) {
         let mut rx = self.synced.subscribe();
         let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Queues the key ([`key_of`]) of each object a change concerns,
+    /// before and after it: how a controller hears of its own resource.
+    pub fn queue_keys(&self, queue: &Arc<Queue<ObjectKey>>) {
+        let q = Arc::clone(queue);
+        self.on_change(Box::new(move |old, new| {
+            q.add_all(old.into_iter().chain(new).map(|o| key_of(o.as_ref())));
+        }));
+    }
+
+    /// Queues the key of the controller of kind `O` (its controller
+    /// reference, in its namespace) of each object a change concerns,
+    /// before and after it: how a controller hears of what it owns.
+    pub fn queue_controllers<O: kube::Resource<DynamicType = ()>>(
+        &self,
+        queue: &Arc<Queue<ObjectKey>>,
+    ) {
+        let q = Arc::clone(queue);
+        self.on_change(Box::new(move |old, new| {
+            for obj in old.into_iter().chain(new) {
+                let meta = obj.meta();
+                if let Some(owner) = crate::runtime::controller_of::<O>(meta) {
+                    q.add((
+                        meta.namespace.clone().unwrap_or_default(),
+                        owner.name.clone(),
+                    ));
+                }
+            }
+        }));
     }
 
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {

@@ -28,11 +28,21 @@
 //!   protection, expansion and the default StorageClass;
 //! - [`endpoints`], [`node_lifecycle`], [`service_accounts`] (a
 //!   `default` ServiceAccount in every namespace) and [`root_ca`] (the
-//!   ConfigMap `kube-root-ca.crt` in every namespace).
+//!   ConfigMap `kube-root-ca.crt` in every namespace) and
+//!   [`clusterrole_aggregation`] (the rules of `admin`, `edit`, `view`
+//!   and every ClusterRole with an aggregation rule);
+//! - [`disruption`]: the disruption controller (PodDisruptionBudgets'
+//!   status, which evictions spend);
+//! - [`job`] and [`cronjob`]: the Job controller (with the deletion of
+//!   finished jobs after their TTL) and the CronJob controller.
 
+mod clusterrole_aggregation;
+pub mod cronjob;
+mod disruption;
 mod endpoints;
 mod gc;
 mod informer;
+pub mod job;
 pub mod leader;
 mod namespace;
 pub mod node_lifecycle;
@@ -131,8 +141,12 @@ async fn run_local(
         volumes::resizer::run(client.clone(), caches.clone(), shutdown.clone()),
         scheduler::run(client.clone(), caches, shutdown.clone()),
         endpoints::run(Arc::clone(informers), shutdown.clone()),
+        disruption::run(Arc::clone(informers), shutdown.clone()),
         service_accounts::run(Arc::clone(informers), shutdown.clone()),
         root_ca::run(Arc::clone(informers), config.root_ca, shutdown.clone()),
+        job::run(Arc::clone(informers), shutdown.clone()),
+        cronjob::run(Arc::clone(informers), shutdown.clone()),
+        clusterrole_aggregation::run(Arc::clone(informers), shutdown.clone()),
         node_lifecycle::run(informers, config.node_lifecycle, shutdown),
     );
 }

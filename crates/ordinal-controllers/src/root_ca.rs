@@ -111,13 +111,10 @@ mod tests {
 
     #[tokio::test]
     async fn every_namespace_gets_the_ca_and_it_is_put_back() {
-        let server = ApiServer::start().await;
-        let client = server.client.clone();
-        let informers = Informers::new(client.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let publisher = tokio::spawn(run(Arc::clone(&informers), PEM.into(), async move {
-            let _ = stopped.await;
-        }));
+        let running = ApiServer::start()
+            .await
+            .run(|informers, shutdown| run(informers, PEM.into(), shutdown));
+        let client = running.client.clone();
         let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
         let ca = |m: &ConfigMap| m.data.as_ref().and_then(|d| d.get(KEY)).cloned();
         let first = eventually("default/kube-root-ca.crt", || async {
@@ -163,9 +160,6 @@ mod tests {
         })
         .await;
 
-        let _ = stop.send(());
-        publisher.await.unwrap();
-        informers.stop().await;
-        server.stop().await;
+        running.stop().await;
     }
 }

@@ -115,6 +115,51 @@ pub(crate) fn recorder(client: &kube::Client, component: &str) -> ordinal_core::
     )
 }
 
+/// The HTTP status code of an API error (`None` for one that never got an
+/// answer).
+pub(crate) fn status_code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+/// An error as Go's `err.Error()` prints it, for an Event's message: the
+/// Status message.
+pub(crate) fn error_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Upstream's `ref.GetReference`: the reference of an object for Events,
+/// claimRefs and CronJobs' active lists (its version included).
+pub(crate) fn reference<K: kube::Resource<DynamicType = ()>>(
+    obj: &K,
+) -> k8s_openapi::api::core::v1::ObjectReference {
+    let meta = obj.meta();
+    k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(K::api_version(&()).into_owned()),
+        kind: Some(K::kind(&()).into_owned()),
+        name: meta.name.clone(),
+        namespace: meta.namespace.clone(),
+        uid: meta.uid.clone(),
+        resource_version: meta.resource_version.clone(),
+        field_path: None,
+    }
+}
+
+/// The controller reference of `meta` when it names an owner of kind `K`
+/// (kind and API version alike): a Job's pod, a CronJob's job.
+pub(crate) fn controller_of<K: kube::Resource<DynamicType = ()>>(
+    meta: &kube::api::ObjectMeta,
+) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
+    meta.owner_references.as_deref()?.iter().find(|r| {
+        r.controller == Some(true) && r.kind == K::kind(&()) && r.api_version == K::api_version(&())
+    })
+}
+
 /// Runs `tick` every `period` until the task is dropped (for a
 /// controller's periodic sweeps beside its queue).
 pub async fn every(period: Duration, mut tick: impl FnMut() + Send) {

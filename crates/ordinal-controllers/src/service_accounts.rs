@@ -61,13 +61,8 @@ mod tests {
 
     #[tokio::test]
     async fn every_namespace_gets_a_default_account_and_keeps_it() {
-        let server = ApiServer::start().await;
-        let client = server.client.clone();
-        let informers = Informers::new(client.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let controller = tokio::spawn(run(Arc::clone(&informers), async move {
-            let _ = stopped.await;
-        }));
+        let running = ApiServer::start().await.run(run);
+        let client = running.client.clone();
 
         // A namespace that was there before, and one made after the start.
         let default: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
@@ -103,9 +98,6 @@ mod tests {
         .await;
         assert_eq!(again.metadata.name.as_deref(), Some(DEFAULT));
 
-        let _ = stop.send(());
-        controller.await.unwrap();
-        informers.stop().await;
-        server.stop().await;
+        running.stop().await;
     }
 }

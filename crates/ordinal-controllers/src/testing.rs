@@ -1,11 +1,16 @@
 //! For tests of the effect halves (executors, drivers): a real ordinal API
-//! server on a free loopback port, in a temporary directory, with a client.
+//! server on a free loopback port, in a temporary directory, with a client,
+//! and a controller running on it.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use kube::Client;
 use ordinal_apiserver::server::{self, Config};
+
+use crate::informer::Informers;
 
 /// A running API server and a client of it.
 pub(crate) struct ApiServer {
@@ -35,6 +40,53 @@ impl ApiServer {
         if let Some(running) = self.running.take() {
             running.shutdown().await;
         }
+    }
+}
+
+/// A controller under test: a real API server, the shared informers on
+/// it, and the controller running on them until [`Running::stop`].
+pub(crate) struct Running {
+    server: ApiServer,
+    /// A client of the server.
+    pub client: Client,
+    informers: Arc<Informers>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ApiServer {
+    /// Runs `controller` (a controller's `run`) on new informers of this
+    /// server, with a shutdown [`Running::stop`] completes.
+    pub fn run<F, Fut>(self, controller: F) -> Running
+    where
+        F: FnOnce(Arc<Informers>, BoxFuture<'static, ()>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let client = self.client.clone();
+        let informers = Informers::new(client.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = Box::pin(async move {
+            let _ = stopped.await;
+        });
+        let task = tokio::spawn(controller(Arc::clone(&informers), shutdown));
+        Running {
+            server: self,
+            client,
+            informers,
+            stop,
+            task,
+        }
+    }
+}
+
+impl Running {
+    /// Shuts the controller down, waits for it, then stops the informers
+    /// and the server.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap();
+        self.informers.stop().await;
+        self.server.stop().await;
     }
 }
 

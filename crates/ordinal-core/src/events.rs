@@ -145,6 +145,23 @@ impl Recorder {
     pub fn warning(&self, object: &ObjectReference, reason: &str, message: impl Into<String>) {
         self.record(object, EventType::Warning, reason, message);
     }
+
+    /// A `Warning` event when `warning`, else a `Normal` one: for the
+    /// events a controller's plan lists, each saying which it is.
+    pub fn event(
+        &self,
+        object: &ObjectReference,
+        warning: bool,
+        reason: &str,
+        message: impl Into<String>,
+    ) {
+        let kind = if warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        self.record(object, kind, reason, message);
+    }
 }
 
 /// The name client-go gives an event: the object's name and the time in

@@ -264,6 +264,22 @@ mod k8s {
             Ok(Selector::compile(selector)?.matches(labels))
         }
     }
+
+    /// Upstream's `labels.Selector` `String()`: the requirements sorted by
+    /// key, joined by commas; empty for a selector that requires nothing.
+    impl std::fmt::Display for Selector {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            let mut sorted: Vec<&Requirement> = self.requirements.iter().collect();
+            sorted.sort_by(|a, b| a.key.cmp(&b.key));
+            for (i, r) in sorted.into_iter().enumerate() {
+                if i > 0 {
+                    f.write_str(",")?;
+                }
+                write!(f, "{r}")?;
+            }
+            Ok(())
+        }
+    }
 }
 
 #[cfg(all(test, feature = "k8s"))]
@@ -287,6 +303,29 @@ mod tests {
             operator: op.into(),
             values: (!values.is_empty()).then(|| values.iter().map(|v| v.to_string()).collect()),
         }
+    }
+
+    #[test]
+    fn selector_prints_as_upstreams_string() {
+        let selector = LabelSelector {
+            match_labels: Some(labels(&[("app", "web")])),
+            match_expressions: Some(vec![
+                expr("tier", "In", &["db", "cache"]),
+                expr("canary", "NotIn", &["true"]),
+                expr("team", "Exists", &[]),
+                expr("legacy", "DoesNotExist", &[]),
+            ]),
+        };
+        assert_eq!(
+            Selector::compile(&selector).unwrap().to_string(),
+            "app=web,canary notin (true),!legacy,team,tier in (cache,db)"
+        );
+        assert_eq!(
+            Selector::compile(&LabelSelector::default())
+                .unwrap()
+                .to_string(),
+            ""
+        );
     }
 
     #[test]

@@ -41,6 +41,8 @@
 //! runtime (the controllers and the node agent); `serve` the accept
 //! loop, on Tokio and hyper-util (the API server and the node).
 
+#[cfg(feature = "cron")]
+pub mod cron;
 pub mod go_text;
 pub mod image_reference;
 pub mod labels;

@@ -28,8 +28,8 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 
 use super::{pods, slices, subsets};
-use crate::informer::{Informer, Informers};
-use crate::runtime::{self, Next, Queue, Reconciler};
+use crate::informer::{Informer, Informers, all_synced};
+use crate::runtime::{self, Next, Queue, Reconciler, status_code};
 
 /// Services synced at the same time (upstream's
 /// `--concurrent-endpoint-syncs` and `--concurrent-service-endpoint-syncs`).
@@ -73,13 +73,7 @@ pub async fn run(informers: Arc<Informers>, shutdown: impl Future<Output = ()> +
     });
     let queue = Queue::new();
     controller.watch(&queue);
-    let ready = {
-        let c = Arc::clone(&controller);
-        async move {
-            c.services.synced().await;
-            c.pods.synced().await;
-        }
-    };
+    let ready = all_synced([controller.services.clone(), controller.pods.clone()]);
     let outputs = tokio::spawn(Arc::clone(&controller).follow_outputs(Arc::clone(&queue)));
     runtime::drive(controller, queue, WORKERS, ready, shutdown).await;
     outputs.abort();
@@ -307,13 +301,6 @@ impl Controller {
             }
         }
         Ok(())
-    }
-}
-
-fn status_code(e: &kube::Error) -> Option<u16> {
-    match e {
-        kube::Error::Api(status) => Some(status.code),
-        _ => None,
     }
 }
 

@@ -29,7 +29,7 @@ use kube::api::ObjectMeta;
 use super::execute::Executor;
 use super::mapping::{SetKey, sets_for, sets_for_claim};
 use super::{Observed, plan};
-use crate::informer::{Informer, Informers};
+use crate::informer::{Informer, Informers, all_synced};
 use crate::runtime::{self, Next, Queue, Reconciler};
 use ordinal_core::events::Recorder;
 
@@ -52,15 +52,12 @@ pub async fn run(informers: Arc<Informers>, shutdown: impl Future<Output = ()> +
     });
     let queue = Queue::new();
     controller.watch(&queue);
-    let ready = {
-        let c = Arc::clone(&controller);
-        async move {
-            c.sets.synced().await;
-            c.pods.synced().await;
-            c.claims.synced().await;
-            c.revisions.synced().await;
-        }
-    };
+    let ready = all_synced([
+        controller.sets.clone(),
+        controller.pods.clone(),
+        controller.claims.clone(),
+        controller.revisions.clone(),
+    ]);
     runtime::drive(controller, queue, WORKERS, ready, shutdown).await;
 }
 

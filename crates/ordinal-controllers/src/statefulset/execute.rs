@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::{Action, DeleteReason, Failure, Plan};
 use crate::informer::{Cached, Informers};
+use crate::runtime::{error_message, status_code};
 
 /// Requests in flight at once within one wave.
 const WAVE_CONCURRENCY: usize = 64;
@@ -26,21 +27,6 @@ pub(crate) struct Report {
     pub failed: bool,
     /// The revision name collided: plan again at once.
     pub again: bool,
-}
-
-fn code(e: &kube::Error) -> Option<u16> {
-    match e {
-        kube::Error::Api(s) => Some(s.code),
-        _ => None,
-    }
-}
-
-/// An error as Go's `err.Error()` would print it: the Status message.
-fn message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
-        other => other.to_string(),
-    }
 }
 
 const NOT_FOUND: u16 = 404;
@@ -191,7 +177,7 @@ impl Executor<'_> {
                 Ok(()) => {}
                 Err(e) => {
                     tracing::debug!(set = %self.name(), error = %e, "statefulset controller: status write failed");
-                    if code(&e) != Some(NOT_FOUND) {
+                    if status_code(&e) != Some(NOT_FOUND) {
                         report.failed = true;
                     }
                 }
@@ -208,7 +194,7 @@ impl Executor<'_> {
             .api::<StatefulSet>()
             .get(self.name())
             .await
-            .map_err(|e| message(&e))?;
+            .map_err(|e| error_message(&e))?;
         let (ns, name) = (self.namespace(), self.name());
         if live.metadata.uid != self.set.metadata.uid {
             return Err(format!(
@@ -271,7 +257,7 @@ impl Executor<'_> {
                         self.caches.get::<ControllerRevision>().store(r);
                         Ok(())
                     }
-                    Err(e) if code(&e) == Some(CONFLICT) => {
+                    Err(e) if status_code(&e) == Some(CONFLICT) => {
                         // AlreadyExists: the same data is as good as ours.
                         let name = revision.metadata.name.as_deref().unwrap_or("");
                         match api.get_opt(name).await {
@@ -349,7 +335,7 @@ impl Executor<'_> {
                 Ok(())
             }
             // Gone, or replaced by another pod: nothing of ours to release.
-            Err(e) if matches!(code(&e), Some(NOT_FOUND | 422)) => Ok(()),
+            Err(e) if matches!(status_code(&e), Some(NOT_FOUND | 422)) => Ok(()),
             Err(e) => {
                 tracing::debug!(pod = %name, error = %e, "statefulset controller: release failed");
                 Err(())
@@ -389,7 +375,7 @@ impl Executor<'_> {
                     .delete_answered(self.namespace(), name, uid, answer.left());
                 Ok(())
             }
-            Err(e) if code(&e) == Some(NOT_FOUND) => {
+            Err(e) if status_code(&e) == Some(NOT_FOUND) => {
                 self.caches
                     .get::<K>()
                     .delete_answered(self.namespace(), name, uid, None);
@@ -413,9 +399,9 @@ impl Executor<'_> {
                     self.claim_event(name, pod, None);
                     self.caches.get::<PersistentVolumeClaim>().store(c);
                 }
-                Err(e) if code(&e) == Some(CONFLICT) => {}
+                Err(e) if status_code(&e) == Some(CONFLICT) => {}
                 Err(e) => {
-                    let err = message(&e);
+                    let err = error_message(&e);
                     self.claim_event(name, pod, Some(&err));
                     errors.push(format!("failed to create PVC {name}: {err}"));
                 }
@@ -439,12 +425,12 @@ impl Executor<'_> {
                 Ok(())
             }
             // The cache is behind; no event, as upstream.
-            Err(e) if code(&e) == Some(CONFLICT) => {
+            Err(e) if status_code(&e) == Some(CONFLICT) => {
                 tracing::debug!(pod = %name, "statefulset controller: pod exists already");
                 Err(())
             }
             Err(e) => {
-                self.pod_event("create", name, Some(&message(&e)));
+                self.pod_event("create", name, Some(&error_message(&e)));
                 Err(())
             }
         }
@@ -465,9 +451,9 @@ impl Executor<'_> {
                 Ok(())
             }
             // Changed meanwhile: planned again once the cache has it.
-            Err(e) if code(&e) == Some(CONFLICT) => Err(()),
+            Err(e) if status_code(&e) == Some(CONFLICT) => Err(()),
             Err(e) => {
-                self.pod_event("update", name, Some(&message(&e)));
+                self.pod_event("update", name, Some(&error_message(&e)));
                 Err(())
             }
         }
@@ -534,16 +520,16 @@ impl Executor<'_> {
                 );
                 Ok(())
             }
-            Err(e) if code(&e) == Some(NOT_FOUND) => {
+            Err(e) if status_code(&e) == Some(NOT_FOUND) => {
                 self.caches
                     .get::<Pod>()
                     .delete_answered(self.namespace(), name, uid, None);
                 Ok(())
             }
             // Another pod holds the name now: the cache is behind.
-            Err(e) if code(&e) == Some(CONFLICT) => Err(()),
+            Err(e) if status_code(&e) == Some(CONFLICT) => Err(()),
             Err(e) => {
-                self.pod_event("delete", name, Some(&message(&e)));
+                self.pod_event("delete", name, Some(&error_message(&e)));
                 Err(())
             }
         }
@@ -598,7 +584,7 @@ mod tests {
             message: "pods \"web-0\" already exists".into(),
             ..kube::core::Status::default()
         }));
-        assert_eq!(message(&e), "pods \"web-0\" already exists");
-        assert_eq!(code(&e), Some(409));
+        assert_eq!(error_message(&e), "pods \"web-0\" already exists");
+        assert_eq!(status_code(&e), Some(409));
     }
 }

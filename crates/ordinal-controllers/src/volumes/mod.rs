@@ -28,9 +28,7 @@ pub(crate) mod resizer;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{
-    Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod,
-};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -227,18 +225,7 @@ pub(crate) fn pod_claims(pod: &Pod) -> impl Iterator<Item = String> + '_ {
 }
 
 /// An ObjectReference for events and claimRefs.
-pub(crate) fn reference<K: kube::Resource<DynamicType = ()>>(obj: &K) -> ObjectReference {
-    let meta = obj.meta();
-    ObjectReference {
-        api_version: Some(K::api_version(&()).into_owned()),
-        kind: Some(K::kind(&()).into_owned()),
-        name: meta.name.clone(),
-        namespace: meta.namespace.clone(),
-        uid: meta.uid.clone(),
-        resource_version: meta.resource_version.clone(),
-        field_path: None,
-    }
-}
+pub(crate) use crate::runtime::reference;
 
 /// Whether an API error is a 409 or 404: another writer got there first;
 /// the next sync sees why.
@@ -252,7 +239,7 @@ pub(crate) mod tests {
 
     use k8s_openapi::api::core::v1::{
         HostPathVolumeSource, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
-        PersistentVolumeClaimSpec, PersistentVolumeSpec, PersistentVolumeStatus,
+        ObjectReference, PersistentVolumeClaimSpec, PersistentVolumeSpec, PersistentVolumeStatus,
         VolumeNodeAffinity, VolumeResourceRequirements,
     };
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;

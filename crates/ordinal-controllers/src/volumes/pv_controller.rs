@@ -151,12 +151,8 @@ impl Controller {
     }
 
     fn record(&self, obj: &k8s_openapi::api::core::v1::ObjectReference, note: &Note) {
-        if note.warning {
-            self.recorder
-                .warning(obj, note.reason, note.message.clone());
-        } else {
-            self.recorder.normal(obj, note.reason, note.message.clone());
-        }
+        self.recorder
+            .event(obj, note.warning, note.reason, note.message.clone());
     }
 
     async fn sync_claim(&self, ns: &str, name: &str) -> Result<(), String> {
