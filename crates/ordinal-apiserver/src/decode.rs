@@ -414,11 +414,74 @@ pub struct FieldReport {
     pub unknown: Vec<String>,
     /// Keys given twice in one object: `metadata.name`, `metadata.labels.app`.
     pub duplicate: Vec<String>,
+    /// Where every unknown field is (not only the reported ones), to
+    /// [`prune`] them.
+    pub unknown_paths: Vec<FieldPath>,
     /// `StatefulSet in version "v1" cannot be handled as a StatefulSet`.
     prefix: String,
 }
 
+/// One step of a path into a JSON document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A member of an object.
+    Key(String),
+    /// An element of an array.
+    Index(usize),
+}
+
+/// Where a field is in a JSON document, outermost step first.
+pub type FieldPath = Vec<Step>;
+
+/// Removes the fields at `paths` from `object`, as upstream drops what
+/// its Go types do not know when it decodes a body. Paths that lead
+/// nowhere are skipped.
+pub fn prune(object: &mut Value, paths: &[FieldPath]) {
+    fn remove(at: &mut Value, path: &[Step]) {
+        match path {
+            [] => {}
+            [Step::Key(k)] => {
+                if let Some(map) = at.as_object_mut() {
+                    map.remove(k.as_str());
+                }
+            }
+            [step, rest @ ..] => {
+                let next = match step {
+                    Step::Key(k) => at.get_mut(k.as_str()),
+                    Step::Index(i) => at.get_mut(*i),
+                };
+                if let Some(next) = next {
+                    remove(next, rest);
+                }
+            }
+        }
+    }
+    for path in paths {
+        remove(object, path);
+    }
+}
+
+/// The unknown fields of `object` (a JSON object meant to be a
+/// `group`/`kind`): the paths to [`prune`] and upstream's rendering of
+/// the first ones. Type errors are not this check's (see
+/// [`check_fields`]); a kind without a schema here has none.
+pub fn unknown_fields_of(group: &str, kind: &str, object: &Value) -> (Vec<FieldPath>, Vec<String>) {
+    let mut paths = Vec::new();
+    let mut shown = Vec::new();
+    let _ = typed_value_pass(group, kind, object, &mut shown, &mut paths);
+    (paths, shown)
+}
+
 impl FieldReport {
+    /// A report of these unknown fields alone, without a message prefix
+    /// (a patched object's, whose problems are not the body's).
+    pub fn of_unknown(unknown: Vec<String>) -> FieldReport {
+        FieldReport {
+            unknown,
+            ..Default::default()
+        }
+    }
+
     /// No unknown and no duplicate fields.
     pub fn is_clean(&self) -> bool {
         self.unknown.is_empty() && self.duplicate.is_empty()
@@ -590,16 +653,18 @@ pub fn decode_checked(
         go_quote(&body_version)
     );
     let mut unknown = Vec::new();
+    let mut unknown_paths = Vec::new();
     if !parsed.value.is_null() {
         let typed = match format {
-            Format::Json => typed_pass(group, kind, body, &mut unknown),
+            Format::Json => typed_pass(group, kind, body, &mut unknown, &mut unknown_paths),
             Format::Yaml => {
                 let bytes = serde_json::to_vec(&parsed.value).map_err(|e| DecodeError {
                     kind: DecodeErrorKind::Type,
                     message: format!("{prefix}: {e}"),
                     detail: e.to_string(),
                 })?;
-                typed_pass(group, kind, &bytes, &mut unknown).map_err(|e| strip_position(&e))
+                typed_pass(group, kind, &bytes, &mut unknown, &mut unknown_paths)
+                    .map_err(|e| strip_position(&e))
             }
         };
         if let Err(detail) = typed {
@@ -613,6 +678,7 @@ pub fn decode_checked(
     let report = FieldReport {
         unknown,
         duplicate: parsed.duplicates,
+        unknown_paths,
         prefix,
     };
     Ok((parsed.value, report))
@@ -712,25 +778,78 @@ fn render_path(path: &serde_ignored::Path<'_>, out: &mut String) {
     }
 }
 
-fn run<T>(bytes: &[u8], unknown: &mut Vec<String>) -> Result<(), String>
+fn steps_of(path: &serde_ignored::Path<'_>, out: &mut FieldPath) {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => {}
+        Path::Seq { parent, index } => {
+            steps_of(parent, out);
+            out.push(Step::Index(*index));
+        }
+        Path::Map { parent, key } => {
+            steps_of(parent, out);
+            out.push(Step::Key(key.clone()));
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => steps_of(parent, out),
+    }
+}
+
+/// Decodes `de` into `T` through `serde_ignored`: the first unknown fields
+/// rendered as upstream prints them into `unknown`, every one of them as a
+/// path into `paths`.
+fn run_with<'de, T, D>(
+    de: D,
+    unknown: &mut Vec<String>,
+    paths: &mut Vec<FieldPath>,
+) -> Result<(), String>
 where
-    T: for<'de> Deserialize<'de>,
+    T: Deserialize<'de>,
+    D: de::Deserializer<'de>,
+    D::Error: std::fmt::Display,
 {
     let mut seen: HashSet<String> = HashSet::new();
     let mut callback = |path: serde_ignored::Path<'_>| {
-        let mut p = String::new();
-        render_path(&path, &mut p);
-        if p == "apiVersion" || p == "kind" || unknown.len() >= MAX_STRICT_ERRORS {
+        let mut steps = Vec::new();
+        steps_of(&path, &mut steps);
+        if let [Step::Key(k)] = steps.as_slice()
+            && (k == "apiVersion" || k == "kind")
+        {
             return;
         }
+        paths.push(steps);
+        if unknown.len() >= MAX_STRICT_ERRORS {
+            return;
+        }
+        let mut p = String::new();
+        render_path(&path, &mut p);
         if seen.insert(p.clone()) {
             unknown.push(p);
         }
     };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let wrapped = serde_ignored::Deserializer::new(&mut de, &mut callback);
+    let wrapped = serde_ignored::Deserializer::new(de, &mut callback);
     StripTypeMeta::<T>::deserialize(wrapped).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+fn run<T>(bytes: &[u8], unknown: &mut Vec<String>, paths: &mut Vec<FieldPath>) -> Result<(), String>
+where
+    T: for<'de> Deserialize<'de>,
+{
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    run_with::<T, _>(&mut de, unknown, paths)
+}
+
+fn run_value<T>(
+    value: &Value,
+    unknown: &mut Vec<String>,
+    paths: &mut Vec<FieldPath>,
+) -> Result<(), String>
+where
+    T: for<'de> Deserialize<'de>,
+{
+    run_with::<T, _>(value, unknown, paths)
 }
 
 fn decode_only<T>(bytes: &[u8]) -> Result<(), String>
@@ -750,9 +869,28 @@ macro_rules! kinds {
             matches!((group, kind), $( ($group, $kind) )|*)
         }
 
-        fn typed_pass(group: &str, kind: &str, bytes: &[u8], unknown: &mut Vec<String>) -> Result<(), String> {
+        fn typed_pass(
+            group: &str,
+            kind: &str,
+            bytes: &[u8],
+            unknown: &mut Vec<String>,
+            paths: &mut Vec<FieldPath>,
+        ) -> Result<(), String> {
             match (group, kind) {
-                $( ($group, $kind) => run::<$ty>(bytes, unknown), )*
+                $( ($group, $kind) => run::<$ty>(bytes, unknown, paths), )*
+                _ => Ok(()),
+            }
+        }
+
+        fn typed_value_pass(
+            group: &str,
+            kind: &str,
+            value: &Value,
+            unknown: &mut Vec<String>,
+            paths: &mut Vec<FieldPath>,
+        ) -> Result<(), String> {
+            match (group, kind) {
+                $( ($group, $kind) => run_value::<$ty>(value, unknown, paths), )*
                 _ => Ok(()),
             }
         }
@@ -805,6 +943,17 @@ kinds! {
     ("events.k8s.io", "Event") => k8s_openapi::api::events::v1::Event,
     ("storage.k8s.io", "StorageClass") => k8s_openapi::api::storage::v1::StorageClass,
     ("node.k8s.io", "RuntimeClass") => k8s_openapi::api::node::v1::RuntimeClass,
+    ("rbac.authorization.k8s.io", "Role") => k8s_openapi::api::rbac::v1::Role,
+    ("rbac.authorization.k8s.io", "ClusterRole") => k8s_openapi::api::rbac::v1::ClusterRole,
+    ("rbac.authorization.k8s.io", "RoleBinding") => k8s_openapi::api::rbac::v1::RoleBinding,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding") => k8s_openapi::api::rbac::v1::ClusterRoleBinding,
+    ("authentication.k8s.io", "TokenRequest") => k8s_openapi::api::authentication::v1::TokenRequest,
+    ("authentication.k8s.io", "TokenReview") => k8s_openapi::api::authentication::v1::TokenReview,
+    ("authentication.k8s.io", "SelfSubjectReview") => k8s_openapi::api::authentication::v1::SelfSubjectReview,
+    ("authorization.k8s.io", "SelfSubjectAccessReview") => k8s_openapi::api::authorization::v1::SelfSubjectAccessReview,
+    ("authorization.k8s.io", "SelfSubjectRulesReview") => k8s_openapi::api::authorization::v1::SelfSubjectRulesReview,
+    ("authorization.k8s.io", "SubjectAccessReview") => k8s_openapi::api::authorization::v1::SubjectAccessReview,
+    ("authorization.k8s.io", "LocalSubjectAccessReview") => k8s_openapi::api::authorization::v1::LocalSubjectAccessReview,
 }
 
 #[cfg(test)]
@@ -1086,6 +1235,26 @@ mod tests {
                 json!({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "gvisor"}, "handler": "runsc", "overhead": {"podFixed": {"cpu": "250m", "memory": "120Mi"}}, "scheduling": {"nodeSelector": {"runtime": "gvisor"}, "tolerations": [{"key": "sandbox", "operator": "Exists", "effect": "NoSchedule"}]}}),
             ),
             (
+                "rbac.authorization.k8s.io",
+                "Role",
+                json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "reader", "namespace": "default"}, "rules": [{"apiGroups": [""], "resources": ["pods"], "resourceNames": ["web-0"], "verbs": ["get", "list"]}]}),
+            ),
+            (
+                "rbac.authorization.k8s.io",
+                "ClusterRole",
+                json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "system:x"}, "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}, "matchExpressions": [{"key": "c", "operator": "Exists"}]}]}, "rules": [{"nonResourceURLs": ["/healthz"], "verbs": ["get"]}]}),
+            ),
+            (
+                "rbac.authorization.k8s.io",
+                "RoleBinding",
+                json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "read"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"}, "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "default"}, {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "jane"}]}),
+            ),
+            (
+                "rbac.authorization.k8s.io",
+                "ClusterRoleBinding",
+                json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "cluster-admin"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"}, "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:masters"}]}),
+            ),
+            (
                 "autoscaling",
                 "Scale",
                 json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"}, "spec": {"replicas": 3}, "status": {"replicas": 2, "selector": "app=web"}}),
@@ -1096,9 +1265,59 @@ mod tests {
                 json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "web-0"}, "deleteOptions": {"gracePeriodSeconds": 0}}),
             ),
             (
+                "policy",
+                "PodDisruptionBudget",
+                json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"}, "spec": {"maxUnavailable": "25%", "selector": {"matchLabels": {"app": "web"}}, "unhealthyPodEvictionPolicy": "AlwaysAllow"}, "status": {"observedGeneration": 1, "disruptionsAllowed": 1, "currentHealthy": 3, "desiredHealthy": 2, "expectedPods": 3, "disruptedPods": {"web-0": "2024-01-01T00:00:00Z"}, "conditions": [{"type": "DisruptionAllowed", "status": "True", "reason": "SufficientPods", "message": "", "observedGeneration": 1, "lastTransitionTime": "2024-01-01T00:00:00Z"}]}}),
+            ),
+            (
+                "batch",
+                "Job",
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "pi"}, "spec": {"completions": 3, "parallelism": 2, "backoffLimit": 4, "completionMode": "Indexed", "activeDeadlineSeconds": 600, "ttlSecondsAfterFinished": 60, "podFailurePolicy": {"rules": [{"action": "FailJob", "onExitCodes": {"containerName": "c", "operator": "In", "values": [42]}}, {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]}, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", "exit 0"]}]}}}, "status": {"active": 1, "ready": 0, "terminating": 0, "succeeded": 1, "completedIndexes": "0", "uncountedTerminatedPods": {"succeeded": ["u1"]}, "startTime": "2024-01-01T00:00:00Z", "conditions": [{"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "m", "lastProbeTime": "2024-01-01T00:00:00Z", "lastTransitionTime": "2024-01-01T00:00:00Z"}]}}),
+            ),
+            (
+                "batch",
+                "CronJob",
+                json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick"}, "spec": {"schedule": "*/5 * * * *", "timeZone": "Europe/Paris", "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": 30, "suspend": false, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1, "jobTemplate": {"metadata": {"labels": {"app": "tick"}}, "spec": {"template": {"spec": {"restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "busybox"}]}}}}}, "status": {"active": [{"apiVersion": "batch/v1", "kind": "Job", "name": "tick-1", "namespace": "default", "uid": "u"}], "lastScheduleTime": "2024-01-01T00:00:00Z", "lastSuccessfulTime": "2024-01-01T00:00:00Z"}}),
+            ),
+            (
                 "",
                 "Binding",
                 json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "web-0"}, "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}),
+            ),
+            (
+                "authentication.k8s.io",
+                "TokenRequest",
+                json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "metadata": {}, "spec": {"audiences": ["https://kubernetes.default.svc.cluster.local"], "expirationSeconds": 3600, "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web-0", "uid": "u"}}}),
+            ),
+            (
+                "authentication.k8s.io",
+                "TokenReview",
+                json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "metadata": {}, "spec": {"token": "t", "audiences": ["a"]}}),
+            ),
+            (
+                "authentication.k8s.io",
+                "SelfSubjectReview",
+                json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {}}),
+            ),
+            (
+                "authorization.k8s.io",
+                "SelfSubjectAccessReview",
+                json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "metadata": {}, "spec": {"resourceAttributes": {"namespace": "default", "verb": "list", "resource": "pods"}}}),
+            ),
+            (
+                "authorization.k8s.io",
+                "SelfSubjectRulesReview",
+                json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "metadata": {}, "spec": {"namespace": "default"}}),
+            ),
+            (
+                "authorization.k8s.io",
+                "SubjectAccessReview",
+                json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "metadata": {}, "spec": {"user": "jane", "groups": ["devs"], "extra": {"k": ["v"]}, "uid": "u", "nonResourceAttributes": {"path": "/healthz", "verb": "get"}}}),
+            ),
+            (
+                "authorization.k8s.io",
+                "LocalSubjectAccessReview",
+                json!({"apiVersion": "authorization.k8s.io/v1", "kind": "LocalSubjectAccessReview", "metadata": {"namespace": "default"}, "spec": {"user": "jane", "resourceAttributes": {"namespace": "default", "verb": "get", "resource": "secrets", "name": "s"}}}),
             ),
             (
                 "",
@@ -1327,5 +1546,76 @@ mod proptests {
             let yaml = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
             let _ = parse_body(yaml.as_bytes(), Format::Yaml);
         }
+    }
+}
+
+#[cfg(test)]
+mod prune_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_are_pruned_and_known_ones_kept() {
+        let body = json!({
+            "apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "web", "foo": 1, "labels": {"app.kubernetes.io/name": "web"}},
+            "spec": {
+                "replicas": 2, "replicass": 3,
+                "template": {"spec": {"containers": [
+                    {"name": "a", "image": "x"},
+                    {"name": "b", "image": "y", "imagee": "z", "ports": [{"containerPort": 80, "bad": {"deep": 1}}]}
+                ]}}
+            },
+            "status": {"replicas": 1, "nope": true}
+        });
+        let bytes = body.to_string();
+        let (mut value, report) =
+            decode_checked("apps", "StatefulSet", bytes.as_bytes(), Format::Json).unwrap();
+        assert_eq!(report.unknown_paths.len(), 5);
+        prune(&mut value, &report.unknown_paths);
+        let mut expected = body.clone();
+        expected["metadata"].as_object_mut().unwrap().remove("foo");
+        expected["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("replicass");
+        let b = &mut expected["spec"]["template"]["spec"]["containers"][1];
+        b.as_object_mut().unwrap().remove("imagee");
+        b["ports"][0].as_object_mut().unwrap().remove("bad");
+        expected["status"].as_object_mut().unwrap().remove("nope");
+        assert_eq!(value, expected);
+
+        // The same paths come from the parsed value, as for a patched object.
+        let (paths, shown) = unknown_fields_of("apps", "StatefulSet", &body);
+        assert_eq!(paths, report.unknown_paths);
+        assert_eq!(shown, report.unknown);
+        // A clean object has nothing to prune.
+        let (paths, _) = unknown_fields_of("apps", "StatefulSet", &expected);
+        assert!(paths.is_empty());
+    }
+
+    #[test]
+    fn pruning_paths_that_lead_nowhere_changes_nothing() {
+        let mut v = json!({"a": [1, {"b": 2}]});
+        let before = v.clone();
+        prune(
+            &mut v,
+            &[
+                vec![Step::Key("x".into()), Step::Key("y".into())],
+                vec![Step::Key("a".into()), Step::Index(5), Step::Key("b".into())],
+                vec![Step::Key("a".into()), Step::Index(0), Step::Key("b".into())],
+                vec![],
+            ],
+        );
+        assert_eq!(v, before);
+        prune(
+            &mut v,
+            &[vec![
+                Step::Key("a".into()),
+                Step::Index(1),
+                Step::Key("b".into()),
+            ]],
+        );
+        assert_eq!(v, json!({"a": [1, {}]}));
     }
 }

@@ -571,7 +571,7 @@ mod tests {
             }
         }
         assert!(api_resource_list("apps", "v2").is_none());
-        assert!(api_resource_list("batch", "v1").is_none());
+        assert!(api_resource_list("flowcontrol.apiserver.k8s.io", "v1").is_none());
     }
 
     #[test]
@@ -597,7 +597,7 @@ mod tests {
             apps["versions"],
             json!([{ "groupVersion": "apps/v1", "version": "v1" }])
         );
-        assert!(api_group("batch").is_none());
+        assert!(api_group("flowcontrol.apiserver.k8s.io").is_none());
         assert!(api_group("").is_none());
     }
 

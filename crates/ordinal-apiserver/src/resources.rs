@@ -137,8 +137,13 @@ impl Resource {
         self.subresource("status").is_some()
     }
 
-    /// The storage key prefix of this resource: `/core/pods/`.
+    /// The storage key prefix of this resource: `/core/pods/` (the
+    /// prefix of the resource it is stored as, for one that is another's
+    /// under other names: see [`Strategy::storage_prefix`]).
     pub fn key_prefix(&self) -> String {
+        if let Some(prefix) = self.strategy.storage_prefix() {
+            return prefix.to_string();
+        }
         let group = if self.group.is_empty() {
             "core"
         } else {
@@ -250,7 +255,9 @@ pub static RESOURCES: &[Resource] = &[
         short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
         strategy: registry::core::secret::SecretStrategy),
     resource!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true,
-        short: ["sa"], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        short: ["sa"], cat: [], verbs: ALL_VERBS,
+        sub: [Subresource { name: "token", group: "authentication.k8s.io", version: "v1", kind: "TokenRequest", verbs: &["create"] }],
+        generation: false,
         strategy: registry::core::service_account::ServiceAccountStrategy),
     SERVICES,
     resource!("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", true,
@@ -264,6 +271,14 @@ pub static RESOURCES: &[Resource] = &[
         ],
         generation: true,
         strategy: registry::apps::stateful_set::StatefulSetStrategy),
+    resource!("batch", "v1", "CronJob", "cronjobs", "cronjob", true,
+        short: ["cj"], cat: ["all"], verbs: ALL_VERBS, sub: [status("batch", "v1", "CronJob")],
+        generation: true,
+        strategy: registry::batch::cron_job::CronJobStrategy),
+    resource!("batch", "v1", "Job", "jobs", "job", true,
+        short: [], cat: ["all"], verbs: ALL_VERBS, sub: [status("batch", "v1", "Job")],
+        generation: true,
+        strategy: registry::batch::job::JobStrategy),
     resource!("coordination.k8s.io", "v1", "Lease", "leases", "lease", true,
         short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
         strategy: registry::coordination::lease::LeaseStrategy),
@@ -273,8 +288,36 @@ pub static RESOURCES: &[Resource] = &[
     resource!("events.k8s.io", "v1", "Event", "events", "event", true,
         short: ["ev"], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
         strategy: registry::events::event::EventStrategy),
+    resource!("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", true,
+        short: ["pdb"], cat: [], verbs: ALL_VERBS, sub: [status("policy", "v1", "PodDisruptionBudget")],
+        generation: true,
+        strategy: registry::policy::pod_disruption_budget::PodDisruptionBudgetStrategy),
+    resource!("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", false,
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::rbac::cluster_role_binding::ClusterRoleBindingStrategy),
+    resource!("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", false,
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::rbac::cluster_role::ClusterRoleStrategy),
+    resource!("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", true,
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::rbac::role_binding::RoleBindingStrategy),
+    resource!("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", true,
+        short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::rbac::role::RoleStrategy),
     STORAGE_CLASSES,
     RUNTIME_CLASSES,
+    resource!("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", false,
+        short: [], cat: [], verbs: &["create"], sub: [], generation: false, strategy: registry::Plain),
+    resource!("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", "tokenreview", false,
+        short: [], cat: [], verbs: &["create"], sub: [], generation: false, strategy: registry::Plain),
+    resource!("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", "localsubjectaccessreview", true,
+        short: [], cat: [], verbs: &["create"], sub: [], generation: false, strategy: registry::Plain),
+    resource!("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", "selfsubjectaccessreview", false,
+        short: [], cat: [], verbs: &["create"], sub: [], generation: false, strategy: registry::Plain),
+    resource!("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "selfsubjectrulesreview", false,
+        short: [], cat: [], verbs: &["create"], sub: [], generation: false, strategy: registry::Plain),
+    resource!("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", "subjectaccessreview", false,
+        short: [], cat: [], verbs: &["create"], sub: [], generation: false, strategy: registry::Plain),
 ];
 
 /// autoscaling/v1 `Scale`, the body of `statefulsets/scale`. Not served on
@@ -299,6 +342,11 @@ pub static EVICTION: Resource = resource!("policy", "v1", "Eviction", "pods/evic
 pub const GROUPS: &[&str] = &[
     "apps",
     "events.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "batch",
+    "policy",
+    "rbac.authorization.k8s.io",
     "storage.k8s.io",
     "coordination.k8s.io",
     "node.k8s.io",

@@ -14,7 +14,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
@@ -68,6 +68,21 @@ pub struct Config {
     pub bootstrap: Vec<serde_json::Value>,
     /// Timeouts and caps of client connections.
     pub limits: Limits,
+    /// The identities of the embedder's own components: each gets a token
+    /// and a kubeconfig (`DIR/pki/<file>.kubeconfig`, see
+    /// [`Running::component_kubeconfig`]), and only the rights RBAC gives it.
+    pub components: Vec<Component>,
+}
+
+/// A component's identity.
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// The file name of its token and kubeconfig: `controller`, `node`.
+    pub file: String,
+    /// The user it authenticates as.
+    pub user: String,
+    /// Its groups (`system:authenticated` is added).
+    pub groups: Vec<String>,
 }
 
 impl Config {
@@ -84,6 +99,7 @@ impl Config {
             service_network: ServiceNetwork::default(),
             bootstrap: Vec::new(),
             limits: Limits::default(),
+            components: Vec::new(),
         }
     }
 }
@@ -125,8 +141,8 @@ pub enum StartError {
 pub struct AppState {
     /// Where every object is kept.
     pub store: Store,
-    /// The admin's bearer token; requests without it are refused.
-    pub token: String,
+    /// Who may call, and what they may do.
+    pub auth: crate::auth::Auth,
     /// Turns true when the server shuts down: watches end.
     pub shutdown: watch::Receiver<bool>,
     /// How often idle watches that asked for bookmarks get one.
@@ -162,12 +178,25 @@ fn attrs(key: &str, object: &serde_json::Value) -> Attrs {
     }
 }
 
-/// Opens the store of a data dir.
-pub fn open_store(data_dir: &Path, history: usize) -> Result<Store, StartError> {
+/// How long a revision stays resumable: kube-apiserver compacts etcd every
+/// five minutes (`--etcd-compaction-interval`), after which a watch from an
+/// older revision is answered 410 Expired. Watchers with bookmarks hold a
+/// fresher revision than this.
+pub const WATCH_HISTORY_AGE: Duration = Duration::from_secs(300);
+
+/// The store configuration of a data dir: `history` events kept for
+/// watches, for at most [`WATCH_HISTORY_AGE`].
+pub fn store_config(data_dir: &Path, history: usize) -> StoreConfig {
     let mut config = StoreConfig::new(data_dir.join("state.db"));
     config.history = history;
+    config.history_max_age = Some(WATCH_HISTORY_AGE);
     config.attrs = Arc::new(attrs);
-    Ok(Store::open(config)?)
+    config
+}
+
+/// Opens the store of a data dir.
+pub fn open_store(data_dir: &Path, history: usize) -> Result<Store, StartError> {
+    Ok(Store::open(store_config(data_dir, history))?)
 }
 
 /// Takes the data dir's lock for the life of the process; a second server on
@@ -200,12 +229,86 @@ fn lock_data_dir(dir: &Path) -> Result<fs::File, StartError> {
     Ok(file)
 }
 
-/// The system namespaces, then the embedder's start-up objects, each
-/// created only when absent (see [`crate::bootstrap`]).
+/// The system namespaces, the default RBAC policy, then the embedder's
+/// start-up objects, each created only when absent (see
+/// [`crate::bootstrap`]).
 async fn bootstrap(store: &Store, extra: &[serde_json::Value]) -> Result<(), StartError> {
-    let objects = bootstrap::system_namespaces().chain(extra.iter().cloned());
+    let objects = bootstrap::system_namespaces()
+        .chain(crate::rbac_policy::objects())
+        .chain(extra.iter().cloned());
     for object in objects {
         bootstrap::ensure(store, object).await?;
+    }
+    Ok(())
+}
+
+/// The endpoints of `default/kubernetes` (an Endpoints and an
+/// EndpointSlice, as upstream's endpoint reconciler writes them): the
+/// address pods reach the API server on.
+async fn kubernetes_endpoints(
+    store: &Store,
+    addr: SocketAddr,
+) -> Result<(), ordinal_store::StoreError> {
+    let ip = addr.ip().to_string();
+    let port = addr.port();
+    let endpoints = json!({
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": { "name": "kubernetes", "namespace": "default",
+                      "labels": { "endpointslice.kubernetes.io/skip-mirror": "true" } },
+        "subsets": [{ "addresses": [{ "ip": ip }], "ports": [{ "name": "https", "port": port, "protocol": "TCP" }] }],
+    });
+    let slice = json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": { "name": "kubernetes", "namespace": "default",
+                      "labels": { "kubernetes.io/service-name": "kubernetes" } },
+        "addressType": "IPv4",
+        "endpoints": [{ "addresses": [ip], "conditions": { "ready": true } }],
+        "ports": [{ "name": "https", "port": port, "protocol": "TCP" }],
+    });
+    for (resource, object) in [("endpoints", endpoints), ("endpointslices", slice)] {
+        let group = if resource == "endpoints" {
+            ""
+        } else {
+            "discovery.k8s.io"
+        };
+        let Some(r) = resources::by_plural(group, resource) else {
+            continue;
+        };
+        let key = r.key(Some("default"), "kubernetes");
+        match store.get(&key) {
+            Some(current) => {
+                let Ok(mut stored) = serde_json::from_slice::<serde_json::Value>(&current.bytes)
+                else {
+                    continue;
+                };
+                let field = if resource == "endpoints" {
+                    "subsets"
+                } else {
+                    "endpoints"
+                };
+                if stored.get(field) == object.get(field)
+                    && stored.get("ports") == object.get("ports")
+                {
+                    continue;
+                }
+                for f in ["subsets", "endpoints", "ports"] {
+                    if let Some(v) = object.get(f) {
+                        stored[f] = v.clone();
+                    }
+                }
+                match store.update(key, stored, current.rev).await {
+                    Ok(_) | Err(ordinal_store::StoreError::Conflict { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            None => {
+                if let Err(e) = bootstrap::ensure(store, object).await {
+                    tracing::warn!(error = %e, "publishing the endpoints of default/kubernetes");
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -289,7 +392,19 @@ pub struct Running {
     pub(crate) store: Store,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    data_dir: PathBuf,
+    /// The listeners added after start ([`Running::listen_for_pods`]).
+    also: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    serving: Serving,
     _lock: fs::File,
+}
+
+/// What another listener needs to serve the same API.
+struct Serving {
+    tls: TlsAcceptor,
+    app: Router,
+    table: Arc<Table>,
+    shutdown: watch::Receiver<bool>,
 }
 
 impl Running {
@@ -298,12 +413,50 @@ impl Running {
         pki::client_url(self.addr)
     }
 
+    /// The kubeconfig of the component whose file name is `file` (one of
+    /// [`Config::components`]).
+    pub fn component_kubeconfig(&self, file: &str) -> PathBuf {
+        self.data_dir.join("pki").join(format!("{file}.kubeconfig"))
+    }
+
+    /// Serves the API also on `addr` (the pods' gateway, port `port` of the
+    /// `kubernetes` Service's endpoints) and publishes that address as the
+    /// endpoints of `default/kubernetes`, so pods reach the server through
+    /// the Service, as in-cluster clients expect.
+    pub async fn listen_for_pods(&self, addr: SocketAddr) -> Result<(), StartError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| StartError::Listen(addr, e))?;
+        let s = &self.serving;
+        let task = tokio::spawn(serve(
+            listener,
+            s.tls.clone(),
+            s.app.clone(),
+            s.table.clone(),
+            s.shutdown.clone(),
+        ));
+        if let Ok(mut also) = self.also.lock() {
+            also.push(task);
+        }
+        kubernetes_endpoints(&self.store, addr)
+            .await
+            .map_err(StartError::Store)
+    }
+
     /// Stops accepting, ends open watches, waits for in-flight requests (up
     /// to a bound), and closes the store so every acknowledged write is on
     /// disk.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+        let also = self
+            .also
+            .lock()
+            .map(|mut a| std::mem::take(&mut *a))
+            .unwrap_or_default();
+        for task in also {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
         self.store.close();
     }
 }
@@ -318,7 +471,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Listen(config.listen, e))?;
-    let credentials = pki::ensure(&config.data_dir, addr)?;
+    // Pods reach the server through the `kubernetes` Service: its cluster
+    // IP and DNS names are in the certificate.
+    let in_cluster: Vec<String> = std::iter::once(config.service_network.first().to_string())
+        .chain(
+            [
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ]
+            .map(String::from),
+        )
+        .collect();
+    let credentials = pki::ensure(&config.data_dir, addr, &in_cluster)?;
     let store = open_store(&config.data_dir, config.watch_history)?;
     bootstrap(&store, &config.bootstrap).await?;
     let allocator = Allocator::new(config.service_network.clone());
@@ -329,6 +495,29 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         &kubeconfig,
         pki::kubeconfig(&credentials, &pki::client_url(addr)).as_bytes(),
     )?;
+    let mut auth =
+        crate::auth::Auth::new(credentials.token.clone(), pki::token_signer(&credentials)?);
+    for c in &config.components {
+        let token = pki::component_token(&config.data_dir, &c.file)?;
+        let path = config
+            .data_dir
+            .join("pki")
+            .join(format!("{}.kubeconfig", c.file));
+        pki::write_private(
+            &path,
+            pki::kubeconfig_with(&credentials, &pki::client_url(addr), &c.user, &token).as_bytes(),
+        )?;
+        let mut groups = c.groups.clone();
+        groups.push(crate::auth::AUTHENTICATED.into());
+        auth.add_static(
+            token,
+            crate::auth::UserInfo {
+                name: c.user.clone(),
+                groups,
+                ..Default::default()
+            },
+        );
+    }
 
     let kubelet = crate::kubelet::KubeletClient::new(
         &credentials.kubelet_client_cert_pem,
@@ -338,7 +527,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = Arc::new(AppState {
         store: store.clone(),
-        token: credentials.token.clone(),
+        auth,
         shutdown: shutdown_rx.clone(),
         bookmark_interval: config.bookmark_interval,
         server_address: addr.to_string(),
@@ -350,7 +539,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let tls = tls_acceptor(&credentials)?;
     let app = router(state);
     let table = Table::new(config.limits.clone());
-    let task = tokio::spawn(serve(listener, tls, app, table, shutdown_rx));
+    let task = tokio::spawn(serve(
+        listener,
+        tls.clone(),
+        app.clone(),
+        table.clone(),
+        shutdown_rx.clone(),
+    ));
     tracing::info!(%addr, elapsed_ms = started.elapsed().as_millis() as u64, "API server ready");
     Ok(Running {
         addr,
@@ -359,6 +554,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         store,
         shutdown: shutdown_tx,
         task,
+        data_dir: config.data_dir.clone(),
+        also: std::sync::Mutex::new(Vec::new()),
+        serving: Serving {
+            tls,
+            app,
+            table,
+            shutdown: shutdown_rx,
+        },
         _lock: lock,
     })
 }
@@ -511,6 +714,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/apis/", get(apis_root))
         .route("/apis/{group}", get(api_group))
         .route("/apis/{group}/", get(api_group))
+        .route(
+            "/.well-known/openid-configuration",
+            get(openid_configuration),
+        )
+        .route("/openid/v1/jwks", get(openid_jwks))
+        .route("/openapi/v2", get(openapi_v2))
         .route("/openapi/v3", get(openapi_index))
         .route("/openapi/v3/{*path}", get(openapi_document))
         .fallback(resource_request)
@@ -614,10 +823,12 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// Bearer-token authentication; everything but the health endpoints.
+/// Authentication, impersonation and authorization of everything but the
+/// health endpoints: the identity the request acts as is left in its
+/// extensions for the handlers that answer about it.
 async fn authenticate(
     State(state): State<Arc<AppState>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let presented = request
@@ -625,15 +836,33 @@ async fn authenticate(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token);
-    match presented {
-        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => {
-            if let Some(conn) = request.extensions().get::<Arc<Connection>>() {
-                conn.mark_authenticated();
-            }
-            next.run(request).await
-        }
-        _ => ApiError::unauthorized().into_response(),
+    let snapshot = state.store.snapshot();
+    let Some(mut user) = presented.and_then(|token| state.auth.authenticate(token, &snapshot))
+    else {
+        return ApiError::unauthorized().into_response();
+    };
+    if let Some(conn) = request.extensions().get::<Arc<Connection>>() {
+        conn.mark_authenticated();
     }
+    match crate::auth::impersonate(&snapshot, &user, request.headers()) {
+        Ok(Some(target)) => user = target,
+        Ok(None) => {}
+        Err(e) => return e.into_response(),
+    }
+    if !user.is_master() {
+        let attrs = crate::auth::attributes::of_request(
+            request.method().as_str(),
+            request.uri().path(),
+            request.uri().query(),
+        );
+        if !crate::auth::authorize(&snapshot, &user, &attrs) {
+            let refused = crate::auth::forbidden(&user, &attrs);
+            tracing::debug!(user = %user.name, message = %refused.message, "request forbidden");
+            return refused.into_response();
+        }
+    }
+    request.extensions_mut().insert(user);
+    next.run(request).await
 }
 
 /// The token of an `Authorization` header, read as upstream's bearer-token
@@ -646,13 +875,6 @@ fn bearer_token(header: &str) -> Option<&str> {
     let scheme = parts.next()?;
     let token = parts.next()?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn version() -> Response {
@@ -725,6 +947,65 @@ async fn api_group(axum::extract::Path(group): axum::extract::Path<String>) -> R
     }
 }
 
+/// The service-account issuer's discovery document (OIDC), so that
+/// outside parties can verify ServiceAccount tokens.
+async fn openid_configuration(State(state): State<Arc<AppState>>) -> Response {
+    let body = json!({
+        "issuer": crate::auth::tokens::ISSUER,
+        "jwks_uri": format!("https://{}/openid/v1/jwks", state.server_address),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+    });
+    render::json_response(StatusCode::OK, body.to_string())
+}
+
+/// The keys ServiceAccount tokens are signed with.
+async fn openid_jwks(State(state): State<Arc<AppState>>) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/jwk-set+json"),
+        )],
+        state.auth.signer.jwks().to_string(),
+    )
+        .into_response()
+}
+
+/// `GET /openapi/v2`: protobuf when asked for (client-go asks for nothing
+/// else), JSON otherwise; a matching `If-None-Match` gets 304.
+async fn openapi_v2(headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let (doc, media) = if openapi::v2::wants_protobuf(accept) {
+        (openapi::v2::protobuf(), openapi::v2::PROTOBUF_CONTENT_TYPE)
+    } else {
+        (openapi::v2::json(), "application/json")
+    };
+    let etag = format!("\"{}\"", doc.hash);
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(media))],
+            doc.bytes.clone(),
+        )
+            .into_response()
+    };
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
 async fn openapi_index() -> Response {
     render::json_response(StatusCode::OK, openapi::v3_index().to_string())
 }
@@ -740,6 +1021,50 @@ async fn openapi_document(axum::extract::Path(path): axum::extract::Path<String>
         }
         None => ApiError::no_route().into_response(),
     }
+}
+
+/// Refuses a role or binding write that grants more than its writer holds
+/// (see [`crate::auth::escalation`]); hands back the body it had to read.
+async fn escalation_checked(
+    state: &AppState,
+    user: &crate::auth::UserInfo,
+    target: &request::Target,
+    parts: &http::request::Parts,
+    body: Body,
+) -> Result<Body, ApiError> {
+    let bytes = crate::rest::read_body(body, state.limits.body_timeout).await?;
+    let namespace = target.namespace.clone().unwrap_or_default();
+    let snapshot = state.store.snapshot();
+    let object = if parts.method == Method::PATCH {
+        None
+    } else {
+        let query = Query::parse(parts.uri.query());
+        let r = target.resource;
+        Some(
+            crate::rest::decode_as(r.group, r.version, r.kind, &query, &parts.headers, &bytes)?
+                .object,
+        )
+    };
+    let name = target
+        .name
+        .clone()
+        .or_else(|| {
+            object
+                .as_ref()
+                .and_then(|o| o.pointer("/metadata/name"))
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    crate::auth::escalation::check(
+        &snapshot,
+        user,
+        target.resource.plural,
+        &namespace,
+        &name,
+        object.as_ref(),
+    )?;
+    Ok(Body::from(bytes))
 }
 
 /// Everything under `/api/v1/...` and `/apis/<group>/<version>/...`.
@@ -767,6 +1092,36 @@ async fn resource_request(State(state): State<Arc<AppState>>, request: Request<B
         Some(Ok(t)) => t,
         Some(Err(e)) => return e.into_response(),
         None => return ApiError::no_route().into_response(),
+    };
+    let user = parts
+        .extensions
+        .get::<crate::auth::UserInfo>()
+        .cloned()
+        .unwrap_or_default();
+    if crate::auth::reviews::handles(&target) {
+        let query = Query::parse(parts.uri.query());
+        return crate::auth::reviews::handle(
+            &state,
+            &user,
+            &parts.method,
+            &target,
+            &query,
+            &parts.headers,
+            body,
+        )
+        .await
+        .unwrap_or_else(|e| e.into_response());
+    }
+    let body = if crate::auth::escalation::applies(target.resource.group, target.resource.plural)
+        && !user.is_master()
+        && matches!(parts.method, Method::POST | Method::PUT | Method::PATCH)
+    {
+        match escalation_checked(&state, &user, &target, &parts, body).await {
+            Ok(body) => body,
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        body
     };
     if target.resource == &resources::PODS && target.name.is_some() {
         match target.subresource.as_deref() {

@@ -26,11 +26,14 @@ OA = next(glob.glob(r + "k8s-openapi-0.29.0/src/v1_35")[0] for r in REG if glob.
 PACKAGES = {
     "api::core::v1": "api/core/v1",
     "api::apps::v1": "api/apps/v1",
+    "api::batch::v1": "api/batch/v1",
     "api::coordination::v1": "api/coordination/v1",
     "api::discovery::v1": "api/discovery/v1",
     "api::events::v1": "api/events/v1",
     "api::storage::v1": "api/storage/v1",
     "api::node::v1": "api/node/v1",
+    "api::rbac::v1": "api/rbac/v1",
+    "api::policy::v1": "api/policy/v1",
     "apimachinery::pkg::apis::meta::v1": "apimachinery/pkg/apis/meta/v1",
 }
 
@@ -49,11 +52,18 @@ KINDS = [
     ("", "Service", "api::core::v1", "Service"),
     ("apps", "ControllerRevision", "api::apps::v1", "ControllerRevision"),
     ("apps", "StatefulSet", "api::apps::v1", "StatefulSet"),
+    ("batch", "CronJob", "api::batch::v1", "CronJob"),
+    ("batch", "Job", "api::batch::v1", "Job"),
     ("coordination.k8s.io", "Lease", "api::coordination::v1", "Lease"),
     ("discovery.k8s.io", "EndpointSlice", "api::discovery::v1", "EndpointSlice"),
     ("events.k8s.io", "Event", "api::events::v1", "Event"),
     ("storage.k8s.io", "StorageClass", "api::storage::v1", "StorageClass"),
     ("node.k8s.io", "RuntimeClass", "api::node::v1", "RuntimeClass"),
+    ("rbac.authorization.k8s.io", "ClusterRole", "api::rbac::v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding", "api::rbac::v1", "ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io", "Role", "api::rbac::v1", "Role"),
+    ("rbac.authorization.k8s.io", "RoleBinding", "api::rbac::v1", "RoleBinding"),
+    ("policy", "PodDisruptionBudget", "api::policy::v1", "PodDisruptionBudget"),
 ]
 
 MARK = re.compile(r"^\s*///\s*\+(patchStrategy|patchMergeKey|listType|listMapKey|mapType|structType)=(\S+)\s*$")
@@ -198,7 +208,7 @@ def info(json_name, container, target, marks):
 
 def rust_ident(pkg, name):
     p = pkg.split("::")
-    short = {"core": "CORE", "apps": "APPS", "coordination": "COORD", "discovery": "DISC", "events": "EVENTS", "storage": "STORAGE", "node": "NODE", "meta": "META"}
+    short = {"core": "CORE", "apps": "APPS", "batch": "BATCH", "coordination": "COORD", "discovery": "DISC", "events": "EVENTS", "storage": "STORAGE", "node": "NODE", "policy": "POLICY", "rbac": "RBAC", "meta": "META"}
     tag = short[p[-2]]
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).upper()
     return f"{tag}_{snake}"
@@ -245,7 +255,7 @@ def emit(target):
     order.append((target, rows))
 
 
-STRAT = {"": "Replace", "merge": "Merge", "retainKeys": "RetainKeys", "merge,retainKeys": "MergeRetainKeys"}
+STRAT = {"": "Replace", "replace": "Replace", "merge": "Merge", "retainKeys": "RetainKeys", "merge,retainKeys": "MergeRetainKeys"}
 
 
 def main():

@@ -255,6 +255,13 @@ fn discovery_commands_get_all_and_version() {
             "StorageClass",
         ),
         ("leases", "", "coordination.k8s.io/v1", "true", "Lease"),
+        (
+            "poddisruptionbudgets",
+            "pdb",
+            "policy/v1",
+            "true",
+            "PodDisruptionBudget",
+        ),
     ] {
         let found = resources.lines().any(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();

@@ -16,6 +16,7 @@
 //! is left as it is for validation to report.
 
 pub(crate) mod apps;
+pub(crate) mod batch;
 mod image;
 pub(crate) mod pod;
 pub(crate) mod service;

@@ -22,11 +22,14 @@ use crate::table::Printer;
 
 pub(crate) mod apps;
 pub(crate) mod autoscaling;
+pub(crate) mod batch;
 pub(crate) mod coordination;
 pub(crate) mod core;
 pub(crate) mod discovery;
 pub(crate) mod events;
 pub(crate) mod node;
+pub(crate) mod policy;
+pub(crate) mod rbac;
 pub(crate) mod storage;
 
 /// What is particular to one resource. Every method has the behaviour of a
@@ -103,6 +106,22 @@ pub trait Strategy: Sync + std::fmt::Debug {
     fn returns_deleted_object(&self) -> bool {
         false
     }
+
+    /// The storage key prefix of its objects when they are another
+    /// resource's, stored in that resource's form (events.k8s.io Events
+    /// are core Events); `None` for a resource stored as itself. With it,
+    /// [`stored_form`](Self::stored_form) and
+    /// [`served_form`](Self::served_form) convert at the edges (see
+    /// [`crate::stored`]).
+    fn storage_prefix(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Turns an object of this API into the stored form.
+    fn stored_form(&self, _object: &mut Value) {}
+
+    /// Turns a stored object into this API's form.
+    fn served_form(&self, _object: &mut Value) {}
 }
 
 /// The strategy of resources without rules of their own (and of resources

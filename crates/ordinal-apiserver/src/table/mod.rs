@@ -22,11 +22,14 @@ use serde_json::{Value, json};
 use crate::resources::Resource;
 
 pub(crate) mod apps;
+pub(crate) mod batch;
 pub(crate) mod cluster;
 pub(crate) mod config;
 mod descriptions;
 pub(crate) mod network;
 pub(crate) mod pods;
+pub(crate) mod policy;
+pub(crate) mod rbac;
 pub(crate) mod storage;
 
 use descriptions as desc;

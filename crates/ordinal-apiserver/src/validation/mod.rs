@@ -10,12 +10,15 @@
 //! reads as unset.
 
 pub(crate) mod apps;
+pub(crate) mod batch;
 mod common;
 pub(crate) mod config;
 mod diff;
 pub(crate) mod network;
 pub(crate) mod node;
 pub(crate) mod pod;
+pub(crate) mod policy;
+pub(crate) mod rbac;
 pub(crate) mod storage;
 
 use serde_json::Value;

@@ -23,11 +23,23 @@ pub struct Harness {
 }
 
 pub fn harness(history: usize) -> Harness {
+    harness_with(history, Duration::from_millis(100), |_| {})
+}
+
+/// A harness whose idle watches get a bookmark every `bookmark_interval`,
+/// with the store's configuration adjusted by `tweak`.
+pub fn harness_with(
+    history: usize,
+    bookmark_interval: Duration,
+    tweak: impl FnOnce(&mut ordinal_store::StoreConfig),
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let store = server::open_store(dir.path(), history).unwrap();
+    let mut config = server::store_config(dir.path(), history);
+    tweak(&mut config);
+    let store = ordinal_store::Store::open(config).unwrap();
     let (tx, rx) = tokio::sync::watch::channel(false);
     let creds =
-        ordinal_apiserver::pki::ensure(dir.path(), "127.0.0.1:6443".parse().unwrap()).unwrap();
+        ordinal_apiserver::pki::ensure(dir.path(), "127.0.0.1:6443".parse().unwrap(), &[]).unwrap();
     let kubelet = ordinal_apiserver::kubelet::KubeletClient::new(
         &creds.kubelet_client_cert_pem,
         &creds.kubelet_client_key_pem,
@@ -35,9 +47,12 @@ pub fn harness(history: usize) -> Harness {
     .unwrap();
     let state = Arc::new(AppState {
         store: store.clone(),
-        token: TOKEN.into(),
+        auth: ordinal_apiserver::auth::Auth::new(
+            TOKEN.into(),
+            ordinal_apiserver::pki::token_signer(&creds).unwrap(),
+        ),
         shutdown: rx,
-        bookmark_interval: Duration::from_millis(100),
+        bookmark_interval,
         server_address: "127.0.0.1:6443".into(),
         kubelet,
         allocator: ordinal_apiserver::allocate::Allocator::new(Default::default()),
@@ -129,7 +144,11 @@ impl Harness {
 }
 
 pub async fn bootstrapped(history: usize) -> Harness {
-    let h = harness(history);
+    with_default_namespace(harness(history)).await
+}
+
+/// `h` with the default namespace, as `ordinal up` creates it.
+pub async fn with_default_namespace(h: Harness) -> Harness {
     // The default namespace, as `ordinal up` creates it.
     h.store
         .create(

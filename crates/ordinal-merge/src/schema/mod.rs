@@ -454,11 +454,39 @@ mod tests {
     }
 
     #[test]
-    fn unknown_kinds_and_paths_have_defaults() {
-        assert!(!is_known("batch", "Job"));
-        assert!(is_known("", "Pod"));
+    fn jobs_and_cron_jobs_merge_their_pod_templates_by_name() {
+        assert!(is_known("batch", "Job") && is_known("batch", "CronJob"));
         assert_eq!(
             field("batch", "Job", &["spec", "template", "spec", "containers"]),
+            merged("name", &["name"])
+        );
+        assert_eq!(
+            field(
+                "batch",
+                "CronJob",
+                &[
+                    "spec",
+                    "jobTemplate",
+                    "spec",
+                    "template",
+                    "spec",
+                    "containers"
+                ]
+            ),
+            merged("name", &["name"])
+        );
+    }
+
+    #[test]
+    fn unknown_kinds_and_paths_have_defaults() {
+        assert!(!is_known("flowcontrol.apiserver.k8s.io", "FlowSchema"));
+        assert!(is_known("", "Pod"));
+        assert_eq!(
+            field(
+                "flowcontrol.apiserver.k8s.io",
+                "FlowSchema",
+                &["spec", "template", "spec", "containers"]
+            ),
             FieldInfo::default()
         );
         assert_eq!(
@@ -496,6 +524,6 @@ mod tests {
         for (_, _, t) in tables::KINDS {
             check(t, &mut seen);
         }
-        assert_eq!(tables::KINDS.len(), 18);
+        assert_eq!(tables::KINDS.len(), 25);
     }
 }

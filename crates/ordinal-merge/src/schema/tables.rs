@@ -1833,6 +1833,233 @@ pub(super) static APPS_STATEFUL_SET: Type = Type {
     ],
 };
 
+/// `api.batch.v1.PodFailurePolicyOnExitCodesRequirement`
+pub(super) static BATCH_POD_FAILURE_POLICY_ON_EXIT_CODES_REQUIREMENT: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "values",
+        PatchStrategy::Replace,
+        None,
+        ListType::Set,
+        false,
+        Shape::List(None),
+    )],
+};
+
+/// `api.batch.v1.PodFailurePolicyRule`
+pub(super) static BATCH_POD_FAILURE_POLICY_RULE: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "onExitCodes",
+        PatchStrategy::Replace,
+        None,
+        ListType::Atomic,
+        false,
+        Shape::Struct(&BATCH_POD_FAILURE_POLICY_ON_EXIT_CODES_REQUIREMENT),
+    )],
+};
+
+/// `api.batch.v1.PodFailurePolicy`
+pub(super) static BATCH_POD_FAILURE_POLICY: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "rules",
+        PatchStrategy::Replace,
+        None,
+        ListType::Atomic,
+        false,
+        Shape::List(Some(&BATCH_POD_FAILURE_POLICY_RULE)),
+    )],
+};
+
+/// `api.batch.v1.JobSpec`
+pub(super) static BATCH_JOB_SPEC: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "podFailurePolicy",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&BATCH_POD_FAILURE_POLICY),
+        ),
+        Field::new(
+            "selector",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            true,
+            Shape::Struct(&META_LABEL_SELECTOR),
+        ),
+        Field::new(
+            "template",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&CORE_POD_TEMPLATE_SPEC),
+        ),
+    ],
+};
+
+/// `api.batch.v1.JobTemplateSpec`
+pub(super) static BATCH_JOB_TEMPLATE_SPEC: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "metadata",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&META_OBJECT_META),
+        ),
+        Field::new(
+            "spec",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&BATCH_JOB_SPEC),
+        ),
+    ],
+};
+
+/// `api.batch.v1.CronJobSpec`
+pub(super) static BATCH_CRON_JOB_SPEC: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "jobTemplate",
+        PatchStrategy::Replace,
+        None,
+        ListType::Atomic,
+        false,
+        Shape::Struct(&BATCH_JOB_TEMPLATE_SPEC),
+    )],
+};
+
+/// `api.batch.v1.CronJobStatus`
+pub(super) static BATCH_CRON_JOB_STATUS: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "active",
+        PatchStrategy::Replace,
+        None,
+        ListType::Atomic,
+        false,
+        Shape::List(Some(&CORE_OBJECT_REFERENCE)),
+    )],
+};
+
+/// `api.batch.v1.CronJob`
+pub(super) static BATCH_CRON_JOB: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "metadata",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&META_OBJECT_META),
+        ),
+        Field::new(
+            "spec",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&BATCH_CRON_JOB_SPEC),
+        ),
+        Field::new(
+            "status",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&BATCH_CRON_JOB_STATUS),
+        ),
+    ],
+};
+
+/// `api.batch.v1.UncountedTerminatedPods`
+pub(super) static BATCH_UNCOUNTED_TERMINATED_PODS: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "failed",
+            PatchStrategy::Replace,
+            None,
+            ListType::Set,
+            false,
+            Shape::List(None),
+        ),
+        Field::new(
+            "succeeded",
+            PatchStrategy::Replace,
+            None,
+            ListType::Set,
+            false,
+            Shape::List(None),
+        ),
+    ],
+};
+
+/// `api.batch.v1.JobStatus`
+pub(super) static BATCH_JOB_STATUS: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "conditions",
+            PatchStrategy::Merge,
+            Some("type"),
+            ListType::Atomic,
+            false,
+            Shape::List(None),
+        ),
+        Field::new(
+            "uncountedTerminatedPods",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&BATCH_UNCOUNTED_TERMINATED_PODS),
+        ),
+    ],
+};
+
+/// `api.batch.v1.Job`
+pub(super) static BATCH_JOB: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "metadata",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&META_OBJECT_META),
+        ),
+        Field::new(
+            "spec",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&BATCH_JOB_SPEC),
+        ),
+        Field::new(
+            "status",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&BATCH_JOB_STATUS),
+        ),
+    ],
+};
+
 /// `api.coordination.v1.Lease`
 pub(super) static COORD_LEASE: Type = Type {
     atomic: false,
@@ -2002,6 +2229,186 @@ pub(super) static NODE_RUNTIME_CLASS: Type = Type {
     ],
 };
 
+/// `api.rbac.v1.AggregationRule`
+pub(super) static RBAC_AGGREGATION_RULE: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "clusterRoleSelectors",
+        PatchStrategy::Replace,
+        None,
+        ListType::Atomic,
+        false,
+        Shape::List(Some(&META_LABEL_SELECTOR)),
+    )],
+};
+
+/// `api.rbac.v1.ClusterRole`
+pub(super) static RBAC_CLUSTER_ROLE: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "aggregationRule",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&RBAC_AGGREGATION_RULE),
+        ),
+        Field::new(
+            "metadata",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&META_OBJECT_META),
+        ),
+    ],
+};
+
+/// `api.rbac.v1.RoleRef`
+pub(super) static RBAC_ROLE_REF: Type = Type {
+    atomic: true,
+    fields: &[],
+};
+
+/// `api.rbac.v1.Subject`
+pub(super) static RBAC_SUBJECT: Type = Type {
+    atomic: true,
+    fields: &[],
+};
+
+/// `api.rbac.v1.ClusterRoleBinding`
+pub(super) static RBAC_CLUSTER_ROLE_BINDING: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "metadata",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&META_OBJECT_META),
+        ),
+        Field::new(
+            "roleRef",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            true,
+            Shape::Struct(&RBAC_ROLE_REF),
+        ),
+        Field::new(
+            "subjects",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::List(Some(&RBAC_SUBJECT)),
+        ),
+    ],
+};
+
+/// `api.rbac.v1.Role`
+pub(super) static RBAC_ROLE: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "metadata",
+        PatchStrategy::Replace,
+        None,
+        ListType::Atomic,
+        false,
+        Shape::Struct(&META_OBJECT_META),
+    )],
+};
+
+/// `api.rbac.v1.RoleBinding`
+pub(super) static RBAC_ROLE_BINDING: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "metadata",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&META_OBJECT_META),
+        ),
+        Field::new(
+            "roleRef",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            true,
+            Shape::Struct(&RBAC_ROLE_REF),
+        ),
+        Field::new(
+            "subjects",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::List(Some(&RBAC_SUBJECT)),
+        ),
+    ],
+};
+
+/// `api.policy.v1.PodDisruptionBudgetSpec`
+pub(super) static POLICY_POD_DISRUPTION_BUDGET_SPEC: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "selector",
+        PatchStrategy::Replace,
+        None,
+        ListType::Atomic,
+        true,
+        Shape::Struct(&META_LABEL_SELECTOR),
+    )],
+};
+
+/// `api.policy.v1.PodDisruptionBudgetStatus`
+pub(super) static POLICY_POD_DISRUPTION_BUDGET_STATUS: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "conditions",
+        PatchStrategy::Merge,
+        Some("type"),
+        ListType::Map(&["type"]),
+        false,
+        Shape::List(None),
+    )],
+};
+
+/// `api.policy.v1.PodDisruptionBudget`
+pub(super) static POLICY_POD_DISRUPTION_BUDGET: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "metadata",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&META_OBJECT_META),
+        ),
+        Field::new(
+            "spec",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&POLICY_POD_DISRUPTION_BUDGET_SPEC),
+        ),
+        Field::new(
+            "status",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&POLICY_POD_DISRUPTION_BUDGET_STATUS),
+        ),
+    ],
+};
+
 /// The root type of each served kind, by (group, kind).
 pub(super) static KINDS: &[(&str, &str, &Type)] = &[
     ("", "ConfigMap", &CORE_CONFIG_MAP),
@@ -2017,9 +2424,32 @@ pub(super) static KINDS: &[(&str, &str, &Type)] = &[
     ("", "Service", &CORE_SERVICE),
     ("apps", "ControllerRevision", &APPS_CONTROLLER_REVISION),
     ("apps", "StatefulSet", &APPS_STATEFUL_SET),
+    ("batch", "CronJob", &BATCH_CRON_JOB),
+    ("batch", "Job", &BATCH_JOB),
     ("coordination.k8s.io", "Lease", &COORD_LEASE),
     ("discovery.k8s.io", "EndpointSlice", &DISC_ENDPOINT_SLICE),
     ("events.k8s.io", "Event", &EVENTS_EVENT),
     ("storage.k8s.io", "StorageClass", &STORAGE_STORAGE_CLASS),
     ("node.k8s.io", "RuntimeClass", &NODE_RUNTIME_CLASS),
+    (
+        "rbac.authorization.k8s.io",
+        "ClusterRole",
+        &RBAC_CLUSTER_ROLE,
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "ClusterRoleBinding",
+        &RBAC_CLUSTER_ROLE_BINDING,
+    ),
+    ("rbac.authorization.k8s.io", "Role", &RBAC_ROLE),
+    (
+        "rbac.authorization.k8s.io",
+        "RoleBinding",
+        &RBAC_ROLE_BINDING,
+    ),
+    (
+        "policy",
+        "PodDisruptionBudget",
+        &POLICY_POD_DISRUPTION_BUDGET,
+    ),
 ];
