@@ -233,12 +233,14 @@ fn lock_data_dir(dir: &Path) -> Result<fs::File, StartError> {
 /// start-up objects, each created only when absent (see
 /// [`crate::bootstrap`]).
 async fn bootstrap(store: &Store, extra: &[serde_json::Value]) -> Result<(), StartError> {
-    let objects = bootstrap::system_namespaces()
-        .chain(crate::rbac_policy::objects())
-        .chain(extra.iter().cloned());
-    for object in objects {
-        bootstrap::ensure(store, object).await?;
+    // The namespaces first: the other objects may live in them. The rest
+    // depend on nothing made here, so they are written at once and the
+    // store commits them together instead of one fsync each.
+    for namespace in bootstrap::system_namespaces() {
+        bootstrap::ensure(store, namespace).await?;
     }
+    let rest = crate::rbac_policy::objects().chain(extra.iter().cloned());
+    futures::future::try_join_all(rest.map(|object| bootstrap::ensure(store, object))).await?;
     Ok(())
 }
 

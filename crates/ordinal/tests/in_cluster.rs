@@ -415,3 +415,76 @@ fn each_component_is_itself_with_only_its_rights() {
         String::from_utf8_lossy(&secrets.stderr)
     );
 }
+
+/// busybox plus this build's `ordinal` (a kube-rs client) and the shared
+/// libraries it links, as `ordinal:test`.
+fn ordinal_archive() -> Vec<u8> {
+    let binary = std::path::Path::new(common::binary());
+    let image = ImageBuilder::busybox()
+        .unwrap_or_else(|e| panic!("building the ordinal image: {e}"))
+        .layer()
+        .add_programs(&[(binary, "/usr/local/bin/ordinal")])
+        .unwrap_or_else(|e| panic!("adding {}: {e}", binary.display()))
+        .build();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ordinal.tar");
+    write(
+        &path,
+        Format::DockerArchive,
+        Compression::None,
+        &[Tagged::one(&image, "ordinal:test")],
+    )
+    .expect("writing the ordinal image");
+    std::fs::read(&path).expect("reading the ordinal image")
+}
+
+#[test]
+fn a_kube_rs_client_in_a_pod_uses_its_service_account() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    images::prepare(&dir);
+    images::import(&dir, "ordinal", &ordinal_archive());
+    let o = Ordinal::start_on(&dir);
+    o.ok(&["create", "serviceaccount", "watcher"]);
+    o.ok(&[
+        "create",
+        "rolebinding",
+        "watcher-view",
+        "--clusterrole=view",
+        "--serviceaccount=default:watcher",
+    ]);
+    // `ordinal controller` finds its in-cluster configuration (kube-rs's
+    // `Config::infer`) and campaigns for its Lease in kube-system, which
+    // `view` in `default` does not allow.
+    o.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: controller
+spec:
+  serviceAccountName: watcher
+  containers:
+  - name: controller
+    image: ordinal:test
+    imagePullPolicy: Never
+    command: ["ordinal", "controller"]
+    env:
+    - {name: ORDINAL_LOG, value: "ordinal_controllers::leader=debug"}
+"#,
+    );
+    let want = "User \"system:serviceaccount:default:watcher\" cannot get resource \"leases\" in API group \"coordination.k8s.io\" in the namespace \"kube-system\"";
+    let mut log = String::new();
+    eventually(
+        "the controller in the pod is refused its Lease",
+        Duration::from_secs(120),
+        || {
+            log = String::from_utf8_lossy(&o.run(&["logs", "controller"]).stdout).into_owned();
+            log.contains(want)
+        },
+    );
+    assert!(
+        log.contains("campaigning for the lease kube-system/ordinal-controller"),
+        "{log}"
+    );
+}
