@@ -221,22 +221,15 @@ pub fn allows(snapshot: &Snapshot, user: &UserInfo, attrs: &Attributes) -> bool 
 /// Whether `held` covers everything `wanted` grants: upstream's escalation
 /// check (`ConfirmNoEscalation`), rule by rule and verb by verb.
 pub fn covers(held: &[PolicyRule], wanted: &PolicyRule) -> bool {
-    let one = |s: &str| vec![s.to_string()];
+    // Every request the wanted rule allows, spelled as the request it
+    // names (a wildcard stands for itself), must be allowed by a held rule.
+    let allowed = |attrs: Attributes| held.iter().any(|h| h.allows(&attrs));
     if !wanted.non_resource_urls.is_empty() {
         return wanted.verbs.iter().all(|verb| {
             wanted.non_resource_urls.iter().all(|url| {
-                let probe = PolicyRule {
-                    verbs: one(verb),
-                    non_resource_urls: one(url),
-                    ..Default::default()
-                };
-                held.iter().any(|h| {
-                    has(&h.verbs, verb)
-                        && h.non_resource_urls.iter().any(|u| {
-                            u == "*"
-                                || *u == probe.non_resource_urls[0]
-                                || u.strip_suffix('*').is_some_and(|p| url.starts_with(p))
-                        })
+                allowed(Attributes::NonResource {
+                    verb: verb.clone(),
+                    path: url.clone(),
                 })
             })
         });
@@ -249,18 +242,16 @@ pub fn covers(held: &[PolicyRule], wanted: &PolicyRule) -> bool {
     wanted.verbs.iter().all(|verb| {
         wanted.api_groups.iter().all(|group| {
             wanted.resources.iter().all(|resource| {
+                let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
                 names.iter().all(|name| {
-                    held.iter().any(|h| {
-                        has(&h.verbs, verb)
-                            && has(&h.api_groups, group)
-                            && (h.resources.iter().any(|r| r == "*" || r == resource)
-                                || match resource.split_once('/') {
-                                    Some((res, sub)) => h.covers_resource(res, sub),
-                                    None => false,
-                                })
-                            && (h.resource_names.is_empty()
-                                || (!name.is_empty() && h.resource_names.iter().any(|n| n == name)))
-                    })
+                    allowed(Attributes::Resource(ResourceAttributes {
+                        verb: verb.clone(),
+                        group: group.clone(),
+                        resource: resource.to_string(),
+                        subresource: subresource.to_string(),
+                        name: name.to_string(),
+                        ..Default::default()
+                    }))
                 })
             })
         })

@@ -201,12 +201,7 @@ fn access_review(
             )],
         ));
     }
-    let allowed = authorize(snapshot, user, &attrs);
-    Ok(if allowed {
-        json!({ "allowed": true })
-    } else {
-        json!({ "allowed": false })
-    })
+    Ok(json!({ "allowed": authorize(snapshot, user, &attrs) }))
 }
 
 /// `status` of a SelfSubjectRulesReview: every rule that applies in the
@@ -376,7 +371,6 @@ fn token_request(
         }),
     );
     spec.insert("expirationSeconds".into(), json!(expiration));
-    spec.entry("boundObjectRef").or_insert(Value::Null);
     if spec.get("boundObjectRef") == Some(&Value::Null) {
         spec.remove("boundObjectRef");
     }
