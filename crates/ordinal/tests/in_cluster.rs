@@ -9,8 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Ordinal, eventually, images};
-use ordinal_image::build::{Format, ImageBuilder, Tagged, write};
-use ordinal_image::compression::Compression;
+use ordinal_image::build::ImageBuilder;
 
 /// busybox plus this machine's kubectl (a static binary) as `kubectl:test`.
 fn kubectl_archive() -> Vec<u8> {
@@ -21,16 +20,7 @@ fn kubectl_archive() -> Vec<u8> {
         .add_file(&kubectl, "/usr/local/bin/kubectl")
         .unwrap_or_else(|e| panic!("adding {}: {e}", kubectl.display()))
         .build();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubectl.tar");
-    write(
-        &path,
-        Format::DockerArchive,
-        Compression::None,
-        &[Tagged::one(&image, "kubectl:test")],
-    )
-    .expect("writing the kubectl image");
-    std::fs::read(&path).expect("reading the kubectl image")
+    images::archive(&image, "kubectl:test")
 }
 
 /// kubectl with no kubeconfig of its own: the test gives the server and
@@ -40,6 +30,23 @@ fn bare_kubectl() -> std::process::Command {
     cmd.env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("KUBECONFIG");
     cmd
+}
+
+/// kubectl against `o` with `token` as its only credential.
+fn with_token(o: &Ordinal, token: &str, args: &[&str]) -> std::process::Output {
+    bare_kubectl()
+        .args([
+            "--token",
+            token,
+            "--kubeconfig",
+            "/dev/null",
+            "--server",
+            o.url.as_str(),
+            "--insecure-skip-tls-verify",
+        ])
+        .args(args)
+        .output()
+        .expect("kubectl runs")
 }
 
 fn pod_phase(o: &Ordinal, name: &str) -> String {
@@ -162,19 +169,7 @@ fn tokens_are_issued_bound_and_checked() {
 
     // The token authenticates as the account, and RBAC refuses what it was
     // not granted.
-    let as_robot = |args: &[&str]| {
-        let mut all = vec![
-            "--token",
-            token,
-            "--kubeconfig",
-            "/dev/null",
-            "--server",
-            o.url.as_str(),
-            "--insecure-skip-tls-verify",
-        ];
-        all.extend_from_slice(args);
-        bare_kubectl().args(&all).output().expect("kubectl runs")
-    };
+    let as_robot = |args: &[&str]| with_token(&o, token, args);
     let who = as_robot(&[
         "auth",
         "whoami",
@@ -206,20 +201,7 @@ fn tokens_are_issued_bound_and_checked() {
     let mut tampered = token.to_string();
     tampered.pop();
     tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
-    let forged = {
-        let all = vec![
-            "--token",
-            tampered.as_str(),
-            "--kubeconfig",
-            "/dev/null",
-            "--server",
-            o.url.as_str(),
-            "--insecure-skip-tls-verify",
-            "get",
-            "ns",
-        ];
-        bare_kubectl().args(&all).output().expect("kubectl runs")
-    };
+    let forged = with_token(&o, &tampered, &["get", "ns"]);
     assert!(
         String::from_utf8_lossy(&forged.stderr).contains("Unauthorized"),
         "{}",
@@ -265,22 +247,11 @@ fn impersonation_is_authorized_as_upstream() {
     );
     // A ServiceAccount may not impersonate without the right to.
     let token = o.ok(&["create", "token", "robot"]);
-    let out = bare_kubectl()
-        .args([
-            "--token",
-            token.trim(),
-            "--kubeconfig",
-            "/dev/null",
-            "--server",
-            o.url.as_str(),
-            "--insecure-skip-tls-verify",
-            "get",
-            "--raw",
-            "/api/v1/namespaces",
-            "--as=system:admin",
-        ])
-        .output()
-        .expect("kubectl runs");
+    let out = with_token(
+        &o,
+        token.trim(),
+        &["get", "--raw", "/api/v1/namespaces", "--as=system:admin"],
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(
             "cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
@@ -309,19 +280,7 @@ fn a_role_may_grant_only_what_its_writer_holds() {
         "--serviceaccount=default:author",
     ]);
     let token = o.ok(&["create", "token", "author"]);
-    let as_author = |args: &[&str]| {
-        let mut all = vec![
-            "--token",
-            token.trim(),
-            "--kubeconfig",
-            "/dev/null",
-            "--server",
-            o.url.as_str(),
-            "--insecure-skip-tls-verify",
-        ];
-        all.extend_from_slice(args);
-        bare_kubectl().args(&all).output().expect("kubectl runs")
-    };
+    let as_author = |args: &[&str]| with_token(&o, token.trim(), args);
     // What the author holds may be granted...
     let ok = as_author(&[
         "create",
@@ -426,16 +385,7 @@ fn ordinal_archive() -> Vec<u8> {
         .add_programs(&[(binary, "/usr/local/bin/ordinal")])
         .unwrap_or_else(|e| panic!("adding {}: {e}", binary.display()))
         .build();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("ordinal.tar");
-    write(
-        &path,
-        Format::DockerArchive,
-        Compression::None,
-        &[Tagged::one(&image, "ordinal:test")],
-    )
-    .expect("writing the ordinal image");
-    std::fs::read(&path).expect("reading the ordinal image")
+    images::archive(&image, "ordinal:test")
 }
 
 #[test]

@@ -26,17 +26,22 @@ pub fn busybox_archive() -> &'static [u8] {
         let image = ImageBuilder::busybox()
             .unwrap_or_else(|e| panic!("building the busybox test image: {e}"))
             .build();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("busybox.tar");
-        write(
-            &path,
-            Format::DockerArchive,
-            Compression::None,
-            &[Tagged::one(&image, BUSYBOX)],
-        )
-        .expect("writing the busybox archive");
-        std::fs::read(&path).expect("reading the busybox archive")
+        archive(&image, BUSYBOX)
     })
+}
+
+/// `image` as a docker-save archive naming it `name`.
+pub fn archive(image: &BuiltImage, name: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("image.tar");
+    write(
+        &path,
+        Format::DockerArchive,
+        Compression::None,
+        &[Tagged::one(image, name)],
+    )
+    .unwrap_or_else(|e| panic!("writing the archive of {name}: {e}"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading the archive of {name}: {e}"))
 }
 
 /// Imports `archive` into the image store of the node of the `ordinal up`
