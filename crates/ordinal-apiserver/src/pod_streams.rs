@@ -1,5 +1,7 @@
-//! `pods/log` and `pods/exec`: checked here as upstream's pod registry
-//! checks them (`LogLocation`, `ExecLocation`), then proxied to the node's
+//! `pods/log`, `pods/exec`, `pods/attach` and `pods/portforward`: checked
+//! here as upstream's pod registry checks them (`LogLocation`,
+//! `ExecLocation`, `AttachLocation`, `PortForwardLocation`), then proxied
+//! to the node's
 //! kubelet endpoint ([`crate::kubelet`]).
 //!
 //! - log: the options are validated (422 `PodLogOptions` with field
@@ -9,9 +11,10 @@
 //!   errors become upstream's `Status`: its 400 text as `BadRequest`
 //!   (`container "x" in pod "y" is waiting to start: ContainerCreating`),
 //!   404 as the generic NotFound about `pods/log`, 500 as InternalError.
-//! - exec: an unscheduled pod is a 400; a request that is not an HTTP/1.1
-//!   upgrade is a 400; otherwise the upgrade (WebSocket, subprotocol
-//!   headers and all) goes to the node, and once the node switches
+//! - exec, attach and portforward: an unscheduled pod is a 400; a request
+//!   that is not an HTTP/1.1 upgrade is a 400; otherwise the upgrade
+//!   (WebSocket or SPDY, protocol headers and all) goes to the node's
+//!   `/exec`, `/attach` or `/portForward`, and once the node switches
 //!   protocols the bytes are copied both ways until either side closes. A
 //!   node that refuses answers the client directly, as upstream's
 //!   upgrade-aware proxy does.
@@ -50,6 +53,22 @@ pub async fn log(state: &Arc<AppState>, target: &Target, parts: Parts) -> Respon
 /// Serves `pods/{name}/exec`.
 pub async fn exec(state: &Arc<AppState>, target: &Target, parts: Parts) -> Response {
     match exec_inner(state, target, parts).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Serves `pods/{name}/attach`.
+pub async fn attach(state: &Arc<AppState>, target: &Target, parts: Parts) -> Response {
+    match streaming_inner(state, target, parts, Streaming::Attach).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Serves `pods/{name}/portforward`.
+pub async fn port_forward(state: &Arc<AppState>, target: &Target, parts: Parts) -> Response {
+    match streaming_inner(state, target, parts, Streaming::PortForward).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
@@ -441,6 +460,22 @@ impl ExecOptions {
     }
 }
 
+/// The node's port-forward path: upstream passes the requested `ports`
+/// on as `port`.
+fn port_forward_path(namespace: &str, name: &str, pairs: &[(String, String)]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (_, port) in pairs.iter().filter(|(k, _)| k == "ports") {
+        q.append_pair("port", port);
+    }
+    let query = q.finish();
+    let path = format!("/portForward/{}/{}", segment(namespace), segment(name));
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
 /// Whether the request asks to switch protocols (WebSocket or SPDY).
 fn is_upgrade(parts: &Parts) -> bool {
     let connection_upgrade = parts
@@ -474,19 +509,36 @@ const RETURNED: &[&str] = &[
     "x-stream-protocol-version",
 ];
 
-async fn exec_inner(
+/// What an upgrading subresource proxies to the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Streaming {
+    Exec,
+    Attach,
+    PortForward,
+}
+
+async fn exec_inner(state: &Arc<AppState>, target: &Target, parts: Parts) -> ApiResult<Response> {
+    streaming_inner(state, target, parts, Streaming::Exec).await
+}
+
+async fn streaming_inner(
     state: &Arc<AppState>,
     target: &Target,
     mut parts: Parts,
+    kind: Streaming,
 ) -> ApiResult<Response> {
     if parts.method != Method::GET && parts.method != Method::POST {
         return Err(ApiError::method_not_allowed());
     }
     let name = target.name.clone().unwrap_or_default();
     let namespace = target.namespace.clone().unwrap_or_default();
-    let opts = ExecOptions::parse(&query_pairs(&parts));
+    let pairs = query_pairs(&parts);
+    let opts = ExecOptions::parse(&pairs);
     let pod = pod_of(state, target)?;
-    let container = container_for(&pod, &opts.container)?;
+    let container = match kind {
+        Streaming::PortForward => String::new(),
+        Streaming::Exec | Streaming::Attach => container_for(&pod, &opts.container)?,
+    };
     let node = node_name(&pod);
     if node.is_empty() {
         return Err(ApiError::bad_request(format!(
@@ -501,13 +553,27 @@ async fn exec_inner(
     let Some(client_upgrade) = client_upgrade else {
         return Err(ApiError::bad_request("Upgrade request required"));
     };
-    let path_and_query = format!(
-        "/exec/{}/{}/{}?{}",
-        segment(&namespace),
-        segment(&name),
-        segment(&container),
-        opts.node_query()
-    );
+    let path_and_query = match kind {
+        Streaming::Exec => format!(
+            "/exec/{}/{}/{}?{}",
+            segment(&namespace),
+            segment(&name),
+            segment(&container),
+            opts.node_query()
+        ),
+        Streaming::Attach => format!(
+            "/attach/{}/{}/{}?{}",
+            segment(&namespace),
+            segment(&name),
+            segment(&container),
+            ExecOptions {
+                command: Vec::new(),
+                ..opts
+            }
+            .node_query()
+        ),
+        Streaming::PortForward => port_forward_path(&namespace, &name, &pairs),
+    };
     let headers: Vec<(HeaderName, HeaderValue)> = parts
         .headers
         .iter()
@@ -669,6 +735,23 @@ mod tests {
             opts.node_query(),
             "command=sh&command=-c&command=echo+out%3B+exit+3&error=1&output=1"
         );
+    }
+
+    #[test]
+    fn port_forward_and_attach_paths_are_the_kubelets() {
+        assert_eq!(
+            port_forward_path("default", "web", &pairs("ports=80&ports=8080")),
+            "/portForward/default/web?port=80&port=8080"
+        );
+        assert_eq!(
+            port_forward_path("default", "web", &[]),
+            "/portForward/default/web"
+        );
+        let attach = ExecOptions {
+            command: Vec::new(),
+            ..ExecOptions::parse(&pairs("container=sh&stdin=true&stdout=true&tty=true"))
+        };
+        assert_eq!(attach.node_query(), "input=1&output=1&tty=1");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //!   client-go's aggregation, through `kube::Client`.
 //! - `serve` (feature `serve`): the accept loop of the HTTPS servers, with
 //!   graceful shutdown.
+//! - `spdy` (feature `spdy`): SPDY/3.1 framing, for kubectl's streams.
 //!
 //! ```
 //! use ordinal_core::quantity::Quantity;
@@ -56,3 +57,5 @@ pub mod fit;
 pub mod pod;
 #[cfg(feature = "serve")]
 pub mod serve;
+#[cfg(feature = "spdy")]
+pub mod spdy;

@@ -367,6 +367,35 @@ impl StreamingRuntime for HostRuntime {
         apply_spec(&mut cmd, &c.spec);
         Ok(cmd)
     }
+
+    fn pod_network(
+        &self,
+        namespace: &str,
+        pod: &str,
+    ) -> Result<crate::streaming::PodNetwork, ContainerError> {
+        let pods = self.lock();
+        let found = pods
+            .get(&(namespace.to_string(), pod.to_string()))
+            .ok_or(ContainerError::PodNotFound)?;
+        // Host processes share the host's network.
+        Ok(crate::streaming::PodNetwork {
+            sandbox: found.uid.clone(),
+            netns: None,
+        })
+    }
+
+    fn attach(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+    ) -> Result<crate::console::Console, ContainerError> {
+        let mut pods = self.lock();
+        container_of(&mut pods, namespace, pod, container)?;
+        Err(ContainerError::Failed(
+            "attach is not supported for host processes".into(),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 //!   the streaming path.
 
 mod agent;
+pub mod console;
 pub mod host;
 pub mod images;
 mod logs;

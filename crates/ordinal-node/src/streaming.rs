@@ -7,8 +7,10 @@
 //! `kubectl exec` print the messages users know; [`ContainerError`] turns
 //! them into the kubelet's status codes and texts per route.
 
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Arc;
 
 use http::StatusCode;
 use k8s_openapi::api::core::v1::{ContainerStatus, PodStatus};
@@ -25,6 +27,16 @@ pub struct LogSource {
     /// terminated instance gives [`Follower::ended`]; a running one the
     /// `ContainerLog::follower` of its writer.
     pub follower: Follower,
+}
+
+/// Where `kubectl port-forward` connects to: the pod's network namespace.
+#[derive(Debug, Clone)]
+pub struct PodNetwork {
+    /// What the errors call the pod (the kubelet names its sandbox).
+    pub sandbox: String,
+    /// The pod's network namespace (`/proc/PID/ns/net` of its sandbox),
+    /// or `None` for the host's (host-network pods, host processes).
+    pub netns: Option<Arc<OwnedFd>>,
 }
 
 /// Why the runtime cannot serve a container's log or exec.
@@ -152,6 +164,20 @@ pub trait StreamingRuntime: Send + Sync + 'static {
         command: &[String],
         tty: bool,
     ) -> Result<Command, ContainerError>;
+
+    /// The network of pod `namespace/pod`, for port forwarding. Errors:
+    /// [`ContainerError::PodNotFound`], and [`ContainerError::NotRunning`]
+    /// before its sandbox exists.
+    fn pod_network(&self, namespace: &str, pod: &str) -> Result<PodNetwork, ContainerError>;
+
+    /// The standard streams of the running container, for `kubectl
+    /// attach`. Errors as [`StreamingRuntime::exec_command`]'s.
+    fn attach(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+    ) -> Result<crate::console::Console, ContainerError>;
 }
 
 fn status_of<'a>(

@@ -1,5 +1,6 @@
-//! `pods/exec` and `pods/log` through the API server: exec round trips
-//! (kubectl and kube-rs) and log throughput, against a real `ordinal up`
+//! `pods/exec`, `pods/log` and `pods/portforward` through the API server:
+//! exec round trips (kubectl and kube-rs), log throughput and
+//! `kubectl port-forward` throughput, against a real `ordinal up`
 //! proxying to a node server in this process with host containers.
 //!
 //! `cargo bench -p ordinal --bench streams`
@@ -279,8 +280,105 @@ fn main() {
         bytes as f64 / 1e6 / best.as_secs_f64()
     );
 
+    port_forward_throughput(&kubeconfig_path);
+
     rt.block_on(node.shutdown());
     drop(runtime);
     let _ = ordinal.kill();
     let _ = ordinal.wait();
+}
+
+/// Bytes one forwarded connection carries.
+const FORWARD_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// `kubectl port-forward pod/sleeper` to a server on the host's loopback
+/// (host containers share the host's network) that sends
+/// [`FORWARD_BYTES`] on each connection: the rate a local client reads
+/// them at, through kubectl, the API server and the node's SPDY session.
+fn port_forward_throughput(kubeconfig: &std::path::Path) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let remote = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for socket in server.incoming() {
+            let Ok(mut socket) = socket else { continue };
+            std::thread::spawn(move || {
+                let chunk = vec![7u8; 1 << 20];
+                let mut left = FORWARD_BYTES;
+                while left > 0 {
+                    let n = left.min(chunk.len() as u64) as usize;
+                    if socket.write_all(&chunk[..n]).is_err() {
+                        return;
+                    }
+                    left -= n as u64;
+                }
+            });
+        }
+    });
+    let local = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cache = tempfile::tempdir().unwrap();
+    // kubectl forwards only to a Running pod; the host runtime does not
+    // report status, so say so as a kubelet would.
+    let patched = Command::new(kubectl())
+        .env("KUBECONFIG", kubeconfig)
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .args([
+            "patch",
+            "pod",
+            "sleeper",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"phase":"Running"}}"#,
+        ])
+        .status()
+        .unwrap();
+    assert!(patched.success(), "kubectl patch --subresource=status");
+    let mut forward = Command::new(kubectl())
+        .env("KUBECONFIG", kubeconfig)
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .args(["port-forward", "pod/sleeper", &format!("{local}:{remote}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(forward.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("Forwarding from"), "{first}");
+    std::thread::spawn(move || for _ in lines {});
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let mut socket = std::net::TcpStream::connect(("127.0.0.1", local)).unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut got = 0u64;
+        while got < FORWARD_BYTES {
+            match socket.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n as u64,
+            }
+        }
+        assert_eq!(got, FORWARD_BYTES, "the whole stream arrives");
+        best = best.min(started.elapsed());
+    }
+    let _ = forward.kill();
+    let _ = forward.wait();
+    let rate = FORWARD_BYTES as f64 / 1e6 / best.as_secs_f64();
+    report::figure(
+        "streams.port_forward",
+        rate,
+        "MB/s",
+        report::Goal::AtLeast(200.0),
+        "`kubectl port-forward` of 1 GiB from the pod to a local reader (best of 3)",
+    );
+    println!(
+        "kubectl port-forward, 1 GiB pod -> local (best of 3): {:.2} s = {rate:.0} MB/s",
+        best.as_secs_f64()
+    );
 }

@@ -402,34 +402,37 @@ fn kubectl_exec_with_a_terminal() {
     c.create_pod(pod("tty", json!([sh("app", "exec sleep 600")])));
     c.start_container("tty", "app");
 
-    let (terminal, slave) = Terminal::open(30, 100);
-    let mut kubectl = c.ordinal.kubectl();
-    kubectl.args(["exec", "-it", "tty", "--", "sh"]);
-    Terminal::attach(&mut kubectl, &slave);
-    let mut child = kubectl.spawn().unwrap();
-    drop(slave);
+    // kubectl 1.33 over WebSocket, 1.27 over SPDY (its resize stream).
+    for minor in [33, 27] {
+        let (terminal, slave) = Terminal::open(30, 100);
+        let mut kubectl = c.ordinal.kubectl_at(minor);
+        kubectl.args(["exec", "-it", "tty", "--", "sh"]);
+        Terminal::attach(&mut kubectl, &slave);
+        let mut child = kubectl.spawn().unwrap();
+        drop(slave);
 
-    terminal.type_text("tty; stty size\r");
-    eventually("tty and size", Duration::from_secs(20), || {
-        let text = terminal.text();
-        text.contains("/dev/pts/") && text.contains("30 100")
-    });
-    terminal.resize(40, 120);
-    eventually("the resize", Duration::from_secs(20), || {
-        terminal.type_text("stty size\r");
-        std::thread::sleep(Duration::from_millis(200));
-        terminal.text().contains("40 120")
-    });
-    terminal.type_text("exit 7\r");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "kubectl exec -it did not return");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(7), "{}", terminal.text());
+        terminal.type_text("tty; stty size\r");
+        eventually("tty and size", Duration::from_secs(20), || {
+            let text = terminal.text();
+            text.contains("/dev/pts/") && text.contains("30 100")
+        });
+        terminal.resize(40, 120);
+        eventually("the resize", Duration::from_secs(20), || {
+            terminal.type_text("stty size\r");
+            std::thread::sleep(Duration::from_millis(200));
+            terminal.text().contains("40 120")
+        });
+        terminal.type_text("exit 7\r");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "kubectl exec -it did not return");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(7), "{}", terminal.text());
+    }
 }
 
 #[test]
@@ -598,4 +601,322 @@ fn kube_rs_exec_over_websocket() {
         assert_eq!(causes[0].message.as_deref(), Some("4"));
         attached.join().await.unwrap();
     });
+}
+
+/// Every kubectl the tests know: 1.27 to 1.33.
+const KUBECTLS: std::ops::RangeInclusive<u32> = 27..=33;
+
+/// A free local port (bound and released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A small HTTP server on 127.0.0.1 (host-runtime pods share the host's
+/// network): every request gets `body` and the connection closes.
+fn serve_http(body: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { continue };
+            std::thread::spawn(move || {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = write!(
+                    socket,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+/// `GET /` on a local port; the whole answer.
+fn http_get(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    socket
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = socket.read_to_string(&mut answer);
+    answer
+}
+
+/// A running `kubectl port-forward`, stopped on drop.
+struct Forward {
+    child: std::process::Child,
+    stderr: std::sync::mpsc::Receiver<String>,
+}
+
+impl Forward {
+    /// Starts `kubectl.1.minor port-forward args…` and waits until it
+    /// listens on every port (its "Forwarding from" lines).
+    fn start(o: &common::Ordinal, minor: u32, args: &[&str], ports: usize) -> Forward {
+        let mut child = o
+            .kubectl_at(minor)
+            .arg("port-forward")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, stderr) = std::sync::mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if line.starts_with("Forwarding from 127.0.0.1") {
+                    let _ = ready_tx.send(());
+                }
+            }
+        });
+        for _ in 0..ports {
+            if ready.recv_timeout(Duration::from_secs(30)).is_err() {
+                let _ = child.kill();
+                let said: Vec<String> = stderr.try_iter().collect();
+                panic!("kubectl 1.{minor} port-forward {args:?} did not start: {said:?}");
+            }
+        }
+        Forward { child, stderr }
+    }
+
+    /// What kubectl printed on stderr so far.
+    fn said(&self) -> String {
+        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Forward {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn web_pod(c: &Cluster) {
+    let mut web = pod("web", json!([sh("app", "exec sleep 600")]));
+    web["metadata"]["labels"] = json!({"app": "web"});
+    c.create_pod(web);
+    c.start_container("web", "app");
+}
+
+#[test]
+fn kubectl_port_forward_from_every_kubectl_version() {
+    let c = start();
+    let backend = serve_http("hello from web\n");
+    web_pod(&c);
+    for minor in KUBECTLS {
+        let local = free_port();
+        let mapping = format!("{local}:{backend}");
+        // -v=4 says which transport kubectl ended up with.
+        let forward = Forward::start(&c.ordinal, minor, &["-v=4", "pod/web", &mapping], 1);
+        let answer = http_get(local);
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("hello from web\n"),
+            "kubectl 1.{minor}: {answer:?} {}",
+            forward.said()
+        );
+        // A second connection over the same forward.
+        assert!(
+            http_get(local).ends_with("hello from web\n"),
+            "kubectl 1.{minor}"
+        );
+        // 1.31 and newer tunnel SPDY through a WebSocket, and the node
+        // takes it: no fallback to a plain SPDY upgrade.
+        let said = forward.said();
+        assert!(
+            !said.contains("fallback to secondary dialer"),
+            "kubectl 1.{minor}: {said}"
+        );
+        if minor >= 31 {
+            assert!(
+                said.contains("Before WebSocket Upgrade Connection"),
+                "kubectl 1.{minor}: {said}"
+            );
+        }
+    }
+}
+
+#[test]
+fn port_forward_several_ports_concurrent_connections_services_and_sets() {
+    let c = start();
+    let one = serve_http("one\n");
+    let two = serve_http("two\n");
+    web_pod(&c);
+    for minor in [27, 33] {
+        let (a, b) = (free_port(), free_port());
+        let forward = Forward::start(
+            &c.ordinal,
+            minor,
+            &["web", &format!("{a}:{one}"), &format!("{b}:{two}")],
+            2,
+        );
+        let workers: Vec<_> = (0..16)
+            .map(|i| {
+                let port = if i % 2 == 0 { a } else { b };
+                std::thread::spawn(move || (i, http_get(port)))
+            })
+            .collect();
+        for worker in workers {
+            let (i, answer) = worker.join().unwrap();
+            let want = if i % 2 == 0 { "one\n" } else { "two\n" };
+            assert!(
+                answer.ends_with(want),
+                "kubectl 1.{minor}, connection {i}: {answer:?} {}",
+                forward.said()
+            );
+        }
+    }
+
+    // A Service and a StatefulSet name the pod through their selectors;
+    // the Service's port maps to its target port.
+    c.ordinal.ok_stdin(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n    targetPort: {one}\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: web\nspec:\n  replicas: 0\n  serviceName: web\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: app\n        image: host\n"
+        ),
+    );
+    for minor in [27, 33] {
+        let local = free_port();
+        let forward = Forward::start(&c.ordinal, minor, &["svc/web", &format!("{local}:80")], 1);
+        assert!(http_get(local).ends_with("one\n"), "{}", forward.said());
+        drop(forward);
+        let local = free_port();
+        let forward = Forward::start(
+            &c.ordinal,
+            minor,
+            &["sts/web", &format!("{local}:{two}")],
+            1,
+        );
+        assert!(http_get(local).ends_with("two\n"), "{}", forward.said());
+    }
+}
+
+#[test]
+fn port_forward_to_a_closed_port_reports_upstreams_error() {
+    let c = start();
+    web_pod(&c);
+    let closed = free_port();
+    for minor in [27, 33] {
+        let local = free_port();
+        let forward = Forward::start(&c.ordinal, minor, &["web", &format!("{local}:{closed}")], 1);
+        let answer = http_get(local);
+        assert_eq!(answer, "", "nothing comes back from a closed port");
+        let uid =
+            c.rt.block_on(c.pods().get("web"))
+                .unwrap()
+                .metadata
+                .uid
+                .unwrap();
+        let mut said = String::new();
+        eventually("kubectl reports the error", Duration::from_secs(20), || {
+            said.push_str(&forward.said());
+            said.contains(&format!(
+                "error forwarding port {closed} to pod {uid}, uid : "
+            )) && said.contains("connection refused")
+        });
+    }
+}
+
+#[test]
+fn kubectl_1_27_exec_and_cp_over_spdy() {
+    let c = start();
+    c.create_pod(pod("shell", json!([sh("app", "exec sleep 600")])));
+    c.start_container("shell", "app");
+    let run = |args: &[&str], stdin: Option<&str>| {
+        use std::io::Write;
+        let mut child = c
+            .ordinal
+            .kubectl_at(27)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &[
+            "exec",
+            "shell",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "out\n");
+    assert!(stderr(&out).starts_with("err\n"), "{}", stderr(&out));
+    let out = run(&["exec", "shell", "--", "true"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let input = "hello\nworld\n".repeat(5000);
+    let out = run(&["exec", "-i", "shell", "--", "cat"], Some(&input));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), input);
+
+    // cp runs tar through exec, both ways.
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("payload.txt");
+    std::fs::write(&local, "payload ".repeat(10_000)).unwrap();
+    let remote_dir = tempfile::tempdir().unwrap();
+    let remote = remote_dir.path().join("copied.txt");
+    let out = run(
+        &[
+            "cp",
+            local.to_str().unwrap(),
+            &format!("shell:{}", remote.display()),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&remote).unwrap(),
+        "payload ".repeat(10_000)
+    );
+    let back = dir.path().join("back.txt");
+    let out = run(
+        &[
+            "cp",
+            &format!("shell:{}", remote.display()),
+            back.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&back).unwrap(),
+        "payload ".repeat(10_000)
+    );
 }

@@ -175,6 +175,9 @@ pub fn build(i: &Inputs<'_>) -> Result<ContainerSpec, Refusal> {
         security,
         instance: u32::try_from(i.restart_count).unwrap_or(0),
         limits: crate::runtime::cgroups::limits_of(c.resources.as_ref()),
+        stdin: c.stdin.unwrap_or(false),
+        stdin_once: c.stdin_once.unwrap_or(false),
+        tty: c.tty.unwrap_or(false),
     })
 }
 

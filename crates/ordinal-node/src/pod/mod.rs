@@ -1015,6 +1015,13 @@ impl<R: Runtime> Worker<R> {
         };
         let ip = self.ctx.runtime.sandbox_ip(&sandbox);
         self.pod_ip = Some(ip);
+        self.ctx.registry.sandbox_ready(
+            &self.key(),
+            crate::streaming::PodNetwork {
+                sandbox: self.uid.clone(),
+                netns: self.ctx.runtime.sandbox_netns(&sandbox),
+            },
+        );
         let etc = self.dir.join("etc");
         let written = std::fs::write(etc.join("hosts"), files::hosts(&self.pod, ip, &domain))
             .and_then(|_| {
@@ -1258,6 +1265,7 @@ impl<R: Runtime> Worker<R> {
                 &format!("ordinal://{}", process.id),
                 &process.log,
                 Arc::clone(&target.exec),
+                process.console.clone(),
             );
         }
         let tx = self.notes_tx.clone();

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::PodStatus;
 
 use super::probe::ExecFn;
 use crate::logs::{ContainerLog, Follower};
-use crate::streaming::{ContainerError, LogSource, StreamingRuntime, container_log_id};
+use crate::streaming::{ContainerError, LogSource, PodNetwork, StreamingRuntime, container_log_id};
 
 #[derive(Default)]
 struct PodRecord {
@@ -25,6 +25,10 @@ struct PodRecord {
     logs: HashMap<String, (PathBuf, Follower)>,
     /// Container names of the spec (init and app).
     containers: Vec<String>,
+    /// Container name → the standard streams of its running instance.
+    consoles: HashMap<String, crate::console::Console>,
+    /// The sandbox's network, once it exists.
+    network: Option<PodNetwork>,
 }
 
 /// Which pod a record is about: a pod is known to the server by namespace
@@ -75,11 +79,16 @@ impl Registry {
         id: &str,
         log: &ContainerLog,
         exec: ExecFn,
+        console: Option<crate::console::Console>,
     ) {
         self.with(key, |r| {
             r.logs
                 .insert(id.to_string(), (log.path().to_path_buf(), log.follower()));
             r.running.insert(container.to_string(), exec);
+            match console {
+                Some(c) => r.consoles.insert(container.to_string(), c),
+                None => r.consoles.remove(container),
+            };
         });
     }
 
@@ -90,10 +99,16 @@ impl Registry {
         });
     }
 
+    /// The pod's sandbox exists: port forwarding connects into `network`.
+    pub fn sandbox_ready(&self, key: &PodKey, network: PodNetwork) {
+        self.with(key, |r| r.network = Some(network));
+    }
+
     /// The instance ended: no exec into it any more (its log stays).
     pub fn stopped(&self, key: &PodKey, container: &str) {
         self.with(key, |r| {
             r.running.remove(container);
+            r.consoles.remove(container);
         });
     }
 
@@ -155,5 +170,33 @@ impl StreamingRuntime for Registry {
             .get(container)
             .ok_or(ContainerError::NotRunning)?;
         Ok(exec(command, tty))
+    }
+
+    fn pod_network(&self, namespace: &str, pod: &str) -> Result<PodNetwork, ContainerError> {
+        let pods = self.pods.lock().unwrap_or_else(|p| p.into_inner());
+        let record = pods
+            .get(&(namespace.to_string(), pod.to_string()))
+            .ok_or(ContainerError::PodNotFound)?;
+        record.network.clone().ok_or(ContainerError::NotRunning)
+    }
+
+    fn attach(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+    ) -> Result<crate::console::Console, ContainerError> {
+        let pods = self.pods.lock().unwrap_or_else(|p| p.into_inner());
+        let record = pods
+            .get(&(namespace.to_string(), pod.to_string()))
+            .ok_or(ContainerError::PodNotFound)?;
+        if !record.containers.iter().any(|c| c == container) {
+            return Err(ContainerError::ContainerNotFound);
+        }
+        record
+            .consoles
+            .get(container)
+            .cloned()
+            .ok_or(ContainerError::NotRunning)
     }
 }

@@ -53,6 +53,10 @@ pub struct Launch {
     env: Vec<CString>,
     stdout: Output,
     stderr: Output,
+    /// Standard input, when not /dev/null (an attachable container's).
+    stdin_fd: Option<OwnedFd>,
+    /// A terminal for standard input, output and error (`tty: true`).
+    terminal: Option<OwnedFd>,
     pre_exec: Option<PreExec>,
     kill_on_drop: bool,
     /// A NUL byte in any of the strings: refused at spawn time.
@@ -70,6 +74,8 @@ impl Launch {
             env: Vec::new(),
             stdout: Output::Null,
             stderr: Output::Null,
+            stdin_fd: None,
+            terminal: None,
             pre_exec: None,
             kill_on_drop: false,
             bad_string: false,
@@ -142,6 +148,22 @@ impl Launch {
 
     pub fn stderr(&mut self, output: Output) -> &mut Launch {
         self.stderr = output;
+        self
+    }
+
+    /// Standard input from `fd` (the reading end of a pipe the caller
+    /// keeps writing to).
+    pub fn stdin(&mut self, fd: OwnedFd) -> &mut Launch {
+        self.stdin_fd = Some(fd);
+        self
+    }
+
+    /// A terminal (a pty's terminal side) as standard input, output and
+    /// error; the output settings are ignored. Making it the controlling
+    /// terminal (`TIOCSCTTY` on fd 0 after `setsid`) is the caller's
+    /// pre-exec step.
+    pub fn terminal(&mut self, fd: OwnedFd) -> &mut Launch {
+        self.terminal = Some(fd);
         self
     }
 
@@ -299,13 +321,16 @@ pub fn spawn(launch: &mut Launch, stack: &mut Stack) -> io::Result<Child> {
     let (stderr_read, stderr_write) = output(launch.stderr)?;
     let fd_or_null = |fd: &Option<OwnedFd>| fd.as_ref().map_or(null.as_raw_fd(), |f| f.as_raw_fd());
 
+    let terminal = launch.terminal.as_ref().map(|t| t.as_raw_fd());
     let mut shared = Shared {
         candidates: &candidate_ptrs,
         argv: argv.as_ptr(),
         envp: envp.as_ptr(),
-        stdin: null.as_raw_fd(),
-        stdout: fd_or_null(&stdout_write),
-        stderr: fd_or_null(&stderr_write),
+        stdin: terminal
+            .or(launch.stdin_fd.as_ref().map(|f| f.as_raw_fd()))
+            .unwrap_or(null.as_raw_fd()),
+        stdout: terminal.unwrap_or(fd_or_null(&stdout_write)),
+        stderr: terminal.unwrap_or(fd_or_null(&stderr_write)),
         pre_exec: launch.pre_exec.as_mut(),
         error: AtomicI32::new(0),
     };
@@ -332,7 +357,13 @@ pub fn spawn(launch: &mut Launch, stack: &mut Stack) -> io::Result<Child> {
     let clone_error = io::Error::last_os_error();
     // SAFETY: restoring this thread's own mask.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
-    drop((stdout_write, stderr_write, null));
+    drop((
+        stdout_write,
+        stderr_write,
+        null,
+        launch.terminal.take(),
+        launch.stdin_fd.take(),
+    ));
     if pid < 0 {
         return Err(clone_error);
     }

@@ -80,6 +80,11 @@ pub(crate) struct ContainerSpec {
     /// Which instance of the container this is (its restart count).
     pub instance: u32,
     pub limits: cgroups::ContainerLimits,
+    /// `stdin`, `stdinOnce`, `tty` of the container: input kept open for
+    /// `kubectl attach`, and a terminal.
+    pub stdin: bool,
+    pub stdin_once: bool,
+    pub tty: bool,
 }
 
 /// How a container instance ended.
@@ -123,6 +128,8 @@ pub(crate) struct Process {
     /// How to run commands inside it (`None` in host mode, where they are
     /// plain host processes).
     pub enter: Option<Arc<enter::Request>>,
+    /// Its standard streams, for `kubectl attach`.
+    pub console: Option<crate::console::Console>,
 }
 
 impl std::fmt::Debug for Process {
@@ -151,6 +158,7 @@ impl Process {
             signaller,
             log,
             enter: None,
+            console: None,
         }
     }
 
@@ -205,6 +213,15 @@ pub(crate) trait Runtime: Send + Sync + 'static {
 
     /// The pod's IP address.
     fn sandbox_ip(&self, sandbox: &Self::Sandbox) -> IpAddr;
+
+    /// The sandbox's network namespace, for port forwarding; `None`: the
+    /// host's.
+    fn sandbox_netns(
+        &self,
+        _sandbox: &Self::Sandbox,
+    ) -> Option<std::sync::Arc<std::os::fd::OwnedFd>> {
+        None
+    }
 
     /// Starts a container instance in the sandbox.
     fn start_container(

@@ -16,7 +16,7 @@
 //! parent-death signal, so none outlives the agent.
 
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -97,6 +97,8 @@ pub(crate) struct Sandbox {
     attached: std::sync::atomic::AtomicBool,
     /// The pod's cgroup (a no-op where cgroups are unavailable).
     cgroup: Option<PodCgroup>,
+    /// The pod's own network namespace (not with host networking).
+    netns: Option<Arc<OwnedFd>>,
 }
 
 impl ProcessRuntime {
@@ -407,6 +409,7 @@ impl Runtime for ProcessRuntime {
                 dir: spec.dir.clone(),
                 attached: false.into(),
                 cgroup: None,
+                netns: None,
             });
         }
         let cgroup = self
@@ -441,6 +444,7 @@ impl Runtime for ProcessRuntime {
             dir: spec.dir.clone(),
             attached: false.into(),
             cgroup: Some(cgroup),
+            netns: None,
         };
         if !spec.host_network {
             let network = self
@@ -451,10 +455,16 @@ impl Runtime for ProcessRuntime {
                 RuntimeError::Sandbox(format!("opening the pod's network namespace: {e}"))
             });
             let attached = match netns {
-                Ok(netns) => network
-                    .attach(&spec.uid, std::os::fd::AsFd::as_fd(&netns))
-                    .await
-                    .map_err(|e| RuntimeError::Sandbox(format!("setting up the pod network: {e}"))),
+                Ok(netns) => {
+                    let attached = network
+                        .attach(&spec.uid, std::os::fd::AsFd::as_fd(&netns))
+                        .await
+                        .map_err(|e| {
+                            RuntimeError::Sandbox(format!("setting up the pod network: {e}"))
+                        });
+                    sandbox.netns = Some(Arc::new(OwnedFd::from(netns)));
+                    attached
+                }
                 Err(e) => Err(e),
             };
             match attached {
@@ -475,6 +485,10 @@ impl Runtime for ProcessRuntime {
         sandbox.ip
     }
 
+    fn sandbox_netns(&self, sandbox: &Sandbox) -> Option<Arc<OwnedFd>> {
+        sandbox.netns.clone()
+    }
+
     async fn start_container(
         &self,
         sandbox: &Sandbox,
@@ -486,9 +500,11 @@ impl Runtime for ProcessRuntime {
         let mut command = Launch::new(program);
         command
             .args(&spec.argv[1..])
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Output::Pipe)
-            .stderr(Output::Pipe);
+            .envs(spec.env.iter().map(|(k, v)| (k, v)));
+        // Its standard streams: a terminal (`tty`), or pipes for output
+        // and, with `stdin`, one for input the node keeps open.
+        let io = StdStreams::for_spec(spec, &mut command)?;
+        let tty = spec.tty;
         let workdir = spec.working_dir.clone().unwrap_or_else(|| "/".to_string());
         let creds = Credentials::new(spec.user, spec.group, &spec.supplemental_groups);
         let security = spec.security;
@@ -529,6 +545,9 @@ impl Runtime for ProcessRuntime {
                         ))?;
                         plan.enter()?;
                         check(libc::setsid())?;
+                        if tty {
+                            check(libc::ioctl(0, libc::TIOCSCTTY as _, 0))?;
+                        }
                         security.drop_capabilities(last_cap)?;
                         creds.apply()?;
                         security.seal()?;
@@ -546,6 +565,9 @@ impl Runtime for ProcessRuntime {
                     command.pre_exec(move || {
                         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
                         check(libc::setsid())?;
+                        if tty {
+                            check(libc::ioctl(0, libc::TIOCSCTTY as _, 0))?;
+                        }
                         creds.apply()?;
                         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL))?;
                         check(libc::chdir(dir.as_ptr()))
@@ -574,10 +596,35 @@ impl Runtime for ProcessRuntime {
         let log = ContainerLog::create(&spec.log).map_err(|e| {
             RuntimeError::Start(format!("opening the log {}: {e}", spec.log.display()))
         })?;
-        let pumps = [
-            pump(child.stdout.take(), log.clone(), Stream::Stdout),
-            pump(child.stderr.take(), log.clone(), Stream::Stderr),
-        ];
+        let (console, terminal) = io.into_console();
+        let pumps = match &terminal {
+            Some(master) => [
+                pump(
+                    Some(console.tee(master.clone(), crate::console::STDOUT)),
+                    log.clone(),
+                    Stream::Stdout,
+                ),
+                pump(None::<tokio::io::Empty>, log.clone(), Stream::Stderr),
+            ],
+            None => [
+                pump(
+                    child
+                        .stdout
+                        .take()
+                        .map(|r| console.tee(r, crate::console::STDOUT)),
+                    log.clone(),
+                    Stream::Stdout,
+                ),
+                pump(
+                    child
+                        .stderr
+                        .take()
+                        .map(|r| console.tee(r, crate::console::STDERR)),
+                    log.clone(),
+                    Stream::Stderr,
+                ),
+            ],
+        };
         tokio::spawn(reap(
             child,
             Arc::clone(&pidfd),
@@ -593,6 +640,7 @@ impl Runtime for ProcessRuntime {
             }
         });
         let mut process = Process::new(container_id(), pid, started_at, exit, signaller, log);
+        process.console = Some(console);
         if sandbox.pause_pid.is_some() {
             process.enter = Some(Arc::new(enter::Request {
                 pid,
@@ -675,6 +723,66 @@ impl Runtime for ProcessRuntime {
             .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k, v)));
         command
+    }
+}
+
+/// A container's standard streams as the node holds them.
+struct StdStreams {
+    terminal: Option<crate::server::pty::PtyMaster>,
+    stdin: Option<tokio::net::unix::pipe::Sender>,
+    stdin_once: bool,
+}
+
+impl StdStreams {
+    /// Sets up `command`'s streams for `spec`.
+    fn for_spec(spec: &ContainerSpec, command: &mut Launch) -> Result<StdStreams, RuntimeError> {
+        let failed = |e: std::io::Error| RuntimeError::Start(format!("setting up stdio: {e}"));
+        if spec.tty {
+            let (master, terminal) = crate::server::pty::open().map_err(failed)?;
+            command.terminal(terminal);
+            return Ok(StdStreams {
+                terminal: Some(master),
+                stdin: None,
+                stdin_once: spec.stdin_once,
+            });
+        }
+        command.stdout(Output::Pipe).stderr(Output::Pipe);
+        let mut stdin = None;
+        if spec.stdin {
+            let mut fds = [0i32; 2];
+            // SAFETY: pipe2 fills the array with two fresh descriptors.
+            if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+                return Err(failed(std::io::Error::last_os_error()));
+            }
+            // SAFETY: fresh descriptors owned from here on.
+            let (read, write) =
+                unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+            command.stdin(read);
+            stdin = Some(tokio::net::unix::pipe::Sender::from_owned_fd(write).map_err(failed)?);
+        }
+        Ok(StdStreams {
+            terminal: None,
+            stdin,
+            stdin_once: spec.stdin_once,
+        })
+    }
+
+    /// The console over these streams (input only with `stdin: true` or
+    /// a terminal), and the terminal's master to read output from.
+    fn into_console(
+        self,
+    ) -> (
+        crate::console::Console,
+        Option<crate::server::pty::PtyMaster>,
+    ) {
+        let input: Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>> =
+            match (&self.terminal, self.stdin) {
+                (Some(master), _) => Some(Box::new(master.clone())),
+                (None, Some(pipe)) => Some(Box::new(pipe)),
+                (None, None) => None,
+            };
+        let console = crate::console::Console::new(input, self.stdin_once, self.terminal.clone());
+        (console, self.terminal)
     }
 }
 

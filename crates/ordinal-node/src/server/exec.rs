@@ -51,6 +51,34 @@ pub struct ExecOptions {
 }
 
 impl ExecOptions {
+    /// The streams of an attach request (no command).
+    pub fn attach_from_query(query: Option<&str>) -> Result<ExecOptions, String> {
+        let mut opts = ExecOptions::from_query_unchecked(query);
+        if opts.tty {
+            opts.stderr = false;
+        }
+        if !opts.stdin && !opts.stdout && !opts.stderr {
+            return Err("you must specify at least 1 of stdin, stdout, stderr".into());
+        }
+        Ok(opts)
+    }
+
+    fn from_query_unchecked(query: Option<&str>) -> ExecOptions {
+        let mut opts = ExecOptions::default();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            let on = value == "1" || value.eq_ignore_ascii_case("true");
+            match &*key {
+                "command" => opts.command.push(value.into_owned()),
+                "input" | "stdin" => opts.stdin |= on,
+                "output" | "stdout" => opts.stdout |= on,
+                "error" | "stderr" => opts.stderr |= on,
+                "tty" => opts.tty |= on,
+                _ => {}
+            }
+        }
+        opts
+    }
+
     pub fn from_query(query: Option<&str>) -> Result<ExecOptions, String> {
         let mut opts = ExecOptions::default();
         for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -82,9 +110,18 @@ impl ExecOptions {
 #[derive(Debug)]
 pub struct Refusal(pub StatusCode, pub String);
 
-/// Checks the WebSocket handshake of `headers` and picks the subprotocol;
-/// returns the `101 Switching Protocols` headers to answer with.
-pub fn handshake(headers: &HeaderMap) -> Result<(Protocol, HeaderMap), Refusal> {
+/// How an exec or attach session's streams travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A WebSocket with this channel protocol.
+    WebSocket(Protocol),
+    /// SPDY/3.1 streams (`v4.channel.k8s.io`).
+    Spdy,
+}
+
+/// Checks the WebSocket or SPDY handshake of `headers` and picks the
+/// protocol; returns the `101 Switching Protocols` headers to answer with.
+pub fn handshake(headers: &HeaderMap) -> Result<(Transport, HeaderMap), Refusal> {
     let upgrade = headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
@@ -95,13 +132,9 @@ pub fn handshake(headers: &HeaderMap) -> Result<(Protocol, HeaderMap), Refusal> 
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    if upgrade.to_ascii_lowercase().starts_with("spdy/") {
-        return Err(Refusal(
-            StatusCode::BAD_REQUEST,
-            "unable to upgrade: SPDY streaming is not supported by this node; \
-             use WebSocket (v5.channel.k8s.io, kubectl 1.30 or newer)"
-                .into(),
-        ));
+    if super::portforward::is_spdy(headers) {
+        let reply = super::portforward::spdy_handshake(headers, super::exec_spdy::PROTOCOLS)?;
+        return Ok((Transport::Spdy, reply));
     }
     if !upgrade.eq_ignore_ascii_case("websocket") || !connection_upgrade {
         return Err(Refusal(
@@ -137,7 +170,7 @@ pub fn handshake(headers: &HeaderMap) -> Result<(Protocol, HeaderMap), Refusal> 
         header::SEC_WEBSOCKET_PROTOCOL,
         HeaderValue::from_static(protocol.name()),
     );
-    Ok((protocol, reply))
+    Ok((Transport::WebSocket(protocol), reply))
 }
 
 /// Runs the session on the upgraded connection.
@@ -163,14 +196,14 @@ pub async fn serve(
 }
 
 /// The command's ends that the session talks to.
-struct Process {
-    child: tokio::process::Child,
-    stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
-    outputs: Vec<(u8, Box<dyn AsyncRead + Send + Unpin>)>,
-    terminal: Option<PtyMaster>,
+pub(super) struct Process {
+    pub(super) child: tokio::process::Child,
+    pub(super) stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
+    pub(super) outputs: Vec<(u8, Box<dyn AsyncRead + Send + Unpin>)>,
+    pub(super) terminal: Option<PtyMaster>,
 }
 
-fn spawn(mut command: std::process::Command, opts: &ExecOptions) -> io::Result<Process> {
+pub(super) fn spawn(mut command: std::process::Command, opts: &ExecOptions) -> io::Result<Process> {
     use std::os::unix::process::CommandExt;
     if opts.tty {
         let (master, terminal) = pty::open()?;
@@ -230,7 +263,7 @@ pub fn exit_code(status: ExitStatus) -> i32 {
         .unwrap_or(1)
 }
 
-fn kill_group(pid: Option<u32>) {
+pub(super) fn kill_group(pid: Option<u32>) {
     if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
         // SAFETY: signals a process group the session created.
         unsafe {
@@ -469,7 +502,7 @@ mod tests {
             HeaderValue::from_static("v5.channel.k8s.io"),
         );
         let (protocol, reply) = handshake(&headers).unwrap();
-        assert_eq!(protocol, Protocol::V5);
+        assert_eq!(protocol, Transport::WebSocket(Protocol::V5));
         // RFC 6455's example key and accept value.
         assert_eq!(
             reply[header::SEC_WEBSOCKET_ACCEPT],
@@ -477,12 +510,29 @@ mod tests {
         );
         assert_eq!(reply[header::SEC_WEBSOCKET_PROTOCOL], "v5.channel.k8s.io");
 
+        // kubectl 1.29 and older: SPDY, the newest channel protocol first.
         let mut spdy = HeaderMap::new();
         spdy.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
         spdy.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        for v in [
+            "v4.channel.k8s.io",
+            "v3.channel.k8s.io",
+            "v2.channel.k8s.io",
+            "channel.k8s.io",
+        ] {
+            spdy.append("x-stream-protocol-version", HeaderValue::from_static(v));
+        }
+        let (transport, reply) = handshake(&spdy).unwrap();
+        assert_eq!(transport, Transport::Spdy);
+        assert_eq!(reply["x-stream-protocol-version"], "v4.channel.k8s.io");
+        spdy.remove("x-stream-protocol-version");
+        spdy.insert(
+            "x-stream-protocol-version",
+            HeaderValue::from_static("v2.channel.k8s.io"),
+        );
         let Refusal(code, text) = handshake(&spdy).unwrap_err();
-        assert_eq!(code, StatusCode::BAD_REQUEST);
-        assert!(text.contains("SPDY"), "{text}");
+        assert_eq!(code, StatusCode::FORBIDDEN);
+        assert!(text.contains("unable to negotiate protocol"), "{text}");
         let Refusal(_, text) = handshake(&HeaderMap::new()).unwrap_err();
         assert_eq!(text, "Upgrade request required");
     }

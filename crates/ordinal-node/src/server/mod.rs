@@ -4,7 +4,14 @@
 //! - `GET /containerLogs/{namespace}/{pod}/{container}?follow=…` streams
 //!   the log as plain text, chunked (the `logs` reader).
 //! - `GET|POST /exec/{namespace}/{pod}/{container}?command=…&input=1&…`
-//!   upgrades to a WebSocket session (the `exec` module).
+//!   upgrades to a WebSocket session (the `exec` module) or to SPDY
+//!   (`exec_spdy`, on the `spdy` connection).
+//! - `GET|POST /attach/{namespace}/{pod}/{container}?input=1&…` upgrades
+//!   to SPDY and joins the running container's streams (`exec_spdy`,
+//!   `console`). WebSocket attach is refused before the upgrade, which
+//!   makes kubectl 1.30 and newer fall back to SPDY.
+//! - `GET|POST /portForward/{namespace}/{pod}` upgrades to SPDY, or to a
+//!   WebSocket tunnelling SPDY (`portforward`).
 //!
 //! Clients must present a certificate signed by the cluster CA (the API
 //! server's kubelet client certificate); the node serves a self-signed
@@ -13,7 +20,10 @@
 
 mod channel;
 pub(crate) mod exec;
-mod pty;
+mod exec_spdy;
+mod portforward;
+pub(crate) mod pty;
+mod spdy;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -244,6 +254,14 @@ fn router(state: Arc<NodeState>) -> Router {
             "/exec/{namespace}/{pod}/{container}",
             get(exec_request).post(exec_request),
         )
+        .route(
+            "/attach/{namespace}/{pod}/{container}",
+            get(attach_request).post(attach_request),
+        )
+        .route(
+            "/portForward/{namespace}/{pod}",
+            get(port_forward_request).post(port_forward_request),
+        )
         .with_state(state)
 }
 
@@ -338,6 +356,26 @@ async fn exec_request(
         Ok(ok) => ok,
         Err(exec::Refusal(code, message)) => return text(code, message),
     };
+    switch(&mut request, headers, move |upgrade| async move {
+        match protocol {
+            exec::Transport::WebSocket(protocol) => {
+                exec::serve(upgrade, protocol, opts, command).await
+            }
+            exec::Transport::Spdy => exec_spdy::serve(upgrade, opts, command).await,
+        }
+    })
+}
+
+/// Answers 101 with `headers` and runs `session` on the upgraded
+/// connection; 400 when the connection cannot be upgraded.
+fn switch<F>(
+    request: &mut Request,
+    headers: http::HeaderMap,
+    session: impl FnOnce(hyper::upgrade::OnUpgrade) -> F,
+) -> Response
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let Some(upgrade) = request
         .extensions_mut()
         .remove::<hyper::upgrade::OnUpgrade>()
@@ -347,9 +385,66 @@ async fn exec_request(
             "this connection cannot be upgraded (HTTP/1.1 required)",
         );
     };
-    tokio::spawn(exec::serve(upgrade, protocol, opts, command));
+    tokio::spawn(session(upgrade));
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     *response.headers_mut() = headers;
     response
+}
+
+async fn port_forward_request(
+    State(state): State<Arc<NodeState>>,
+    Path((namespace, pod)): Path<(String, String)>,
+    mut request: Request,
+) -> Response {
+    let network = match state.runtime.pod_network(&namespace, &pod) {
+        Ok(network) => network,
+        Err(crate::streaming::ContainerError::PodNotFound) => {
+            return text(StatusCode::NOT_FOUND, "pod does not exist");
+        }
+        Err(_) => {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("pod {pod:?} has no sandbox yet"),
+            );
+        }
+    };
+    let (transport, headers) = match portforward::handshake(request.headers()) {
+        Ok(ok) => ok,
+        Err(exec::Refusal(code, message)) => return text(code, message),
+    };
+    switch(&mut request, headers, move |upgrade| {
+        portforward::serve(upgrade, transport, network)
+    })
+}
+
+async fn attach_request(
+    State(state): State<Arc<NodeState>>,
+    Path((namespace, pod, container)): Path<(String, String, String)>,
+    mut request: Request,
+) -> Response {
+    let opts = match exec::ExecOptions::attach_from_query(request.uri().query()) {
+        Ok(opts) => opts,
+        Err(message) => return text(StatusCode::BAD_REQUEST, message),
+    };
+    let console = match state.runtime.attach(&namespace, &pod, &container) {
+        Ok(console) => console,
+        Err(e) => {
+            let (code, message) = e.for_exec(&container);
+            return text(code, message);
+        }
+    };
+    if !portforward::is_spdy(request.headers()) {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "attach is served over SPDY only (X-Stream-Protocol-Version: v4.channel.k8s.io)",
+        );
+    }
+    let headers = match portforward::spdy_handshake(request.headers(), exec_spdy::PROTOCOLS) {
+        Ok(headers) => headers,
+        Err(exec::Refusal(code, message)) => return text(code, message),
+    };
+    switch(&mut request, headers, move |upgrade| {
+        exec_spdy::serve_attach(upgrade, opts, console)
+    })
 }
