@@ -93,6 +93,11 @@ impl Resources {
         }
     }
 
+    /// Memory in bytes.
+    pub fn memory(&self) -> i128 {
+        self.memory
+    }
+
     fn is_zero(&self) -> bool {
         self.milli_cpu == 0
             && self.memory == 0

@@ -1,8 +1,10 @@
 //! End to end, with the real kubectl: RuntimeClasses (the `host` class
-//! `ordinal up` makes, RuntimeClass admission of pods) and the scheduler's
-//! resource and host-port fit. Pods land on stand-in nodes
-//! (`common::node`, 4 CPUs each) so nothing runs; the API server, the
-//! admission and the scheduler are ordinal's own.
+//! `ordinal up` makes, RuntimeClass admission of pods), PriorityClasses
+//! and Priority admission, and the scheduler: resource and host-port fit,
+//! pod anti-affinity, spreading a set over nodes, preemption. Pods land
+//! on stand-in nodes (`common::node`, 4 CPUs each) so nothing runs; the
+//! API server, the admission and the scheduler are ordinal's own. One
+//! test joins two real `ordinal node` agents instead.
 //!
 //! Every wait is a bounded poll.
 
@@ -172,4 +174,305 @@ fn pods_that_do_not_fit_wait_pending_with_upstreams_reasons() {
     }
     // The hog still does not fit anywhere.
     assert_eq!(peek(&o, "pod/hog", "{.spec.nodeName}"), "");
+}
+
+/// A StatefulSet `web` of `replicas` pods asking for `cpu` each, with
+/// `extra` spliced into the pod spec (indented for it).
+fn web_set(replicas: u32, cpu: &str, extra: &str) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: web}}
+spec:
+  serviceName: web
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:{extra}
+      containers:
+      - name: c
+        image: server
+        command: [/bin/sleep, infinity]
+        resources: {{requests: {{cpu: "{cpu}"}}}}
+"#
+    )
+}
+
+const ANTI_AFFINITY: &str = r#"
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - labelSelector: {matchLabels: {app: web}}
+            topologyKey: kubernetes.io/hostname"#;
+
+#[test]
+fn a_required_anti_affinity_keeps_the_second_replica_pending_until_a_node_joins() {
+    let (o, _nodes) = start_with_stand_in_nodes(&["node-1"]);
+    o.ok_stdin(&["apply", "-f", "-"], &web_set(2, "100m", ANTI_AFFINITY));
+    eventually("web-0 runs", WAIT, || {
+        peek(&o, "pod/web-0", "{.status.phase}") == "Running"
+    });
+    let expected = "FailedScheduling: 0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.";
+    eventually("web-1 is refused for its anti-affinity", WAIT, || {
+        events_of(&o, "web-1").iter().any(|e| e == expected)
+    });
+    assert_eq!(peek(&o, "pod/web-1", "{.status.phase}"), "Pending");
+    assert_eq!(
+        peek(
+            &o,
+            "pod/web-1",
+            "{.status.conditions[?(@.type==\"PodScheduled\")].status}"
+        ),
+        "False"
+    );
+    let described = o.ok(&["describe", "pod", "web-1"]);
+    assert!(
+        described.contains("didn't match pod anti-affinity rules"),
+        "{described}"
+    );
+
+    // A second node joins: web-1 goes there, never next to web-0.
+    let _more = common::node::StandInNodes::start(o.kubeconfig(), &["node-2"]);
+    eventually("web-1 lands on node-2", WAIT, || {
+        peek(&o, "pod/web-1", "{.spec.nodeName}") == "node-2"
+    });
+    assert_eq!(peek(&o, "pod/web-0", "{.spec.nodeName}"), "node-1");
+}
+
+#[test]
+fn the_pods_of_a_set_spread_over_the_nodes() {
+    let (o, _nodes) = start_with_stand_in_nodes(&["node-1", "node-2"]);
+    o.ok_stdin(&["apply", "-f", "-"], &web_set(4, "0", ""));
+    eventually("four replicas run", WAIT, || {
+        (0..4).all(|i| peek(&o, &format!("pod/web-{i}"), "{.status.phase}") == "Running")
+    });
+    let mut per_node = std::collections::BTreeMap::<String, usize>::new();
+    for i in 0..4 {
+        *per_node
+            .entry(peek(&o, &format!("pod/web-{i}"), "{.spec.nodeName}"))
+            .or_default() += 1;
+    }
+    assert_eq!(
+        per_node,
+        [("node-1".to_string(), 2), ("node-2".to_string(), 2)].into()
+    );
+}
+
+#[test]
+fn priority_classes_set_pod_priority_and_a_higher_priority_pod_preempts() {
+    let (o, _nodes) = start_with_stand_in_nodes(&["node-1"]);
+
+    // The built-in classes, in upstream's table.
+    let rows = table(&o.ok(&["get", "priorityclass"]));
+    assert_eq!(
+        rows[0],
+        ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
+    );
+    let names: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(names, ["system-cluster-critical", "system-node-critical"]);
+    assert_eq!(rows[2][1..3], ["2000001000", "false"]);
+    let out = o.run(&["delete", "priorityclass", "system-node-critical"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "Error from server (Forbidden): priorityclasses.scheduling.k8s.io \"system-node-critical\" is forbidden: this is a system priority class and cannot be deleted"
+    );
+
+    // Reserved names and user values above one billion are refused.
+    let class = |name: &str, value: i64| {
+        format!(
+            "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {{name: {name}}}\nvalue: {value}\n"
+        )
+    };
+    let out = o.run_stdin(&["apply", "-f", "-"], &class("system-mine", 5));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: system-mine is not a known system priority class"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // kubectl's generator sends protobuf.
+    o.ok(&[
+        "create",
+        "priorityclass",
+        "high",
+        "--value=1000",
+        "--description=urgent work",
+    ]);
+    assert_eq!(
+        peek(&o, "priorityclass/high", "{.preemptionPolicy}"),
+        "PreemptLowerPriority"
+    );
+    let described = o.ok(&["describe", "priorityclass", "high"]);
+    for line in ["Value:", "1000", "GlobalDefault:", "false", "urgent work"] {
+        assert!(described.contains(line), "{described}");
+    }
+    let out = o.run(&[
+        "create",
+        "priorityclass",
+        "other",
+        "--value=5",
+        "--global-default",
+    ]);
+    assert!(out.status.success());
+    let out = o.run(&[
+        "create",
+        "priorityclass",
+        "second",
+        "--value=6",
+        "--global-default",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: failed to create priorityclass: priorityclasses.scheduling.k8s.io \"second\" is forbidden: PriorityClass other is already marked as default. Only one default can exist"
+    );
+    o.ok(&["delete", "priorityclass", "other"]);
+
+    // An unknown class refuses the pod, in upstream's words.
+    let out = o.run_stdin(
+        &["apply", "-f", "-"],
+        &pod("lost", "0", None).replace("spec:\n", "spec:\n  priorityClassName: nope\n"),
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "Error from server (Forbidden): error when creating \"STDIN\": pods \"lost\" is forbidden: no PriorityClass with name nope was found"
+    );
+
+    // A low-priority pod takes 3 of the node's 4 CPUs.
+    o.ok_stdin(&["apply", "-f", "-"], &pod("low", "3", None));
+    eventually("the low pod runs", WAIT, || {
+        peek(&o, "pod/low", "{.status.phase}") == "Running"
+    });
+    assert_eq!(peek(&o, "pod/low", "{.spec.priority}"), "0");
+    let low_uid = peek(&o, "pod/low", "{.metadata.uid}");
+
+    // The high-priority pod needs 2: the low one is preempted.
+    o.ok_stdin(
+        &["apply", "-f", "-"],
+        &pod("urgent", "2", None).replace("spec:\n", "spec:\n  priorityClassName: high\n"),
+    );
+    assert_eq!(peek(&o, "pod/urgent", "{.spec.priority}"), "1000");
+    let urgent_uid = peek(&o, "pod/urgent", "{.metadata.uid}");
+    eventually("the urgent pod lands on node-1", WAIT, || {
+        peek(&o, "pod/urgent", "{.spec.nodeName}") == "node-1"
+    });
+    let gone_or_replaced = peek(&o, "pod/low", "{.metadata.uid}");
+    assert_ne!(gone_or_replaced, low_uid);
+    eventually("the low pod's Preempted event", WAIT, || {
+        events_of(&o, "low")
+            .iter()
+            .any(|e| e == &format!("Preempted: Preempted by pod {urgent_uid} on node node-1"))
+    });
+    assert!(
+        events_of(&o, "urgent")
+            .iter()
+            .any(|e| e == "FailedScheduling: 0/1 nodes are available: 1 Insufficient cpu."),
+        "{:?}",
+        events_of(&o, "urgent")
+    );
+}
+
+/// `ordinal node` named `name` against `server`, on `dir`, with busybox in
+/// its image store; its banner read so it is up.
+fn node_agent(server: &Ordinal, name: &str, dir: &std::path::Path) -> std::process::Child {
+    use std::io::BufRead;
+    common::images::import_into_node(dir, "busybox", common::images::busybox_archive());
+    let mut child = std::process::Command::new(common::binary())
+        .args(["node", "--node-name", name, "--kubeconfig"])
+        .arg(server.kubeconfig())
+        .arg("--dir")
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("ordinal node starts");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    assert!(banner.starts_with("ordinal node:"), "{banner}");
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    child
+}
+
+/// Two real node agents join one `ordinal up`: a set with a required
+/// anti-affinity runs one replica on each, and a third waits.
+#[test]
+fn node_agents_join_and_anti_affinity_puts_one_replica_on_each() {
+    let o = Ordinal::start_with(&["--no-node"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut agents = Vec::new();
+    for name in ["agent-1", "agent-2"] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        agents.push(node_agent(&o, name, &dir));
+    }
+    eventually("both nodes are Ready", WAIT, || {
+        o.ok(&[
+            "get",
+            "nodes",
+            "-o",
+            "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+        ])
+        .lines()
+        .filter(|l| *l == "True")
+        .count()
+            == 2
+    });
+    let set = format!(
+        r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: web}}
+spec:
+  serviceName: web
+  replicas: 3
+  podManagementPolicy: Parallel
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:{ANTI_AFFINITY}
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: {image}
+        command: [sleep, "3600"]
+"#,
+        image = common::images::BUSYBOX
+    );
+    o.ok_stdin(&["apply", "-f", "-"], &set);
+    eventually("two replicas run", WAIT, || {
+        (0..3)
+            .filter(|i| peek(&o, &format!("pod/web-{i}"), "{.status.phase}") == "Running")
+            .count()
+            == 2
+    });
+    let mut nodes: Vec<String> = (0..3)
+        .map(|i| peek(&o, &format!("pod/web-{i}"), "{.spec.nodeName}"))
+        .collect();
+    nodes.sort();
+    assert_eq!(nodes, ["", "agent-1", "agent-2"]);
+    let waiting = (0..3)
+        .find(|i| peek(&o, &format!("pod/web-{i}"), "{.spec.nodeName}").is_empty())
+        .unwrap();
+    eventually("the third is refused in upstream's words", WAIT, || {
+        events_of(&o, &format!("web-{waiting}")).iter().any(|e| {
+            e == "FailedScheduling: 0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod."
+        })
+    });
+    o.ok(&["delete", "statefulset", "web", "--wait=true"]);
+    eventually("the pods are gone", WAIT, || {
+        o.ok(&["get", "pods", "-o", "name"]).trim().is_empty()
+    });
+    for mut a in agents {
+        // SIGTERM: the agent shuts down as on Ctrl-C.
+        let _ = std::process::Command::new("kill")
+            .arg(a.id().to_string())
+            .status();
+        let _ = a.wait();
+    }
 }

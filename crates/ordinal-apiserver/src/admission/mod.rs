@@ -18,6 +18,7 @@ use crate::resources::{self, Resource};
 use crate::status::{ApiError, ApiResult, Cause};
 use crate::validation;
 
+pub mod priority;
 pub mod runtime_class;
 pub mod service_account;
 
@@ -36,6 +37,9 @@ pub enum Plugin {
     ClaimResize,
     /// ServiceAccount: a new pod gets its token volume.
     ServiceAccount,
+    /// Priority: a new pod's priority from its PriorityClass; one global
+    /// default class at most.
+    Priority,
 }
 
 fn admits(resource: &Resource, plugin: Plugin) -> bool {
@@ -45,6 +49,10 @@ fn admits(resource: &Resource, plugin: Plugin) -> bool {
 /// Defaults a new object and validates it: 422 Invalid with every field
 /// cause when it is not valid.
 pub fn create(store: &Store, resource: &Resource, name: &str, object: &mut Value) -> ApiResult<()> {
+    let forbid = |e: String| ApiError::forbidden(resource, name, &e);
+    if admits(resource, Plugin::Priority) && resource.kind == "Pod" {
+        priority::admit_pod(store, object).map_err(forbid)?;
+    }
     let ctx = Context::create(default_storage_class(store, resource));
     defaults::apply(resource, object, &ctx);
     protect_storage_object(resource, object);
@@ -66,6 +74,9 @@ pub fn create(store: &Store, resource: &Resource, name: &str, object: &mut Value
     if let Some(class) = &class {
         runtime_class::check_overhead(object, class.as_ref())
             .map_err(|e| ApiError::forbidden(resource, name, &e.to_string()))?;
+    }
+    if admits(resource, Plugin::Priority) && resource.kind == "PriorityClass" {
+        priority::check_class(store, object).map_err(forbid)?;
     }
     Ok(())
 }
@@ -116,6 +127,10 @@ pub fn update(
     )?;
     if scope == Scope::Main {
         check_claim_resize(store, resource, name, old, new)?;
+        if admits(resource, Plugin::Priority) && resource.kind == "PriorityClass" {
+            priority::check_class(store, new)
+                .map_err(|e| ApiError::forbidden(resource, name, &e))?;
+        }
     }
     Ok(())
 }

@@ -1,12 +1,16 @@
-//! A small scheduler for `ordinal up`: binds pods that have no node to a
-//! Ready node through the `pods/binding` subresource, honouring
-//! `nodeSelector`, required node affinity, taints (NoSchedule, NoExecute)
-//! against tolerations, cordons, host ports and resource requests against
-//! the node's allocatable (upstream's NodePorts and NodeResourcesFit, with
-//! what each node's pods take kept in [`usage::Ledger`]), and volumes —
-//! upstream's VolumeBinding: claims must exist, a bound claim's volume
-//! must allow the node, and a WaitForFirstConsumer claim is given a volume
-//! for the chosen node before the pod is bound.
+//! The scheduler of `ordinal up`: binds pods that have no node to a
+//! Ready node through the `pods/binding` subresource, with upstream's
+//! default profile — `nodeSelector`, node affinity, taints (NoSchedule,
+//! NoExecute) against tolerations, cordons, host ports and resource
+//! requests against the node's allocatable (upstream's NodePorts and
+//! NodeResourcesFit, with what each node's pods take kept in
+//! [`usage::Ledger`]), volumes (upstream's VolumeBinding: claims must
+//! exist, a bound claim's volume must allow the node, and a
+//! WaitForFirstConsumer claim is given a volume for the chosen node before
+//! the pod is bound), topology spread constraints ([`spread`]) and pod
+//! affinity and anti-affinity ([`interpod`]); the best-scored node wins,
+//! and a pod that fits nowhere may preempt lower-priority pods
+//! ([`preempt`]).
 //!
 //! Pods whose `schedulerName` is not `default-scheduler` are left alone,
 //! as are pods that already have a node. Decisions ([`decide`], pure) are
@@ -21,15 +25,24 @@
 //!   node, until every claim is bound (at most ten minutes), then is
 //!   bound. A provisioner that gives the claim up (drops the annotation)
 //!   sends the pod back to scheduling;
+//! - preemption: the pod gets `status.nominatedNodeName`; each victim the
+//!   `DisruptionTarget` condition, a `Preempted` event and a graceful
+//!   delete; the pod is then reported as not fitting (below) and placed
+//!   once the victims are gone, the room it freed kept from pods of lower
+//!   priority meanwhile;
 //! - no node fits: `PodScheduled=False` with reason `Unschedulable` and a
 //!   `FailedScheduling` warning in upstream's words. The pod is tried
-//!   again when nodes, claims, volumes or classes change or a pod leaves
-//!   its node (deleted or finished, which frees ports and resources), no
+//!   again when nodes, claims, volumes or classes change, a pod lands on
+//!   a node (pod affinity) or leaves its node (deleted or finished, which
+//!   frees ports and resources), no
 //!   sooner than its back-off (1 s doubling to 10 s) allows, and every
 //!   30 s.
 
 pub mod decide;
+pub mod interpod;
 pub mod nodes;
+pub mod preempt;
+pub mod spread;
 pub mod usage;
 pub mod volume_binding;
 
@@ -38,20 +51,24 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
-    Binding, Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod,
+    Binding, Namespace, Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod,
+    Service,
 };
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Client;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams, Preconditions};
 
-use crate::informer::{Cached, Informer};
+use crate::informer::{Cached, Informer, Informers};
 use crate::runtime::{self, Next, Queue, Reconciler};
 use crate::volumes::{
     ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE, Caches, is_conflict_or_gone, reference,
 };
-use decide::Decision;
+use decide::{Cluster, Decision};
 use ordinal_core::events::Recorder;
+use preempt::{Budget, Victim};
 use usage::Ledger;
 use volume_binding::{NodeVolumes, Storage, fully_bound};
 
@@ -122,9 +139,19 @@ impl State {
     }
 }
 
+/// What the scheduler reads besides the volume controllers' caches.
+#[derive(Clone)]
+struct More {
+    namespaces: Arc<Informer<Namespace>>,
+    sets: Arc<Informer<StatefulSet>>,
+    services: Arc<Informer<Service>>,
+    budgets: Arc<Informer<PodDisruptionBudget>>,
+}
+
 struct Scheduler {
     client: Client,
     caches: Caches,
+    more: More,
     recorder: Recorder,
     queue: Arc<Queue<PodKey>>,
     state: Mutex<State>,
@@ -157,18 +184,38 @@ fn only_status_changed(old: &Pod, new: &Pod) -> bool {
 }
 
 /// Runs the scheduler until `shutdown` completes.
-pub async fn run(client: Client, caches: Caches, shutdown: impl Future<Output = ()> + Send) {
+pub async fn run(
+    client: Client,
+    caches: Caches,
+    informers: &Informers,
+    shutdown: impl Future<Output = ()> + Send,
+) {
     let recorder = runtime::recorder(&client, DEFAULT_SCHEDULER);
+    let more = More {
+        namespaces: informers.get(),
+        sets: informers.get(),
+        services: informers.get(),
+        budgets: informers.get(),
+    };
     let s = Arc::new(Scheduler {
         client,
         caches,
+        more: more.clone(),
         recorder,
         queue: Queue::new(),
         state: Mutex::new(State::default()),
         posting: Arc::new(tokio::sync::Semaphore::new(BINDERS)),
     });
     s.watch();
-    let (ready, queue) = (s.caches.ready(), Arc::clone(&s.queue));
+    let caches_ready = s.caches.ready();
+    let ready = async move {
+        caches_ready.await;
+        more.namespaces.synced().await;
+        more.sets.synced().await;
+        more.services.synced().await;
+        more.budgets.synced().await;
+    };
+    let queue = Arc::clone(&s.queue);
     runtime::drive(Arc::new(Placing(s)), queue, 1, ready, shutdown).await;
 }
 
@@ -223,8 +270,14 @@ impl Scheduler {
                     }
                 }
             }
-            // Room on a node came free: pods that found none may fit now.
-            if freed {
+            // Room on a node came free, or a pod landed (pods with affinity
+            // to it may fit now).
+            let landed = |p: Option<&Arc<Pod>>| {
+                p.and_then(|p| p.spec.as_ref())
+                    .and_then(|s| s.node_name.as_deref())
+                    .is_some_and(|n| !n.is_empty())
+            };
+            if freed || (landed(new) && !landed(old)) {
                 s.retry_waiting(false);
             }
         }));
@@ -297,6 +350,14 @@ impl Scheduler {
         let decision = self.decide(&pod);
         match decision {
             Decision::Unschedulable(message) => self.fail(&pod, &message, "Unschedulable").await,
+            Decision::Preempt {
+                node,
+                victims,
+                message,
+            } => {
+                self.preempt(&pod, &node, &victims).await;
+                self.fail(&pod, &message, "Unschedulable").await;
+            }
             Decision::Assign { node, volumes } => {
                 if volumes == NodeVolumes::default() {
                     {
@@ -351,7 +412,149 @@ impl Scheduler {
                 .collect(),
             reserved: &reserved,
         };
-        decide::decide(pod, &node_refs, &storage, &usage)
+        let pods: Vec<Arc<Pod>> = self.caches.pods.list();
+        let placed = self.placed(pod, &pods);
+        let usage = with_nominated(pod, &pods, &placed, usage);
+        let mut cluster = Cluster::new(
+            &node_refs,
+            placed.iter().map(|(p, n)| (p.as_ref(), n.as_str())),
+        );
+        cluster.namespace_labels = self
+            .more
+            .namespaces
+            .list()
+            .iter()
+            .map(|n| {
+                (
+                    n.metadata.name.clone().unwrap_or_default(),
+                    n.metadata.labels.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let services = self.more.services.list_namespace(ns);
+        let sets = self.more.sets.list_namespace(ns);
+        let service_selectors: Vec<_> = services
+            .iter()
+            .filter_map(|s| s.spec.as_ref().and_then(|s| s.selector.as_ref()))
+            .collect();
+        let set_selectors: Vec<_> = sets
+            .iter()
+            .filter_map(|s| s.spec.as_ref().map(|s| &s.selector))
+            .collect();
+        cluster.default_spread = spread::default_selector(pod, &service_selectors, &set_selectors);
+        cluster.budgets = self
+            .more
+            .budgets
+            .list()
+            .iter()
+            .map(|b| Budget::of(b))
+            .collect();
+        decide::decide(pod, &node_refs, &storage, &usage, &cluster)
+    }
+
+    /// Every other pod that is bound (and not finished) or assumed on a
+    /// node, with its node.
+    fn placed(&self, pod: &Pod, pods: &[Arc<Pod>]) -> Vec<(Arc<Pod>, String)> {
+        let st = self.lock();
+        pods.iter()
+            .filter(|p| p.metadata.uid != pod.metadata.uid)
+            .filter_map(|p| {
+                let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+                if matches!(phase, Some("Succeeded" | "Failed")) {
+                    return None;
+                }
+                let bound = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.clone())
+                    .filter(|n| !n.is_empty());
+                let node = bound.or_else(|| {
+                    st.assumed
+                        .get(&key_of(p))
+                        .filter(|a| Some(&a.uid) == p.metadata.uid.as_ref())
+                        .map(|a| a.node.clone())
+                })?;
+                Some((Arc::clone(p), node))
+            })
+            .collect()
+    }
+
+    /// Carries out a preemption: the pod is nominated to `node`; each
+    /// victim gets the DisruptionTarget condition, a `Preempted` event and
+    /// a graceful delete.
+    async fn preempt(&self, pod: &Pod, node: &str, victims: &[Victim]) {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let scheduler = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.scheduler_name.as_deref())
+            .filter(|s| !s.is_empty())
+            .unwrap_or(DEFAULT_SCHEDULER);
+        for v in victims {
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), &v.namespace);
+            let condition = serde_json::json!({"status": {"conditions": [{
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "PreemptionByScheduler",
+                "message": format!("{scheduler}: preempting to accommodate a higher priority pod"),
+                "lastTransitionTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    jiff::Timestamp::now(),
+                ),
+            }]}});
+            if let Err(e) = api
+                .patch_status(
+                    &v.name,
+                    &PatchParams::default(),
+                    &Patch::Strategic(condition),
+                )
+                .await
+            {
+                tracing::debug!(error = %e, pod = %v.name, "scheduler: marking a victim failed");
+            }
+            let params = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid: Some(v.uid.clone()),
+                    resource_version: None,
+                }),
+                ..Default::default()
+            };
+            match api.delete(&v.name, &params).await {
+                Ok(_) => {}
+                Err(e) if is_conflict_or_gone(&e) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, pod = %v.name, "scheduler: preempting a pod failed");
+                    continue;
+                }
+            }
+            let victim_ref = ObjectReference {
+                api_version: Some("v1".into()),
+                kind: Some("Pod".into()),
+                namespace: Some(v.namespace.clone()),
+                name: Some(v.name.clone()),
+                uid: Some(v.uid.clone()),
+                ..Default::default()
+            };
+            self.recorder.normal(
+                &victim_ref,
+                "Preempted",
+                format!("Preempted by pod {uid} on node {node}"),
+            );
+        }
+        let api: Api<Pod> = Api::namespaced(
+            self.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or(""),
+        );
+        let patch = serde_json::json!({"status": {"nominatedNodeName": node}});
+        if let Err(e) = api
+            .patch_status(
+                pod.metadata.name.as_deref().unwrap_or(""),
+                &PatchParams::default(),
+                &Patch::Merge(patch),
+            )
+            .await
+        {
+            tracing::debug!(error = %e, "scheduler: nominating the pod failed");
+        }
     }
 
     /// Writes a decision's volume work and assumes the pod on the node.
@@ -615,6 +818,39 @@ impl Scheduler {
     }
 }
 
+/// `usage` with the room of the pods nominated to a node by a preemption
+/// (and not placed yet) whose priority is at least `pod`'s: upstream keeps
+/// what a preemption freed for the pod it was for.
+fn with_nominated(
+    pod: &Pod,
+    pods: &[Arc<Pod>],
+    placed: &[(Arc<Pod>, String)],
+    mut usage: HashMap<String, ordinal_core::fit::NodeUsage>,
+) -> HashMap<String, ordinal_core::fit::NodeUsage> {
+    let mine = preempt::priority(pod);
+    for p in pods {
+        if p.metadata.uid == pod.metadata.uid
+            || !wants_node(p)
+            || preempt::priority(p) < mine
+            || placed.iter().any(|(q, _)| q.metadata.uid == p.metadata.uid)
+        {
+            continue;
+        }
+        if let Some(node) = p
+            .status
+            .as_ref()
+            .and_then(|s| s.nominated_node_name.as_deref())
+            .filter(|n| !n.is_empty())
+        {
+            usage
+                .entry(node.to_string())
+                .or_default()
+                .add(&ordinal_core::fit::Footprint::of(p));
+        }
+    }
+    usage
+}
+
 /// How far a pod's volume work has come.
 enum Progress {
     Ready,
@@ -646,6 +882,30 @@ mod tests {
             ..Default::default()
         });
         assert!(!wants_node(&p));
+    }
+
+    #[test]
+    fn room_freed_by_a_preemption_is_kept_for_its_pod() {
+        let pod = |name: &str, priority: i32, nominated: Option<&str>| -> Arc<Pod> {
+            Arc::new(
+                serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": name, "namespace": "default", "uid": name},
+                    "spec": {"priority": priority, "containers": [{"name": "c",
+                        "resources": {"requests": {"cpu": "2"}}}]},
+                    "status": {"nominatedNodeName": nominated},
+                }))
+                .unwrap(),
+            )
+        };
+        let urgent = pod("urgent", 100, Some("a"));
+        let pods = vec![Arc::clone(&urgent), pod("plain", 0, None)];
+        // A pod of lower priority sees the nominated pod's room taken.
+        let usage = with_nominated(&pod("late", 0, None), &pods, &[], HashMap::new());
+        assert_eq!(usage["a"].requested.milli_cpu, 2000);
+        assert_eq!(usage.len(), 1);
+        // One of higher priority does not, nor does the nominated pod.
+        assert!(with_nominated(&pod("vip", 1000, None), &pods, &[], HashMap::new()).is_empty());
+        assert!(with_nominated(&urgent, &pods, &[], HashMap::new()).is_empty());
     }
 
     #[test]

@@ -95,7 +95,65 @@ pub fn unfit_reason(pod: &Pod, node: &Node) -> Option<String> {
     None
 }
 
-fn affinity_fits(pod: &Pod, node: &Node) -> bool {
+/// Whether the pod tolerates every NoSchedule and NoExecute taint of the
+/// node (its readiness taint included).
+pub fn taints_tolerated(pod: &Pod, node: &Node) -> bool {
+    let tolerations = tolerations(pod);
+    effective_taints(node)
+        .iter()
+        .filter(|t| matches!(t.effect.as_str(), "NoSchedule" | "NoExecute"))
+        .all(|t| tolerations.iter().any(|tol| selection::tolerates(tol, t)))
+}
+
+/// TaintToleration's score input: how many PreferNoSchedule taints of the
+/// node the pod does not tolerate (fewer is better).
+pub fn intolerable_preferred_taints(pod: &Pod, node: &Node) -> i64 {
+    let tolerations: Vec<&Toleration> = tolerations(pod)
+        .iter()
+        .filter(|t| {
+            t.effect
+                .as_deref()
+                .is_none_or(|e| e.is_empty() || e == "PreferNoSchedule")
+        })
+        .collect();
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|t| t.effect == "PreferNoSchedule")
+        .filter(|t| !tolerations.iter().any(|tol| selection::tolerates(tol, t)))
+        .count() as i64
+}
+
+/// NodeAffinity's score input: the summed weights of the pod's preferred
+/// node affinity terms the node matches.
+pub fn preferred_affinity_weight(pod: &Pod, node: &Node) -> i64 {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.affinity.as_ref())
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|a| {
+            a.preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .into_iter()
+        .flatten()
+        .filter(|t| {
+            selection::node_selector_matches(
+                &k8s_openapi::api::core::v1::NodeSelector {
+                    node_selector_terms: vec![t.preference.clone()],
+                },
+                node,
+            )
+        })
+        .map(|t| i64::from(t.weight))
+        .sum()
+}
+
+/// NodeAffinity's filter: `spec.nodeSelector` and the required node
+/// affinity.
+pub fn affinity_fits(pod: &Pod, node: &Node) -> bool {
     let Some(spec) = pod.spec.as_ref() else {
         return true;
     };

@@ -42,7 +42,7 @@ pub struct Storage<'a> {
 }
 
 /// A pod's claims, sorted by PreFilter.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PodClaims<'a> {
     pub bound: Vec<&'a PersistentVolumeClaim>,
     pub delayed: Vec<&'a PersistentVolumeClaim>,
