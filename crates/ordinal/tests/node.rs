@@ -889,3 +889,92 @@ spec:
         || http_get(&address, 21017).is_ok_and(|page| page.contains("set")),
     );
 }
+
+#[test]
+fn node_ports_and_load_balancers_reach_a_pod_from_the_host() {
+    let o = Ordinal::start();
+    let node = node_name(&o);
+    let address = get(
+        &o,
+        &format!("node/{node}"),
+        "{.status.addresses[0].address}",
+    );
+    apply(
+        &o,
+        r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+      - name: web
+        image: busybox:1.36
+        command: ["sh", "-c", "mkdir -p /www && echo \"served by $(hostname)\" > /www/index.html && exec httpd -f -p 80 -h /www"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db-np}
+spec:
+  type: NodePort
+  selector: {app: db}
+  ports: [{port: 80, targetPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db-lb}
+spec:
+  type: LoadBalancer
+  selector: {app: db}
+  ports: [{port: 18081, targetPort: 80}]
+"#,
+    );
+    let node_port: u16 = get(&o, "svc/db-np", "{.spec.ports[0].nodePort}")
+        .parse()
+        .expect("a node port is allocated");
+    eventually(
+        "the node port answers from the host",
+        Duration::from_secs(60),
+        || http_get(&address, node_port).is_ok_and(|page| page.contains("served by db-0")),
+    );
+    // The load balancer's ingress is the node's address, where its port
+    // (and its own node port) answer.
+    eventually(
+        "the load balancer's ingress",
+        Duration::from_secs(30),
+        || get(&o, "svc/db-lb", "{.status.loadBalancer.ingress[0].ip}") == address,
+    );
+    let table = o.ok(&["get", "svc", "db-lb"]);
+    assert!(table.contains(&address), "EXTERNAL-IP: {table}");
+    eventually(
+        "the load balancer's port answers",
+        Duration::from_secs(30),
+        || http_get(&address, 18081).is_ok_and(|page| page.contains("served by db-0")),
+    );
+    let lb_node_port: u16 = get(&o, "svc/db-lb", "{.spec.ports[0].nodePort}")
+        .parse()
+        .unwrap();
+    assert!(http_get(&address, lb_node_port).is_ok_and(|page| page.contains("served by db-0")));
+    // Back to ClusterIP: the node address no longer serves it, the
+    // ingress goes.
+    o.ok(&[
+        "patch",
+        "svc",
+        "db-lb",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"type":"ClusterIP","ports":[{"port":18081,"targetPort":80,"nodePort":null}]}}"#,
+    ]);
+    eventually("the ingress is withdrawn", Duration::from_secs(30), || {
+        get(&o, "svc/db-lb", "{.status.loadBalancer.ingress}").is_empty()
+    });
+    eventually(
+        "the port is no longer served",
+        Duration::from_secs(30),
+        || http_get(&address, 18081).is_err(),
+    );
+}

@@ -95,8 +95,8 @@ pub async fn run(
     let network = config.network();
     // A table left by an earlier run goes before anything else: the first
     // ruleset (no services yet) replaces it.
-    nft.apply(&rules::ruleset(&network, &[], &[])).await?;
-    let mut applied = rules::ruleset(&network, &[], &[]);
+    nft.apply(&rules::ruleset(&network, &[], &[], None)).await?;
+    let mut applied = rules::ruleset(&network, &[], &[], None);
 
     let changed = Arc::new(Notify::new());
     let (services, services_writer) = reflector::store::<Service>();
@@ -185,7 +185,7 @@ fn current(
         Some(ip) => rules::host_port_routes(pods.state().iter().map(|p| p.as_ref()), ip),
         None => Vec::new(),
     };
-    rules::ruleset(network, &routes, &host_ports)
+    rules::ruleset(network, &routes, &host_ports, node_ip)
 }
 
 /// Deletes the table (creating it first, so a missing one is no error).

@@ -50,6 +50,12 @@ pub struct Route {
     /// `tcp`, `udp` or `sctp`.
     pub protocol: String,
     pub port: u16,
+    /// The node port of a `NodePort` or `LoadBalancer` Service, served on
+    /// the node's address.
+    pub node_port: Option<u16>,
+    /// Whether the port is also served on the node's address itself (a
+    /// `LoadBalancer` Service, whose ingress is the node's address).
+    pub load_balancer: bool,
     /// Ready endpoints: address and target port.
     pub endpoints: Vec<(Ipv4Addr, u16)>,
 }
@@ -229,11 +235,17 @@ pub fn routes<'a>(
             } else {
                 port_name
             };
+            let exposed = matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer"));
             out.push(Route {
                 label: format!("{ns}/{name}:{shown}"),
                 cluster_ip: ip,
                 protocol: proto,
                 port: number,
+                node_port: port
+                    .node_port
+                    .and_then(|p| u16::try_from(p).ok())
+                    .filter(|p| exposed && *p > 0),
+                load_balancer: spec.type_.as_deref() == Some("LoadBalancer"),
                 endpoints,
             });
         }
@@ -259,7 +271,13 @@ fn comment(text: &str) -> String {
 
 /// The whole table: one `nft -f` transaction that replaces it atomically
 /// (it is created empty first, so deleting it never fails).
-pub fn ruleset(net: &Network, routes: &[Route], host_ports: &[HostPortRoute]) -> String {
+/// Node ports and load balancer ports are served on `node_ip` when given.
+pub fn ruleset(
+    net: &Network,
+    routes: &[Route],
+    host_ports: &[HostPortRoute],
+    node_ip: Option<Ipv4Addr>,
+) -> String {
     let t = &net.table;
     let mut s = String::new();
     let _ = writeln!(s, "table ip {t}\ndelete table ip {t}\ntable ip {t} {{");
@@ -287,10 +305,24 @@ pub fn ruleset(net: &Network, routes: &[Route], host_ports: &[HostPortRoute]) ->
     let mut services = String::new();
     let mut rejects = String::new();
     for (i, route) in routes.iter().enumerate() {
-        let matcher = format!(
+        let mut matchers = vec![format!(
             "ip daddr {} {} dport {}",
             route.cluster_ip, route.protocol, route.port
-        );
+        )];
+        if let Some(ip) = node_ip {
+            if let Some(node_port) = route.node_port {
+                matchers.push(format!(
+                    "ip daddr {ip} {} dport {node_port}",
+                    route.protocol
+                ));
+            }
+            if route.load_balancer {
+                matchers.push(format!(
+                    "ip daddr {ip} {} dport {}",
+                    route.protocol, route.port
+                ));
+            }
+        }
         let note = comment(&route.label);
         if route.endpoints.is_empty() {
             // Refused at once, as kube-proxy does: a TCP reset, an ICMP
@@ -300,13 +332,17 @@ pub fn ruleset(net: &Network, routes: &[Route], host_ports: &[HostPortRoute]) ->
             } else {
                 ""
             };
-            let _ = writeln!(
-                rejects,
-                "    {matcher} reject{how} comment \"{note} has no endpoints\""
-            );
+            for matcher in &matchers {
+                let _ = writeln!(
+                    rejects,
+                    "    {matcher} reject{how} comment \"{note} has no endpoints\""
+                );
+            }
             continue;
         }
-        let _ = writeln!(services, "    {matcher} goto svc-{i} comment \"{note}\"");
+        for matcher in &matchers {
+            let _ = writeln!(services, "    {matcher} goto svc-{i} comment \"{note}\"");
+        }
         let _ = writeln!(s, "  chain svc-{i} {{");
         let _ = writeln!(
             s,
@@ -423,9 +459,44 @@ mod tests {
     }
 
     #[test]
+    fn node_ports_and_load_balancers_are_served_on_the_node_address() {
+        let (mut services, slices) = cluster();
+        services[0].spec.as_mut().unwrap().type_ = Some("LoadBalancer".into());
+        let ports = services[0].spec.as_mut().unwrap().ports.as_mut().unwrap();
+        ports[0].node_port = Some(30080);
+        ports[1].node_port = Some(30053);
+        let routes = routes(&services, &slices);
+        assert_eq!(routes[1].node_port, Some(30080));
+        assert!(routes[1].load_balancer);
+        let node = Some("10.192.0.1".parse().unwrap());
+        let text = ruleset(&net(), &routes, &[], node);
+        assert!(
+            text.contains("ip daddr 10.192.0.1 tcp dport 30080 goto svc-1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ip daddr 10.192.0.1 tcp dport 80 goto svc-1"),
+            "{text}"
+        );
+        // No endpoints: refused on the node address too.
+        assert!(
+            text.contains("ip daddr 10.192.0.1 udp dport 30053 reject"),
+            "{text}"
+        );
+        // A ClusterIP Service's node port (left from a type change) is not served.
+        services[0].spec.as_mut().unwrap().type_ = Some("ClusterIP".into());
+        let text = ruleset(&net(), &super::routes(&services, &slices), &[], node);
+        assert!(!text.contains("dport 30080"), "{text}");
+        assert!(
+            !text.contains("ip daddr 10.192.0.1 tcp dport 80 "),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn the_ruleset_balances_dnats_masquerades_and_rejects() {
         let (services, slices) = cluster();
-        let text = ruleset(&net(), &routes(&services, &slices), &[]);
+        let text = ruleset(&net(), &routes(&services, &slices), &[], None);
         assert!(text.starts_with("table ip ordinal-test\ndelete table ip ordinal-test\n"));
         assert!(text.contains("ip daddr 10.96.0.10 tcp dport 80 goto svc-1"));
         assert!(text.contains("numgen random mod 2 vmap { 0 : goto ep-1-0, 1 : goto ep-1-1 }"));
@@ -459,7 +530,7 @@ mod tests {
         let node: Ipv4Addr = "10.244.0.1".parse().unwrap();
         let routes = host_port_routes(&pods, node);
         assert_eq!(routes.len(), 2, "{routes:?}");
-        let text = ruleset(&net(), &[], &routes);
+        let text = ruleset(&net(), &[], &routes, None);
         assert!(
             text.contains("ip daddr 10.244.0.1 tcp dport 8080 goto hostport-"),
             "{text}"
