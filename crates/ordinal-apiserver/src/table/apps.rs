@@ -1,7 +1,9 @@
-//! apps/v1: StatefulSets and ControllerRevisions.
+//! apps/v1: StatefulSets, Deployments, ReplicaSets and ControllerRevisions.
 
 use jiff::Timestamp;
 use serde_json::Value;
+
+use crate::selector::LabelSelector;
 
 use super::{
     AGE, Column, NAME, Printer, age_of, array_at, at, col, container_cells, desc, int_at, name_of,
@@ -39,6 +41,108 @@ pub(super) fn statefulset_cells(set: &Value, now: Timestamp) -> Vec<Value> {
 pub(crate) static STATEFULSET: Printer = Printer {
     columns: STATEFULSET_COLUMNS,
     cells: statefulset_cells,
+};
+
+/// The pod-template columns every workload's wide table ends with.
+const CONTAINERS: Column = wide("Containers", "Names of each container in the template.");
+const IMAGES: Column = wide(
+    "Images",
+    "Images referenced by each container in the template.",
+);
+
+pub(super) const DEPLOYMENT_COLUMNS: &[Column] = &[
+    NAME,
+    col("Ready", "Number of the pod with ready state"),
+    col("Up-to-date", desc::DEPLOY_STATUS_UPDATED),
+    col("Available", desc::DEPLOY_STATUS_AVAILABLE),
+    AGE,
+    CONTAINERS,
+    IMAGES,
+    wide("Selector", desc::DEPLOY_SPEC_SELECTOR),
+];
+
+/// upstream's `printDeployment`. Its selector is the parsed selector's
+/// `String()`: empty for a missing or empty one, `<invalid>` for one that
+/// does not parse.
+pub(super) fn deployment_cells(deployment: &Value, now: Timestamp) -> Vec<Value> {
+    // spec.replicas defaults to 1.
+    let desired = at(deployment, "spec.replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let ready = int_at(deployment, "status.readyReplicas");
+    let (names, images) = container_cells(at(deployment, "spec.template.spec"));
+    let selector = match at(deployment, "spec.selector").filter(|s| !s.is_null()) {
+        None => String::new(),
+        Some(sel) => serde_json::from_value(sel.clone())
+            .ok()
+            .and_then(|typed| LabelSelector::from_label_selector(&typed).ok())
+            .map_or_else(|| "<invalid>".to_string(), |s| s.to_string()),
+    };
+    vec![
+        name_of(deployment),
+        Value::String(format!("{ready}/{desired}")),
+        Value::from(int_at(deployment, "status.updatedReplicas")),
+        Value::from(int_at(deployment, "status.availableReplicas")),
+        age_of(deployment, now),
+        Value::String(names),
+        Value::String(images),
+        Value::String(selector),
+    ]
+}
+
+/// The table of Deployments.
+pub(crate) static DEPLOYMENT: Printer = Printer {
+    columns: DEPLOYMENT_COLUMNS,
+    cells: deployment_cells,
+};
+
+const fn integer(name: &'static str, description: &'static str) -> Column {
+    Column {
+        name,
+        kind: "integer",
+        format: "",
+        description,
+        priority: 0,
+    }
+}
+
+pub(super) const REPLICA_SET_COLUMNS: &[Column] = &[
+    NAME,
+    integer("Desired", desc::RS_SPEC_REPLICAS),
+    integer("Current", desc::RS_STATUS_REPLICAS),
+    integer("Ready", desc::RS_STATUS_READY),
+    AGE,
+    CONTAINERS,
+    IMAGES,
+    wide("Selector", desc::RS_SPEC_SELECTOR),
+];
+
+/// upstream's `printReplicaSet`.
+pub(super) fn replica_set_cells(set: &Value, now: Timestamp) -> Vec<Value> {
+    // spec.replicas defaults to 1.
+    let desired = at(set, "spec.replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let (names, images) = container_cells(at(set, "spec.template.spec"));
+    vec![
+        name_of(set),
+        Value::from(desired),
+        Value::from(int_at(set, "status.replicas")),
+        Value::from(int_at(set, "status.readyReplicas")),
+        age_of(set, now),
+        Value::String(names),
+        Value::String(images),
+        Value::String(super::batch::format_label_selector(at(
+            set,
+            "spec.selector",
+        ))),
+    ]
+}
+
+/// The table of ReplicaSets.
+pub(crate) static REPLICA_SET: Printer = Printer {
+    columns: REPLICA_SET_COLUMNS,
+    cells: replica_set_cells,
 };
 
 pub(super) const CONTROLLER_REVISION_COLUMNS: &[Column] = &[
@@ -125,7 +229,7 @@ pub(super) fn scale_cells(scale: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
-/// The table of autoscaling/v1 Scale, the body of `statefulsets/scale`.
+/// The table of autoscaling/v1 Scale, the body of every `scale` subresource.
 pub(crate) static SCALE: Printer = Printer {
     columns: SCALE_COLUMNS,
     cells: scale_cells,
