@@ -528,6 +528,9 @@ pub async fn delete_object(
             "this namespace may not be deleted",
         ));
     }
+    if let Some(reason) = resource.strategy.undeletable(name) {
+        return Err(ApiError::forbidden(resource, name, reason));
+    }
     // 202 when the object stays and the client asked for cascading by the
     // deprecated flag, as upstream.
     let kept_code = if opts.orphan_dependents == Some(false) {

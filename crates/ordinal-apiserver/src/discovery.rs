@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 
+use crate::custom::Snapshot;
 use crate::resources::{self, GROUPS, Resource, Subresource};
 
 /// The `Content-Type` of an aggregated discovery answer.
@@ -38,16 +39,51 @@ const AGGREGATED_KIND: &str = "APIGroupDiscoveryList";
 /// core group (whose name is empty).
 pub fn aggregated_core() -> Value {
     static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(|| discovery_list(vec![group_discovery("")]))
+    DOC.get_or_init(|| discovery_list(vec![group_discovery("", &Snapshot::default())]))
         .clone()
 }
 
 /// `GET /apis` in the aggregated form: every named group, in [`GROUPS`]
-/// order.
-pub fn aggregated_groups() -> Value {
+/// order, then the custom resources' groups.
+pub fn aggregated_groups(custom: &Snapshot) -> Value {
     static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(|| discovery_list(GROUPS.iter().map(|g| group_discovery(g)).collect()))
-        .clone()
+    let mut doc = DOC
+        .get_or_init(|| {
+            discovery_list(
+                GROUPS
+                    .iter()
+                    .map(|g| group_discovery(g, &Snapshot::default()))
+                    .collect(),
+            )
+        })
+        .clone();
+    if let Some(items) = doc["items"].as_array_mut() {
+        items.extend(
+            custom
+                .groups()
+                .into_iter()
+                .map(|g| group_discovery(g, custom)),
+        );
+    }
+    doc
+}
+
+/// The versions served for a group, built-in or custom, preferred first.
+fn versions_of(group: &str, custom: &Snapshot) -> Vec<&'static str> {
+    if group.is_empty() || GROUPS.contains(&group) {
+        resources::versions(group)
+    } else {
+        custom.versions(group)
+    }
+}
+
+/// The resources of one group-version, built-in or custom.
+fn served_in(group: &str, version: &str, custom: &Snapshot) -> Vec<&'static Resource> {
+    if group.is_empty() || GROUPS.contains(&group) {
+        resources::in_group_version(group, version).collect()
+    } else {
+        custom.in_group_version(group, version).collect()
+    }
 }
 
 fn discovery_list(items: Vec<Value>) -> Value {
@@ -62,15 +98,16 @@ fn discovery_list(items: Vec<Value>) -> Value {
 /// One `APIGroupDiscovery`: the group's name and its versions, preferred
 /// version first (client-go takes the first non-stale version as the
 /// preferred one).
-fn group_discovery(group: &str) -> Value {
+fn group_discovery(group: &str, custom: &Snapshot) -> Value {
     let mut metadata = Map::new();
     if !group.is_empty() {
         metadata.insert("name".into(), json!(group));
     }
-    let versions: Vec<Value> = resources::versions(group)
+    let versions: Vec<Value> = versions_of(group, custom)
         .into_iter()
         .map(|version| {
-            let resources: Vec<Value> = resources::in_group_version(group, version)
+            let resources: Vec<Value> = served_in(group, version, custom)
+                .into_iter()
                 .map(resource_discovery)
                 .collect();
             json!({
@@ -136,22 +173,35 @@ pub fn api_versions(server_address: &str) -> Value {
 }
 
 /// Legacy `GET /apis`: `APIGroupList`.
-pub fn api_group_list() -> Value {
+pub fn api_group_list(custom: &Snapshot) -> Value {
     static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let groups: Vec<Value> = GROUPS.iter().filter_map(|g| group_body(g)).collect();
-        json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
-    })
-    .clone()
+    let mut doc = DOC
+        .get_or_init(|| {
+            let groups: Vec<Value> = GROUPS
+                .iter()
+                .filter_map(|g| group_body(g, &Snapshot::default()))
+                .collect();
+            json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
+        })
+        .clone();
+    if let Some(groups) = doc["groups"].as_array_mut() {
+        groups.extend(
+            custom
+                .groups()
+                .into_iter()
+                .filter_map(|g| group_body(g, custom)),
+        );
+    }
+    doc
 }
 
 /// Legacy `GET /apis/<group>`: `APIGroup`, or `None` for a group that is not
 /// served (including the core group, which lives at `/api`).
-pub fn api_group(group: &str) -> Option<Value> {
-    if group.is_empty() || !GROUPS.contains(&group) {
+pub fn api_group(group: &str, custom: &Snapshot) -> Option<Value> {
+    if group.is_empty() {
         return None;
     }
-    let mut body = group_body(group)?;
+    let mut body = group_body(group, custom)?;
     let obj = body.as_object_mut()?;
     let mut out = Map::new();
     out.insert("kind".into(), json!("APIGroup"));
@@ -161,8 +211,8 @@ pub fn api_group(group: &str) -> Option<Value> {
 }
 
 /// The `APIGroup` fields shared by [`api_group`] and [`api_group_list`].
-fn group_body(group: &str) -> Option<Value> {
-    let versions: Vec<Value> = resources::versions(group)
+fn group_body(group: &str, custom: &Snapshot) -> Option<Value> {
+    let versions: Vec<Value> = versions_of(group, custom)
         .into_iter()
         .map(|v| json!({ "groupVersion": format!("{group}/{v}"), "version": v }))
         .collect();
@@ -178,8 +228,8 @@ fn group_body(group: &str) -> Option<Value> {
 /// `APIResourceList` with one entry per resource and one per subresource
 /// (`pods/status`, `statefulsets/scale`), or `None` when nothing is served
 /// at that group-version.
-pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
-    let served: Vec<&Resource> = resources::in_group_version(group, version).collect();
+pub fn api_resource_list(group: &str, version: &str, custom: &Snapshot) -> Option<Value> {
+    let served = served_in(group, version, custom);
     if served.is_empty() {
         return None;
     }
@@ -363,7 +413,7 @@ mod tests {
     /// All aggregated resource entries, with the group they were found in.
     fn aggregated_entries() -> Vec<(String, Value)> {
         let mut out = Vec::new();
-        for doc in [aggregated_core(), aggregated_groups()] {
+        for doc in [aggregated_core(), aggregated_groups(&Snapshot::default())] {
             for item in doc["items"].as_array().unwrap() {
                 let group = item["metadata"]["name"].as_str().unwrap_or("").to_string();
                 for v in item["versions"].as_array().unwrap() {
@@ -379,14 +429,14 @@ mod tests {
 
     #[test]
     fn aggregated_lists_are_apigroupdiscoverylists() {
-        for doc in [aggregated_core(), aggregated_groups()] {
+        for doc in [aggregated_core(), aggregated_groups(&Snapshot::default())] {
             assert_eq!(doc["kind"], "APIGroupDiscoveryList");
             assert_eq!(doc["apiVersion"], "apidiscovery.k8s.io/v2");
         }
         let core = aggregated_core();
         assert_eq!(core["items"].as_array().unwrap().len(), 1);
         assert!(core["items"][0]["metadata"].get("name").is_none());
-        let groups = aggregated_groups();
+        let groups = aggregated_groups(&Snapshot::default());
         let names: Vec<&str> = groups["items"]
             .as_array()
             .unwrap()
@@ -431,6 +481,8 @@ mod tests {
         for (group, plural, short) in [
             ("", "pods", "po"),
             ("apps", "statefulsets", "sts"),
+            ("apps", "deployments", "deploy"),
+            ("apps", "replicasets", "rs"),
             ("", "services", "svc"),
             ("", "persistentvolumeclaims", "pvc"),
             ("", "persistentvolumes", "pv"),
@@ -448,7 +500,13 @@ mod tests {
                 "{plural} lacks {short}"
             );
         }
-        for (group, plural) in [("", "pods"), ("", "services"), ("apps", "statefulsets")] {
+        for (group, plural) in [
+            ("", "pods"),
+            ("", "services"),
+            ("apps", "statefulsets"),
+            ("apps", "deployments"),
+            ("apps", "replicasets"),
+        ] {
             assert_eq!(get(group, plural)["categories"], json!(["all"]), "{plural}");
         }
         assert!(get("", "configmaps").get("categories").is_none());
@@ -505,7 +563,8 @@ mod tests {
     #[test]
     fn aggregated_form_decodes_as_kube_types() {
         use kube::core::discovery::v2::APIGroupDiscoveryList;
-        let apis: APIGroupDiscoveryList = serde_json::from_value(aggregated_groups()).unwrap();
+        let apis: APIGroupDiscoveryList =
+            serde_json::from_value(aggregated_groups(&Snapshot::default())).unwrap();
         let apps = apis
             .items
             .iter()
@@ -533,7 +592,7 @@ mod tests {
 
     #[test]
     fn legacy_resource_lists_carry_subresources() {
-        let core = api_resource_list("", "v1").unwrap();
+        let core = api_resource_list("", "v1", &Snapshot::default()).unwrap();
         assert_eq!(core["kind"], "APIResourceList");
         assert_eq!(core["groupVersion"], "v1");
         let list = &core["resources"];
@@ -555,23 +614,28 @@ mod tests {
         }
         assert_eq!(find(list, "nodes")["namespaced"], false);
 
-        let apps = api_resource_list("apps", "v1").unwrap();
+        let apps = api_resource_list("apps", "v1", &Snapshot::default()).unwrap();
         assert_eq!(apps["groupVersion"], "apps/v1");
         let scale = find(&apps["resources"], "statefulsets/scale");
         assert_eq!(scale["group"], "autoscaling");
         assert_eq!(scale["kind"], "Scale");
         find(&apps["resources"], "statefulsets/status");
+        for name in ["deployments/scale", "replicasets/scale"] {
+            assert_eq!(find(&apps["resources"], name)["kind"], "Scale", "{name}");
+        }
 
         // Every registry resource and subresource appears in its list.
         for r in RESOURCES {
-            let l = api_resource_list(r.group, r.version).unwrap();
+            let l = api_resource_list(r.group, r.version, &Snapshot::default()).unwrap();
             find(&l["resources"], r.plural);
             for s in r.subresources {
                 find(&l["resources"], &format!("{}/{}", r.plural, s.name));
             }
         }
-        assert!(api_resource_list("apps", "v2").is_none());
-        assert!(api_resource_list("flowcontrol.apiserver.k8s.io", "v1").is_none());
+        assert!(api_resource_list("apps", "v2", &Snapshot::default()).is_none());
+        assert!(
+            api_resource_list("flowcontrol.apiserver.k8s.io", "v1", &Snapshot::default()).is_none()
+        );
     }
 
     #[test]
@@ -584,21 +648,21 @@ mod tests {
             "127.0.0.1:6443"
         );
 
-        let list = api_group_list();
+        let list = api_group_list(&Snapshot::default());
         assert_eq!(list["kind"], "APIGroupList");
         let groups = list["groups"].as_array().unwrap();
         assert_eq!(groups.len(), GROUPS.len());
         assert_eq!(groups[0]["name"], "apps");
         assert_eq!(groups[0]["preferredVersion"]["groupVersion"], "apps/v1");
 
-        let apps = api_group("apps").unwrap();
+        let apps = api_group("apps", &Snapshot::default()).unwrap();
         assert_eq!(apps["kind"], "APIGroup");
         assert_eq!(
             apps["versions"],
             json!([{ "groupVersion": "apps/v1", "version": "v1" }])
         );
-        assert!(api_group("flowcontrol.apiserver.k8s.io").is_none());
-        assert!(api_group("").is_none());
+        assert!(api_group("flowcontrol.apiserver.k8s.io", &Snapshot::default()).is_none());
+        assert!(api_group("", &Snapshot::default()).is_none());
     }
 
     #[test]

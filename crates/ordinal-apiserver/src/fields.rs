@@ -20,19 +20,33 @@ use crate::status::{ApiError, ApiResult, Cause};
 pub(crate) struct KindSchema {
     kind: merge_schema::Kind,
     has_status: bool,
+    /// A custom resource's structural schema, which its CRD gives.
+    custom: Option<&'static crate::custom::schema::Schema>,
 }
 
 impl KindSchema {
-    pub(crate) fn of(resource: &Resource) -> KindSchema {
+    pub(crate) fn of(resource: &'static Resource) -> KindSchema {
         KindSchema {
             kind: merge_schema::Kind::of(resource.group, resource.kind),
             has_status: resource.has_status(),
+            custom: resource.strategy.custom().map(|c| &c.schema),
         }
     }
 }
 
 impl Schema for KindSchema {
     fn list_type(&self, path: &[&str]) -> ListType {
+        if let Some(custom) = self.custom {
+            // Lists a CRD leaves unmarked are atomic, as upstream.
+            let node = custom.node_at(path);
+            return match node.and_then(|n| n.list_type.as_deref()) {
+                Some("set") => ListType::Set,
+                Some("map") => {
+                    ListType::Map(node.map(|n| n.list_map_keys.clone()).unwrap_or_default())
+                }
+                _ => ListType::Atomic,
+            };
+        }
         match self.kind.field(path).list_type {
             merge_schema::ListType::Atomic => ListType::Atomic,
             merge_schema::ListType::Set => ListType::Set,
@@ -43,6 +57,11 @@ impl Schema for KindSchema {
     }
 
     fn is_atomic(&self, path: &[&str]) -> bool {
+        if let Some(custom) = self.custom {
+            return custom.node_at(path).is_some_and(|n| {
+                n.atomic_map || n.items.as_deref().is_some_and(|items| items.atomic_map)
+            });
+        }
         self.kind.field(path).atomic || self.kind.elements_atomic(path)
     }
 

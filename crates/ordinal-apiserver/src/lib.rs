@@ -14,6 +14,7 @@ pub mod allocate;
 pub mod auth;
 mod bootstrap;
 pub mod connections;
+pub mod custom;
 mod decode;
 pub mod defaults;
 mod delete_options;

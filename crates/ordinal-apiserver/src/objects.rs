@@ -324,10 +324,21 @@ pub fn prepare_update(
     Ok(())
 }
 
-/// Bumps `metadata.generation` when the spec changed. Runs after defaulting,
-/// so a write that only restates defaults the server adds is no change.
+/// Bumps `metadata.generation` when the spec changed (or, for a resource
+/// whose strategy says so, the annotations). Runs after defaulting, so a
+/// write that only restates defaults the server adds is no change.
 pub fn bump_generation(resource: &Resource, old: &Value, new: &mut Value) -> ApiResult<()> {
-    if !resource.generation || spec_of(old) == spec_of(new) {
+    let annotations = |v: &Value| {
+        metadata(v)
+            .and_then(|m| m.get("annotations"))
+            .and_then(Value::as_object)
+            .filter(|a| !a.is_empty())
+            .cloned()
+    };
+    let changed = spec_of(old) != spec_of(new)
+        || (resource.strategy.generation_follows_annotations()
+            && annotations(old) != annotations(new));
+    if !resource.generation || !changed {
         return Ok(());
     }
     let generation = metadata(old)

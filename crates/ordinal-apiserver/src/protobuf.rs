@@ -2,7 +2,8 @@
 //!
 //! client-go's typed clients, and with them kubectl's imperative generators
 //! (`kubectl create configmap|secret|namespace|service|serviceaccount|role|
-//! rolebinding|clusterrole|clusterrolebinding|job|cronjob|pdb|token`,
+//! rolebinding|clusterrole|clusterrolebinding|job|cronjob|deployment|pdb|
+//! priorityclass|token`,
 //! `kubectl auth can-i|whoami`), send their bodies as protobuf. [`decode`]
 //! turns such a body into the [`serde_json::Value`] the same object would
 //! have had as JSON, so the rest of the server only ever sees JSON.
@@ -32,12 +33,14 @@
 //! - v1 ConfigMap, Secret, Namespace, Service, ServiceAccount, Pod, and
 //!   DeleteOptions (any apiVersion);
 //! - policy/v1 Eviction and PodDisruptionBudget;
+//! - scheduling.k8s.io/v1 PriorityClass;
 //! - authentication.k8s.io/v1 TokenRequest, TokenReview, SelfSubjectReview;
 //! - authorization.k8s.io/v1 SelfSubjectAccessReview,
 //!   SelfSubjectRulesReview, SubjectAccessReview, LocalSubjectAccessReview;
 //! - rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding,
 //!   ClusterRoleBinding;
-//! - batch/v1 Job and CronJob.
+//! - batch/v1 Job and CronJob;
+//! - apps/v1 Deployment and ReplicaSet.
 //!
 //! Any other kind is [`ProtobufError::UnsupportedKind`]. Field numbers the
 //! tables do not know (fields newer than 1.33) are skipped, as protobuf
@@ -197,6 +200,9 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => &CLUSTER_ROLE_BINDING,
         ("batch/v1", "Job") => &JOB,
         ("batch/v1", "CronJob") => &CRON_JOB,
+        ("apps/v1", "Deployment") => &DEPLOYMENT,
+        ("apps/v1", "ReplicaSet") => &REPLICA_SET,
+        ("scheduling.k8s.io/v1", "PriorityClass") => &PRIORITY_CLASS,
         // Every group version registers DeleteOptions (metav1.AddToGroupVersion).
         (_, "DeleteOptions") => &DELETE_OPTIONS,
         _ => return Err(ProtobufError::UnsupportedKind { api_version, kind }),
@@ -624,6 +630,17 @@ static POD_DISRUPTION_BUDGET_STATUS: Message = Message {
         f(5, "desiredHealthy", I32, Always),
         f(6, "expectedPods", I32, Always),
         f(7, "conditions", Msg(&CONDITION), Rep),
+    ],
+};
+
+static PRIORITY_CLASS: Message = Message {
+    name: "PriorityClass",
+    fields: &[
+        f(1, "metadata", Msg(&OBJECT_META), Always),
+        f(2, "value", I32, Always),
+        f(3, "globalDefault", Bool, Omit),
+        f(4, "description", Str, Omit),
+        f(5, "preemptionPolicy", Str, Opt),
     ],
 };
 
@@ -2460,6 +2477,117 @@ static CRON_JOB: Message = Message {
     ],
 };
 
+// apps/v1 Deployment and ReplicaSet (`kubectl create deployment`).
+
+static ROLLING_UPDATE_DEPLOYMENT: Message = Message {
+    name: "RollingUpdateDeployment",
+    fields: &[
+        f(1, "maxUnavailable", IntOrString, Opt),
+        f(2, "maxSurge", IntOrString, Opt),
+    ],
+};
+
+static DEPLOYMENT_STRATEGY: Message = Message {
+    name: "DeploymentStrategy",
+    fields: &[
+        f(1, "type", Str, Omit),
+        f(2, "rollingUpdate", Msg(&ROLLING_UPDATE_DEPLOYMENT), Opt),
+    ],
+};
+
+static DEPLOYMENT_SPEC: Message = Message {
+    name: "DeploymentSpec",
+    fields: &[
+        f(1, "replicas", I32, Opt),
+        f(2, "selector", Msg(&LABEL_SELECTOR), OptOrNull),
+        f(3, "template", Msg(&POD_TEMPLATE_SPEC), Always),
+        f(4, "strategy", Msg(&DEPLOYMENT_STRATEGY), Always),
+        f(5, "minReadySeconds", I32, Omit),
+        f(6, "revisionHistoryLimit", I32, Opt),
+        f(7, "paused", Bool, Omit),
+        f(9, "progressDeadlineSeconds", I32, Opt),
+    ],
+};
+
+static DEPLOYMENT_CONDITION: Message = Message {
+    name: "DeploymentCondition",
+    fields: &[
+        f(1, "type", Str, Always),
+        f(2, "status", Str, Always),
+        f(6, "lastUpdateTime", Time, Always),
+        f(7, "lastTransitionTime", Time, Always),
+        f(4, "reason", Str, Omit),
+        f(5, "message", Str, Omit),
+    ],
+};
+
+static DEPLOYMENT_STATUS: Message = Message {
+    name: "DeploymentStatus",
+    fields: &[
+        f(1, "observedGeneration", I64, Omit),
+        f(2, "replicas", I32, Omit),
+        f(3, "updatedReplicas", I32, Omit),
+        f(7, "readyReplicas", I32, Omit),
+        f(4, "availableReplicas", I32, Omit),
+        f(5, "unavailableReplicas", I32, Omit),
+        f(9, "terminatingReplicas", I32, Opt),
+        f(6, "conditions", Msg(&DEPLOYMENT_CONDITION), Rep),
+        f(8, "collisionCount", I32, Opt),
+    ],
+};
+
+static DEPLOYMENT: Message = Message {
+    name: "Deployment",
+    fields: &[
+        f(1, "metadata", Msg(&OBJECT_META), Always),
+        f(2, "spec", Msg(&DEPLOYMENT_SPEC), Always),
+        f(3, "status", Msg(&DEPLOYMENT_STATUS), Always),
+    ],
+};
+
+static REPLICA_SET_SPEC: Message = Message {
+    name: "ReplicaSetSpec",
+    fields: &[
+        f(1, "replicas", I32, Opt),
+        f(4, "minReadySeconds", I32, Omit),
+        f(2, "selector", Msg(&LABEL_SELECTOR), OptOrNull),
+        f(3, "template", Msg(&POD_TEMPLATE_SPEC), Always),
+    ],
+};
+
+static REPLICA_SET_CONDITION: Message = Message {
+    name: "ReplicaSetCondition",
+    fields: &[
+        f(1, "type", Str, Always),
+        f(2, "status", Str, Always),
+        f(3, "lastTransitionTime", Time, Always),
+        f(4, "reason", Str, Omit),
+        f(5, "message", Str, Omit),
+    ],
+};
+
+static REPLICA_SET_STATUS: Message = Message {
+    name: "ReplicaSetStatus",
+    fields: &[
+        f(1, "replicas", I32, Always),
+        f(2, "fullyLabeledReplicas", I32, Omit),
+        f(4, "readyReplicas", I32, Omit),
+        f(5, "availableReplicas", I32, Omit),
+        f(7, "terminatingReplicas", I32, Opt),
+        f(3, "observedGeneration", I64, Omit),
+        f(6, "conditions", Msg(&REPLICA_SET_CONDITION), Rep),
+    ],
+};
+
+static REPLICA_SET: Message = Message {
+    name: "ReplicaSet",
+    fields: &[
+        f(1, "metadata", Msg(&OBJECT_META), Always),
+        f(2, "spec", Msg(&REPLICA_SET_SPEC), Always),
+        f(3, "status", Msg(&REPLICA_SET_STATUS), Always),
+    ],
+};
+
 // Messages with a JSON form of their own.
 
 static TIME: Message = Message {
@@ -2959,7 +3087,7 @@ mod tests {
     }
 
     /// Every kind [`decode`] knows.
-    const SUPPORTED: [(&str, &str); 22] = [
+    const SUPPORTED: [(&str, &str); 24] = [
         ("v1", "ConfigMap"),
         ("v1", "Secret"),
         ("v1", "Namespace"),
@@ -2982,6 +3110,8 @@ mod tests {
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
         ("batch/v1", "Job"),
         ("batch/v1", "CronJob"),
+        ("apps/v1", "Deployment"),
+        ("apps/v1", "ReplicaSet"),
     ];
 
     #[test]
@@ -3629,11 +3759,11 @@ mod tests {
 
     #[test]
     fn unsupported_kinds_and_envelopes() {
-        let err = decode(&envelope("apps/v1", "Deployment", &[])).unwrap_err();
+        let err = decode(&envelope("apps/v1", "DaemonSet", &[])).unwrap_err();
         assert!(err.is_unsupported());
         assert_eq!(
             err.to_string(),
-            "no protobuf decoder for kind \"Deployment\" in version \"apps/v1\": send application/json"
+            "no protobuf decoder for kind \"DaemonSet\" in version \"apps/v1\": send application/json"
         );
         assert!(
             decode(&envelope("v1", "Node", &[]))
@@ -4232,6 +4362,71 @@ mod tests {
             s(24, ""),
         ]);
         parts
+    }
+
+    #[test]
+    fn deployment_as_kubectl_create_deployment() {
+        // kubectl 1.33 create deployment web --image=nginx (captured from a
+        // loopback listener)
+        let body: &[u8] = b"k8s\x00\n\x15\n\x07apps/v1\x12\nDeployment\x12\xab\x01\n\x1f\n\x03web\x12\x00\x1a\x00\"\x00*\x002\x008\x00B\x00Z\n\n\x03app\x12\x03web\x12z\x08\x01\x12\x0c\n\n\n\x03app\x12\x03web\x1a`\n\x1c\n\x00\x12\x00\x1a\x00\"\x00*\x002\x008\x00B\x00Z\n\n\x03app\x12\x03web\x12@\x12\"\n\x05nginx\x12\x05nginx*\x00B\x00j\x00r\x00\x80\x01\x00\x88\x01\x00\x90\x01\x00\xa2\x01\x00\x1a\x002\x00B\x00J\x00R\x00X\x00`\x00h\x00\x82\x01\x00\x8a\x01\x00\x9a\x01\x00\xc2\x01\x00\"\x02\n\x00(\x008\x00\x1a\x0c\x08\x00\x10\x00\x18\x00 \x00(\x008\x00\x1a\x00\"\x00";
+        let got = decode(body).unwrap();
+        assert_eq!(
+            got,
+            json!({
+                "kind": "Deployment",
+                "apiVersion": "apps/v1",
+                "metadata": {"name": "web", "creationTimestamp": null, "labels": {"app": "web"}},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": "web"}},
+                    "template": {
+                        "metadata": {"creationTimestamp": null, "labels": {"app": "web"}},
+                        "spec": {
+                            "containers": [{"name": "nginx", "image": "nginx", "resources": {}}],
+                        },
+                    },
+                    "strategy": {},
+                },
+                "status": {},
+            })
+        );
+    }
+
+    #[test]
+    fn replica_set_with_status() {
+        let selector = m(2, &[entry(1, "app", b"web")]);
+        let template = m(3, &[meta("", "", &[]), m(2, &pod_spec(&[], "Always"))]);
+        let raw = [
+            meta("web-1", "default", &[]),
+            m(2, &[v(1, 2), v(4, 0), selector, template]),
+            m(
+                3,
+                &[
+                    v(1, 0),
+                    v(3, 1),
+                    m(6, &[s(1, "ReplicaFailure"), s(2, "False"), m(3, &[])]),
+                ],
+            ),
+        ]
+        .concat();
+        let got = decode(&envelope("apps/v1", "ReplicaSet", &raw)).unwrap();
+        assert_eq!(got["spec"]["replicas"], 2);
+        assert_eq!(
+            got["spec"]["selector"],
+            json!({"matchLabels": {"app": "web"}})
+        );
+        assert!(got["spec"].get("minReadySeconds").is_none());
+        assert_eq!(
+            got["status"],
+            json!({"replicas": 0, "observedGeneration": 1, "conditions": [
+                {"type": "ReplicaFailure", "status": "False", "lastTransitionTime": null}
+            ]})
+        );
+        // A selector absent from the wire is Go's nil pointer without
+        // omitempty.
+        let bare = decode(&envelope("apps/v1", "Deployment", &[])).unwrap();
+        assert_eq!(bare["spec"]["selector"], Value::Null);
+        assert_eq!(bare["spec"]["strategy"], json!({}));
     }
 
     #[test]

@@ -709,6 +709,15 @@ mod tests {
             assert!(grants(&edit, verb, "apps", "statefulsets"), "{verb}");
         }
         assert!(grants(&edit, "get", "", "secrets"));
+        // kubectl scale and rollout: the Deployment, its scale, its
+        // ReplicaSets.
+        for resource in ["deployments", "deployments/scale", "replicasets/scale"] {
+            assert!(grants(&edit, "patch", "apps", resource), "{resource}");
+            assert!(grants(&view, "get", "apps", resource), "{resource}");
+        }
+        assert!(grants(&view, "list", "apps", "replicasets"));
+        assert!(grants(&view, "get", "apps", "deployments/status"));
+        assert!(!grants(&view, "patch", "apps", "deployments"));
         assert!(grants(
             &role("system:aggregate-to-admin"),
             "create",

@@ -45,7 +45,7 @@ impl Target {
 const NAMESPACE_SUBRESOURCES: &[&str] = &["status", "finalize"];
 
 /// Parses an API path; `None` means it is not a resource path at all.
-pub fn parse_path(path: &str) -> Option<ApiResult<Target>> {
+pub fn parse_path(path: &str, custom: &crate::custom::Snapshot) -> Option<ApiResult<Target>> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match parts.as_slice() {
         ["api", version, rest @ ..] => ("", *version, rest),
@@ -84,7 +84,9 @@ pub fn parse_path(path: &str) -> Option<ApiResult<Target>> {
         [plural, name, sub] => (*plural, Some(name.to_string()), Some(sub.to_string())),
         _ => return Some(Err(ApiError::no_route())),
     };
-    let Some(resource) = resources::lookup(group, version, plural) else {
+    let Some(resource) =
+        resources::lookup(group, version, plural).or_else(|| custom.lookup(group, version, plural))
+    else {
         return Some(Err(ApiError::no_route()));
     };
     if namespace.is_some() && !resource.namespaced {
@@ -170,7 +172,9 @@ mod tests {
     use super::*;
 
     fn target(path: &str) -> Target {
-        parse_path(path).expect("a resource path").expect("served")
+        parse_path(path, &Default::default())
+            .expect("a resource path")
+            .expect("served")
     }
 
     #[test]
@@ -217,11 +221,18 @@ mod tests {
             "/api/v1/namespaces/default/configmaps/x/status",
             "/api/v1/namespaces/default/nodes",
         ] {
-            assert_eq!(parse_path(path).unwrap().unwrap_err().code, 404, "{path}");
+            assert_eq!(
+                parse_path(path, &Default::default())
+                    .unwrap()
+                    .unwrap_err()
+                    .code,
+                404,
+                "{path}"
+            );
         }
-        assert!(parse_path("/healthz").is_none());
-        assert!(parse_path("/api").is_none());
-        assert!(parse_path("/apis/apps/v1").is_none());
+        assert!(parse_path("/healthz", &Default::default()).is_none());
+        assert!(parse_path("/api", &Default::default()).is_none());
+        assert!(parse_path("/apis/apps/v1", &Default::default()).is_none());
     }
 
     #[test]

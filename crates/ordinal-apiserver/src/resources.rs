@@ -200,14 +200,17 @@ pub const NODES: Resource = resource!("", "v1", "Node", "nodes", "node", false,
         short: ["no"], cat: [], verbs: ALL_VERBS, sub: [status("", "v1", "Node")], generation: false,
         strategy: registry::core::node::NodeStrategy);
 
-/// Pods, whose `log` and `exec` subresources stream.
+/// Pods, whose `log`, `exec`, `attach` and `portforward` subresources
+/// stream.
 pub const PODS: Resource = resource!("", "v1", "Pod", "pods", "pod", true,
         short: ["po"], cat: ["all"], verbs: ALL_VERBS,
         sub: [
+            Subresource { name: "attach", group: "", version: "v1", kind: "PodAttachOptions", verbs: &["create", "get"] },
             Subresource { name: "binding", group: "", version: "v1", kind: "Binding", verbs: &["create"] },
             Subresource { name: "eviction", group: "policy", version: "v1", kind: "Eviction", verbs: &["create"] },
             Subresource { name: "exec", group: "", version: "v1", kind: "PodExecOptions", verbs: &["create", "get"] },
             Subresource { name: "log", group: "", version: "v1", kind: "Pod", verbs: &["get"] },
+            Subresource { name: "portforward", group: "", version: "v1", kind: "PodPortForwardOptions", verbs: &["create", "get"] },
             status("", "v1", "Pod")
         ],
         generation: true,
@@ -228,6 +231,18 @@ pub const STORAGE_CLASSES: Resource = resource!("storage.k8s.io", "v1", "Storage
 pub const RUNTIME_CLASSES: Resource = resource!("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", false,
         short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
         strategy: registry::node::runtime_class::RuntimeClassStrategy);
+
+/// PriorityClasses, which pod admission reads.
+pub const PRIORITY_CLASSES: Resource = resource!("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", false,
+        short: ["pc"], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
+        strategy: registry::scheduling::priority_class::PriorityClassStrategy);
+
+/// CustomResourceDefinitions: a write to one changes what is served.
+pub const CUSTOM_RESOURCE_DEFINITIONS: Resource = resource!("apiextensions.k8s.io", "v1", "CustomResourceDefinition",
+        "customresourcedefinitions", "customresourcedefinition", false,
+        short: ["crd", "crds"], cat: ["api-extensions"], verbs: ALL_VERBS,
+        sub: [status("apiextensions.k8s.io", "v1", "CustomResourceDefinition")], generation: true,
+        strategy: registry::apiextensions::custom_resource_definition::CustomResourceDefinitionStrategy);
 
 /// Every served resource, in discovery order.
 pub static RESOURCES: &[Resource] = &[
@@ -263,6 +278,22 @@ pub static RESOURCES: &[Resource] = &[
     resource!("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", true,
         short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
         strategy: registry::apps::controller_revision::ControllerRevisionStrategy),
+    resource!("apps", "v1", "Deployment", "deployments", "deployment", true,
+        short: ["deploy"], cat: ["all"], verbs: ALL_VERBS,
+        sub: [
+            Subresource { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: &["get", "patch", "update"] },
+            status("apps", "v1", "Deployment")
+        ],
+        generation: true,
+        strategy: registry::apps::deployment::DeploymentStrategy),
+    resource!("apps", "v1", "ReplicaSet", "replicasets", "replicaset", true,
+        short: ["rs"], cat: ["all"], verbs: ALL_VERBS,
+        sub: [
+            Subresource { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: &["get", "patch", "update"] },
+            status("apps", "v1", "ReplicaSet")
+        ],
+        generation: true,
+        strategy: registry::apps::replica_set::ReplicaSetStrategy),
     resource!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", true,
         short: ["sts"], cat: ["all"], verbs: ALL_VERBS,
         sub: [
@@ -305,7 +336,9 @@ pub static RESOURCES: &[Resource] = &[
         short: [], cat: [], verbs: ALL_VERBS, sub: [], generation: false,
         strategy: registry::rbac::role::RoleStrategy),
     STORAGE_CLASSES,
+    CUSTOM_RESOURCE_DEFINITIONS,
     RUNTIME_CLASSES,
+    PRIORITY_CLASSES,
     resource!("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", false,
         short: [], cat: [], verbs: &["create"], sub: [], generation: false, strategy: registry::Plain),
     resource!("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", "tokenreview", false,
@@ -320,7 +353,8 @@ pub static RESOURCES: &[Resource] = &[
         short: [], cat: [], verbs: &["create"], sub: [], generation: false, strategy: registry::Plain),
 ];
 
-/// autoscaling/v1 `Scale`, the body of `statefulsets/scale`. Not served on
+/// autoscaling/v1 `Scale`, the body of every `scale` subresource
+/// (`statefulsets/scale`, `deployments/scale`, ...). Not served on
 /// its own (so not in [`RESOURCES`]); it names the kind in errors and picks
 /// the Scale table printer.
 pub static SCALE: Resource = resource!("autoscaling", "v1", "Scale", "scale", "scale", true,
@@ -348,6 +382,8 @@ pub const GROUPS: &[&str] = &[
     "policy",
     "rbac.authorization.k8s.io",
     "storage.k8s.io",
+    "apiextensions.k8s.io",
+    "scheduling.k8s.io",
     "coordination.k8s.io",
     "node.k8s.io",
     "discovery.k8s.io",

@@ -57,6 +57,11 @@ pub async fn handle(
     body: Body,
 ) -> Response {
     let result = dispatch(&state, &method, &target, &query, &headers, body).await;
+    // A CRD written is served (or no longer) by the time the write is
+    // answered; the custom resources' controller catches up on the rest.
+    if *target.resource == resources::CUSTOM_RESOURCE_DEFINITIONS && method != Method::GET {
+        state.custom.refresh(&state.store);
+    }
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -298,7 +303,37 @@ fn decode_body(
         &mut decoded.object,
     )?;
     objects::check_namespace(resource, target.namespace.as_deref(), &mut decoded.object)?;
+    let found = prune_custom(field_validation(query)?, resource, &mut decoded.object)?;
+    decoded.warnings.extend(found);
     Ok(decoded)
+}
+
+/// The fields a custom resource's schema does not know, as
+/// `fieldValidation` asks (see [`prune_patched`]); nothing for a built-in
+/// resource, whose body `decode` has checked against its type.
+fn prune_custom(
+    validation: FieldValidation,
+    resource: &Resource,
+    object: &mut Value,
+) -> ApiResult<Vec<String>> {
+    let mut candidate = object.clone();
+    let Some(shown) = resource.strategy.prune_unknown(&mut candidate) else {
+        return Ok(Vec::new());
+    };
+    if shown.is_empty() {
+        return Ok(Vec::new());
+    }
+    let report = decode::FieldReport::of_unknown(shown);
+    if validation == FieldValidation::Strict
+        && let Some(message) = report.strict_error_message()
+    {
+        return Err(ApiError::bad_request(message));
+    }
+    *object = candidate;
+    Ok(match validation {
+        FieldValidation::Warn => report.warnings(),
+        _ => Vec::new(),
+    })
 }
 
 /// Parses a write body meant to be a `group/version` `kind` (JSON, YAML or
@@ -446,6 +481,10 @@ async fn create(
     if resource.namespaced && target.namespace.is_none() {
         return Err(ApiError::method_not_allowed());
     }
+    resource
+        .strategy
+        .creatable()
+        .map_err(|message| ApiError::new(405, "MethodNotAllowed", message))?;
     let output = negotiate::output(headers, query.get("includeObject"))?;
     let manager = fields::manager(query, headers, fields::Options::Create)?;
     let Decoded { object, warnings } = decode_body(target, query, headers, &bytes)?;
@@ -586,6 +625,14 @@ async fn patch(
     }
     fields::check_patch_options(query, false)?;
     let manager = fields::manager(query, headers, fields::Options::Patch)?;
+    if body_type == BodyType::StrategicMergePatch && resource.strategy.custom().is_some() {
+        // Upstream has no patch metadata for custom resources.
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+        ));
+    }
     let patch = patch::parse(body_type, resource, &bytes)?;
     let validation = field_validation(query)?;
     let api_version = resource.api_version();
@@ -640,6 +687,9 @@ fn prune_patched(
     resource: &Resource,
     patched: &mut Value,
 ) -> ApiResult<Vec<String>> {
+    if resource.strategy.custom().is_some() {
+        return prune_custom(validation, resource, patched);
+    }
     let (paths, shown) = decode::unknown_fields_of(resource.group, resource.kind, patched);
     if paths.is_empty() {
         return Ok(Vec::new());
@@ -800,6 +850,12 @@ async fn apply_patch(
         object: mut applied,
         warnings,
     } = decode_apply(resource.group, resource.kind, query, &bytes)?;
+    let mut warnings = warnings;
+    warnings.extend(prune_custom(
+        field_validation(query)?,
+        resource,
+        &mut applied,
+    )?);
     objects::check_type(
         resource,
         resource.kind,

@@ -157,18 +157,22 @@ pub struct AppState {
     /// Connection and request limits (the body timeout is read by the
     /// handlers).
     pub limits: Limits,
+    /// The custom resources the store's CRDs define.
+    pub custom: Arc<crate::custom::Catalog>,
 }
 
 /// Selector attributes of an object, computed once when it is stored. The
 /// key (`/<group>/<plural>/...`) says which resource it is.
-fn attrs(key: &str, object: &serde_json::Value) -> Attrs {
+fn attrs(catalog: &crate::custom::Catalog, key: &str, object: &serde_json::Value) -> Attrs {
     let mut parts = key.trim_start_matches('/').splitn(3, '/');
     let group = match parts.next() {
         Some("core") | None => "",
         Some(g) => g,
     };
     let plural = parts.next().unwrap_or("");
-    let fields = match resources::by_plural(group, plural) {
+    let fields = match resources::by_plural(group, plural)
+        .or_else(|| catalog.snapshot().by_plural(group, plural))
+    {
         Some(resource) => selector::selectable_fields(resource, object),
         None => selector::meta_fields(object, true),
     };
@@ -187,10 +191,20 @@ pub const WATCH_HISTORY_AGE: Duration = Duration::from_secs(300);
 /// The store configuration of a data dir: `history` events kept for
 /// watches, for at most [`WATCH_HISTORY_AGE`].
 pub fn store_config(data_dir: &Path, history: usize) -> StoreConfig {
+    store_config_for(data_dir, history, Arc::default())
+}
+
+/// [`store_config`] for a server whose custom resources are `catalog`'s
+/// (their selectable fields are computed on every write).
+pub fn store_config_for(
+    data_dir: &Path,
+    history: usize,
+    catalog: Arc<crate::custom::Catalog>,
+) -> StoreConfig {
     let mut config = StoreConfig::new(data_dir.join("state.db"));
     config.history = history;
     config.history_max_age = Some(WATCH_HISTORY_AGE);
-    config.attrs = Arc::new(attrs);
+    config.attrs = Arc::new(move |key, object| attrs(&catalog, key, object));
     config
 }
 
@@ -239,7 +253,9 @@ async fn bootstrap(store: &Store, extra: &[serde_json::Value]) -> Result<(), Sta
     for namespace in bootstrap::system_namespaces() {
         bootstrap::ensure(store, namespace).await?;
     }
-    let rest = crate::rbac_policy::objects().chain(extra.iter().cloned());
+    let rest = crate::rbac_policy::objects()
+        .chain(crate::registry::scheduling::priority_class::system_classes())
+        .chain(extra.iter().cloned());
     futures::future::try_join_all(rest.map(|object| bootstrap::ensure(store, object))).await?;
     Ok(())
 }
@@ -487,7 +503,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         )
         .collect();
     let credentials = pki::ensure(&config.data_dir, addr, &in_cluster)?;
-    let store = open_store(&config.data_dir, config.watch_history)?;
+    let custom = Arc::new(crate::custom::Catalog::default());
+    let store = Store::open(store_config_for(
+        &config.data_dir,
+        config.watch_history,
+        custom.clone(),
+    ))?;
     bootstrap(&store, &config.bootstrap).await?;
     let allocator = Allocator::new(config.service_network.clone());
     kubernetes_service(&store, &allocator, addr.port()).await?;
@@ -536,8 +557,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         kubelet,
         allocator,
         limits: config.limits.clone(),
+        custom: custom.clone(),
     });
     crate::expiry::spawn(store.clone(), config.event_ttl, shutdown_rx.clone());
+    custom.refresh(&store);
+    crate::custom::controller::spawn(store.clone(), custom, shutdown_rx.clone());
     let tls = tls_acceptor(&credentials)?;
     let app = router(state);
     let table = Table::new(config.limits.clone());
@@ -934,16 +958,20 @@ async fn api_root(State(state): State<Arc<AppState>>, headers: http::HeaderMap) 
     )
 }
 
-async fn apis_root(headers: http::HeaderMap) -> Response {
+async fn apis_root(State(state): State<Arc<AppState>>, headers: http::HeaderMap) -> Response {
+    let custom = state.custom.snapshot();
     discovery_response(
         &headers,
-        discovery::aggregated_groups(),
-        discovery::api_group_list(),
+        discovery::aggregated_groups(&custom),
+        discovery::api_group_list(&custom),
     )
 }
 
-async fn api_group(axum::extract::Path(group): axum::extract::Path<String>) -> Response {
-    match discovery::api_group(&group) {
+async fn api_group(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(group): axum::extract::Path<String>,
+) -> Response {
+    match discovery::api_group(&group, &state.custom.snapshot()) {
         Some(doc) => render::json_response(StatusCode::OK, doc.to_string()),
         None => ApiError::no_route().into_response(),
     }
@@ -1008,12 +1036,18 @@ async fn openapi_v2(headers: HeaderMap) -> Response {
     response
 }
 
-async fn openapi_index() -> Response {
-    render::json_response(StatusCode::OK, openapi::v3_index().to_string())
+async fn openapi_index(State(state): State<Arc<AppState>>) -> Response {
+    render::json_response(
+        StatusCode::OK,
+        openapi::v3_index(&state.custom.snapshot()).to_string(),
+    )
 }
 
-async fn openapi_document(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
-    match openapi::v3_document(&path) {
+async fn openapi_document(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+) -> Response {
+    match openapi::v3_document(&path, &state.custom.snapshot()) {
         Some((doc, hash)) => {
             let mut response = render::json_response(StatusCode::OK, doc);
             if let Ok(etag) = HeaderValue::from_str(&format!("\"{hash}\"")) {
@@ -1077,20 +1111,20 @@ async fn resource_request(State(state): State<Arc<AppState>>, request: Request<B
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         ["api", version] => {
-            return match discovery::api_resource_list("", version) {
+            return match discovery::api_resource_list("", version, &state.custom.snapshot()) {
                 Some(doc) => render::json_response(StatusCode::OK, doc.to_string()),
                 None => ApiError::no_route().into_response(),
             };
         }
         ["apis", group, version] => {
-            return match discovery::api_resource_list(group, version) {
+            return match discovery::api_resource_list(group, version, &state.custom.snapshot()) {
                 Some(doc) => render::json_response(StatusCode::OK, doc.to_string()),
                 None => ApiError::no_route().into_response(),
             };
         }
         _ => {}
     }
-    let target = match request::parse_path(path) {
+    let target = match request::parse_path(path, &state.custom.snapshot()) {
         Some(Ok(t)) => t,
         Some(Err(e)) => return e.into_response(),
         None => return ApiError::no_route().into_response(),
@@ -1129,6 +1163,10 @@ async fn resource_request(State(state): State<Arc<AppState>>, request: Request<B
         match target.subresource.as_deref() {
             Some("log") => return crate::pod_streams::log(&state, &target, parts).await,
             Some("exec") => return crate::pod_streams::exec(&state, &target, parts).await,
+            Some("attach") => return crate::pod_streams::attach(&state, &target, parts).await,
+            Some("portforward") => {
+                return crate::pod_streams::port_forward(&state, &target, parts).await;
+            }
             _ => {}
         }
     }

@@ -1,5 +1,7 @@
 //! Subresources that are views of, or actions on, their parent object:
-//! `statefulsets/scale` (an autoscaling/v1 Scale over `spec.replicas`),
+//! `scale` (an autoscaling/v1 Scale over `spec.replicas`, for every
+//! resource whose row has the subresource: StatefulSets, Deployments,
+//! ReplicaSets),
 //! `pods/binding` (the scheduler's decision) and `pods/eviction` (a polite
 //! delete). `status` is handled with the main resource in [`crate::rest`].
 
@@ -24,7 +26,11 @@ use crate::selector::LabelSelector;
 use crate::server::AppState;
 use crate::status::{ApiError, ApiResult, Cause};
 
-/// The Scale view of a StatefulSet, as upstream's `scaleFromStatefulSet`.
+/// The Scale view of a replicated object, as upstream's
+/// `scaleFromStatefulSet`, `scaleFromDeployment` and `scaleFromReplicaSet`
+/// (all alike): `spec.replicas` as the desired count, `status.replicas` as
+/// the observed one, and `spec.selector` in its string form as
+/// `status.selector`.
 pub fn scale_of(set: &Value) -> Value {
     let meta = objects::metadata(set).cloned().unwrap_or_default();
     let mut metadata = serde_json::Map::new();
@@ -73,11 +79,49 @@ pub fn scale_of(set: &Value) -> Value {
     })
 }
 
-fn render_scale(output: Output, set: &Value) -> ApiResult<Response> {
-    render::value_in(&SCALE, output, StatusCode::OK, &scale_of(set))
+/// A custom resource's scale path (`.spec.replicas`) as a JSON pointer.
+fn pointer_of(path: &str) -> String {
+    path.replace('.', "/")
 }
 
-/// GET `statefulsets/{name}/scale`.
+/// The Scale view of any object with a `scale` subresource: built-in
+/// kinds as [`scale_of`], custom resources through their CRD's paths (the
+/// selector is the string at `labelSelectorPath`).
+fn scale_view(resource: &Resource, object: &Value) -> Value {
+    let Some(paths) = resource.strategy.custom().and_then(|c| c.scale.as_ref()) else {
+        return scale_of(object);
+    };
+    let mut view =
+        scale_of(&json!({ "metadata": object.get("metadata").cloned().unwrap_or_default() }));
+    let desired = object
+        .pointer(&pointer_of(&paths.spec_replicas))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    view["spec"] = if desired == 0 {
+        json!({})
+    } else {
+        json!({ "replicas": desired })
+    };
+    view["status"] = json!({
+        "replicas": object.pointer(&pointer_of(&paths.status_replicas)).and_then(Value::as_i64).unwrap_or(0)
+    });
+    if let Some(selector) = paths
+        .label_selector
+        .as_deref()
+        .and_then(|p| object.pointer(&pointer_of(p)))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        view["status"]["selector"] = json!(selector);
+    }
+    view
+}
+
+fn render_scale(resource: &Resource, output: Output, set: &Value) -> ApiResult<Response> {
+    render::value_in(&SCALE, output, StatusCode::OK, &scale_view(resource, set))
+}
+
+/// GET `<resource>/{name}/scale`.
 pub fn get_scale(
     state: &AppState,
     target: &Target,
@@ -91,7 +135,8 @@ pub fn get_scale(
         .store
         .get(&key)
         .ok_or_else(|| ApiError::not_found(target.resource, name))?;
-    render_scale(output, &rest::parse_stored(&set)?)
+    let object = crate::stored::value(target.resource, &set.bytes)?;
+    render_scale(target.resource, output, &object)
 }
 
 /// Checks a Scale written by a client and returns the replicas it asks for.
@@ -123,8 +168,8 @@ fn wanted_replicas(scale: &Value, name: &str) -> ApiResult<i64> {
     Ok(replicas)
 }
 
-/// Carries a Scale's replicas into the StatefulSet it views. A
-/// resourceVersion in the Scale is a precondition on the set.
+/// Carries a Scale's replicas into the object it views. A resourceVersion
+/// in the Scale is a precondition on the object.
 fn apply_scale(target: &Target, old_set: &Value, scale: &Value) -> ApiResult<Value> {
     let name = target.name.as_deref().unwrap_or("");
     objects::check_name(scale, name)?;
@@ -136,6 +181,15 @@ fn apply_scale(target: &Target, old_set: &Value, scale: &Value) -> ApiResult<Val
         return Err(ApiError::stale(target.resource, name));
     }
     let mut set = old_set.clone();
+    if let Some(paths) = target
+        .resource
+        .strategy
+        .custom()
+        .and_then(|c| c.scale.as_ref())
+    {
+        set_path(&mut set, &paths.spec_replicas, json!(replicas));
+        return Ok(set);
+    }
     if !set.get("spec").is_some_and(Value::is_object) {
         set["spec"] = json!({});
     }
@@ -143,7 +197,24 @@ fn apply_scale(target: &Target, old_set: &Value, scale: &Value) -> ApiResult<Val
     Ok(set)
 }
 
-/// PUT `statefulsets/{name}/scale`.
+/// Sets the value at a simple `.a.b` path, making the objects on the way.
+fn set_path(object: &mut Value, path: &str, value: Value) {
+    let mut at = object;
+    let keys: Vec<&str> = path.split('.').filter(|k| !k.is_empty()).collect();
+    for (i, key) in keys.iter().enumerate() {
+        if !at.is_object() {
+            *at = json!({});
+        }
+        let map = at.as_object_mut().expect("made an object");
+        if i + 1 == keys.len() {
+            map.insert((*key).to_string(), value);
+            return;
+        }
+        at = map.entry(*key).or_insert_with(|| json!({}));
+    }
+}
+
+/// PUT `<resource>/{name}/scale`.
 pub async fn update_scale(
     state: &AppState,
     target: &Target,
@@ -163,11 +234,11 @@ pub async fn update_scale(
         apply_scale(target, old, &object)
     })
     .await?;
-    let response = render_scale(output, &updated.value()?)?;
+    let response = render_scale(target.resource, output, &updated.value()?)?;
     Ok(rest::with_warnings(response, &warnings))
 }
 
-/// PATCH `statefulsets/{name}/scale`: the patch applies to the Scale view.
+/// PATCH `<resource>/{name}/scale`: the patch applies to the Scale view.
 pub async fn patch_scale(
     state: &AppState,
     target: &Target,
@@ -184,17 +255,17 @@ pub async fn patch_scale(
     let manager = fields::manager(query, headers, fields::Options::Patch)?;
     let ownership = rest::Ownership::Update(&manager);
     let updated = rest::update_object(state, target, query, None, ownership, |old| {
-        let mut scale = patch.apply(&scale_of(old))?;
+        let mut scale = patch.apply(&scale_view(target.resource, old))?;
         objects::check_type(&SCALE, "Scale", "autoscaling/v1", &mut scale)?;
         apply_scale(target, old, &scale)
     })
     .await?;
-    render_scale(output, &updated.value()?)
+    render_scale(target.resource, output, &updated.value()?)
 }
 
-/// PATCH `statefulsets/{name}/scale` with `application/apply-patch+yaml`:
-/// server-side apply of a Scale. The Scale's managedFields are the set's
-/// owners of `spec.replicas`; the apply's outcome goes back to the set's
+/// PATCH `<resource>/{name}/scale` with `application/apply-patch+yaml`:
+/// server-side apply of a Scale. The Scale's managedFields are the object's
+/// owners of `spec.replicas`; the apply's outcome goes back to the object's
 /// managedFields (see [`fields::scale_entries_to_set`]).
 async fn apply_scale_patch(
     state: &AppState,
@@ -226,7 +297,7 @@ async fn apply_scale_patch(
             {
                 return Err(ApiError::stale(target.resource, name));
             }
-            let mut view = scale_of(old);
+            let mut view = scale_view(target.resource, old);
             let owners = fields::scale_entries(old);
             if !owners.is_empty() {
                 view["metadata"]["managedFields"] = Value::Array(owners);
@@ -244,7 +315,7 @@ async fn apply_scale_patch(
         },
     )
     .await?;
-    let response = render_scale(output, &updated.value()?)?;
+    let response = render_scale(target.resource, output, &updated.value()?)?;
     Ok(rest::with_warnings(response, &warnings))
 }
 

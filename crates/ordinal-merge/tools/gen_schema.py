@@ -34,6 +34,7 @@ PACKAGES = {
     "api::node::v1": "api/node/v1",
     "api::rbac::v1": "api/rbac/v1",
     "api::policy::v1": "api/policy/v1",
+    "api::scheduling::v1": "api/scheduling/v1",
     "apimachinery::pkg::apis::meta::v1": "apimachinery/pkg/apis/meta/v1",
 }
 
@@ -51,6 +52,8 @@ KINDS = [
     ("", "ServiceAccount", "api::core::v1", "ServiceAccount"),
     ("", "Service", "api::core::v1", "Service"),
     ("apps", "ControllerRevision", "api::apps::v1", "ControllerRevision"),
+    ("apps", "Deployment", "api::apps::v1", "Deployment"),
+    ("apps", "ReplicaSet", "api::apps::v1", "ReplicaSet"),
     ("apps", "StatefulSet", "api::apps::v1", "StatefulSet"),
     ("batch", "CronJob", "api::batch::v1", "CronJob"),
     ("batch", "Job", "api::batch::v1", "Job"),
@@ -64,6 +67,7 @@ KINDS = [
     ("rbac.authorization.k8s.io", "Role", "api::rbac::v1", "Role"),
     ("rbac.authorization.k8s.io", "RoleBinding", "api::rbac::v1", "RoleBinding"),
     ("policy", "PodDisruptionBudget", "api::policy::v1", "PodDisruptionBudget"),
+    ("scheduling.k8s.io", "PriorityClass", "api::scheduling::v1", "PriorityClass"),
 ]
 
 MARK = re.compile(r"^\s*///\s*\+(patchStrategy|patchMergeKey|listType|listMapKey|mapType|structType)=(\S+)\s*$")
@@ -208,7 +212,7 @@ def info(json_name, container, target, marks):
 
 def rust_ident(pkg, name):
     p = pkg.split("::")
-    short = {"core": "CORE", "apps": "APPS", "batch": "BATCH", "coordination": "COORD", "discovery": "DISC", "events": "EVENTS", "storage": "STORAGE", "node": "NODE", "policy": "POLICY", "rbac": "RBAC", "meta": "META"}
+    short = {"core": "CORE", "apps": "APPS", "batch": "BATCH", "coordination": "COORD", "discovery": "DISC", "events": "EVENTS", "storage": "STORAGE", "node": "NODE", "policy": "POLICY", "rbac": "RBAC", "scheduling": "SCHED", "meta": "META"}
     tag = short[p[-2]]
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).upper()
     return f"{tag}_{snake}"
@@ -247,6 +251,10 @@ def emit(target):
         strategy, mk, lt, keys, atomic = info(j, c, t, m)
         sub = t if interesting(t) else None
         default = not strategy and not mk and lt in (None, "atomic") and not atomic
+        if c == "one" and sub is None and t is not None and not default:
+            # a struct tagged as a whole (Deployment's retainKeys `strategy`)
+            # whose own fields are all plain
+            sub = t
         if default and sub is None:
             continue
         if sub:

@@ -51,6 +51,7 @@ mod proto;
 mod schemas;
 pub(crate) mod v2;
 
+use crate::custom::Snapshot;
 use crate::resources::{self, RESOURCES, Resource, Subresource};
 
 /// Where a v3 document's references point.
@@ -60,7 +61,8 @@ const V3_REF_PREFIX: &str = "#/components/schemas/";
 const INFO_VERSION: &str = "v1.33.0";
 
 /// One built document.
-struct Document {
+#[derive(Debug)]
+pub(crate) struct Document {
     /// `api/v1`, `apis/apps/v1`.
     path: String,
     bytes: Bytes,
@@ -110,19 +112,105 @@ fn gv_path(group: &str, version: &str) -> String {
 /// `GET /openapi/v3`: `{"paths": {"api/v1": {"serverRelativeURL":
 /// "/openapi/v3/api/v1?hash=<HASH>"}, …}}`, one entry per served
 /// group-version.
-pub fn v3_index() -> Value {
+pub fn v3_index(custom: &Snapshot) -> Value {
     static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let mut paths = Map::new();
-        for d in documents() {
+    let mut doc = DOC
+        .get_or_init(|| {
+            let mut paths = Map::new();
+            for d in documents() {
+                paths.insert(
+                    d.path.clone(),
+                    json!({ "serverRelativeURL": format!("/openapi/v3/{}?hash={}", d.path, d.hash) }),
+                );
+            }
+            json!({ "paths": paths })
+        })
+        .clone();
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for d in custom_documents(custom) {
             paths.insert(
                 d.path.clone(),
                 json!({ "serverRelativeURL": format!("/openapi/v3/{}?hash={}", d.path, d.hash) }),
             );
         }
-        json!({ "paths": paths })
+    }
+    doc
+}
+
+/// The documents of the custom resources' group-versions, built once per
+/// catalog snapshot.
+fn custom_documents(custom: &Snapshot) -> &[Document] {
+    custom.openapi.get_or_init(|| {
+        let mut out = Vec::new();
+        for group in custom.groups() {
+            for version in custom.versions(group) {
+                let value = build_custom_document(custom, group, version);
+                let bytes = serde_json::to_vec(&value).expect("a JSON value serializes");
+                let hash = content_hash(&bytes);
+                out.push(Document {
+                    path: gv_path(group, version),
+                    bytes: Bytes::from(bytes),
+                    hash,
+                });
+            }
+        }
+        out
     })
-    .clone()
+}
+
+/// One custom group-version's document: the paths of its resources, the
+/// meta schemas they reach, and each kind's schema from its CRD (with
+/// `apiVersion`, `kind` and `metadata` as upstream's builder adds them).
+fn build_custom_document(custom: &Snapshot, group: &'static str, version: &'static str) -> Value {
+    let mut b = Builder::new(group, version);
+    let rows: Vec<&'static Resource> = custom.in_group_version(group, version).collect();
+    for r in &rows {
+        b.add_resource(r);
+    }
+    b.refs
+        .insert("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta".to_string());
+    b.refs
+        .insert("io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta".to_string());
+    let mut doc = b.finish();
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return doc;
+    };
+    for r in rows {
+        let Some(custom) = r.strategy.custom() else {
+            continue;
+        };
+        let gvk = json!([{ "group": r.group, "version": r.version, "kind": r.kind }]);
+        let mut schema = custom.raw_schema.clone();
+        if let Some(map) = schema.as_object_mut() {
+            let props = map.entry("properties").or_insert_with(|| json!({}));
+            if let Some(props) = props.as_object_mut() {
+                props.insert("apiVersion".into(), json!({ "type": "string", "description": "APIVersion defines the versioned schema of this representation of an object." }));
+                props.insert("kind".into(), json!({ "type": "string", "description": "Kind is a string value representing the REST resource this object represents." }));
+                props.insert("metadata".into(), json!({ "allOf": [{ "$ref": format!("{V3_REF_PREFIX}io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta") }], "description": "Standard object's metadata." }));
+            }
+            map.insert("x-kubernetes-group-version-kind".into(), gvk.clone());
+        }
+        schemas.insert(schema_name(r.group, r.version, r.kind), schema);
+        let list_gvk = json!([{ "group": r.group, "version": r.version, "kind": r.list_kind() }]);
+        schemas.insert(
+            schema_name(r.group, r.version, &r.list_kind()),
+            json!({
+                "type": "object",
+                "required": ["items"],
+                "properties": {
+                    "apiVersion": { "type": "string" },
+                    "kind": { "type": "string" },
+                    "items": { "type": "array", "items": { "$ref": format!("{V3_REF_PREFIX}{}", schema_name(r.group, r.version, r.kind)) } },
+                    "metadata": { "allOf": [{ "$ref": format!("{V3_REF_PREFIX}io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta") }] },
+                },
+                "x-kubernetes-group-version-kind": list_gvk,
+            }),
+        );
+    }
+    doc
 }
 
 /// `GET /openapi/v3/<gv_path>`: the serialized document and its hash, or
@@ -134,13 +222,14 @@ pub fn v3_index() -> Value {
 /// query parameter differs from the current hash with a 301 to the current
 /// URL, and one whose hash matches with `Cache-Control: public, immutable`
 /// and an `Expires` a year ahead.
-pub fn v3_document(gv_path: &str) -> Option<(Bytes, String)> {
+pub fn v3_document(gv_path: &str, custom: &Snapshot) -> Option<(Bytes, String)> {
     let path = gv_path
         .trim_start_matches("/openapi/v3")
         .trim_start_matches('/')
         .trim_end_matches('/');
     documents()
         .iter()
+        .chain(custom_documents(custom))
         .find(|d| d.path == path)
         .map(|d| (d.bytes.clone(), d.hash.clone()))
 }
@@ -165,6 +254,15 @@ fn content_hash(bytes: &[u8]) -> String {
 pub fn schema_name(group: &str, version: &str, kind: &str) -> String {
     if group.is_empty() && matches!(kind, "Status" | "DeleteOptions" | "Patch" | "ListMeta") {
         return format!("io.k8s.apimachinery.pkg.apis.meta.v1.{kind}");
+    }
+    if group == "apiextensions.k8s.io" {
+        return format!("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{version}.{kind}");
+    }
+    if group.contains('.') && !group.ends_with(".k8s.io") {
+        // A custom resource's: the group's domain reversed, as upstream's
+        // CRD OpenAPI builder names it (`com.example.v1.Widget`).
+        let reversed: Vec<&str> = group.split('.').rev().collect();
+        return format!("{}.{version}.{kind}", reversed.join("."));
     }
     let package = if group.is_empty() {
         "core"
@@ -767,17 +865,25 @@ impl Builder {
                     None,
                     Self::responses(&[("200", "OK")], &text("text/plain")),
                 ),
-                ("exec", "get" | "create") => {
+                ("exec" | "attach" | "portforward", "get" | "create") => {
                     let (method, p) = if *verb == "get" {
                         (Method::Get, "Get")
                     } else {
                         (Method::Post, "Post")
                     };
+                    let params = match s.name {
+                        "exec" => exec_params(),
+                        "attach" => exec_params()
+                            .into_iter()
+                            .filter(|p| p["name"] != "command")
+                            .collect(),
+                        _ => vec![query("ports", "integer", "The pod ports to forward to.")],
+                    };
                     (
                         method,
                         "connect",
                         format!("connect{p}"),
-                        exec_params(),
+                        params,
                         None,
                         Self::responses(&[("200", "OK")], &text("*/*")),
                     )
@@ -945,7 +1051,8 @@ mod tests {
     use super::*;
 
     fn doc(path: &str) -> Value {
-        let (bytes, _) = v3_document(path).unwrap_or_else(|| panic!("{path} not served"));
+        let (bytes, _) =
+            v3_document(path, &Snapshot::default()).unwrap_or_else(|| panic!("{path} not served"));
         serde_json::from_slice(&bytes).unwrap()
     }
 
@@ -983,7 +1090,7 @@ mod tests {
 
     #[test]
     fn index_lists_every_group_version() {
-        let index = v3_index();
+        let index = v3_index(&Snapshot::default());
         let paths = index["paths"].as_object().unwrap();
         let mut want: Vec<String> = RESOURCES
             .iter()
@@ -998,7 +1105,7 @@ mod tests {
         assert!(paths.contains_key("apis/apps/v1"));
         for (path, entry) in paths {
             let url = entry["serverRelativeURL"].as_str().unwrap();
-            let (_, hash) = v3_document(path).unwrap();
+            let (_, hash) = v3_document(path, &Snapshot::default()).unwrap();
             assert_eq!(url, format!("/openapi/v3/{path}?hash={hash}"));
             assert_eq!(hash.len(), 32);
         }
@@ -1006,16 +1113,18 @@ mod tests {
 
     #[test]
     fn documents_are_found_by_any_spelling_and_stable() {
-        let (a, ha) = v3_document("apis/apps/v1").unwrap();
-        let (b, hb) = v3_document("/openapi/v3/apis/apps/v1").unwrap();
+        let (a, ha) = v3_document("apis/apps/v1", &Snapshot::default()).unwrap();
+        let (b, hb) = v3_document("/openapi/v3/apis/apps/v1", &Snapshot::default()).unwrap();
         assert_eq!(a, b);
         assert_eq!(ha, hb);
         assert_eq!(ha, content_hash(&a));
-        let (_, hc) = v3_document("/api/v1").unwrap();
+        let (_, hc) = v3_document("/api/v1", &Snapshot::default()).unwrap();
         assert_ne!(ha, hc);
-        assert!(v3_document("apis/flowcontrol.apiserver.k8s.io/v1").is_none());
-        assert!(v3_document("apis/apps").is_none());
-        assert!(v3_document("").is_none());
+        assert!(
+            v3_document("apis/flowcontrol.apiserver.k8s.io/v1", &Snapshot::default()).is_none()
+        );
+        assert!(v3_document("apis/apps", &Snapshot::default()).is_none());
+        assert!(v3_document("", &Snapshot::default()).is_none());
     }
 
     #[test]
@@ -1036,7 +1145,7 @@ mod tests {
 
     #[test]
     fn every_patch_post_and_put_lists_field_validation_and_a_gvk() {
-        for (gv, _) in v3_index()["paths"].as_object().unwrap() {
+        for (gv, _) in v3_index(&Snapshot::default())["paths"].as_object().unwrap() {
             let d = doc(gv);
             for (path, method, op) in operations(&d) {
                 let gvk = &op["x-kubernetes-group-version-kind"];
@@ -1142,7 +1251,7 @@ mod tests {
 
     #[test]
     fn every_reference_resolves_and_every_kind_has_its_schema() {
-        for (gv, _) in v3_index()["paths"].as_object().unwrap() {
+        for (gv, _) in v3_index(&Snapshot::default())["paths"].as_object().unwrap() {
             let d = doc(gv);
             let schemas = d["components"]["schemas"].as_object().unwrap();
             let text = serde_json::to_string(&d).unwrap();

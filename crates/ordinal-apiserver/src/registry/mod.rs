@@ -20,6 +20,7 @@ use crate::names::{FieldError, NameRule};
 use crate::selector::Fields;
 use crate::table::Printer;
 
+pub(crate) mod apiextensions;
 pub(crate) mod apps;
 pub(crate) mod autoscaling;
 pub(crate) mod batch;
@@ -30,6 +31,7 @@ pub(crate) mod events;
 pub(crate) mod node;
 pub(crate) mod policy;
 pub(crate) mod rbac;
+pub(crate) mod scheduling;
 pub(crate) mod storage;
 
 /// What is particular to one resource. Every method has the behaviour of a
@@ -63,6 +65,13 @@ pub trait Strategy: Sync + std::fmt::Debug {
     /// The problems with a write of `new` through the `status` subresource.
     fn validate_status_update(&self, _old: &Value, _new: &Value) -> Vec<FieldError> {
         Vec::new()
+    }
+
+    /// Whether a change of its annotations bumps `metadata.generation` as
+    /// a spec change does (Deployments: their controller copies them to
+    /// the ReplicaSets).
+    fn generation_follows_annotations(&self) -> bool {
+        false
     }
 
     /// The admission plugins that act on its creates and updates.
@@ -101,6 +110,12 @@ pub trait Strategy: Sync + std::fmt::Debug {
         Deletion::Immediate
     }
 
+    /// Why the object called `name` may never be deleted (the reason of
+    /// upstream's 403), when it may not.
+    fn undeletable(&self, _name: &str) -> Option<&'static str> {
+        None
+    }
+
     /// Whether a removed object is answered with itself (upstream's
     /// `ReturnDeletedObject`) rather than a `Status` of success.
     fn returns_deleted_object(&self) -> bool {
@@ -122,6 +137,37 @@ pub trait Strategy: Sync + std::fmt::Debug {
 
     /// Turns a stored object into this API's form.
     fn served_form(&self, _object: &mut Value) {}
+
+    /// Removes the fields its schema does not know from a write and
+    /// returns their paths (`spec.foo`), for a resource whose schema is
+    /// not a k8s-openapi type (a custom resource's); `None` leaves it to
+    /// `decode`'s typed check.
+    fn prune_unknown(&self, _object: &mut Value) -> Option<Vec<String>> {
+        None
+    }
+
+    /// Whether new objects may be created now; the error is the
+    /// `MethodNotAllowed` message (a custom resource whose CRD is being
+    /// deleted).
+    fn creatable(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The table's columns (the printer's, unless the columns come from
+    /// data, as a CRD's printer columns do).
+    fn table_columns(&self) -> &'static [crate::table::Column] {
+        self.printer().columns
+    }
+
+    /// One object's cells, in [`table_columns`](Self::table_columns)' order.
+    fn table_cells(&self, object: &Value, now: jiff::Timestamp) -> Vec<Value> {
+        (self.printer().cells)(object, now)
+    }
+
+    /// The custom resource strategy, when this is one.
+    fn custom(&self) -> Option<&crate::custom::CustomStrategy> {
+        None
+    }
 }
 
 /// The strategy of resources without rules of their own (and of resources

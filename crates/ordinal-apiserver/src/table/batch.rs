@@ -159,7 +159,7 @@ pub(crate) static CRON_JOB: Printer = Printer {
 /// apimachinery's `FormatLabelSelector`: the selector's requirements,
 /// sorted by key; `<none>` when it selects nothing or is absent, `<error>`
 /// when it is not a valid selector.
-fn format_label_selector(selector: Option<&Value>) -> String {
+pub(super) fn format_label_selector(selector: Option<&Value>) -> String {
     let Some(sel) = selector.filter(|s| s.is_object()) else {
         return "<none>".into();
     };

@@ -253,3 +253,48 @@ pub(crate) static RUNTIME_CLASS: Printer = Printer {
     columns: RUNTIME_CLASS_COLUMNS,
     cells: runtime_class_cells,
 };
+
+/// Upstream takes these columns' descriptions from the PriorityClass
+/// fields' documentation.
+pub(super) const PRIORITY_CLASS_COLUMNS: &[Column] = &[
+    NAME,
+    Column {
+        name: "Value",
+        kind: "integer",
+        format: "",
+        description: "value represents the integer value of this priority class. This is the actual priority that pods receive when they have the name of this class in their pod spec.",
+        priority: 0,
+    },
+    Column {
+        name: "Global-Default",
+        kind: "boolean",
+        format: "",
+        description: "globalDefault specifies whether this PriorityClass should be considered as the default priority for pods that do not have any priority class. Only one PriorityClass can be marked as `globalDefault`. However, if more than one PriorityClasses exists with their `globalDefault` field set to true, the smallest value of such global default PriorityClasses will be used as the default priority.",
+        priority: 0,
+    },
+    AGE,
+    col(
+        "PreemptionPolicy",
+        "preemptionPolicy is the Policy for preempting pods with lower priority. One of Never, PreemptLowerPriority. Defaults to PreemptLowerPriority if unset.",
+    ),
+];
+
+pub(super) fn priority_class_cells(class: &Value, now: Timestamp) -> Vec<Value> {
+    vec![
+        name_of(class),
+        Value::from(int_at(class, "value")),
+        Value::Bool(
+            at(class, "globalDefault")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        ),
+        age_of(class, now),
+        Value::String(str_at(class, "preemptionPolicy").to_string()),
+    ]
+}
+
+/// The table of PriorityClasses.
+pub(crate) static PRIORITY_CLASS: Printer = Printer {
+    columns: PRIORITY_CLASS_COLUMNS,
+    cells: priority_class_cells,
+};

@@ -124,12 +124,12 @@ pub(crate) static DEFAULT: Printer = Printer {
 
 /// The columns of a resource, in order.
 pub fn columns(resource: &Resource) -> &'static [Column] {
-    resource.strategy.printer().columns
+    resource.strategy.table_columns()
 }
 
 /// The cells of one object, in column order, every column included.
 pub fn cells(resource: &Resource, object: &Value, now: Timestamp) -> Vec<Value> {
-    (resource.strategy.printer().cells)(object, now)
+    resource.strategy.table_cells(object, now)
 }
 
 /// The `columnDefinitions` array of a Table of this resource.
@@ -139,7 +139,6 @@ pub fn column_definitions(resource: &Resource) -> Value {
 
 /// The age of an object created at `creation_timestamp` (RFC 3339), as
 /// upstream prints it; `<unknown>` when the timestamp is missing or invalid.
-#[cfg(test)]
 pub fn age(creation_timestamp: Option<&str>, now: Timestamp) -> String {
     since(creation_timestamp.and_then(parse_time), now)
 }

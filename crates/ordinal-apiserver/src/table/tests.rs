@@ -1019,6 +1019,113 @@ fn statefulset() {
 }
 
 #[test]
+fn deployment() {
+    let deployment = json!({
+        "metadata": {"name": "web", "creationTimestamp": ago(secs(3 * 3600 + 300))},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "web"},
+                         "matchExpressions": [{"key": "tier", "operator": "In", "values": ["fe"]}]},
+            "template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}},
+        },
+        "status": {"replicas": 4, "updatedReplicas": 2, "readyReplicas": 3, "availableReplicas": 3},
+    });
+    assert_eq!(
+        headers("apps", "deployments"),
+        [
+            "Name",
+            "Ready",
+            "Up-to-date",
+            "Available",
+            "Age",
+            "Containers*",
+            "Images*",
+            "Selector*"
+        ]
+    );
+    assert_eq!(
+        Value::Array(row("apps", "deployments", deployment)),
+        json!([
+            "web",
+            "3/3",
+            2,
+            3,
+            "3h5m",
+            "nginx",
+            "nginx:1.27",
+            "app=web,tier in (fe)"
+        ])
+    );
+    // Fresh from the server (kubectl create deployment): an empty status.
+    let fresh = json!({"metadata": {"name": "api"}, "spec": {"replicas": 1,
+        "selector": {"matchLabels": {"app": "api"}}}, "status": {}});
+    assert_eq!(
+        Value::Array(row("apps", "deployments", fresh)),
+        json!(["api", "0/1", 0, 0, "<unknown>", "", "", "app=api"])
+    );
+    let odd = json!({"metadata": {"name": "x"}, "spec": {"selector": {"matchExpressions": [{"key": "a", "operator": "Near"}]}}});
+    assert_eq!(row("apps", "deployments", odd)[7], "<invalid>");
+    let columns = column_definitions(resource("apps", "deployments"));
+    assert_eq!(columns[2]["type"], "string");
+    assert_eq!(
+        columns[3]["description"],
+        "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment."
+    );
+}
+
+#[test]
+fn replica_set() {
+    let set = json!({
+        "metadata": {"name": "web-5d4f8c7b9", "creationTimestamp": ago(secs(59))},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "web", "pod-template-hash": "5d4f8c7b9"}},
+            "template": {"spec": {"containers": [
+                {"name": "nginx", "image": "nginx:1.27"},
+                {"name": "log", "image": "busybox"},
+            ]}},
+        },
+        "status": {"replicas": 2, "readyReplicas": 1},
+    });
+    assert_eq!(
+        headers("apps", "replicasets"),
+        [
+            "Name",
+            "Desired",
+            "Current",
+            "Ready",
+            "Age",
+            "Containers*",
+            "Images*",
+            "Selector*"
+        ]
+    );
+    assert_eq!(
+        Value::Array(row("apps", "replicasets", set)),
+        json!([
+            "web-5d4f8c7b9",
+            3,
+            2,
+            1,
+            "59s",
+            "nginx,log",
+            "nginx:1.27,busybox",
+            "app=web,pod-template-hash=5d4f8c7b9"
+        ])
+    );
+    let bare = json!({"metadata": {"name": "x"}, "spec": {"replicas": 0}});
+    assert_eq!(
+        Value::Array(row("apps", "replicasets", bare)),
+        json!(["x", 0, 0, 0, "<unknown>", "", "", "<none>"])
+    );
+    let columns = column_definitions(resource("apps", "replicasets"));
+    assert_eq!(
+        (columns[1]["type"].as_str(), columns[3]["type"].as_str()),
+        (Some("integer"), Some("integer"))
+    );
+}
+
+#[test]
 fn controller_revision() {
     let rev = json!({
         "metadata": {
@@ -1055,11 +1162,12 @@ fn controller_revision() {
 fn every_resource_has_a_printer_and_definitions() {
     for resource in RESOURCES {
         let cols = columns(resource);
-        // Upstream prints roles with exactly the default table's columns
-        // (NAME, CREATED AT), and has no printer for the create-only
+        // Upstream prints roles and CRDs with exactly the default table's
+        // columns (NAME, CREATED AT), and has no printer for the create-only
         // reviews (they are never listed); every other resource has its own.
         let default_like = (resource.group == "rbac.authorization.k8s.io"
             && matches!(resource.plural, "roles" | "clusterroles"))
+            || resource.plural == "customresourcedefinitions"
             || resource.verbs == ["create"];
         assert_eq!(
             cols == DEFAULT_COLUMNS,

@@ -303,7 +303,7 @@ fn domain_prefixed_path(value: &str, path: &Path, errs: &mut Vec<FieldError>) {
 }
 
 /// `ValidatePodTemplateSpec`: labels, annotations, the pod spec.
-fn pod_template(template: &Value, path: &Path, errs: &mut Vec<FieldError>) {
+pub(super) fn pod_template(template: &Value, path: &Path, errs: &mut Vec<FieldError>) {
     let meta = template.get("metadata");
     labels(
         meta.and_then(|m| m.get("labels")),

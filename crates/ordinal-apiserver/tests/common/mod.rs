@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +59,7 @@ pub fn harness_with(
         kubelet,
         allocator: ordinal_apiserver::allocate::Allocator::new(Default::default()),
         limits: Default::default(),
+        custom: Default::default(),
     });
     Harness {
         router: server::router(state),

@@ -524,6 +524,6 @@ mod tests {
         for (_, _, t) in tables::KINDS {
             check(t, &mut seen);
         }
-        assert_eq!(tables::KINDS.len(), 25);
+        assert_eq!(tables::KINDS.len(), 28);
     }
 }

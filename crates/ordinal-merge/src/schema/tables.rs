@@ -1735,6 +1735,12 @@ pub(super) static APPS_CONTROLLER_REVISION: Type = Type {
     )],
 };
 
+/// `api.apps.v1.DeploymentStrategy`
+pub(super) static APPS_DEPLOYMENT_STRATEGY: Type = Type {
+    atomic: false,
+    fields: &[],
+};
+
 /// `api.core.v1.PodTemplateSpec`
 pub(super) static CORE_POD_TEMPLATE_SPEC: Type = Type {
     atomic: false,
@@ -1754,6 +1760,148 @@ pub(super) static CORE_POD_TEMPLATE_SPEC: Type = Type {
             ListType::Atomic,
             false,
             Shape::Struct(&CORE_POD_SPEC),
+        ),
+    ],
+};
+
+/// `api.apps.v1.DeploymentSpec`
+pub(super) static APPS_DEPLOYMENT_SPEC: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "selector",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            true,
+            Shape::Struct(&META_LABEL_SELECTOR),
+        ),
+        Field::new(
+            "strategy",
+            PatchStrategy::RetainKeys,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&APPS_DEPLOYMENT_STRATEGY),
+        ),
+        Field::new(
+            "template",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&CORE_POD_TEMPLATE_SPEC),
+        ),
+    ],
+};
+
+/// `api.apps.v1.DeploymentStatus`
+pub(super) static APPS_DEPLOYMENT_STATUS: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "conditions",
+        PatchStrategy::Merge,
+        Some("type"),
+        ListType::Map(&["type"]),
+        false,
+        Shape::List(None),
+    )],
+};
+
+/// `api.apps.v1.Deployment`
+pub(super) static APPS_DEPLOYMENT: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "metadata",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&META_OBJECT_META),
+        ),
+        Field::new(
+            "spec",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&APPS_DEPLOYMENT_SPEC),
+        ),
+        Field::new(
+            "status",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&APPS_DEPLOYMENT_STATUS),
+        ),
+    ],
+};
+
+/// `api.apps.v1.ReplicaSetSpec`
+pub(super) static APPS_REPLICA_SET_SPEC: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "selector",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            true,
+            Shape::Struct(&META_LABEL_SELECTOR),
+        ),
+        Field::new(
+            "template",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&CORE_POD_TEMPLATE_SPEC),
+        ),
+    ],
+};
+
+/// `api.apps.v1.ReplicaSetStatus`
+pub(super) static APPS_REPLICA_SET_STATUS: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "conditions",
+        PatchStrategy::Merge,
+        Some("type"),
+        ListType::Map(&["type"]),
+        false,
+        Shape::List(None),
+    )],
+};
+
+/// `api.apps.v1.ReplicaSet`
+pub(super) static APPS_REPLICA_SET: Type = Type {
+    atomic: false,
+    fields: &[
+        Field::new(
+            "metadata",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&META_OBJECT_META),
+        ),
+        Field::new(
+            "spec",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&APPS_REPLICA_SET_SPEC),
+        ),
+        Field::new(
+            "status",
+            PatchStrategy::Replace,
+            None,
+            ListType::Atomic,
+            false,
+            Shape::Struct(&APPS_REPLICA_SET_STATUS),
         ),
     ],
 };
@@ -2409,6 +2557,19 @@ pub(super) static POLICY_POD_DISRUPTION_BUDGET: Type = Type {
     ],
 };
 
+/// `api.scheduling.v1.PriorityClass`
+pub(super) static SCHED_PRIORITY_CLASS: Type = Type {
+    atomic: false,
+    fields: &[Field::new(
+        "metadata",
+        PatchStrategy::Replace,
+        None,
+        ListType::Atomic,
+        false,
+        Shape::Struct(&META_OBJECT_META),
+    )],
+};
+
 /// The root type of each served kind, by (group, kind).
 pub(super) static KINDS: &[(&str, &str, &Type)] = &[
     ("", "ConfigMap", &CORE_CONFIG_MAP),
@@ -2423,6 +2584,8 @@ pub(super) static KINDS: &[(&str, &str, &Type)] = &[
     ("", "ServiceAccount", &CORE_SERVICE_ACCOUNT),
     ("", "Service", &CORE_SERVICE),
     ("apps", "ControllerRevision", &APPS_CONTROLLER_REVISION),
+    ("apps", "Deployment", &APPS_DEPLOYMENT),
+    ("apps", "ReplicaSet", &APPS_REPLICA_SET),
     ("apps", "StatefulSet", &APPS_STATEFUL_SET),
     ("batch", "CronJob", &BATCH_CRON_JOB),
     ("batch", "Job", &BATCH_JOB),
@@ -2452,4 +2615,5 @@ pub(super) static KINDS: &[(&str, &str, &Type)] = &[
         "PodDisruptionBudget",
         &POLICY_POD_DISRUPTION_BUDGET,
     ),
+    ("scheduling.k8s.io", "PriorityClass", &SCHED_PRIORITY_CLASS),
 ];

@@ -1,4 +1,4 @@
-//! autoscaling/v1 Scale, the body of `statefulsets/scale`.
+//! autoscaling/v1 Scale, the body of every `scale` subresource.
 
 use crate::registry::Strategy;
 use crate::table::{self, Printer};

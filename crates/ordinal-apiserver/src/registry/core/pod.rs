@@ -37,7 +37,11 @@ impl Strategy for PodStrategy {
     }
 
     fn admission(&self) -> &'static [Plugin] {
-        &[Plugin::ServiceAccount, Plugin::RuntimeClass]
+        &[
+            Plugin::ServiceAccount,
+            Plugin::RuntimeClass,
+            Plugin::Priority,
+        ]
     }
 
     fn field_labels(&self) -> Option<&'static [&'static str]> {
