@@ -7,6 +7,9 @@
 //!   namespaces being deleted);
 //! - [`statefulset`]: the StatefulSet controller (a pure planning core and
 //!   the driver that runs it against the API);
+//! - [`deployment`] and [`replicaset`]: the Deployment controller
+//!   (ReplicaSets per template, rolling and recreate rollouts) and the
+//!   ReplicaSet controller (its pods);
 //! - [`endpoints`]: the Endpoints and EndpointSlice controllers (the
 //!   addresses of the pods each Service selects);
 //! - [`leader`]: leader election through a coordination.k8s.io Lease, for
@@ -21,8 +24,11 @@
 //! [`run`] runs the ones that also make sense against a real cluster (the
 //! StatefulSet controller, garbage collector and namespace controller).
 //! The single-machine `ordinal up` also runs what a real cluster brings
-//! its own of ([`run_all`] with a [`LocalConfig`]):
+//! its own of ([`run_all`] with a [`LocalConfig`]; `ordinal up
+//! --no-controllers` runs only these, leaving StatefulSets to `ordinal
+//! controller`):
 //!
+//! - [`deployment`] and [`replicaset`];
 //! - [`scheduler`]: binds pods to Ready nodes, volumes included;
 //! - [`volumes`]: the PersistentVolume binder, the local-path provisioner,
 //!   protection, expansion and the default StorageClass;
@@ -31,6 +37,8 @@
 //!   ConfigMap `kube-root-ca.crt` in every namespace) and
 //!   [`clusterrole_aggregation`] (the rules of `admin`, `edit`, `view`
 //!   and every ClusterRole with an aggregation rule);
+//! - [`service_lb`]: the service load balancer (a `LoadBalancer`
+//!   Service's ingress is the Ready nodes' addresses, as k3s's);
 //! - [`disruption`]: the disruption controller (PodDisruptionBudgets'
 //!   status, which evictions spend);
 //! - [`job`] and [`cronjob`]: the Job controller (with the deletion of
@@ -38,6 +46,7 @@
 
 mod clusterrole_aggregation;
 pub mod cronjob;
+pub mod deployment;
 mod disruption;
 mod endpoints;
 mod gc;
@@ -47,12 +56,14 @@ pub mod leader;
 mod namespace;
 pub mod node_lifecycle;
 mod queue;
+pub mod replicaset;
 mod root_ca;
 mod runtime;
 mod scheduler;
 mod selection;
 mod served;
 mod service_accounts;
+mod service_lb;
 pub mod statefulset;
 #[cfg(test)]
 mod testing;
@@ -69,7 +80,7 @@ use informer::Informers;
 /// Runs every controller of this crate until `shutdown` completes, then
 /// returns once they have stopped.
 pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()> + Send) {
-    run_all(client, None, shutdown).await
+    run_all(client, Controllers::Portable, shutdown).await
 }
 
 /// What the single-machine controllers need to know.
@@ -84,21 +95,48 @@ pub struct LocalConfig {
     pub root_ca: String,
 }
 
-/// Runs the controllers of [`run`] and, with a `local` config, those only
-/// the single-machine `ordinal up` has — the scheduler and the volume
+/// Which controllers a process runs.
+#[derive(Debug, Clone)]
+pub enum Controllers {
+    /// What `ordinal controller` brings to any cluster: the StatefulSet
+    /// controller, with the garbage collector and the namespace controller.
+    Portable,
+    /// What a cluster brings of its own (see [`run_all`]), for
+    /// `ordinal up --no-controllers`: every controller but the StatefulSet
+    /// controller, which `ordinal controller` runs, in a pod or elsewhere.
+    Cluster(LocalConfig),
+    /// Both: `ordinal up`.
+    All(LocalConfig),
+}
+
+/// Runs the controllers `which` names until `shutdown` completes. Those of
+/// a cluster are the ones only the single-machine `ordinal up` has — the
+/// scheduler and the volume controllers, the Deployment and ReplicaSet
 /// controllers, endpoints and endpoint slices, the node lifecycle
-/// controller, the service account controller and the root CA publisher —
-/// until `shutdown` completes. All share one set of
-/// informers: one watch and one cache per resource. `ordinal controller`
-/// runs without `local`, so it never contends with
-/// kube-controller-manager.
+/// controller, the service account controller, the root CA publisher, the
+/// disruption, Job, CronJob and cluster-role aggregation controllers — with
+/// the garbage collector and the namespace controller. All share one set
+/// of informers: one watch and one cache per resource. `ordinal
+/// controller` runs [`Controllers::Portable`], so it never contends with
+/// kube-controller-manager but for the collector and namespace controller,
+/// which are idempotent.
 pub async fn run_all(
     client: kube::Client,
-    local: Option<LocalConfig>,
+    which: Controllers,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let shutdown = shutdown.shared();
     let informers = Informers::new(client.clone());
+    let (statefulsets, local) = match which {
+        Controllers::Portable => (true, None),
+        Controllers::Cluster(config) => (false, Some(config)),
+        Controllers::All(config) => (true, Some(config)),
+    };
+    let statefulsets = async {
+        if statefulsets {
+            statefulset::run(Arc::clone(&informers), shutdown.clone()).await
+        }
+    };
     let local = async {
         if let Some(config) = local {
             run_local(&informers, config, shutdown.clone()).await
@@ -107,7 +145,7 @@ pub async fn run_all(
     tokio::join!(
         gc::run(client.clone(), shutdown.clone()),
         namespace::run(Arc::clone(&informers), shutdown.clone()),
-        statefulset::run(Arc::clone(&informers), shutdown.clone()),
+        statefulsets,
         local,
     );
     informers.stop().await;
@@ -139,10 +177,13 @@ async fn run_local(
         ),
         volumes::protection::run(client.clone(), caches.clone(), shutdown.clone()),
         volumes::resizer::run(client.clone(), caches.clone(), shutdown.clone()),
-        scheduler::run(client.clone(), caches, shutdown.clone()),
+        scheduler::run(client.clone(), caches, informers, shutdown.clone()),
+        deployment::run(Arc::clone(informers), shutdown.clone()),
+        replicaset::run(Arc::clone(informers), shutdown.clone()),
         endpoints::run(Arc::clone(informers), shutdown.clone()),
         disruption::run(Arc::clone(informers), shutdown.clone()),
         service_accounts::run(Arc::clone(informers), shutdown.clone()),
+        service_lb::run(Arc::clone(informers), shutdown.clone()),
         root_ca::run(Arc::clone(informers), config.root_ca, shutdown.clone()),
         job::run(Arc::clone(informers), shutdown.clone()),
         cronjob::run(Arc::clone(informers), shutdown.clone()),

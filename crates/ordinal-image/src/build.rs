@@ -521,6 +521,21 @@ impl ImageBuilder {
 
 /// Whether an ELF binary has no program interpreter (is static).
 pub(crate) fn is_static_elf(b: &[u8]) -> bool {
+    b.starts_with(b"\x7fELF")
+        && b.get(4) == Some(&2)
+        && b.get(5) == Some(&1)
+        && b.len() > 0x40
+        && !elf_has_segment(b, PT_INTERP)
+}
+
+/// The program header type of the interpreter's path.
+const PT_INTERP: u32 = 3;
+/// The program header type of the dynamic section (any shared object).
+pub(crate) const PT_DYNAMIC: u32 = 2;
+
+/// Whether a 64-bit little-endian ELF has a program header of `kind`
+/// (`false` for anything else).
+pub(crate) fn elf_has_segment(b: &[u8], kind: u32) -> bool {
     let u16_at = |o: usize| {
         b.get(o..o + 2)
             .map(|s| u16::from_le_bytes([s[0], s[1]]) as usize)
@@ -540,7 +555,7 @@ pub(crate) fn is_static_elf(b: &[u8]) -> bool {
     else {
         return false;
     };
-    (0..phnum).all(|i| u32_at(phoff + i * phentsize) != Some(3))
+    (0..phnum).any(|i| u32_at(phoff + i * phentsize) == Some(kind))
 }
 
 /// A PAX extended header's records.

@@ -95,6 +95,11 @@ pub fn parse_ldd(output: &str) -> Result<Vec<PathBuf>, LddError> {
     let mut seen = BTreeSet::new();
     let mut libraries = Vec::new();
     for line in output.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        // A shared object that needs no other library (ldd says so for
+        // one without NEEDED entries).
+        if line == "statically linked" {
+            continue;
+        }
         let unexpected = || LddError::Unexpected(line.to_string());
         let (name, path) = match line.split_once("=>") {
             Some((name, rest)) => {
@@ -142,7 +147,10 @@ pub fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, ProgramError> {
     if !bytes.starts_with(b"\x7fELF") {
         return Err(ProgramError::NotElf(binary.to_path_buf()));
     }
-    if is_static_elf(&bytes) {
+    // A program without an interpreter, or a shared object without a
+    // dynamic section, links nothing (a shared object has no interpreter
+    // but links its libraries all the same).
+    if is_static_elf(&bytes) && !crate::build::elf_has_segment(&bytes, crate::build::PT_DYNAMIC) {
         return Ok(Vec::new());
     }
     let out =
@@ -225,6 +233,23 @@ mod tests {
 ";
 
     #[test]
+    fn shared_objects_bring_the_libraries_they_link() {
+        // A library has no interpreter, yet links others (Python's
+        // extension modules link zlib, OpenSSL, libffi...).
+        let zlib = Path::new("/lib/x86_64-linux-gnu/libz.so.1");
+        assert!(zlib.exists(), "zlib is missing: install Debian's zlib1g");
+        assert_eq!(
+            parse_ldd("\tstatically linked\n").unwrap(),
+            Vec::<PathBuf>::new()
+        );
+        let libs = shared_libraries(zlib).unwrap();
+        assert!(
+            libs.iter().any(|l| l.to_string_lossy().contains("libc.so")),
+            "{libs:?}"
+        );
+    }
+
+    #[test]
     fn ldd_lists_libraries_and_the_loader_without_the_vdso() {
         let libs = parse_ldd(CURL).unwrap();
         assert_eq!(
@@ -293,10 +318,6 @@ mod tests {
 
     #[test]
     fn lines_ldd_does_not_print_are_refused() {
-        assert!(matches!(
-            parse_ldd("\tstatically linked\n"),
-            Err(LddError::Unexpected(_))
-        ));
         assert!(matches!(
             parse_ldd("\tlibc.so.6 => relative/libc.so.6 (0x1000)\n"),
             Err(LddError::Unexpected(_))

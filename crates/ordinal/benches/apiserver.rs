@@ -75,7 +75,7 @@ async fn main() {
     let mut idle_rss = 0.0;
     for i in 0..5 {
         let dir = tmp.path().join(format!("empty-{i}"));
-        let (mut child, took) = support::spawn_with(&dir, &["--no-node", "--no-controllers"]);
+        let (mut child, took) = support::spawn_with(&dir, &["--no-node", "--api-only"]);
         startups.push(took);
         std::thread::sleep(Duration::from_millis(300));
         idle_rss = support::rss_mb(child.id()).unwrap_or(f64::NAN);
@@ -112,7 +112,7 @@ async fn main() {
 
     // Durable pod creates from 32 concurrent HTTPS clients.
     let dir = tmp.path().join("loaded");
-    let (mut child, _) = support::spawn_with(&dir, &["--no-node", "--no-controllers"]);
+    let (mut child, _) = support::spawn_with(&dir, &["--no-node", "--api-only"]);
     let mut clients = Vec::new();
     for _ in 0..WRITERS {
         clients.push(support::client(&dir).await);
@@ -347,7 +347,7 @@ async fn main() {
     let mut restarts = Vec::new();
     let mut after_rss = 0.0;
     for _ in 0..3 {
-        let (mut child, took) = support::spawn_with(&dir, &["--no-node", "--no-controllers"]);
+        let (mut child, took) = support::spawn_with(&dir, &["--no-node", "--api-only"]);
         restarts.push(took);
         std::thread::sleep(Duration::from_millis(300));
         after_rss = support::rss_mb(child.id()).unwrap_or(f64::NAN);

@@ -108,7 +108,11 @@ pub fn policy() -> Vec<Value> {
                         "events",
                     ],
                 ),
-                rule(&["create"], &["apps"], &["controllerrevisions"]),
+                rule(
+                    &["create"],
+                    &["apps"],
+                    &["controllerrevisions", "replicasets"],
+                ),
                 rule(&["create"], &["batch"], &["jobs"]),
                 rule(&["create"], &["discovery.k8s.io"], &["endpointslices"]),
                 rule(&["create"], &["events.k8s.io"], &["events"]),

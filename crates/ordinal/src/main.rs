@@ -54,10 +54,15 @@ enum Command {
         /// Address of the Kubernetes API (HTTPS).
         #[arg(long, default_value = "127.0.0.1:6443", env = "ORDINAL_LISTEN")]
         listen: SocketAddr,
-        /// Serve the API only; run the controllers elsewhere with
-        /// `ordinal controller`.
+        /// Leave the StatefulSet controller to `ordinal controller` (in a
+        /// pod, as `deploy/ordinal-controller.yaml` runs it, or elsewhere);
+        /// the cluster's own controllers (scheduler, Deployments, Jobs,
+        /// volumes, ...) still run.
         #[arg(long)]
         no_controllers: bool,
+        /// Serve the API with no controller at all.
+        #[arg(long, conflicts_with = "no_controllers")]
+        api_only: bool,
         #[command(flatten)]
         node: NodeArgs,
         #[command(flatten)]
@@ -208,6 +213,7 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             listen,
             no_controllers,
+            api_only,
             node,
             no_node,
             node_monitor_grace_period,
@@ -224,7 +230,11 @@ fn main() -> anyhow::Result<()> {
             runtime()?.block_on(up::run(up::Up {
                 data_dir,
                 listen,
-                controllers: !no_controllers,
+                controllers: match (api_only, no_controllers) {
+                    (true, _) => up::Controllers::None,
+                    (false, true) => up::Controllers::Cluster,
+                    (false, false) => up::Controllers::All,
+                },
                 node,
                 node_lifecycle,
                 volume_roots,

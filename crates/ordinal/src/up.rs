@@ -27,10 +27,22 @@ use crate::components::Components;
 use crate::identities;
 use crate::tasks::{Agent, client_from, wait_for_signal};
 
+/// Which controllers `ordinal up` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Controllers {
+    /// All of them.
+    All,
+    /// A cluster's own, without the StatefulSet controller
+    /// (`--no-controllers`: `ordinal controller` runs it).
+    Cluster,
+    /// None: the API alone (`--api-only`).
+    None,
+}
+
 pub struct Up {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
-    pub controllers: bool,
+    pub controllers: Controllers,
     pub node: Option<NodeArgs>,
     pub node_lifecycle: ordinal_controllers::node_lifecycle::Config,
     /// Directories a StorageClass's `basePath` may point into, besides
@@ -119,11 +131,15 @@ pub async fn run(up: Up) -> anyhow::Result<()> {
         .as_ref()
         .map(|(_, name)| name.clone())
         .unwrap_or_else(crate::args::default_node_name);
-    if up.controllers {
+    if up.controllers != Controllers::None {
         let client = client_from(&as_controller, Agent::Controller).await?;
         let local = local_config(&up, node_name.clone(), ca_pem)?;
+        let which = match up.controllers {
+            Controllers::Cluster => ordinal_controllers::Controllers::Cluster(local),
+            _ => ordinal_controllers::Controllers::All(local),
+        };
         components.spawn("controllers", Duration::from_secs(5), |stopped| {
-            ordinal_controllers::run_all(client, Some(local), stopped)
+            ordinal_controllers::run_all(client, which, stopped)
         });
     }
     if let Some((node, name)) = node {

@@ -247,10 +247,7 @@ impl PrivateTmpfs {
             .arg(self.holder.id().to_string())
             .args(["-m", "--"])
             .arg(common::binary())
-            .args(common::up_args(
-                &self.dir,
-                &["--no-node", "--no-controllers"],
-            ));
+            .args(common::up_args(&self.dir, &["--no-node", "--api-only"]));
         let (child, url) = common::spawn_command(command).expect("ordinal up starts");
         Ordinal::attach(self.seen_from_here(), child, url)
     }
@@ -403,7 +400,7 @@ async fn write_then_kill(server: &mut Ordinal, n: usize) -> HashMap<String, (Str
 /// (a prefix of them: transactions after the damage are gone), and it
 /// must go on taking writes above every revision it serves.
 async fn serves_only_acknowledged(dir: &Path, acked: &HashMap<String, (String, String)>) -> usize {
-    let server = match common::spawn_with(dir, &["--no-node", "--no-controllers"]) {
+    let server = match common::spawn_with(dir, &["--no-node", "--api-only"]) {
         Ok((child, url)) => Ordinal::attach(dir.to_path_buf(), child, url),
         Err(stderr) => {
             // Refusing is allowed, with a message that says why.
@@ -447,7 +444,7 @@ fn wal_of(dir: &Path) -> PathBuf {
 #[tokio::test]
 async fn a_truncated_wal_recovers_the_complete_transactions_before_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut server = Ordinal::start_on_with(tmp.path(), &["--no-node", "--no-controllers"]);
+    let mut server = Ordinal::start_on_with(tmp.path(), &["--no-node", "--api-only"]);
     let acked = write_then_kill(&mut server, 60).await;
     let wal = wal_of(tmp.path());
     let len = std::fs::metadata(&wal).expect("a WAL after SIGKILL").len();
@@ -466,7 +463,7 @@ async fn a_truncated_wal_recovers_the_complete_transactions_before_it() {
 #[tokio::test]
 async fn garbage_in_the_wal_is_never_served() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut server = Ordinal::start_on_with(tmp.path(), &["--no-node", "--no-controllers"]);
+    let mut server = Ordinal::start_on_with(tmp.path(), &["--no-node", "--api-only"]);
     let acked = write_then_kill(&mut server, 60).await;
     let wal = wal_of(tmp.path());
     let mut bytes = std::fs::read(&wal).unwrap();
@@ -481,7 +478,7 @@ async fn garbage_in_the_wal_is_never_served() {
     // A WAL whose header is garbage is no WAL at all: what the database
     // file holds is served.
     let tmp = tempfile::tempdir().unwrap();
-    let mut server = Ordinal::start_on_with(tmp.path(), &["--no-node", "--no-controllers"]);
+    let mut server = Ordinal::start_on_with(tmp.path(), &["--no-node", "--api-only"]);
     let acked = write_then_kill(&mut server, 20).await;
     let wal = wal_of(tmp.path());
     let mut bytes = std::fs::read(&wal).unwrap();

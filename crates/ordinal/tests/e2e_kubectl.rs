@@ -342,3 +342,155 @@ fn debug_says_ephemeral_containers_are_not_served_instead_of_crashing_kubectl() 
     assert!(!err.contains("panic"), "kubectl crashed:\n{err}");
     assert!(err.contains("ephemeral containers are disabled"), "{err}");
 }
+
+#[test]
+fn deployments_and_replica_sets_through_kubectl_without_controllers() {
+    // The API side only: no controller acts, so status stays empty.
+    let o = Ordinal::start_with(&["--no-node", "--api-only"]);
+    // kubectl sends this Deployment as protobuf.
+    let created = o.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1.27",
+        "--replicas=2",
+    ]);
+    assert!(created.contains("deployment.apps/web created"), "{created}");
+    assert_eq!(
+        o.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.strategy.rollingUpdate.maxSurge} {.spec.revisionHistoryLimit} {.spec.progressDeadlineSeconds}"]),
+        "25% 10 600"
+    );
+
+    let scaled = o.ok(&["scale", "deploy", "web", "--replicas=3"]);
+    assert!(scaled.contains("deployment.apps/web scaled"), "{scaled}");
+    assert_eq!(
+        o.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]),
+        "3"
+    );
+
+    // A ReplicaSet as the Deployment controller would make it.
+    let uid = o.ok(&["get", "deploy", "web", "-o", "jsonpath={.metadata.uid}"]);
+    o.ok_stdin(
+        &["apply", "-f", "-"],
+        &format!(
+            "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: web-6f7d\n  labels: {{app: web, pod-template-hash: 6f7d}}\n  annotations: {{deployment.kubernetes.io/revision: \"1\"}}\n  ownerReferences: [{{apiVersion: apps/v1, kind: Deployment, name: web, uid: {uid}, controller: true, blockOwnerDeletion: true}}]\nspec:\n  replicas: 3\n  selector: {{matchLabels: {{app: web, pod-template-hash: 6f7d}}}}\n  template:\n    metadata: {{labels: {{app: web, pod-template-hash: 6f7d}}}}\n    spec:\n      containers: [{{name: nginx, image: \"nginx:1.27\"}}]\n"
+        ),
+    );
+
+    let both = o.ok(&["get", "deploy,rs"]);
+    let mut tables = both.split("\n\n");
+    let deployments = tables.next().unwrap();
+    assert_eq!(
+        header(deployments),
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    );
+    let row: Vec<&str> = deployments
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        &row[..4],
+        ["deployment.apps/web", "0/3", "0", "0"],
+        "{both}"
+    );
+    let sets = tables.next().expect("a second table");
+    assert_eq!(header(sets), ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]);
+    let row: Vec<&str> = sets.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        &row[..4],
+        ["replicaset.apps/web-6f7d", "3", "0", "0"],
+        "{both}"
+    );
+
+    let wide = o.ok(&["get", "deploy", "-o", "wide"]);
+    assert_eq!(
+        header(&wide),
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+    assert!(
+        wide.contains("nginx:1.27") && wide.contains("app=web"),
+        "{wide}"
+    );
+    let wide = o.ok(&["get", "rs", "-o", "wide"]);
+    assert_eq!(
+        header(&wide),
+        [
+            "NAME",
+            "DESIRED",
+            "CURRENT",
+            "READY",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+
+    // The patches kubectl rollout sends are taken (what they lead to is the
+    // controller's business).
+    o.ok(&["rollout", "pause", "deploy/web"]);
+    assert_eq!(
+        o.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.paused}"]),
+        "true"
+    );
+    o.ok(&["rollout", "resume", "deploy/web"]);
+    o.ok(&["rollout", "restart", "deploy/web"]);
+    assert!(
+        !o.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.metadata.annotations}"
+        ])
+        .is_empty()
+    );
+    // History reads the Deployment's ReplicaSets and their revisions.
+    let history = o.ok(&["rollout", "history", "deploy/web"]);
+    assert!(
+        history.contains("REVISION") && history.lines().any(|l| l.starts_with("1 ")),
+        "{history}"
+    );
+    o.ok(&["set", "image", "deploy/web", "nginx=nginx:1.26"]);
+    assert_eq!(
+        o.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}"
+        ]),
+        "nginx:1.26"
+    );
+
+    // Upstream's refusal of a Recreate strategy with rolling parameters.
+    let refused = o.run(&[
+        "patch",
+        "deploy",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"strategy":{"type":"Recreate"}}}"#,
+    ]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'"),
+        "{err}"
+    );
+    assert!(
+        o.ok(&["api-resources", "--api-group=apps"])
+            .contains("deploy")
+    );
+}

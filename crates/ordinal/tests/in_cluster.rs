@@ -375,25 +375,16 @@ fn each_component_is_itself_with_only_its_rights() {
     );
 }
 
-/// busybox plus this build's `ordinal` (a kube-rs client) and the shared
-/// libraries it links, as `ordinal:test`.
-fn ordinal_archive() -> Vec<u8> {
-    let binary = std::path::Path::new(common::binary());
-    let image = ImageBuilder::busybox()
-        .unwrap_or_else(|e| panic!("building the ordinal image: {e}"))
-        .layer()
-        .add_programs(&[(binary, "/usr/local/bin/ordinal")])
-        .unwrap_or_else(|e| panic!("adding {}: {e}", binary.display()))
-        .build();
-    images::archive(&image, "ordinal:test")
-}
-
 #[test]
 fn a_kube_rs_client_in_a_pod_uses_its_service_account() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_path_buf();
     images::prepare(&dir);
-    images::import(&dir, "ordinal", &ordinal_archive());
+    images::import(
+        &dir,
+        "ordinal",
+        &images::ordinal_archive(std::path::Path::new(common::binary())),
+    );
     let o = Ordinal::start_on(&dir);
     o.ok(&["create", "serviceaccount", "watcher"]);
     o.ok(&[

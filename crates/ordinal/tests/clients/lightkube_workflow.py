@@ -4,18 +4,18 @@ Usage: lightkube_workflow.py KUBECONFIG
 
 lightkube has no call for the server's version or its API groups; its
 discovery is generic resources: classes made for a group/version/kind
-(`create_namespaced_resource`). Loading them from the cluster's
-CustomResourceDefinitions (`load_in_cluster_generic_resources`) needs
-CRDs, which come with the operators' work, not this workflow.
+(`create_namespaced_resource`), or loaded from the cluster's
+CustomResourceDefinitions (`load_in_cluster_generic_resources`).
 """
 
 import logging
 import sys
 
-from lightkube import Client, KubeConfig
+from lightkube import Client, KubeConfig, codecs
 from lightkube.generic_resource import (
     create_namespaced_resource,
     get_generic_resource,
+    load_in_cluster_generic_resources,
 )
 from lightkube.models.apps_v1 import StatefulSetSpec
 from lightkube.models.autoscaling_v1 import ScaleSpec
@@ -56,7 +56,28 @@ def main():
         GenericSet = create_namespaced_resource("apps", "v1", "StatefulSet", "statefulsets")
         check(get_generic_resource("apps/v1", "StatefulSet") is GenericSet, "the generic StatefulSet class is not registered")
         sets = list(client.list(GenericSet))
-        return f"generic apps/v1 StatefulSet lists {len(sets)} sets"
+        # A CRD of our own, loaded back as a generic resource from the cluster.
+        crd = codecs.from_dict({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "lightwidgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "lightwidgets", "singular": "lightwidget", "kind": "LightWidget"},
+                "versions": [{"name": "v1", "served": True, "storage": True,
+                              "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                                  "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}}],
+            },
+        })
+        client.create(crd)
+        load_in_cluster_generic_resources(client)
+        Widget = get_generic_resource("example.com/v1", "LightWidget")
+        check(Widget is not None, "the CRD did not load as a generic resource")
+        client.create(Widget(metadata=ObjectMeta(name="w"), spec={"size": 3}))
+        widgets = [w.spec["size"] for w in client.list(Widget)]
+        check(widgets == [3], f"widgets {widgets}")
+        return f"generic apps/v1 StatefulSet lists {len(sets)} sets; CRD LightWidget loaded from the cluster, lists sizes {widgets}"
 
     def create():
         m = wf.service_manifest()

@@ -63,6 +63,20 @@ pub fn import_into_node(node_dir: &Path, name: &str, archive: &[u8]) {
     imported.unwrap_or_else(|e| panic!("importing {name}: {e}"));
 }
 
+/// busybox plus the `ordinal` at `binary` (this build's) and the shared
+/// libraries it links, tagged `ordinal:test`: `ordinal controller` (or any
+/// kube-rs client of ours) in a pod.
+#[allow(dead_code)]
+pub fn ordinal_archive(binary: &Path) -> Vec<u8> {
+    let image = ImageBuilder::busybox()
+        .unwrap_or_else(|e| panic!("building the ordinal image: {e}"))
+        .layer()
+        .add_programs(&[(binary, "/usr/local/bin/ordinal")])
+        .unwrap_or_else(|e| panic!("adding {}: {e}", binary.display()))
+        .build();
+    archive(&image, "ordinal:test")
+}
+
 /// The images every test node has.
 pub fn prepare(data_dir: &Path) {
     import(data_dir, "busybox", busybox_archive());

@@ -115,6 +115,19 @@ impl Ordinal {
         cmd
     }
 
+    /// kubectl 1.`minor` (installed next to kubectl 1.33, as
+    /// `kubectl.1.27` … `kubectl.1.33`) for this server.
+    pub fn kubectl_at(&self, minor: u32) -> Command {
+        let path = kubectl_path().with_file_name(format!("kubectl.1.{minor}"));
+        assert!(path.exists(), "{} is missing", path.display());
+        let mut cmd = Command::new(path);
+        cmd.env("KUBECONFIG", self.kubeconfig())
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .arg("--cache-dir")
+            .arg(self.cache.path());
+        cmd
+    }
+
     /// Runs kubectl and returns its output, whatever the exit code.
     pub fn run(&self, args: &[&str]) -> Output {
         self.kubectl().args(args).output().expect("kubectl runs")
