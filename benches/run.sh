@@ -30,6 +30,7 @@ benches=(
   "track ordinal-apply"
   "smp ordinal-merge"
   "gc ordinal"
+  "crds ordinal"
   "plan ordinal-controllers"
   "statefulset ordinal"
   "containers ordinal"
