@@ -18,6 +18,10 @@
 //! - `serve` (feature `serve`): the accept loop of the HTTPS servers, with
 //!   graceful shutdown.
 //! - `spdy` (feature `spdy`): SPDY/3.1 framing, for kubectl's streams.
+//! - [`set_policy`]: ordinal's own StatefulSet annotations, which the API
+//!   server validates and the StatefulSet controller follows; the one
+//!   piece here that upstream does not define, kept here so the two never
+//!   disagree on what a value means.
 //!
 //! ```
 //! use ordinal_core::quantity::Quantity;
@@ -48,6 +52,7 @@ pub mod go_text;
 pub mod image_reference;
 pub mod labels;
 pub mod quantity;
+pub mod set_policy;
 
 #[cfg(feature = "events")]
 pub mod events;

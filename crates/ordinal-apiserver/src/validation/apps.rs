@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value};
 
+use super::claim_templates;
 use super::common::{
     self, NON_NEGATIVE, Path, go_label_selector, go_string_map, int_or_string_value, labels,
     non_negative, percent, percent_error,
@@ -26,7 +27,8 @@ const MUTABLE_SPEC_FIELDS: &[&str] = &[
 
 pub const FORBIDDEN_UPDATE: &str = "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
 
-/// `ValidateStatefulSet` without the metadata.
+/// `ValidateStatefulSet` without the metadata, plus ordinal's own
+/// annotations (`ordinal_core::set_policy`), which must parse.
 pub fn validate_stateful_set(sts: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let null = Value::Null;
@@ -35,7 +37,34 @@ pub fn validate_stateful_set(sts: &Value) -> Vec<FieldError> {
         &Path::new("spec"),
         &mut errs,
     );
+    policy_annotations(sts, &mut errs);
     errs
+}
+
+/// Each of ordinal's annotations on the set that does not parse, at its
+/// field path (`metadata.annotations[ordinal.dev/reserved-ordinals]`).
+fn policy_annotations(sts: &Value, errs: &mut Vec<FieldError>) {
+    let Some(annotations) = sts
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    let ours: std::collections::BTreeMap<String, String> = annotations
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+        .filter(|(k, _)| k.starts_with("ordinal.dev/"))
+        .collect();
+    if let Err(invalid) = ordinal_core::set_policy::Policies::parse(Some(&ours)) {
+        let path = Path::new("metadata").child("annotations");
+        for bad in invalid {
+            errs.push(FieldError::invalid(
+                path.key(bad.key),
+                bad.value.as_str(),
+                &bad.message,
+            ));
+        }
+    }
 }
 
 /// Go's `%#v` of a `*intstr.IntOrString`.
@@ -105,10 +134,20 @@ fn validate_spec(spec: &Value, path: &Path, errs: &mut Vec<FieldError>) {
                 rolling_update(r, &strategy_path.child("rollingUpdate"), errs);
             }
         }
+        // KEP-3541's strategy: every outdated pod goes at once.
+        "Recreate" => {
+            if let Some(r) = rolling {
+                errs.push(FieldError::invalid(
+                    strategy_path.child("rollingUpdate"),
+                    BadValue::Raw(go_rolling_update(r)),
+                    "only allowed for updateStrategy 'RollingUpdate'",
+                ));
+            }
+        }
         _ => errs.push(FieldError::invalid(
             &strategy_path,
             BadValue::Raw(go_update_strategy(strategy)),
-            "must be 'RollingUpdate' or 'OnDelete'",
+            "must be 'RollingUpdate', 'OnDelete' or 'Recreate'",
         )),
     }
     if let Some(policy) = spec
@@ -255,21 +294,31 @@ fn rolling_update(r: &Value, path: &Path, errs: &mut Vec<FieldError>) {
     }
 }
 
-/// `ValidateStatefulSetUpdate` without the metadata.
+/// `ValidateStatefulSetUpdate` without the metadata, except that
+/// `volumeClaimTemplates` may change as [`claim_templates`] allows.
 pub fn validate_stateful_set_update(old: &Value, new: &Value) -> Vec<FieldError> {
     let mut errs = validate_stateful_set(new);
-    let strip = |v: &Value| -> Value {
+    let null = Value::Null;
+    let mut template_errs = Vec::new();
+    let (old_templates, new_templates) = claim_templates::check_update(
+        old.get("spec").unwrap_or(&null),
+        new.get("spec").unwrap_or(&null),
+        &mut template_errs,
+    );
+    let strip = |v: &Value, templates: Value| -> Value {
         let mut spec = v.get("spec").cloned().unwrap_or(Value::Null);
         if let Some(m) = spec.as_object_mut() {
             for key in MUTABLE_SPEC_FIELDS {
                 m.remove(*key);
             }
+            m.insert("volumeClaimTemplates".into(), templates);
         }
         spec
     };
-    if !common::semantic_eq(&strip(new), &strip(old)) {
+    if !common::semantic_eq(&strip(new, new_templates), &strip(old, old_templates)) {
         errs.push(FieldError::forbidden("spec", FORBIDDEN_UPDATE));
     }
+    errs.extend(template_errs);
     errs
 }
 

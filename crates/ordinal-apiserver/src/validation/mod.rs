@@ -11,6 +11,7 @@
 
 pub(crate) mod apps;
 pub(crate) mod batch;
+mod claim_templates;
 mod common;
 pub(crate) mod config;
 mod diff;

@@ -750,7 +750,7 @@ fn statefulset_policies_are_closed_sets() {
                 "FieldValueInvalid",
             ),
             (
-                "spec.updateStrategy: Invalid value: apps.StatefulSetUpdateStrategy{Type:\"Sometimes\", RollingUpdate:(*apps.RollingUpdateStatefulSetStrategy)(nil)}: must be 'RollingUpdate' or 'OnDelete'",
+                "spec.updateStrategy: Invalid value: apps.StatefulSetUpdateStrategy{Type:\"Sometimes\", RollingUpdate:(*apps.RollingUpdateStatefulSetStrategy)(nil)}: must be 'RollingUpdate', 'OnDelete' or 'Recreate'",
                 "FieldValueInvalid",
             ),
             (
@@ -834,7 +834,6 @@ fn statefulset_updates_may_change_only_the_mutable_fields() {
     for edit in [
         json!({"serviceName": "other"}),
         json!({"podManagementPolicy": "Parallel"}),
-        json!({"volumeClaimTemplates": []}),
     ] {
         let mut new = old.clone();
         for (k, v) in edit.as_object().unwrap() {
@@ -853,6 +852,180 @@ fn statefulset_updates_may_change_only_the_mutable_fields() {
             "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
             "FieldValueInvalid",
         )],
+    );
+}
+
+/// The set of [`sts`] with a second template `logs`, as stored.
+fn sts_with_logs() -> Value {
+    sts(|s| {
+        s["spec"]["volumeClaimTemplates"]
+            .as_array_mut()
+            .unwrap()
+            .push(
+                json!({"metadata": {"name": "logs", "labels": {"tier": "a"}},
+                "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local-path",
+                    "resources": {"requests": {"storage": "500Mi"}}}}),
+            );
+    })
+}
+
+/// `old` with `edit` applied to a copy, defaulted again as an update is.
+fn sts_edited(old: &Value, edit: impl FnOnce(&mut Value)) -> Value {
+    let mut new = old.clone();
+    edit(&mut new);
+    defaulted(res("apps", "statefulsets"), new)
+}
+
+const TEMPLATE_RULE: &str = "of an existing volumeClaimTemplate only the storage request may change (grow), and its labels and annotations";
+
+#[test]
+fn claim_templates_may_grow_be_relabelled_and_be_added() {
+    let r = res("apps", "statefulsets");
+    let old = sts_with_logs();
+    let new = sts_edited(&old, |s| {
+        let templates = &mut s["spec"]["volumeClaimTemplates"];
+        templates[0]["spec"]["resources"]["requests"]["storage"] = json!("2Gi");
+        templates[0]["metadata"]["labels"] = json!({"backup": "daily"});
+        templates[0]["metadata"]["annotations"] = json!({"note": "grown"});
+        templates[1]["metadata"]["labels"] = json!({"tier": "b"});
+        // The same size written another way is no change.
+        templates[1]["spec"]["resources"]["requests"]["storage"] = json!("512000Ki");
+        templates.as_array_mut().unwrap().push(json!({"metadata": {"name": "cache"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}));
+    });
+    expect(validate_update(r, &old, &new, false), &[]);
+    // Reordering the templates changes nothing either.
+    let reordered = sts_edited(&old, |s| {
+        s["spec"]["volumeClaimTemplates"]
+            .as_array_mut()
+            .unwrap()
+            .reverse();
+    });
+    expect(validate_update(r, &old, &reordered, false), &[]);
+}
+
+#[test]
+fn claim_templates_may_not_shrink_or_change_their_class_modes_or_selector() {
+    let r = res("apps", "statefulsets");
+    let old = sts_with_logs();
+    let new = sts_edited(&old, |s| {
+        let templates = &mut s["spec"]["volumeClaimTemplates"];
+        templates[1]["spec"]["resources"]["requests"]["storage"] = json!("100Mi");
+        templates[1]["spec"]["storageClassName"] = json!("fast");
+        templates[1]["spec"]["accessModes"] = json!(["ReadWriteMany"]);
+        templates[1]["spec"]["volumeMode"] = json!("Block");
+        templates[1]["spec"]["selector"] = json!({"matchLabels": {"disk": "ssd"}});
+    });
+    let p = "spec.volumeClaimTemplates[1].spec";
+    let shrink = format!(
+        "{p}.resources.requests.storage: Invalid value: \"100Mi\": may not be less than the previous value 500Mi; {TEMPLATE_RULE}"
+    );
+    let class = format!(
+        "{p}.storageClassName: Invalid value: \"fast\": field is immutable; {TEMPLATE_RULE}"
+    );
+    let modes = format!(
+        "{p}.accessModes: Invalid value: []string{{\"ReadWriteMany\"}}: field is immutable; {TEMPLATE_RULE}"
+    );
+    let mode =
+        format!("{p}.volumeMode: Invalid value: \"Block\": field is immutable; {TEMPLATE_RULE}");
+    let selector = format!(
+        "{p}.selector: Invalid value: v1.LabelSelector{{MatchLabels:map[string]string{{\"disk\":\"ssd\"}}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}}: field is immutable; {TEMPLATE_RULE}"
+    );
+    expect(
+        validate_update(r, &old, &new, false),
+        &[
+            (&shrink, "FieldValueInvalid"),
+            (&class, "FieldValueInvalid"),
+            (&modes, "FieldValueInvalid"),
+            (&mode, "FieldValueInvalid"),
+            (&selector, "FieldValueInvalid"),
+        ],
+    );
+    // No class is not the default class.
+    let old = sts(|_| {});
+    let no_class = sts_edited(&old, |s| {
+        s["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] = json!("");
+    });
+    let class = format!(
+        "spec.volumeClaimTemplates[0].spec.storageClassName: Invalid value: \"\": field is immutable; {TEMPLATE_RULE}"
+    );
+    expect(
+        validate_update(r, &old, &no_class, false),
+        &[(&class, "FieldValueInvalid")],
+    );
+    // Nor may the request go.
+    let gone = sts_edited(&old, |s| {
+        s["spec"]["volumeClaimTemplates"][0]["spec"]["resources"] = json!({});
+    });
+    let required = format!(
+        "spec.volumeClaimTemplates[0].spec.resources.requests.storage: Required value: may not be removed; {TEMPLATE_RULE}"
+    );
+    expect(
+        validate_update(r, &old, &gone, false),
+        &[(&required, "FieldValueRequired")],
+    );
+}
+
+#[test]
+fn claim_templates_may_not_be_removed_or_renamed() {
+    let r = res("apps", "statefulsets");
+    let old = sts_with_logs();
+    let removed = sts_edited(&old, |s| {
+        s["spec"]["volumeClaimTemplates"]
+            .as_array_mut()
+            .unwrap()
+            .remove(1);
+    });
+    let gone = |name: &str| {
+        format!(
+            "spec.volumeClaimTemplates: Forbidden: may not remove or rename volumeClaimTemplate \"{name}\": volumeClaimTemplates may be added; {TEMPLATE_RULE}"
+        )
+    };
+    expect(
+        validate_update(r, &old, &removed, false),
+        &[(&gone("logs"), "FieldValueForbidden")],
+    );
+    let renamed = sts_edited(&old, |s| {
+        s["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] = json!("store");
+    });
+    expect(
+        validate_update(r, &old, &renamed, false),
+        &[(&gone("data"), "FieldValueForbidden")],
+    );
+}
+
+#[test]
+fn other_claim_template_changes_stay_forbidden_with_upstreams_message() {
+    let r = res("apps", "statefulsets");
+    let old = sts(|_| {});
+    let forbidden = "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
+    let edits: [fn(&mut Value); 3] = [
+        |s| {
+            s["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["limits"] =
+                json!({"storage": "5Gi"})
+        },
+        |s| {
+            s["spec"]["volumeClaimTemplates"][0]["spec"]["dataSource"] =
+                json!({"kind": "PersistentVolumeClaim", "name": "seed"})
+        },
+        |s| s["spec"]["volumeClaimTemplates"][0]["metadata"]["finalizers"] = json!(["keep"]),
+    ];
+    for edit in edits {
+        let new = sts_edited(&old, edit);
+        expect(
+            validate_update(r, &old, &new, false),
+            &[(forbidden, "FieldValueForbidden")],
+        );
+    }
+    // A growing template does not hide a forbidden change beside it.
+    let both = sts_edited(&old, |s| {
+        s["spec"]["serviceName"] = json!("other");
+        s["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] =
+            json!("3Gi");
+    });
+    expect(
+        validate_update(r, &old, &both, false),
+        &[(forbidden, "FieldValueForbidden")],
     );
 }
 
