@@ -244,6 +244,23 @@ pub fn prepare_update(
     scope: Scope,
 ) -> ApiResult<()> {
     let old_meta = metadata(old).cloned().unwrap_or_default();
+    // A UID in the body is a precondition, for status writes too: a
+    // kubelet reporting on a pod deleted and made again under its name
+    // must not write over the new one.
+    if let Some(uid) = meta_str(new, "uid")
+        && !uid.is_empty()
+        && Some(uid) != old_meta.get("uid").and_then(Value::as_str)
+    {
+        let name = old_meta.get("name").and_then(Value::as_str).unwrap_or("");
+        return Err(ApiError::conflict(
+            resource,
+            name,
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                old_meta.get("uid").and_then(Value::as_str).unwrap_or("")
+            ),
+        ));
+    }
     if scope == Scope::Status {
         let status = new.get("status").cloned();
         let mut merged = old.clone();
@@ -278,20 +295,6 @@ pub fn prepare_update(
         }
     }
     let meta = metadata_mut(new)?;
-    if let Some(uid) = meta.get("uid").and_then(Value::as_str)
-        && !uid.is_empty()
-        && Some(uid) != old_meta.get("uid").and_then(Value::as_str)
-    {
-        let name = old_meta.get("name").and_then(Value::as_str).unwrap_or("");
-        return Err(ApiError::conflict(
-            resource,
-            name,
-            &format!(
-                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                old_meta.get("uid").and_then(Value::as_str).unwrap_or("")
-            ),
-        ));
-    }
     for field in [
         "uid",
         "creationTimestamp",
@@ -427,6 +430,16 @@ mod tests {
         assert_eq!(status["spec"]["replicas"], 1, "status writes keep spec");
         assert_eq!(status["status"]["replicas"], 2);
         assert_eq!(status["metadata"]["generation"], 3);
+        // A UID in the body must be the stored one, in either scope.
+        for scope in [Scope::Main, Scope::Status] {
+            let mut other =
+                json!({"metadata": {"name": "web", "uid": "v"}, "status": {"replicas": 2}});
+            let err = prepare_update(sts, &old, &mut other, scope).unwrap_err();
+            assert_eq!(err.code, 409);
+            let mut same =
+                json!({"metadata": {"name": "web", "uid": "u"}, "status": {"replicas": 2}});
+            prepare_update(sts, &old, &mut same, scope).unwrap();
+        }
     }
 
     #[test]

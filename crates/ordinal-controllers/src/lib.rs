@@ -14,8 +14,9 @@
 //!   addresses of the pods each Service selects);
 //! - [`leader`]: leader election through a coordination.k8s.io Lease, for
 //!   running the controllers as replicas (`ordinal controller`);
-//! - [`node_lifecycle`]: marks nodes whose heartbeat stopped unreachable
-//!   (run by `ordinal up`; a real cluster has its own).
+//! - [`node_lifecycle`]: marks nodes whose heartbeat stopped unreachable,
+//!   and force-deletes the pods of a node tainted out of service (run by
+//!   `ordinal up`; a real cluster has its own).
 //!
 //! Each controller is a reconcile function over keys, driven by the one
 //! runtime ([`runtime`]) and fed by the process's shared informers

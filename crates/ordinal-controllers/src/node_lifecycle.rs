@@ -7,8 +7,16 @@
 //! node status."), taints it `node.kubernetes.io/unreachable`
 //! (NoSchedule, NoExecute) so nothing new is scheduled there, and marks
 //! the pods on it not Ready, so Services and StatefulSets stop counting
-//! on them. When the Lease is renewed again the taints go; the agent
+//! on them. The pods stay: nothing here deletes a pod because its node is
+//! silent. When the Lease is renewed again the taints go; the agent
 //! itself reports Ready again.
+//!
+//! A node that is not Ready and that the user has tainted
+//! `node.kubernetes.io/out-of-service` loses its pods at once
+//! ([`out_of_service`]: upstream's non-graceful node shutdown), checked
+//! every period and on every change of a node carrying that taint.
+
+pub mod out_of_service;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -94,20 +102,44 @@ pub fn judge(node: &Node, lease: Option<&Lease>, now: jiff::Timestamp, grace: Du
 /// Runs on `informers` until `shutdown`.
 pub async fn run(informers: &Arc<Informers>, config: Config, shutdown: impl Future<Output = ()>) {
     let client = informers.client().clone();
-    let recorder = crate::runtime::recorder(&client, "node-controller");
-    let monitor = monitor(client, informers, config, recorder);
+    let recorders = Recorders {
+        node: crate::runtime::recorder(&client, "node-controller"),
+        eviction: crate::runtime::recorder(&client, "taint-eviction-controller"),
+    };
+    let monitor = monitor(client, informers, config, recorders);
     tokio::select! {
         _ = shutdown => {}
         _ = monitor => {}
     }
 }
 
-async fn monitor(client: Client, informers: &Informers, config: Config, recorder: Recorder) {
+/// The components the controller's events come from.
+struct Recorders {
+    /// `node-controller`: a node's and its pods' readiness.
+    node: Recorder,
+    /// `taint-eviction-controller`: pods evicted by the out-of-service
+    /// taint.
+    eviction: Recorder,
+}
+
+async fn monitor(client: Client, informers: &Informers, config: Config, recorders: Recorders) {
     let (nodes, leases, pods) = (
         informers.get::<Node>(),
         informers.get::<Lease>(),
         informers.get::<Pod>(),
     );
+    // A node gaining the out-of-service taint (or losing its readiness
+    // with it) is looked at without waiting for the period.
+    let wake = Arc::new(tokio::sync::Notify::new());
+    {
+        let wake = Arc::clone(&wake);
+        nodes.on_change(Box::new(move |_, new| {
+            if new.is_some_and(|n| out_of_service::out_of_service(n)) {
+                wake.notify_one();
+            }
+        }));
+    }
+    let mut noticed = out_of_service::Noticed::default();
     nodes.synced().await;
     leases.synced().await;
     pods.synced().await;
@@ -118,14 +150,30 @@ async fn monitor(client: Client, informers: &Informers, config: Config, recorder
             .max(Duration::from_millis(100)),
     );
     loop {
-        tick.tick().await;
+        let periodic = tokio::select! {
+            _ = tick.tick() => true,
+            () = wake.notified() => false,
+        };
+        let now = jiff::Timestamp::now();
+        let all_nodes = nodes.list();
+        noticed.update(all_nodes.iter().map(|n| n.as_ref()), now);
+        let all_pods = pods.list();
+        for (pod, why) in out_of_service::removals(&all_nodes, &all_pods, &noticed, now) {
+            if let Err(e) =
+                out_of_service::remove(&client, &pods, &recorders.eviction, pod, why).await
+            {
+                tracing::debug!(pod = ?pod.metadata.name, error = %e, "removing a pod of an out-of-service node failed; retrying next period");
+            }
+        }
+        if !periodic {
+            continue;
+        }
         let lease_by_name: HashMap<String, Arc<Lease>> = leases
             .list_namespace(NODE_LEASES)
             .into_iter()
             .filter_map(|l| Some((l.metadata.name.clone()?, l)))
             .collect();
-        let now = jiff::Timestamp::now();
-        for node in nodes.list() {
+        for node in all_nodes {
             let Some(name) = node.metadata.name.clone() else {
                 continue;
             };
@@ -138,7 +186,7 @@ async fn monitor(client: Client, informers: &Informers, config: Config, recorder
             let result = match verdict {
                 Verdict::Healthy { untaint: true } => untaint(&node_api, &node).await,
                 Verdict::Unreachable => {
-                    mark_unreachable(&client, &node_api, &node, &pods, &recorder).await
+                    mark_unreachable(&client, &node_api, &node, &pods, &recorders.node).await
                 }
                 _ => Ok(()),
             };
@@ -283,6 +331,11 @@ async fn mark_unreachable(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{ApiServer, eventually};
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::Event;
+    use kube::api::{DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
+    use serde_json::json;
 
     fn node(taints: bool, ready: &str) -> Node {
         serde_json::from_value(serde_json::json!({
@@ -333,5 +386,190 @@ mod tests {
             judge(&node(false, "True"), None, young, grace),
             Verdict::Healthy { untaint: false }
         );
+    }
+
+    /// Upstream's non-graceful node shutdown on a real API server: on a
+    /// node that is not Ready and tainted out of service, the pods being
+    /// deleted go (any effect), and with NoExecute the pods that do not
+    /// tolerate it, marked as upstream's taint eviction marks them; once
+    /// the node is Ready again the taint removes nothing.
+    #[tokio::test]
+    async fn a_node_tainted_out_of_service_loses_its_pods_only_while_not_ready() {
+        // The Lease judgement stays out of the way: readiness is written
+        // here.
+        let config = Config {
+            grace: Duration::from_secs(3600),
+        };
+        let running = ApiServer::start()
+            .await
+            .run(move |informers, shutdown| async move { run(&informers, config, shutdown).await });
+        let client = running.client.clone();
+        let nodes: Api<Node> = Api::all(client.clone());
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        for (name, ready) in [("gone", "Unknown"), ("up", "True")] {
+            let node: Node = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+            nodes.create(&PostParams::default(), &node).await.unwrap();
+            let status = json!({"status": {"conditions": [{"type": "Ready", "status": ready}]}});
+            nodes
+                .patch_status(name, &PatchParams::default(), &Patch::Merge(status))
+                .await
+                .unwrap();
+        }
+        let out_of_service = out_of_service::OUT_OF_SERVICE;
+        for (name, node, tolerations) in [
+            ("plain", "gone", json!([])),
+            ("leaving", "gone", json!([])),
+            (
+                "tolerant",
+                "gone",
+                json!([{"key": out_of_service, "operator": "Exists", "effect": "NoExecute"}]),
+            ),
+            ("elsewhere", "up", json!([])),
+        ] {
+            let pod: Pod = serde_json::from_value(json!({
+                "metadata": {"name": name},
+                "spec": {"nodeName": node, "tolerations": tolerations,
+                         "containers": [{"name": "c", "image": "busybox"}]},
+            }))
+            .unwrap();
+            pods.create(&PostParams::default(), &pod).await.unwrap();
+            let status = json!({"status": {"phase": "Running"}});
+            pods.patch_status(name, &PatchParams::default(), &Patch::Merge(status))
+                .await
+                .unwrap();
+        }
+        // A graceful deletion on a node whose kubelet is gone never ends.
+        pods.delete("leaving", &DeleteParams::default())
+            .await
+            .unwrap();
+        let leaving = pods.get("leaving").await.unwrap();
+        assert!(leaving.metadata.deletion_timestamp.is_some());
+        let since = pods
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .metadata
+            .resource_version
+            .unwrap();
+        let mut watch = pods
+            .watch(&WatchParams::default(), &since)
+            .await
+            .unwrap()
+            .boxed();
+
+        let taint = |effect: &str| json!({"key": out_of_service, "value": "nodeshutdown", "effect": effect});
+        let set_taints = |taints: serde_json::Value| {
+            let nodes = nodes.clone();
+            async move {
+                let patch = json!({"spec": {"taints": taints}});
+                nodes
+                    .patch("gone", &PatchParams::default(), &Patch::Merge(patch))
+                    .await
+                    .unwrap();
+            }
+        };
+        let names = || async {
+            let mut names: Vec<String> = pods
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter_map(|p| p.metadata.name)
+                .collect();
+            names.sort();
+            names
+        };
+
+        // NoSchedule: only the pod being deleted goes, with the phase
+        // Failed first (pod GC's `gcTerminating`).
+        set_taints(json!([taint("NoSchedule")])).await;
+        eventually("the terminating pod is force-deleted", || async {
+            (!names().await.contains(&"leaving".to_string())).then_some(())
+        })
+        .await;
+        assert_eq!(names().await, ["elsewhere", "plain", "tolerant"]);
+
+        // NoExecute: what does not tolerate it goes.
+        set_taints(json!([taint("NoSchedule"), taint("NoExecute")])).await;
+        eventually("the plain pod is evicted", || async {
+            (!names().await.contains(&"plain".to_string())).then_some(())
+        })
+        .await;
+        assert_eq!(names().await, ["elsewhere", "tolerant"]);
+
+        // Their last states, from the watch: Failed, and for the evicted
+        // one upstream's DisruptionTarget condition.
+        let mut last: HashMap<String, Pod> = HashMap::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while last.len() < 2 {
+            let event = tokio::time::timeout_at(deadline, watch.next())
+                .await
+                .expect("both deletions are watched")
+                .expect("the watch goes on")
+                .unwrap();
+            if let WatchEvent::Deleted(pod) = event {
+                last.insert(pod.metadata.name.clone().unwrap(), pod);
+            }
+        }
+        let phase = |p: &Pod| p.status.as_ref().and_then(|s| s.phase.clone());
+        let target = |p: &Pod| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|c| c.iter().find(|c| c.type_ == "DisruptionTarget").cloned())
+        };
+        assert_eq!(phase(&last["leaving"]).as_deref(), Some("Failed"));
+        assert_eq!(target(&last["leaving"]), None);
+        assert_eq!(phase(&last["plain"]).as_deref(), Some("Failed"));
+        let condition = target(&last["plain"]).expect("DisruptionTarget");
+        assert_eq!(
+            (
+                condition.status.as_str(),
+                condition.reason.as_deref(),
+                condition.message.as_deref()
+            ),
+            (
+                "True",
+                Some("DeletionByTaintManager"),
+                Some("Taint manager: deleting due to NoExecute taint")
+            )
+        );
+        let events: Api<Event> = Api::namespaced(client.clone(), "default");
+        let event = eventually("the eviction's event", || async {
+            events
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .find(|e| e.reason.as_deref() == Some("TaintManagerEviction"))
+        })
+        .await;
+        assert_eq!(event.involved_object.name.as_deref(), Some("plain"));
+        assert_eq!(
+            event.message.as_deref(),
+            Some("Marking for deletion Pod default/plain")
+        );
+        assert_eq!(
+            event.source.and_then(|s| s.component).as_deref(),
+            Some("taint-eviction-controller")
+        );
+
+        // Ready again (the machine came back): the taint alone removes
+        // nothing, not even a pod being deleted.
+        let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        nodes
+            .patch_status("gone", &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .unwrap();
+        pods.delete("tolerant", &DeleteParams::default())
+            .await
+            .unwrap();
+        tokio::time::sleep(MONITOR_PERIOD + Duration::from_secs(1)).await;
+        let tolerant = pods.get("tolerant").await.unwrap();
+        assert!(tolerant.metadata.deletion_timestamp.is_some());
+
+        running.stop().await;
     }
 }

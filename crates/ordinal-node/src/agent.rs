@@ -172,7 +172,7 @@ fn reject<R: Runtime>(ctx: &Arc<Context<R>>, pod: &Pod, reason: String, message:
         pod.metadata.namespace.as_deref().unwrap_or("default"),
     );
     let name = pod.metadata.name.clone().unwrap_or_default();
-    let status = serde_json::json!({"status": {
+    let status = serde_json::json!({"metadata": {"uid": pod.metadata.uid}, "status": {
         "phase": "Failed",
         "reason": reason,
         "message": format!("Pod was rejected: {message}"),

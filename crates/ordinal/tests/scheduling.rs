@@ -3,8 +3,9 @@
 //! and Priority admission, and the scheduler: resource and host-port fit,
 //! pod anti-affinity, spreading a set over nodes, preemption. Pods land
 //! on stand-in nodes (`common::node`, 4 CPUs each) so nothing runs; the
-//! API server, the admission and the scheduler are ordinal's own. One
-//! test joins two real `ordinal node` agents instead.
+//! API server, the admission and the scheduler are ordinal's own. Two
+//! tests join real `ordinal node` agents instead: one spreads a set over
+//! them, one loses a node (upstream's non-graceful node shutdown).
 //!
 //! Every wait is a bounded poll.
 
@@ -475,4 +476,178 @@ spec:
             .status();
         let _ = a.wait();
     }
+}
+
+/// A node agent whose process a test freezes, resumes and stops. Dropped,
+/// it is resumed and stopped as on Ctrl-C (SIGTERM), so its pods, bridge
+/// and rules go with it; SIGKILL only if it does not exit in time.
+struct Agent {
+    child: std::process::Child,
+}
+
+impl Agent {
+    fn signal(&self, signal: i32) {
+        // SAFETY: a signal to our own child, which we have not reaped.
+        unsafe {
+            libc::kill(self.child.id() as i32, signal);
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        self.signal(libc::SIGTERM);
+        let deadline = std::time::Instant::now() + Duration::from_secs(40);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Upstream's non-graceful node shutdown with two real agents. A node
+/// that stops reporting keeps its pod — the same pod, not Ready, never a
+/// second one with its identity — until the user taints it
+/// `node.kubernetes.io/out-of-service`; then the pod is force-deleted,
+/// and the StatefulSet makes it again on the node that works. No
+/// volumes: a local-path volume is pinned to its node, so a pod with one
+/// could not move.
+#[test]
+fn a_lost_node_keeps_its_pod_until_it_is_tainted_out_of_service() {
+    // The agents renew their Leases every 10 s: 20 s of grace never fails
+    // a working node and notices a silent one within 25 s.
+    let o = Ordinal::start_with(&["--no-node", "--node-monitor-grace-period", "20"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut agents = std::collections::BTreeMap::new();
+    for name in ["agent-1", "agent-2"] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        agents.insert(
+            name.to_string(),
+            Agent {
+                child: node_agent(&o, name, &dir),
+            },
+        );
+    }
+    let ready = |node: &str| {
+        peek(
+            &o,
+            &format!("node/{node}"),
+            "{.status.conditions[?(@.type==\"Ready\")].status}",
+        )
+    };
+    eventually("both nodes are Ready", WAIT, || {
+        ready("agent-1") == "True" && ready("agent-2") == "True"
+    });
+    // Its containers sleep for a time no other process here names.
+    let marker = "7201913";
+    let set = format!(
+        r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: web}}
+spec:
+  serviceName: web
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      affinity:
+        podAntiAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+          - weight: 100
+            podAffinityTerm:
+              labelSelector: {{matchLabels: {{app: web}}}}
+              topologyKey: kubernetes.io/hostname
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: app
+        image: {image}
+        command: [sleep, "{marker}"]
+"#,
+        image = common::images::BUSYBOX
+    );
+    o.ok_stdin(&["apply", "-f", "-"], &set);
+    let field = |pod: &str, path: &str| peek(&o, &format!("pod/{pod}"), path);
+    eventually("both replicas run", WAIT, || {
+        (0..2).all(|i| field(&format!("web-{i}"), "{.status.phase}") == "Running")
+    });
+    let lost = field("web-1", "{.spec.nodeName}");
+    let live = field("web-0", "{.spec.nodeName}");
+    assert_ne!(lost, live, "the preferred anti-affinity spreads the set");
+    let (uid0, uid1) = (
+        field("web-0", "{.metadata.uid}"),
+        field("web-1", "{.metadata.uid}"),
+    );
+    assert_eq!(common::processes_with(marker).len(), 2);
+
+    // The machine is cut off: its agent is frozen (its pods' processes
+    // run on, as on a machine that lost its network).
+    agents[&lost].signal(libc::SIGSTOP);
+    eventually("the lost node is NotReady", Duration::from_secs(90), || {
+        ready(&lost) == "Unknown"
+    });
+    eventually("its pod is not Ready", WAIT, || {
+        field("web-1", "{.status.conditions[?(@.type==\"Ready\")].status}") == "False"
+    });
+    // Kept: the same pod on the same node, and no other.
+    for _ in 0..8 {
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(field("web-1", "{.metadata.uid}"), uid1);
+        assert_eq!(field("web-1", "{.spec.nodeName}"), lost);
+        assert_eq!(field("web-1", "{.metadata.deletionTimestamp}"), "");
+        let pods = o.ok(&["get", "pods", "-o", "name"]);
+        assert_eq!(pods.lines().count(), 2, "{pods}");
+    }
+
+    // The user says the machine is off for good.
+    o.ok(&[
+        "taint",
+        "node",
+        &lost,
+        "node.kubernetes.io/out-of-service=nodeshutdown:NoExecute",
+    ]);
+    eventually("web-1 runs again on the live node", WAIT, || {
+        let uid = field("web-1", "{.metadata.uid}");
+        !uid.is_empty()
+            && uid != uid1
+            && field("web-1", "{.spec.nodeName}") == live
+            && field("web-1", "{.status.phase}") == "Running"
+    });
+    assert_eq!(field("web-0", "{.metadata.uid}"), uid0);
+    eventually("the eviction's event", WAIT, || {
+        events_of(&o, "web-1")
+            .iter()
+            .any(|e| e == "TaintManagerEviction: Marking for deletion Pod default/web-1")
+    });
+    // The old pod's process still runs on the frozen machine.
+    assert_eq!(common::processes_with(marker).len(), 3);
+    let new_ip = field("web-1", "{.status.podIP}");
+    let new_host = field("web-1", "{.status.hostIP}");
+    assert!(!new_ip.is_empty());
+
+    // The machine comes back: its agent stops the pod that was deleted,
+    // and writes nothing over the new one.
+    agents[&lost].signal(libc::SIGCONT);
+    eventually("the lost node's old pod has stopped", WAIT, || {
+        common::processes_with(marker).len() == 2
+    });
+    eventually("the node is Ready again", WAIT, || ready(&lost) == "True");
+    assert_eq!(field("web-1", "{.spec.nodeName}"), live);
+    assert_eq!(field("web-1", "{.status.podIP}"), new_ip);
+    assert_eq!(field("web-1", "{.status.hostIP}"), new_host);
+    assert_eq!(field("web-1", "{.status.phase}"), "Running");
+
+    o.ok(&["delete", "statefulset", "web", "--wait=true"]);
+    eventually("the pods are gone", WAIT, || {
+        o.ok(&["get", "pods", "-o", "name"]).trim().is_empty()
+    });
+    drop(agents);
+    assert!(common::processes_with(marker).is_empty());
 }

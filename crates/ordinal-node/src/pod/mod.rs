@@ -1483,7 +1483,9 @@ impl<R: Runtime> Worker<R> {
         }
         let key = self.key();
         self.ctx.registry.set_status(&key, status.clone());
-        let patch = serde_json::json!({ "status": status });
+        // The UID is a precondition: a pod deleted and made again under
+        // its name (elsewhere, while this node was cut off) is not ours.
+        let patch = serde_json::json!({ "metadata": {"uid": self.uid}, "status": status });
         match self
             .api()
             .patch_status(
