@@ -28,6 +28,7 @@ pub struct OwnerRef {
     pub name: String,
     pub uid: Uid,
     pub block_owner_deletion: bool,
+    pub controller: bool,
 }
 
 /// What the graph knows of one object.
@@ -251,6 +252,9 @@ pub enum OwnerState {
     Dangling,
     /// Exists and is being deleted in the foreground.
     WaitingForDependents,
+    /// Exists, is being deleted in the foreground, and deletes this
+    /// dependent itself ([`torn_down_by`]): left to it.
+    TearingDown,
 }
 
 /// The deletion policy the collector uses for a dependent.
@@ -282,6 +286,7 @@ pub fn decide(
         return Verdict::Keep;
     }
     let solid = owners.iter().any(|(_, s)| *s == OwnerState::Solid);
+    let tearing_down = owners.iter().any(|(_, s)| *s == OwnerState::TearingDown);
     let waiting = owners
         .iter()
         .any(|(_, s)| *s == OwnerState::WaitingForDependents);
@@ -297,6 +302,10 @@ pub fn decide(
             Verdict::RemoveReferences(drop)
         };
     }
+    if tearing_down {
+        // The owner deletes it itself, in its own order.
+        return Verdict::Keep;
+    }
     if waiting && has_dependents {
         // An owner waits on us and we have dependents of our own: go in
         // the foreground so ours go first.
@@ -311,6 +320,20 @@ pub fn decide(
         Some(FOREGROUND) => Policy::Foreground,
         _ => Policy::Background,
     })
+}
+
+/// Whether `owner`, being deleted in the foreground, deletes `dependent`
+/// itself rather than leaving it to the collector: a StatefulSet with
+/// ordered teardown (`ordered`, from its annotations) removes the pods it
+/// controls highest ordinal first (`statefulset::teardown`). Its other
+/// dependents, and pods it only owns, are collected as usual.
+pub fn torn_down_by(owner: &OwnerRef, dependent: &Node, ordered: bool) -> bool {
+    ordered
+        && owner.controller
+        && owner.api_version == "apps/v1"
+        && owner.kind == "StatefulSet"
+        && dependent.resource.api.group.is_empty()
+        && dependent.resource.api.plural == "pods"
 }
 
 /// What to do with an owner being deleted in the foreground: remove its
@@ -363,6 +386,7 @@ mod tests {
                     name: format!("n-{o}"),
                     uid: o.to_string(),
                     block_owner_deletion: *block,
+                    controller: false,
                 })
                 .collect(),
             finalizers: vec![],
@@ -483,6 +507,83 @@ mod tests {
         );
         assert_eq!(decide(&[], false, &none), Verdict::Keep);
     }
+
+    #[test]
+    fn an_owner_tearing_down_keeps_its_pods_to_itself() {
+        use OwnerState::*;
+        let none: Vec<String> = vec![];
+        let s = |u: &str, st| (u.to_string(), st);
+        assert_eq!(
+            decide(&[s("set", TearingDown)], false, &none),
+            Verdict::Keep
+        );
+        // Also when another owner is gone or waiting: the set deletes it.
+        assert_eq!(
+            decide(&[s("set", TearingDown), s("b", Dangling)], true, &none),
+            Verdict::Keep
+        );
+        assert_eq!(
+            decide(
+                &[s("set", TearingDown), s("b", WaitingForDependents)],
+                true,
+                &none
+            ),
+            Verdict::Keep
+        );
+        // A live owner keeps it and loses the reference, as for any owner
+        // being deleted.
+        assert_eq!(
+            decide(&[s("a", Solid), s("set", TearingDown)], false, &none),
+            Verdict::RemoveReferences(vec!["set".into()])
+        );
+    }
+
+    #[test]
+    fn only_a_statefulsets_controlled_pods_are_torn_down_by_it() {
+        let set = |controller| OwnerRef {
+            api_version: "apps/v1".into(),
+            kind: "StatefulSet".into(),
+            name: "web".into(),
+            uid: "s".into(),
+            block_owner_deletion: true,
+            controller,
+        };
+        let mut pod = node("p", &[]);
+        pod.resource = served("", "v1", "Pod", "pods", true);
+        let claim = Node {
+            resource: served(
+                "",
+                "v1",
+                "PersistentVolumeClaim",
+                "persistentvolumeclaims",
+                true,
+            ),
+            ..pod.clone()
+        };
+        let revision = Node {
+            resource: served(
+                "apps",
+                "v1",
+                "ControllerRevision",
+                "controllerrevisions",
+                true,
+            ),
+            ..pod.clone()
+        };
+        assert!(torn_down_by(&set(true), &pod, true));
+        assert!(!torn_down_by(&set(true), &pod, false), "Unordered");
+        assert!(
+            !torn_down_by(&set(false), &pod, true),
+            "owned, not controlled"
+        );
+        assert!(!torn_down_by(&set(true), &claim, true));
+        assert!(!torn_down_by(&set(true), &revision, true));
+        let replica_set = OwnerRef {
+            kind: "ReplicaSet".into(),
+            ..set(true)
+        };
+        assert!(!torn_down_by(&replica_set, &pod, true));
+    }
 }
 
 #[cfg(test)]
@@ -534,7 +635,7 @@ mod properties {
                             name: uid.to_string(),
                             resource_version: "1".into(),
                             owners: owners.into_iter().filter(|(o, _)| seen.insert(*o)).map(|(o, b)| OwnerRef {
-                                api_version: "v1".into(), kind: "ConfigMap".into(), name: o.to_string(), uid: o.to_string(), block_owner_deletion: b,
+                                api_version: "v1".into(), kind: "ConfigMap".into(), name: o.to_string(), uid: o.to_string(), block_owner_deletion: b, controller: false,
                             }).collect(),
                             finalizers: match deleting { Some(true) => vec![FOREGROUND.into()], Some(false) => vec![ORPHAN.into()], None => vec![] },
                             being_deleted: deleting.is_some(),

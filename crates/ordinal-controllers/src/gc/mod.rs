@@ -12,7 +12,10 @@
 //!   lacks it;
 //! - an owner with the `foregroundDeletion` finalizer has its dependents
 //!   deleted, waits until those with `blockOwnerDeletion` are gone, then
-//!   loses the finalizer (and the API server removes it);
+//!   loses the finalizer (and the API server removes it). The pods of a
+//!   StatefulSet with ordered teardown are the exception: the StatefulSet
+//!   controller deletes them, highest ordinal first, and the collector
+//!   only waits for them ([`graph::torn_down_by`]);
 //! - an owner with the `orphan` finalizer has the references to it removed
 //!   from every dependent, then loses the finalizer.
 //!
@@ -101,6 +104,7 @@ fn owner_refs(meta: &ObjectMeta) -> Vec<OwnerRef> {
             name: r.name.clone(),
             uid: r.uid.clone(),
             block_owner_deletion: r.block_owner_deletion.unwrap_or(false),
+            controller: r.controller.unwrap_or(false),
         })
         .collect()
 }
@@ -265,15 +269,18 @@ impl Collector {
                 return Ok(OwnerState::Solid);
             }
         }
-        self.check_owner(owner, dependent.namespace.as_deref())
+        self.check_owner(owner, dependent.namespace.as_deref(), Some(dependent))
             .await
     }
 
     /// A live GET of an owner by name: gone or of another uid is dangling.
+    /// With the `dependent` at hand, an owner being deleted in the
+    /// foreground that deletes it itself is [`OwnerState::TearingDown`].
     async fn check_owner(
         &self,
         owner: &OwnerRef,
         dependent_namespace: Option<&str>,
+        dependent: Option<&Node>,
     ) -> Result<OwnerState, SyncError> {
         let served = self.served();
         let Some(resource) = served::resolve(&served, &owner.api_version, &owner.kind) else {
@@ -299,10 +306,14 @@ impl Collector {
                         .iter()
                         .flatten()
                         .any(|f| f == FOREGROUND);
-                Ok(if foreground {
-                    OwnerState::WaitingForDependents
-                } else {
+                let ordered =
+                    || crate::statefulset::tears_down_in_order(live.metadata.annotations.as_ref());
+                Ok(if !foreground {
                     OwnerState::Solid
+                } else if dependent.is_some_and(|d| graph::torn_down_by(owner, d, ordered())) {
+                    OwnerState::TearingDown
+                } else {
+                    OwnerState::WaitingForDependents
                 })
             }
             _ => {
@@ -326,7 +337,8 @@ impl Collector {
         let Some((owner, namespace)) = lookup else {
             return Ok(());
         };
-        if self.check_owner(&owner, namespace.as_deref()).await? == OwnerState::WaitingForDependents
+        if self.check_owner(&owner, namespace.as_deref(), None).await?
+            == OwnerState::WaitingForDependents
         {
             let dependents: Vec<Uid> = self
                 .graph()

@@ -13,6 +13,8 @@
 //! earlier set or pod of the same name and is not touched. When another
 //! controller owns the claim, our references are removed and none added.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
@@ -67,6 +69,32 @@ impl<'a> ClaimIndex<'a> {
     pub(crate) fn of(&self, ordinal: i64) -> impl Iterator<Item = &'a PersistentVolumeClaim> + '_ {
         (0..self.by_template.len()).filter_map(move |t| self.get(t, ordinal))
     }
+
+    /// Every claim as `(template number, claim)`, by ordinal, and by
+    /// template within an ordinal.
+    pub(crate) fn in_order(&self) -> Vec<(usize, &'a PersistentVolumeClaim)> {
+        let mut all: Vec<(i64, usize, &'a PersistentVolumeClaim)> = self
+            .by_template
+            .iter()
+            .enumerate()
+            .flat_map(|(t, list)| list.iter().map(move |(o, claim)| (*o, t, *claim)))
+            .collect();
+        all.sort_by_key(|(ordinal, template, _)| (*ordinal, *template));
+        all.into_iter().map(|(_, t, claim)| (t, claim)).collect()
+    }
+}
+
+/// The labels a claim of `template` carries: the template's, plus the
+/// selector's matchLabels.
+pub(crate) fn claim_labels(
+    spec: &SetSpec<'_>,
+    template: &PersistentVolumeClaim,
+) -> BTreeMap<String, String> {
+    let mut labels = template.metadata.labels.clone().unwrap_or_default();
+    for (k, v) in spec.selector.match_labels.iter().flatten() {
+        labels.insert(k.clone(), v.clone());
+    }
+    labels
 }
 
 /// A new claim for the pod at `ordinal` (in range) from one template: the
@@ -78,10 +106,7 @@ pub(crate) fn new_claim(
     ordinal: i64,
 ) -> PersistentVolumeClaim {
     let template_name = template.metadata.name.as_deref().unwrap_or("");
-    let mut labels = template.metadata.labels.clone().unwrap_or_default();
-    for (k, v) in spec.selector.match_labels.iter().flatten() {
-        labels.insert(k.clone(), v.clone());
-    }
+    let labels = claim_labels(spec, template);
     // Upstream creates the claim bare and sets its owners right after the
     // pod; creating it with its final owners saves a write and ends the same.
     let owners = spec

@@ -28,7 +28,7 @@ use kube::api::ObjectMeta;
 
 use super::execute::Executor;
 use super::mapping::{SetKey, sets_for, sets_for_claim};
-use super::{Observed, plan};
+use super::{Failure, Observed, plan};
 use crate::informer::{Informer, Informers, all_synced};
 use crate::runtime::{self, Next, Queue, Reconciler};
 use ordinal_core::events::Recorder;
@@ -138,6 +138,13 @@ impl Reconciler for Controller {
             set: &set,
         };
         executor.report_failures(&planned.failures);
+        if !planned.failures.is_empty()
+            && planned.waves.is_empty()
+            && planned.failures.iter().all(Failure::waits_for_change)
+        {
+            // Left as it is; the set's next change queues it again.
+            return Next::Done;
+        }
         if planned.is_idle() {
             return match planned.requeue_after {
                 Some(after) => Next::After(after),

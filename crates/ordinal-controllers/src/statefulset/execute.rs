@@ -5,6 +5,8 @@
 //! Every successful write's answer goes back into the shared caches
 //! ([`crate::informer`]), so the next plan of the set sees it.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -117,6 +119,11 @@ impl Executor<'_> {
                 Failure::ClaimTerminating { pod, .. } => {
                     self.pod_event("create", pod, Some(&failure.to_string()))
                 }
+                Failure::InvalidAnnotations(_) => self.recorder.warning(
+                    &self.reference(),
+                    "InvalidAnnotation",
+                    failure.to_string(),
+                ),
                 other => tracing::info!(set = %self.name(), namespace = %self.namespace(),
                     "statefulset controller: {other}"),
             }
@@ -170,6 +177,10 @@ impl Executor<'_> {
                 report.failed = true;
                 break;
             }
+        }
+
+        if !self.run_all(&plan.claims).await {
+            report.failed = true;
         }
 
         if let Some(status) = &plan.status {
@@ -304,7 +315,110 @@ impl Executor<'_> {
                 claim,
                 conflicting_controller,
             } => self.update_claim(claim, *conflicting_controller).await,
+            Action::UpdateClaim {
+                name,
+                uid,
+                labels,
+                annotations,
+                expand_to,
+            } => {
+                let change = ClaimChange {
+                    labels,
+                    annotations,
+                    expand_to: expand_to.as_ref().map(|q| q.0.as_str()),
+                };
+                self.follow_template(name, uid, &change).await
+            }
+            Action::UpdatePodInPlace {
+                name,
+                uid,
+                images,
+                labels,
+                annotations,
+            } => {
+                self.update_in_place(name, uid, images, labels, annotations)
+                    .await
+            }
+            Action::OpenGate { name, uid, unmark } => {
+                if *unmark {
+                    let patch = json!({"metadata": {
+                        "uid": uid,
+                        "annotations": {super::IN_PLACE_MARKER: null},
+                    }});
+                    self.patched::<Pod>(name, &Patch::Merge(patch)).await?;
+                }
+                self.set_gate(name, uid, true).await
+            }
             Action::DeletePod { name, uid, reason } => self.delete_pod(name, uid, *reason).await,
+        }
+    }
+
+    /// Closes the pod's readiness gate, then patches its images, labels
+    /// and annotations; an event says which images changed.
+    async fn update_in_place(
+        &self,
+        name: &str,
+        uid: &str,
+        images: &[(String, String)],
+        labels: &BTreeMap<String, String>,
+        annotations: &BTreeMap<String, String>,
+    ) -> Result<(), ()> {
+        self.set_gate(name, uid, false).await?;
+        let containers: Vec<serde_json::Value> = images
+            .iter()
+            .map(|(container, image)| json!({"name": container, "image": image}))
+            .collect();
+        let patch = json!({
+            "metadata": {"uid": uid, "labels": labels, "annotations": annotations},
+            "spec": {"containers": containers},
+        });
+        self.patched::<Pod>(name, &Patch::Strategic(patch)).await?;
+        let changed: Vec<String> = images.iter().map(|(c, i)| format!("{c}={i}")).collect();
+        self.recorder.normal(
+            &self.reference(),
+            "SuccessfulUpdateInPlace",
+            format!(
+                "update Pod {name} in StatefulSet {} in place successful: {}",
+                self.name(),
+                changed.join(", ")
+            ),
+        );
+        Ok(())
+    }
+
+    /// Sets the pod's in-place readiness gate condition, through the
+    /// status subresource, with its UID as precondition.
+    async fn set_gate(&self, name: &str, uid: &str, open: bool) -> Result<(), ()> {
+        let (status, reason) = if open {
+            ("True", "InPlaceUpdateReady")
+        } else {
+            ("False", "InPlaceUpdating")
+        };
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let patch = json!({
+            "metadata": {"uid": uid},
+            "status": {"conditions": [{
+                "type": super::IN_PLACE_GATE,
+                "status": status,
+                "reason": reason,
+                "lastTransitionTime": now,
+            }]},
+        });
+        match self
+            .api::<Pod>()
+            .patch_status(name, &PatchParams::default(), &Patch::Strategic(patch))
+            .await
+        {
+            Ok(pod) => {
+                self.caches.get::<Pod>().store(pod);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::debug!(pod = %name, error = %e, "statefulset controller: setting the in-place gate failed");
+                Err(())
+            }
         }
     }
 
@@ -494,6 +608,78 @@ impl Executor<'_> {
         }
     }
 
+    /// Patches a claim towards its template, with the events of
+    /// [`Self::claim_change_event`].
+    async fn follow_template(
+        &self,
+        name: &str,
+        uid: &str,
+        change: &ClaimChange<'_>,
+    ) -> Result<(), ()> {
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("uid".into(), json!(uid));
+        if !change.labels.is_empty() {
+            metadata.insert("labels".into(), json!(change.labels));
+        }
+        if !change.annotations.is_empty() {
+            metadata.insert("annotations".into(), json!(change.annotations));
+        }
+        let mut patch = json!({ "metadata": metadata });
+        if let Some(size) = change.expand_to {
+            patch["spec"] = json!({"resources": {"requests": {"storage": size}}});
+        }
+        match self
+            .api::<PersistentVolumeClaim>()
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+        {
+            Ok(claim) => {
+                self.claim_change_event(name, change.expand_to, None);
+                self.caches.get::<PersistentVolumeClaim>().store(claim);
+                Ok(())
+            }
+            // Gone: nothing to follow the template.
+            Err(e) if status_code(&e) == Some(NOT_FOUND) => Ok(()),
+            // Another claim of the name: the cache is behind.
+            Err(e) if status_code(&e) == Some(CONFLICT) => Err(()),
+            Err(e) => {
+                self.claim_change_event(name, change.expand_to, Some(&error_message(&e)));
+                Err(())
+            }
+        }
+    }
+
+    /// `expand Claim data-web-0 in StatefulSet web to 2Gi successful`
+    /// (`SuccessfulExpand`), or `update Claim data-web-0 in StatefulSet web
+    /// successful` (`SuccessfulUpdate`) when only labels or annotations
+    /// changed; `… failed error: <err>` as a Warning (`FailedExpand`,
+    /// `FailedUpdate`). Worded as the pod events are.
+    fn claim_change_event(&self, claim: &str, expand_to: Option<&str>, error: Option<&str>) {
+        let (verb, what) = match expand_to {
+            Some(size) => (
+                "expand",
+                format!("Claim {claim} in StatefulSet {} to {size}", self.name()),
+            ),
+            None => (
+                "update",
+                format!("Claim {claim} in StatefulSet {}", self.name()),
+            ),
+        };
+        let reason_verb = title(verb);
+        match error {
+            None => self.recorder.normal(
+                &self.reference(),
+                &format!("Successful{reason_verb}"),
+                format!("{verb} {what} successful"),
+            ),
+            Some(err) => self.recorder.warning(
+                &self.reference(),
+                &format!("Failed{reason_verb}"),
+                format!("{verb} {what} failed error: {err}"),
+            ),
+        }
+    }
+
     async fn delete_pod(&self, name: &str, uid: &str, reason: DeleteReason) -> Result<(), ()> {
         let (ns, set) = (self.namespace(), self.name());
         match reason {
@@ -507,7 +693,14 @@ impl Executor<'_> {
                 "RecreatingTerminatedPod",
                 format!("StatefulSet {ns}/{set} is recreating terminated Pod {name}"),
             ),
-            DeleteReason::ScaleDown | DeleteReason::Update => {}
+            DeleteReason::Recovery => self.recorder.normal(
+                &self.reference(),
+                "RecoveringRollout",
+                format!(
+                    "StatefulSet {ns}/{set} is replacing Pod {name}, not Ready at an outdated revision, with the update revision"
+                ),
+            ),
+            DeleteReason::ScaleDown | DeleteReason::Update | DeleteReason::Teardown => {}
         }
         match self.api::<Pod>().delete(name, &by_uid(uid)).await {
             Ok(answer) => {
@@ -534,6 +727,13 @@ impl Executor<'_> {
             }
         }
     }
+}
+
+/// What an [`Action::UpdateClaim`] changes.
+struct ClaimChange<'a> {
+    labels: &'a BTreeMap<String, String>,
+    annotations: &'a BTreeMap<String, String>,
+    expand_to: Option<&'a str>,
 }
 
 enum RevisionError {

@@ -6,10 +6,12 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    PersistentVolumeClaimVolumeSource, Pod, PodSpec, PodTemplateSpec, Volume,
+    PersistentVolumeClaimVolumeSource, Pod, PodReadinessGate, PodSpec, PodTemplateSpec, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use ordinal_core::set_policy::PodUpdatePolicy;
 
+use super::in_place;
 use super::spec::SetSpec;
 
 /// Label holding the pod's own name, so a Service can select one pod.
@@ -91,7 +93,21 @@ pub(crate) fn new_pod(
     pod_spec.hostname = Some(name);
     pod_spec.subdomain = (!spec.service_name.is_empty()).then(|| spec.service_name.into());
     set_claim_volumes(spec, &mut pod, ordinal);
+    if spec.pod_update == PodUpdatePolicy::InPlaceIfPossible {
+        let gates = pod_spec_mut(&mut pod)
+            .readiness_gates
+            .get_or_insert_default();
+        if !gates.iter().any(|g| g.condition_type == in_place::GATE) {
+            gates.push(PodReadinessGate {
+                condition_type: in_place::GATE.into(),
+            });
+        }
+    }
     pod
+}
+
+fn pod_spec_mut(pod: &mut Pod) -> &mut PodSpec {
+    pod.spec.get_or_insert_with(PodSpec::default)
 }
 
 fn set_identity_labels(pod: &mut Pod, name: &str, ordinal: i64) {
@@ -132,6 +148,15 @@ pub(crate) fn storage_matches(spec: &SetSpec<'_>, pod: &Pod, ordinal: i64) -> bo
     })
 }
 
+/// The pod, a member of the set by its name, lacks the claim volume of a
+/// volumeClaimTemplate (one added after the pod was made). A pod's volumes
+/// cannot change, so only replacing the pod gives it the volume: the
+/// rolling update counts such a pod as outdated.
+pub(crate) fn lacks_claim_volumes(spec: &SetSpec<'_>, pod: &Pod) -> bool {
+    let name = pod.metadata.name.as_deref().unwrap_or("");
+    ordinal_of(spec.name, name).is_some_and(|ordinal| !storage_matches(spec, pod, ordinal))
+}
+
 /// `name == claim_name(template, set, ordinal)`, without building it (this
 /// runs for every pod on every sync).
 fn is_claim_name(name: &str, template: &str, set: &str, ordinal: i64) -> bool {
@@ -143,16 +168,16 @@ pub(crate) fn claim_ordinal(name: &str, template: &str, set: &str) -> Option<i64
     ordinal_of(set, name.strip_prefix(template)?.strip_prefix('-')?)
 }
 
-/// A copy of `pod` with its identity labels and claim volumes put right.
+/// A copy of `pod` with its identity labels put right. Its claim volumes
+/// are left as they are: the API server refuses any change to a pod's
+/// volumes (upstream's `updateStorage` would be refused the same way), so
+/// a pod lacking one is replaced instead ([`lacks_claim_volumes`]).
 pub(crate) fn repaired(spec: &SetSpec<'_>, pod: &Pod, ordinal: i64) -> Pod {
     let mut pod = pod.clone();
     if !identity_matches(spec, &pod, ordinal) {
         let name = pod_name(spec.name, ordinal);
         pod.metadata.namespace = Some(spec.namespace.into());
         set_identity_labels(&mut pod, &name, ordinal);
-    }
-    if !storage_matches(spec, &pod, ordinal) {
-        set_claim_volumes(spec, &mut pod, ordinal);
     }
     pod
 }

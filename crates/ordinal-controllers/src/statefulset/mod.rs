@@ -55,7 +55,11 @@
 //! - `identity` and `claims`: what a pod and its claims must look like, and
 //!   who owns the claims under each retention policy; `health` reads pods'
 //!   readiness and availability.
+//! - `claim_updates`: existing claims following their templates' labels,
+//!   annotations and grown storage requests, one expansion at a time.
 //! - `status`: the status written after the pass.
+//! - `teardown`: a set deleted in the foreground deletes its own pods,
+//!   highest ordinal first, each once the one before it is gone.
 //!
 //! # Executing a plan
 //!
@@ -65,49 +69,61 @@
 //! 2. [`Plan::revision`]: create the update revision or bump an old one. If
 //!    the create meets AlreadyExists with different data, write status with
 //!    `collisionCount + 1` and plan again; on any other failure stop here
-//!    (still run step 5).
+//!    (still run step 6).
 //! 3. [`Plan::waves`], in order. Actions within a wave are independent and
 //!    may be sent concurrently; after a wave in which anything failed, run no
 //!    further waves. Deletes carry the UID to use as precondition (so a stale
 //!    cache never deletes a newer pod of the same name); NotFound on a delete
 //!    and AlreadyExists on a claim create count as success; AlreadyExists on
 //!    a pod create is a failure (the cache is behind).
-//! 4. [`Plan::status`], when `Some`: write it through the status subresource,
+//! 4. [`Plan::claims`]: claims following their templates, even if a wave
+//!    failed. Independent; each a merge patch with the claim's UID as
+//!    precondition. NotFound counts as success.
+//! 5. [`Plan::status`], when `Some`: write it through the status subresource,
 //!    even if a wave failed.
-//! 5. [`Plan::history`]: delete old revisions.
+//! 6. [`Plan::history`]: delete old revisions.
 //!
 //! Then requeue after [`Plan::requeue_after`] if set, or with backoff if
 //! anything failed or [`Plan::failures`] is not empty.
 
+mod claim_updates;
 mod claims;
+mod conditions;
 mod controller;
 mod execute;
 mod health;
 mod identity;
+mod in_place;
 mod mapping;
 mod ownership;
 mod revision;
 mod spec;
 mod status;
 mod sync;
+mod teardown;
 
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use ordinal_core::labels::Selector;
+use ordinal_core::set_policy::Policies;
 
 pub use controller::{COMPONENT, WORKERS, run};
 pub use identity::{
     POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_LABEL, claim_name, ordinal_of, pod_name,
 };
+pub use in_place::{GATE as IN_PLACE_GATE, MARKER as IN_PLACE_MARKER};
 pub use revision::{HASH_LABEL, revision_data, revision_hash, revision_name};
 pub use sync::MAX_CREATIONS_PER_SYNC;
+pub(crate) use teardown::tears_down_in_order;
 
 /// Everything one sync looks at.
 #[derive(Debug, Clone)]
@@ -136,6 +152,9 @@ pub struct Plan {
     pub revision: Option<Action>,
     /// Pod and claim work, in waves.
     pub waves: Vec<Vec<Action>>,
+    /// Existing claims brought in line with their volumeClaimTemplates
+    /// (labels, annotations, one expansion at a time): [`Action::UpdateClaim`].
+    pub claims: Vec<Action>,
     /// The status to write; `None` when unchanged, or when the sync could
     /// not get far enough to know it.
     pub status: Option<StatefulSetStatus>,
@@ -162,6 +181,7 @@ impl Plan {
             .iter()
             .chain(self.revision.iter())
             .chain(self.waves.iter().flatten())
+            .chain(self.claims.iter())
             .chain(self.history.iter())
     }
 
@@ -244,6 +264,47 @@ pub enum Action {
         /// Another controller owns the claim.
         conflicting_controller: bool,
     },
+    /// Merge-patch an existing claim towards its volumeClaimTemplate, with
+    /// the claim's UID as precondition: the template's labels and
+    /// annotations it lacks or holds other values of (others stay), and,
+    /// to expand it, the template's larger storage request.
+    UpdateClaim {
+        /// The claim.
+        name: String,
+        /// Its UID, the patch's precondition.
+        uid: String,
+        /// Labels to set.
+        labels: BTreeMap<String, String>,
+        /// Annotations to set.
+        annotations: BTreeMap<String, String>,
+        /// The storage request to grow the claim to (event `SuccessfulExpand`).
+        expand_to: Option<Quantity>,
+    },
+    /// Update a pod in place to the update revision (its images changed,
+    /// nothing else): close its readiness gate, then patch its images,
+    /// labels and annotations; both with its UID as precondition.
+    UpdatePodInPlace {
+        /// The pod.
+        name: String,
+        /// Its UID, the patches' precondition.
+        uid: String,
+        /// (container, new image) of each container whose image changed.
+        images: Vec<(String, String)>,
+        /// Labels to set: the template's and the revision label.
+        labels: BTreeMap<String, String>,
+        /// Annotations to set: the template's and the in-place marker.
+        annotations: BTreeMap<String, String>,
+    },
+    /// Open a pod's in-place readiness gate (condition True); `unmark`
+    /// first removes the in-place marker of a finished update.
+    OpenGate {
+        /// The pod.
+        name: String,
+        /// Its UID, the patches' precondition.
+        uid: String,
+        /// Remove the in-place marker annotation.
+        unmark: bool,
+    },
     /// Delete a pod, with its UID as precondition.
     DeletePod {
         /// The pod.
@@ -266,6 +327,12 @@ pub enum DeleteReason {
     ScaleDown,
     /// It runs an outdated revision; recreated at the update revision.
     Update,
+    /// The set is being deleted in the foreground and removes its pods
+    /// itself, highest ordinal first (`teardown`).
+    Teardown,
+    /// Rollout recovery: not Ready at an outdated revision, so the rollout
+    /// would wait for it forever; recreated at the update revision.
+    Recovery,
 }
 
 /// Why a sync stopped short.
@@ -293,6 +360,16 @@ pub enum Failure {
     },
     /// `maxUnavailable` is a string but not a percentage.
     InvalidMaxUnavailable(String),
+    /// ordinal's annotations on the set do not parse; the set is left as it
+    /// is until they are fixed.
+    InvalidAnnotations(Vec<ordinal_core::set_policy::Invalid>),
+}
+
+impl Failure {
+    /// Only a change to the set can clear it: retrying is pointless.
+    pub fn waits_for_change(&self) -> bool {
+        matches!(self, Failure::InvalidAnnotations(_))
+    }
 }
 
 impl fmt::Display for Failure {
@@ -311,6 +388,14 @@ impl fmt::Display for Failure {
             }
             // Upstream's wording, which ends up in FailedCreate events.
             Failure::ClaimTerminating { claim, .. } => write!(f, "pvc {claim} is being deleted"),
+            Failure::InvalidAnnotations(invalid) => {
+                let all: Vec<String> = invalid.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "the set is left as it is until its annotations are fixed: {}",
+                    all.join("; ")
+                )
+            }
             Failure::InvalidMaxUnavailable(value) => {
                 write!(
                     f,
@@ -325,11 +410,28 @@ impl std::error::Error for Failure {}
 
 /// Plans one sync of `observed.set`.
 pub fn plan(observed: &Observed<'_>) -> Plan {
+    let mut plan = plan_sync(observed);
+    // A set deleted in the foreground with ordered teardown deletes its
+    // pods itself, whatever else stopped the sync short, and records no
+    // revision on its way out (the garbage collector deletes them).
+    if let Some(waves) = teardown::waves(observed.set, &observed.pods) {
+        plan.revision = None;
+        plan.waves = waves;
+    }
+    plan
+}
+
+/// The sync proper; a set being deleted only gets its status.
+fn plan_sync(observed: &Observed<'_>) -> Plan {
     let set = observed.set;
     if set.spec.is_none() {
         return Plan::failed(Failure::NoSpec);
     }
-    let spec = spec::SetSpec::of(set);
+    let policies = match Policies::parse(set.metadata.annotations.as_ref()) {
+        Ok(policies) => policies,
+        Err(invalid) => return Plan::failed(Failure::InvalidAnnotations(invalid)),
+    };
+    let spec = spec::SetSpec::of(set, &policies);
     let selector = match Selector::compile(spec.selector) {
         Ok(selector) => selector,
         Err(invalid) => return Plan::failed(Failure::InvalidSelector(invalid.to_string())),
@@ -394,6 +496,9 @@ pub fn plan(observed: &Observed<'_>) -> Plan {
     };
     plan.waves = outcome.waves;
     plan.failures.extend(outcome.failures);
+    if !spec.deleting {
+        plan.claims = claim_updates::plan(&spec, &claims);
+    }
 
     let mut counts = status::count(
         members.pods.iter().map(|(_, pod)| *pod),
@@ -403,13 +508,41 @@ pub fn plan(observed: &Observed<'_>) -> Plan {
         &chosen.update_name,
     );
     counts.current = (counts.current - outcome.rolling_deletions).max(0);
-    let new_status = status::build(
+    // A pod lacking the volume of a template added since it was made is not
+    // up to date, whatever its revision label says.
+    let lacking = members
+        .pods
+        .iter()
+        .filter(|(_, pod)| {
+            !ordinal_core::pod::is_terminating(pod)
+                && health::revision(pod) == chosen.update_name
+                && identity::lacks_claim_volumes(&spec, pod)
+        })
+        .count();
+    counts.updated = (counts.updated - i32::try_from(lacking).unwrap_or(i32::MAX)).max(0);
+    let mut new_status = status::build(
         &spec,
         set,
         counts,
         &chosen.current_name,
         &chosen.update_name,
         chosen.collision_count,
+    );
+    let in_range: Vec<(i64, &Pod)> = members
+        .pods
+        .iter()
+        .filter(|(ordinal, _)| spec.in_range(*ordinal))
+        .copied()
+        .collect();
+    conditions::set(
+        &mut new_status,
+        &conditions::Inputs {
+            spec: &spec,
+            pods: &in_range,
+            counts,
+            update_revision: &chosen.update_name,
+            now: observed.now,
+        },
     );
     let resync = status::availability_resync(&spec, &new_status);
     let again = outcome.capped.then_some(Duration::ZERO);

@@ -53,7 +53,8 @@ pub fn revision_data(template: &PodTemplateSpec) -> Value {
     Value::Object(data)
 }
 
-fn canonical_template(template: &PodTemplateSpec) -> Value {
+/// The template as a revision holds it (Go's encoding of the API type).
+pub(crate) fn canonical_template(template: &PodTemplateSpec) -> Value {
     let mut value = serde_json::to_value(template).unwrap_or_else(|_| Value::Object(Map::new()));
     let Value::Object(t) = &mut value else {
         return value;

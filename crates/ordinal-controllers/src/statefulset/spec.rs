@@ -6,12 +6,16 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use ordinal_core::set_policy::{Ordinals, PodUpdatePolicy, Policies, RolloutRecovery};
 
 /// How pods are replaced when the template changes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Strategy<'a> {
     /// Only pods the user deletes are recreated at the new revision.
     OnDelete,
+    /// `Recreate`: every outdated pod is deleted at once, and pods at the
+    /// update revision are created only once no outdated pod is left.
+    Recreate,
     /// The controller deletes outdated pods itself. `rolling` is the
     /// `rollingUpdate` block, which upstream treats differently when absent.
     RollingUpdate { rolling: Option<Rolling<'a>> },
@@ -66,13 +70,20 @@ pub(crate) struct SetSpec<'a> {
     pub selector: &'a LabelSelector,
     pub template: &'a PodTemplateSpec,
     pub claim_templates: &'a [PersistentVolumeClaim],
+    /// `ordinal.dev/rollout-recovery`.
+    pub recovery: RolloutRecovery,
+    /// `ordinal.dev/pod-update-policy`.
+    pub pod_update: PodUpdatePolicy,
+    /// `ordinal.dev/reserved-ordinals`: kept empty; the set's pods take the
+    /// first `replicas` ordinals from `start` that are not reserved.
+    pub reserved: &'a Ordinals,
     /// `status.currentReplicas`, which decides the revision of a recreated
     /// pod when a RollingUpdate strategy has no `rollingUpdate` block.
     pub status_current_replicas: i64,
 }
 
 impl<'a> SetSpec<'a> {
-    pub(crate) fn of(set: &'a StatefulSet) -> Self {
+    pub(crate) fn of(set: &'a StatefulSet, policies: &'a Policies) -> Self {
         static NO_SPEC: std::sync::OnceLock<k8s_openapi::api::apps::v1::StatefulSetSpec> =
             std::sync::OnceLock::new();
         let spec = match &set.spec {
@@ -82,6 +93,7 @@ impl<'a> SetSpec<'a> {
         let meta = &set.metadata;
         let strategy = match &spec.update_strategy {
             Some(s) if s.type_.as_deref() == Some("OnDelete") => Strategy::OnDelete,
+            Some(s) if s.type_.as_deref() == Some("Recreate") => Strategy::Recreate,
             Some(s) => Strategy::RollingUpdate {
                 rolling: s.rolling_update.as_ref().map(|r| Rolling {
                     partition: i64::from(r.partition.unwrap_or(0).max(0)),
@@ -144,6 +156,9 @@ impl<'a> SetSpec<'a> {
             selector: &spec.selector,
             template: &spec.template,
             claim_templates: spec.volume_claim_templates.as_deref().unwrap_or(&[]),
+            recovery: policies.rollout_recovery,
+            pod_update: policies.pod_update,
+            reserved: &policies.reserved,
             status_current_replicas: set
                 .status
                 .as_ref()
@@ -152,20 +167,42 @@ impl<'a> SetSpec<'a> {
         }
     }
 
-    /// Last ordinal in range (inclusive); below `start` when replicas is 0.
-    pub(crate) fn end(&self) -> i64 {
-        self.start + self.replicas - 1
+    /// The ordinals the set's pods should have, ascending: the first
+    /// `replicas` from `start` that are not reserved.
+    pub(crate) fn ordinals(&self) -> impl Iterator<Item = i64> + 'a {
+        let replicas = usize::try_from(self.replicas).unwrap_or(usize::MAX);
+        self.reserved.free_after(self.start).take(replicas)
     }
 
+    /// The highest ordinal the set's pods should have; below `start` when
+    /// replicas is 0.
+    pub(crate) fn end(&self) -> i64 {
+        let base = self.start + self.replicas - 1;
+        let mut end = base;
+        // Each reserved ordinal up to the end pushes the end one further;
+        // this settles after at most one round per reserved range.
+        loop {
+            let next = base + self.reserved.count_between(self.start, end + 1);
+            if next == end {
+                return end;
+            }
+            end = next;
+        }
+    }
+
+    /// Whether a pod at `ordinal` is one the set should have.
     pub(crate) fn in_range(&self, ordinal: i64) -> bool {
-        ordinal >= self.start && ordinal <= self.end()
+        ordinal >= self.start
+            && !self.reserved.contains(ordinal)
+            && ordinal - self.start - self.reserved.count_between(self.start, ordinal)
+                < self.replicas
     }
 
     /// Whether a pod recreated at `ordinal` gets the current revision (true)
     /// or the update revision (false).
     pub(crate) fn keeps_current_revision(&self, ordinal: i64) -> bool {
         match self.strategy {
-            Strategy::OnDelete => false,
+            Strategy::OnDelete | Strategy::Recreate => false,
             Strategy::RollingUpdate { rolling: None } => {
                 ordinal < self.start + self.status_current_replicas
             }

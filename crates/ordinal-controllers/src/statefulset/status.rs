@@ -8,8 +8,9 @@ use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use ordinal_core::pod::{is_available, is_running_and_ready, is_terminating};
 
+use super::conditions;
 use super::health::revision;
-use super::spec::{SetSpec, Strategy};
+use super::spec::SetSpec;
 
 /// Pod counts over the set's pods.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +54,11 @@ pub(crate) fn count<'p>(
     c
 }
 
-/// The status to write, with a finished RollingUpdate completed: once every
-/// desired pod exists, is ready and runs the update revision, the update
-/// revision becomes the current one.
+/// The status to write, with a finished update completed: once every
+/// desired pod exists, runs the update revision and is available (ready
+/// for `minReadySeconds`, kubernetes/kubernetes#136831), the update
+/// revision becomes the current one — under every strategy, `OnDelete`
+/// included (kubernetes/kubernetes#73492, where upstream never moves it).
 pub(crate) fn build(
     spec: &SetSpec<'_>,
     set: &StatefulSet,
@@ -67,9 +70,8 @@ pub(crate) fn build(
     let mut current = counts.current;
     let mut current_revision = current_revision;
     let desired = spec.replicas;
-    if matches!(spec.strategy, Strategy::RollingUpdate { .. })
-        && i64::from(counts.updated) == desired
-        && i64::from(counts.ready) == desired
+    if i64::from(counts.updated) == desired
+        && i64::from(counts.available) == desired
         && i64::from(counts.replicas) == desired
     {
         current = counts.updated;
@@ -85,7 +87,7 @@ pub(crate) fn build(
         current_revision: Some(current_revision.into()),
         update_revision: Some(update_revision.into()),
         collision_count: Some(collision_count),
-        // The StatefulSet controller sets no conditions; keep any others set.
+        // `conditions::set` sets ours; others are kept.
         conditions: set.status.as_ref().and_then(|s| s.conditions.clone()),
     }
 }
@@ -106,6 +108,7 @@ pub(crate) fn changed(set: &StatefulSet, new: &StatefulSetStatus) -> bool {
         || n(new.collision_count) != n(old.collision_count)
         || s(&new.current_revision) != s(&old.current_revision)
         || s(&new.update_revision) != s(&old.update_revision)
+        || conditions::differ(old.conditions.as_ref(), new.conditions.as_ref())
 }
 
 /// Upstream resyncs after minReadySeconds while pods are still becoming

@@ -4,8 +4,8 @@
 //!    (it is recreated by a later sync, once gone); create a missing pod with
 //!    its claims; give a Pending pod its missing claims. Under OrderedReady
 //!    stop there, and also at a pod that is terminating, not Running and
-//!    Ready, or not yet available. Otherwise repair identity, storage and
-//!    claim owners in place.
+//!    Ready, or not yet available. Otherwise repair identity and claim
+//!    owners in place, and create the claims of a template the pod lacks.
 //! 2. Condemned pods (ordinals out of range), highest first: set their
 //!    claims' owners for the retention policy, then delete them. OrderedReady
 //!    deletes one per sync, waits for it to be gone, and will not delete while
@@ -17,6 +17,32 @@
 //!    pod; with maxUnavailable, delete as many outdated pods as the budget
 //!    of unavailable pods allows.
 //!
+//! Where ordinal goes beyond upstream (see `ordinal_core::set_policy`):
+//!
+//! - Reserved ordinals (`ordinal.dev/reserved-ordinals`) are never in
+//!   range: the set's pods take the first `replicas` free ordinals, and a
+//!   pod at a reserved ordinal is condemned like one beyond the end.
+//! - Rollout recovery (`ordinal.dev/rollout-recovery: Automatic`, the
+//!   default): in step 1, a pod that is neither at the update revision nor
+//!   Running and Ready, and that would be recreated at the update revision,
+//!   is deleted at once instead of blocking the rollout forever. Ready pods
+//!   are never touched by it.
+//! - `updateStrategy.type: Recreate`: before step 1, every outdated pod in
+//!   range is deleted at once; no pod is created while an outdated one
+//!   remains.
+//! - volumeClaimTemplates may be added to a set: a pod lacking a
+//!   template's volume counts as outdated in step 3 whatever its revision
+//!   (its volumes cannot change in place), so the rolling update replaces
+//!   it with one that mounts the claim step 1 created for it.
+//!
+//! And where upstream fixed its own behaviour: under Parallel, outdated
+//! pods that are already unavailable do not count against maxUnavailable
+//! (kubernetes/kubernetes#137409), so a broken first revision is replaced.
+//!
+//! - In-place updates (`ordinal.dev/pod-update-policy: InPlaceIfPossible`):
+//!   step 3 updates an outdated pod where it is when only its images
+//!   changed (`in_place`); step 1 opens the pods' readiness gates.
+//!
 //! OrderedReady works one pod at a time. Parallel works on everything at
 //! once, in slow-start batches of 1, 2, 4, … up to 500, and stops after a
 //! batch in which something failed. Each batch becomes one wave of actions.
@@ -24,10 +50,14 @@
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use ordinal_core::pod::{is_available, is_running_and_ready, is_terminating};
+use ordinal_core::set_policy::{PodUpdatePolicy, RolloutRecovery};
 
 use super::claims::{self, ClaimCheck, ClaimIndex, PodRef};
 use super::health::{is_failed, is_pending, is_succeeded, is_unavailable, revision};
-use super::identity::{identity_matches, new_pod, pod_name, repaired, storage_matches};
+use super::identity::{
+    identity_matches, lacks_claim_volumes, new_pod, pod_name, repaired, storage_matches,
+};
+use super::in_place;
 use super::spec::{Rolling, SetSpec, Strategy};
 use super::{Action, DeleteReason, Failure};
 
@@ -91,6 +121,8 @@ impl Step {
 struct Pass<'i, 's, 'a> {
     input: &'i Inputs<'s, 'a>,
     monotonic: bool,
+    /// Recreate: a pod in range is not at the update revision yet.
+    outdated_left: bool,
     out: Outcome,
     created: usize,
 }
@@ -132,6 +164,7 @@ pub(crate) fn run(input: &Inputs<'_, '_>, members: &[(i64, &Pod)]) -> Outcome {
     let mut pass = Pass {
         input,
         monotonic: !spec.parallel,
+        outdated_left: false,
         out: Outcome::default(),
         created: 0,
     };
@@ -146,9 +179,11 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
 
     fn sync(&mut self, pods: &Split<'_>) {
         let spec = *self.spec();
-        let ordinals = spec.start..=spec.end();
+        if matches!(spec.strategy, Strategy::Recreate) && !self.recreate(pods) {
+            return;
+        }
         let count = usize::try_from(spec.replicas).unwrap_or(usize::MAX);
-        if !self.run_for_all(ordinals, count, |pass, ordinal| {
+        if !self.run_for_all(spec.ordinals(), count, |pass, ordinal| {
             pass.replica(ordinal, pods.get(ordinal))
         }) {
             return;
@@ -178,7 +213,7 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
             return;
         }
         match spec.strategy {
-            Strategy::OnDelete => {}
+            Strategy::OnDelete | Strategy::Recreate => {}
             Strategy::RollingUpdate { rolling } => match rolling {
                 Some(Rolling {
                     partition,
@@ -255,6 +290,10 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
 
     fn create(&mut self, ordinal: i64) -> Step {
         let spec = *self.spec();
+        if self.outdated_left {
+            // Recreate: nothing new runs beside an outdated pod.
+            return Step::block(Vec::new());
+        }
         let name = pod_name(spec.name, ordinal);
         let new = PodRef {
             name: &name,
@@ -315,8 +354,18 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
             }
             return Step::block(actions);
         }
+        if self.recovers(ordinal, pod) {
+            if revision(pod) == self.input.current_revision {
+                self.out.rolling_deletions += 1;
+            }
+            return Step::block(vec![Action::DeletePod {
+                name: name.into(),
+                uid: uid.into(),
+                reason: DeleteReason::Recovery,
+            }]);
+        }
         let this = PodRef { name, uid };
-        let mut actions = Vec::new();
+        let mut actions: Vec<Action> = in_place::gate_action(pod).into_iter().collect();
         // A Pending pod gets its missing claims and their owners seen to first.
         let mut pending_handled = false;
         if is_pending(pod) {
@@ -346,6 +395,9 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
             claims::owner_updates(&spec, self.input.claims, this, ordinal)
         };
         let identity_ok = identity_matches(&spec, pod, ordinal);
+        // A pod lacking a template's volume gets the claim now and the
+        // volume when the rolling update replaces it (`outdated`); its
+        // volumes cannot be changed in place.
         let storage_ok = storage_matches(&spec, pod, ordinal);
         if !storage_ok
             && !pending_handled
@@ -355,7 +407,7 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
             return Step::fail(actions, failure);
         }
         actions.extend(owner_fixes);
-        if !identity_ok || !storage_ok {
+        if !identity_ok {
             actions.push(Action::UpdatePod(repaired(&spec, pod, ordinal)));
         }
         Step {
@@ -364,13 +416,51 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
         }
     }
 
-    /// Step 2a: claim owners of a condemned pod.
+    /// Rollout recovery: `pod` is stuck at an outdated revision (not
+    /// Running and Ready, not terminating) and would come back at the
+    /// update revision, so waiting for it would wait forever.
+    fn recovers(&self, ordinal: i64, pod: &Pod) -> bool {
+        let spec = self.spec();
+        spec.recovery == RolloutRecovery::Automatic
+            && matches!(spec.strategy, Strategy::RollingUpdate { .. })
+            && self.outdated(pod)
+            && !spec.keeps_current_revision(ordinal)
+            && !is_running_and_ready(pod)
+    }
+
+    /// Recreate, before step 1: delete every outdated pod in range at once.
+    /// False when the sync must stop here (something was deleted).
+    fn recreate(&mut self, pods: &Split<'_>) -> bool {
+        let update = self.input.update_revision;
+        self.outdated_left = pods.in_range.iter().any(|(_, pod)| revision(pod) != update);
+        let doomed: Vec<Action> = pods
+            .in_range
+            .iter()
+            .filter(|(_, pod)| self.outdated(pod))
+            .map(|(_, pod)| Action::DeletePod {
+                name: pod.metadata.name.clone().unwrap_or_default(),
+                uid: pod.metadata.uid.clone().unwrap_or_default(),
+                reason: DeleteReason::Update,
+            })
+            .collect();
+        if doomed.is_empty() {
+            return true;
+        }
+        self.out.rolling_deletions += doomed.len() as i32;
+        self.out.waves.push(doomed);
+        false
+    }
+
+    /// Step 2a: claim owners of a condemned pod, and its readiness gate
+    /// (a condemned pod that never became Ready would hold the scale-down).
     fn claim_owner_fixes(&self, ordinal: i64, pod: &Pod) -> Vec<Action> {
         let this = PodRef {
             name: pod.metadata.name.as_deref().unwrap_or(""),
             uid: pod.metadata.uid.as_deref().unwrap_or(""),
         };
-        claims::owner_updates(self.spec(), self.input.claims, this, ordinal)
+        let mut actions = claims::owner_updates(self.spec(), self.input.claims, this, ordinal);
+        actions.extend(in_place::gate_action(pod));
+        actions
     }
 
     /// Step 2b: scale-down of one condemned pod.
@@ -396,27 +486,53 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
         }])
     }
 
+    /// Replaces an outdated pod: in place when the policy allows and only
+    /// its images changed (from the current revision), else by deleting it
+    /// (the next sync recreates it at the update revision).
     fn delete_for_update(&mut self, pod: &Pod) {
-        self.out.waves.push(vec![Action::DeletePod {
-            name: pod.metadata.name.clone().unwrap_or_default(),
-            uid: pod.metadata.uid.clone().unwrap_or_default(),
-            reason: DeleteReason::Update,
-        }]);
+        let spec = self.spec();
+        // A pod lacking a claim template's volume needs a new pod.
+        let in_place = (spec.pod_update == PodUpdatePolicy::InPlaceIfPossible
+            && revision(pod) == self.input.current_revision
+            && !lacks_claim_volumes(spec, pod))
+        .then(|| {
+            in_place::update(
+                pod,
+                self.input.current_template,
+                spec.template,
+                self.input.update_revision,
+            )
+        })
+        .flatten();
+        self.out
+            .waves
+            .push(vec![in_place.unwrap_or_else(|| Action::DeletePod {
+                name: pod.metadata.name.clone().unwrap_or_default(),
+                uid: pod.metadata.uid.clone().unwrap_or_default(),
+                reason: DeleteReason::Update,
+            })]);
         self.out.rolling_deletions += 1;
     }
 
+    /// Not at the update revision, or lacking the volume of a claim
+    /// template added since it was made; not terminating.
     fn outdated(&self, pod: &Pod) -> bool {
-        revision(pod) != self.input.update_revision && !is_terminating(pod)
+        (revision(pod) != self.input.update_revision || lacks_claim_volumes(self.spec(), pod))
+            && !is_terminating(pod)
     }
 
     /// Step 3 without maxUnavailable: one pod per sync, highest first,
     /// waiting at the first unavailable pod.
     fn update_one(&mut self, pods: &Split<'_>, partition: i64) {
         let spec = *self.spec();
-        let mut index = spec.replicas - 1;
-        while index >= partition {
+        let mut ordinal = spec.end();
+        while ordinal >= spec.start + partition {
+            if let Some((low, _)) = spec.reserved.range_of(ordinal) {
+                ordinal = low - 1;
+                continue;
+            }
             // Pods created by this very sync are not there yet: unavailable.
-            let Some(pod) = pods.get(spec.start + index) else {
+            let Some(pod) = pods.get(ordinal) else {
                 return;
             };
             if self.outdated(pod) {
@@ -426,7 +542,7 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
             if is_unavailable(pod, spec.min_ready_seconds, self.input.now) {
                 return;
             }
-            index -= 1;
+            ordinal -= 1;
         }
     }
 
@@ -443,11 +559,17 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
             }
         };
         let present = i64::try_from(pods.in_range.len()).unwrap_or(i64::MAX);
+        // Under Parallel, an outdated pod that is already unavailable is
+        // not counted: replacing it costs nothing, and counting it would
+        // keep a broken first revision forever.
         let unavailable = (spec.replicas - present)
             + pods
                 .in_range
                 .iter()
-                .filter(|(_, pod)| is_unavailable(pod, spec.min_ready_seconds, self.input.now))
+                .filter(|(_, pod)| {
+                    is_unavailable(pod, spec.min_ready_seconds, self.input.now)
+                        && !(spec.parallel && self.outdated(pod))
+                })
                 .count() as i64;
         if unavailable >= max {
             return;
@@ -468,7 +590,12 @@ impl<'s, 'a> Pass<'_, 's, 'a> {
 /// maxUnavailable resolved against the replica count: an integer, or a
 /// percentage rounded down; at least 1.
 fn max_unavailable(value: &IntOrString, replicas: i64) -> Result<i64, Failure> {
-    let n = match value {
+    Ok(resolve(value, replicas)?.max(1))
+}
+
+/// An integer, or a percentage of `replicas` rounded down.
+pub(crate) fn resolve(value: &IntOrString, replicas: i64) -> Result<i64, Failure> {
+    Ok(match value {
         IntOrString::Int(n) => i64::from(*n),
         IntOrString::String(s) => {
             let percent: i64 = s
@@ -477,8 +604,7 @@ fn max_unavailable(value: &IntOrString, replicas: i64) -> Result<i64, Failure> {
                 .ok_or_else(|| Failure::InvalidMaxUnavailable(s.clone()))?;
             ((percent as f64) * (replicas as f64) / 100.0).floor() as i64
         }
-    };
-    Ok(n.max(1))
+    })
 }
 
 /// Adds the creation of the pod's missing claims to `actions`; a claim of

@@ -336,6 +336,42 @@ async fn a_create_the_server_refuses_is_retried_with_the_upstream_event() {
     cluster.stop().await;
 }
 
+#[tokio::test]
+async fn a_set_with_a_bad_annotation_gets_a_warning_and_is_left_as_it_is() {
+    let cluster = Cluster::start().await;
+    let stored = cluster.create_set(2, Policy::OrderedReady).await;
+    // The set as another cluster's API server, which does not know ordinal's
+    // annotations, would hold it (ours refuses the value).
+    let mut set = (*stored).clone();
+    set.metadata.annotations = Some(
+        [(
+            ordinal_core::set_policy::RESERVED_ORDINALS.to_string(),
+            "x-".to_string(),
+        )]
+        .into(),
+    );
+    let planned = cluster.plan(&set);
+    assert!(planned.actions().next().is_none() && planned.status.is_none());
+    cluster.execute(&set, &planned).await;
+    let events: Api<Event> = Api::namespaced(cluster.client.clone(), NS);
+    let (kind, message) = eventually("an InvalidAnnotation event", || async {
+        let list = events.list(&ListParams::default()).await.unwrap().items;
+        list.into_iter()
+            .find(|e| e.reason.as_deref() == Some("InvalidAnnotation"))
+            .map(|e| (e.type_.unwrap_or_default(), e.message.unwrap_or_default()))
+    })
+    .await;
+    assert_eq!(kind, "Warning");
+    assert!(
+        message.contains(
+            r#"metadata.annotations[ordinal.dev/reserved-ordinals]: Invalid value: "x-""#
+        ),
+        "{message}"
+    );
+    assert!(cluster.pods_on_server().await.is_empty(), "left as it is");
+    cluster.stop().await;
+}
+
 /// One thing that happens to a set, played the same on the server and in
 /// the simulation.
 #[derive(Debug, Clone)]
@@ -401,6 +437,16 @@ fn shape(plan: &Plan) -> Vec<String> {
                 "update owners of claim {}",
                 claim.metadata.name.as_deref().unwrap_or_default()
             ),
+            Action::UpdateClaim {
+                name, expand_to, ..
+            } => match expand_to {
+                Some(size) => format!("expand claim {name} to {}", size.0),
+                None => format!("update claim {name}"),
+            },
+            Action::UpdatePodInPlace { name, images, .. } => {
+                format!("update pod {name} in place ({} images)", images.len())
+            }
+            Action::OpenGate { name, unmark, .. } => format!("open the gate of {name} ({unmark})"),
             Action::DeletePod { name, .. } => format!("delete pod {name}"),
         })
         .collect()

@@ -2,6 +2,7 @@
 //! in-memory cluster ([`sim`]); the executor against a real API server
 //! ([`executor`]).
 
+mod beyond;
 mod executor;
 mod properties;
 mod scenarios;

@@ -11,12 +11,20 @@
 //! - deletions name the right pod (UID) and never a pod already terminating;
 //! - with `whenScaled: Retain`, claims never get a pod as owner and are never
 //!   collected;
+//! - reserved ordinals are never created and never count as in range;
+//! - rollout recovery deletes only pods that are neither Running and Ready
+//!   nor at the update revision, and never under `Manual`;
+//! - in-place updates leave no pod marked as updating once settled;
+//! - with maxUnavailable, the pods a rolling update makes unavailable, with
+//!   those already unavailable at the update revision or missing, never
+//!   exceed the budget;
 //!
 //! and that once the events stop, the cluster converges to the spec.
 
 use k8s_openapi::api::apps::v1::{RollingUpdateStatefulSetStrategy, StatefulSetUpdateStrategy};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use ordinal_core::pod::{is_running_and_ready, is_terminating};
+use ordinal_core::pod::{is_available, is_running_and_ready, is_terminating};
+use ordinal_core::set_policy::{Ordinals, POD_UPDATE_POLICY, RESERVED_ORDINALS, ROLLOUT_RECOVERY};
 use proptest::prelude::*;
 
 use super::super::{Action, DeleteReason, Plan, ordinal_of, revision_data};
@@ -30,7 +38,11 @@ enum Updates {
     },
     RollingWithoutBlock,
     OnDelete,
+    Recreate,
 }
+
+/// Values of `ordinal.dev/reserved-ordinals` the tests use.
+const RESERVATIONS: [Option<&str>; 3] = [None, Some("1"), Some("0,2-3")];
 
 #[derive(Debug, Clone)]
 struct Config {
@@ -41,6 +53,10 @@ struct Config {
     retention: usize,
     min_ready_seconds: i32,
     history_limit: Option<i32>,
+    /// `ordinal.dev/rollout-recovery: Manual`.
+    manual_recovery: bool,
+    /// `ordinal.dev/pod-update-policy: InPlaceIfPossible`.
+    in_place: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +77,7 @@ enum Event {
     Image(u8),
     Partition(i32),
     Start(Option<i32>),
+    Reserve(usize),
 }
 
 fn config() -> impl Strategy<Value = Config> {
@@ -73,6 +90,7 @@ fn config() -> impl Strategy<Value = Config> {
             .prop_map(|(partition, max_unavailable)| Updates::Rolling { partition, max_unavailable }),
         1 => Just(Updates::RollingWithoutBlock),
         1 => Just(Updates::OnDelete),
+        1 => Just(Updates::Recreate),
     ];
     (
         prop_oneof![Just(Policy::OrderedReady), Just(Policy::Parallel)],
@@ -82,9 +100,21 @@ fn config() -> impl Strategy<Value = Config> {
         0..RETENTIONS.len(),
         prop_oneof![Just(0), Just(10)],
         prop_oneof![Just(None), Just(Some(0)), Just(Some(1)), Just(Some(-1))],
+        any::<bool>(),
+        any::<bool>(),
     )
         .prop_map(
-            |(policy, replicas, start, strategy, retention, min_ready_seconds, history_limit)| {
+            |(
+                policy,
+                replicas,
+                start,
+                strategy,
+                retention,
+                min_ready_seconds,
+                history_limit,
+                manual_recovery,
+                in_place,
+            )| {
                 Config {
                     policy,
                     replicas,
@@ -93,6 +123,8 @@ fn config() -> impl Strategy<Value = Config> {
                     retention,
                     min_ready_seconds,
                     history_limit,
+                    manual_recovery,
+                    in_place,
                 }
             },
         )
@@ -115,6 +147,7 @@ fn event() -> impl Strategy<Value = Event> {
         2 => (1..4u8).prop_map(Event::Image),
         1 => (0..5i32).prop_map(Event::Partition),
         1 => prop_oneof![Just(None), (0..4i32).prop_map(Some)].prop_map(Event::Start),
+        1 => (0..RESERVATIONS.len()).prop_map(Event::Reserve),
     ]
 }
 
@@ -126,6 +159,12 @@ fn build(config: &Config) -> World {
     let strategy = config.strategy.clone();
     let min_ready = config.min_ready_seconds;
     let history_limit = config.history_limit;
+    if config.manual_recovery {
+        w.annotate(ROLLOUT_RECOVERY, Some("Manual"));
+    }
+    if config.in_place {
+        w.annotate(POD_UPDATE_POLICY, Some("InPlaceIfPossible"));
+    }
     w.edit(|s| {
         s.min_ready_seconds = Some(min_ready);
         s.revision_history_limit = history_limit;
@@ -148,6 +187,10 @@ fn build(config: &Config) -> World {
                 type_: Some("OnDelete".into()),
                 rolling_update: None,
             },
+            Updates::Recreate => StatefulSetUpdateStrategy {
+                type_: Some("Recreate".into()),
+                rolling_update: None,
+            },
         });
     });
     w
@@ -158,11 +201,47 @@ fn pick(w: &World, index: usize) -> Option<String> {
     (!names.is_empty()).then(|| names[index % names.len()].clone())
 }
 
-/// (start, end) of the ordinals in range.
-fn range(w: &World) -> (i64, i64) {
+/// The ordinals in range: the first `replicas` from the start that are
+/// not reserved, computed here from the spec and annotation alone.
+fn range(w: &World) -> Vec<i64> {
     let spec = w.set.spec.as_ref().expect("spec");
     let start = i64::from(spec.ordinals.as_ref().and_then(|o| o.start).unwrap_or(0));
-    (start, start + i64::from(spec.replicas.unwrap_or(1)) - 1)
+    let reserved = w
+        .set
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(RESERVED_ORDINALS))
+        .map(|v| Ordinals::parse(v).expect("valid reservation"))
+        .unwrap_or_default();
+    let replicas = i64::from(spec.replicas.unwrap_or(1));
+    let mut wanted = Vec::new();
+    let mut o = start;
+    while (wanted.len() as i64) < replicas {
+        if !reserved.contains(o) {
+            wanted.push(o);
+        }
+        o += 1;
+    }
+    wanted
+}
+
+/// maxUnavailable of a rolling update with the field set, resolved.
+fn budget(w: &World, replicas: i64) -> Option<i64> {
+    let spec = w.set.spec.as_ref()?;
+    let strategy = spec.update_strategy.as_ref()?;
+    if strategy.type_.as_deref() != Some("RollingUpdate") {
+        return None;
+    }
+    Some(
+        match strategy.rolling_update.as_ref()?.max_unavailable.as_ref()? {
+            IntOrString::Int(n) => i64::from(*n).max(1),
+            IntOrString::String(p) => {
+                let percent: i64 = p.trim_end_matches('%').parse().ok()?;
+                (percent * replicas / 100).max(1)
+            }
+        },
+    )
 }
 
 fn ordinal(name: &str) -> i64 {
@@ -170,10 +249,19 @@ fn ordinal(name: &str) -> i64 {
 }
 
 /// Invariants a plan must satisfy against the world it was made from.
-fn check_plan(w: &World, plan: &Plan, policy: Policy) -> Result<(), String> {
-    let (start, end) = range(w);
+fn check_plan(w: &World, plan: &Plan, config: &Config) -> Result<(), String> {
+    let policy = config.policy;
+    let wanted = range(w);
+    let in_range = |o: i64| wanted.binary_search(&o).is_ok();
+    let update = plan
+        .status
+        .as_ref()
+        .and_then(|s| s.update_revision.clone())
+        .unwrap_or_else(|| w.update_revision());
+    let min_ready = i64::from(config.min_ready_seconds);
     let mut creations = 0;
     let mut scale_downs = 0;
+    let mut made_unavailable = 0;
     for action in plan.actions() {
         match action {
             Action::CreatePod { pod, .. } => {
@@ -182,8 +270,11 @@ fn check_plan(w: &World, plan: &Plan, policy: Policy) -> Result<(), String> {
                 if w.pods.contains_key(&name) {
                     return Err(format!("creates {name}, which still exists"));
                 }
+                if !in_range(ordinal(&name)) {
+                    return Err(format!("creates {name}, which is not in range"));
+                }
                 if policy == Policy::OrderedReady {
-                    for before in start..ordinal(&name) {
+                    for &before in wanted.iter().take_while(|&&o| o < ordinal(&name)) {
                         let ok = w
                             .pods
                             .get(&format!("web-{before}"))
@@ -196,6 +287,15 @@ fn check_plan(w: &World, plan: &Plan, policy: Policy) -> Result<(), String> {
                     }
                 }
             }
+            Action::UpdatePodInPlace { name, uid, .. } => {
+                let pod = w.pods.get(name).ok_or(format!("updates missing {name}"))?;
+                if pod.metadata.uid.as_deref() != Some(uid.as_str()) || is_terminating(pod) {
+                    return Err(format!("updates {name} in place: wrong uid or terminating"));
+                }
+                if is_available(pod, min_ready, w.now) {
+                    made_unavailable += 1;
+                }
+            }
             Action::DeletePod { name, uid, reason } => {
                 let pod = w.pods.get(name).ok_or(format!("deletes missing {name}"))?;
                 if pod.metadata.uid.as_deref() != Some(uid.as_str()) {
@@ -204,16 +304,31 @@ fn check_plan(w: &World, plan: &Plan, policy: Policy) -> Result<(), String> {
                 if is_terminating(pod) {
                     return Err(format!("deletes {name} again"));
                 }
+                if *reason == DeleteReason::Recovery {
+                    if config.manual_recovery {
+                        return Err(format!("recovers {name} under Manual"));
+                    }
+                    if is_running_and_ready(pod) || w.revision_of(name) == update {
+                        return Err(format!(
+                            "recovers {name}, which is Ready or at the update revision"
+                        ));
+                    }
+                }
+                if *reason == DeleteReason::Update
+                    && is_available(pod, min_ready, w.now)
+                    && !matches!(config.strategy, Updates::Recreate)
+                {
+                    made_unavailable += 1;
+                }
                 if *reason == DeleteReason::ScaleDown {
                     scale_downs += 1;
                     let k = ordinal(name);
-                    if (start..=end).contains(&k) {
+                    if in_range(k) {
                         return Err(format!("scales down {name}, which is in range"));
                     }
                     if policy == Policy::OrderedReady
                         && let Some(sick) = w.pods.iter().find(|(n, p)| {
-                            (start..=end).contains(&ordinal(n))
-                                && (!is_running_and_ready(p) || is_terminating(p))
+                            in_range(ordinal(n)) && (!is_running_and_ready(p) || is_terminating(p))
                         })
                     {
                         return Err(format!("scales down {name} while {} is unhealthy", sick.0));
@@ -223,7 +338,7 @@ fn check_plan(w: &World, plan: &Plan, policy: Policy) -> Result<(), String> {
                             .pods
                             .keys()
                             .map(|n| ordinal(n))
-                            .find(|&o| o > k && !(start..=end).contains(&o))
+                            .find(|&o| o > k && !in_range(o))
                     {
                         return Err(format!("deletes {name} before web-{higher}"));
                     }
@@ -237,6 +352,25 @@ fn check_plan(w: &World, plan: &Plan, policy: Policy) -> Result<(), String> {
     }
     if policy == Policy::OrderedReady && scale_downs > 1 {
         return Err(format!("deletes {scale_downs} condemned pods in one sync"));
+    }
+    let replicas = wanted.len() as i64;
+    if made_unavailable > 0
+        && let Some(max) = budget(w, replicas)
+    {
+        let already = wanted
+            .iter()
+            .filter(|&&o| {
+                w.pods.get(&format!("web-{o}")).is_none_or(|p| {
+                    w.revision_of(&format!("web-{o}")) == update
+                        && !is_available(p, min_ready, w.now)
+                })
+            })
+            .count() as i64;
+        if made_unavailable + already > max {
+            return Err(format!(
+                "makes {made_unavailable} pods unavailable with {already} already so, over maxUnavailable {max}"
+            ));
+        }
     }
     Ok(())
 }
@@ -269,7 +403,7 @@ fn run(config: &Config, events: &[Event]) -> Result<(), String> {
         match event {
             Event::Sync(mask) => {
                 let plan = w.plan();
-                check_plan(&w, &plan, config.policy)?;
+                check_plan(&w, &plan, config)?;
                 let mut call = 0u32;
                 w.apply(&plan, |_| {
                     let fail = (mask >> (call % 32)) & 1 == 1;
@@ -319,6 +453,7 @@ fn run(config: &Config, events: &[Event]) -> Result<(), String> {
                 }
             }
             Event::Start(s) => w.set_start(*s),
+            Event::Reserve(i) => w.annotate(RESERVED_ORDINALS, RESERVATIONS[*i]),
         }
         check_claims(&w, config, claims_before)?;
     }
@@ -327,7 +462,7 @@ fn run(config: &Config, events: &[Event]) -> Result<(), String> {
     let mut settled = false;
     for _ in 0..200 {
         let plan = w.plan();
-        check_plan(&w, &plan, config.policy)?;
+        check_plan(&w, &plan, config)?;
         w.apply(&plan, |_| false);
         w.finish_terminating();
         w.collect_garbage();
@@ -349,13 +484,31 @@ fn run(config: &Config, events: &[Event]) -> Result<(), String> {
 }
 
 fn check_converged(w: &World, config: &Config) -> Result<(), String> {
-    let (start, end) = range(w);
-    let want: Vec<String> = (start..=end).map(|o| format!("web-{o}")).collect();
+    let wanted = range(w);
+    let start = w
+        .set
+        .spec
+        .as_ref()
+        .and_then(|s| s.ordinals.as_ref())
+        .and_then(|o| o.start)
+        .map_or(0, i64::from);
+    let want: Vec<String> = wanted.iter().map(|o| format!("web-{o}")).collect();
     if w.live_pods() != want || w.pods.len() != want.len() {
         return Err(format!("pods {:?}, want {want:?}", w.pod_names()));
     }
     if let Some(p) = w.pods.values().find(|p| !is_running_and_ready(p)) {
         return Err(format!("{:?} is not ready", p.metadata.name));
+    }
+    if let Some(p) = w.pods.values().find(|p| {
+        p.metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(super::super::IN_PLACE_MARKER))
+    }) {
+        return Err(format!(
+            "{:?} is still marked as updating in place",
+            p.metadata.name
+        ));
     }
     let spec = w.set.spec.as_ref().expect("spec");
     let status = w.status();
@@ -380,7 +533,7 @@ fn check_converged(w: &World, config: &Config) -> Result<(), String> {
             .and_then(|u| u.rolling_update.as_ref())
             .and_then(|r| r.partition)
             .unwrap_or(0),
-        Updates::RollingWithoutBlock => 0,
+        Updates::RollingWithoutBlock | Updates::Recreate => 0,
         Updates::OnDelete => return Ok(()),
     };
     for name in &want {

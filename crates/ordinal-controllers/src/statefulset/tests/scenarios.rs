@@ -613,12 +613,38 @@ fn max_unavailable_percent_rounds_down_and_counts_unavailable_pods() {
             .expect("rolling update");
         rolling.max_unavailable = Some(IntOrString::Int(2));
     });
+    // A missing pod uses one of the two.
+    w.delete("web-0");
+    w.finish_terminating();
+    w.set_image("nginx:2");
+    let plan = w.sync();
+    assert_eq!(created(&plan), ["web-0"]);
+    assert_eq!(
+        deleted(&plan),
+        ["web-4"],
+        "web-0 already uses one of the two"
+    );
+}
+
+#[test]
+fn under_parallel_an_outdated_pod_already_unavailable_uses_none_of_the_budget() {
+    let mut w = running(5, Policy::Parallel);
+    // Upstream's behaviour alone: no rollout recovery.
+    w.annotate(ordinal_core::set_policy::ROLLOUT_RECOVERY, Some("Manual"));
+    w.edit(|s| {
+        let rolling = s
+            .update_strategy
+            .as_mut()
+            .and_then(|u| u.rolling_update.as_mut())
+            .expect("rolling update");
+        rolling.max_unavailable = Some(IntOrString::Int(2));
+    });
     w.unready("web-0");
     w.set_image("nginx:2");
     assert_eq!(
         deleted(&w.sync()),
-        ["web-4"],
-        "web-0 already uses one of the two"
+        ["web-4", "web-3"],
+        "kubernetes/kubernetes#137409"
     );
 }
 
@@ -862,16 +888,13 @@ fn a_pending_pod_gets_its_missing_claim_recreated() {
 }
 
 #[test]
-fn drifted_identity_and_storage_are_repaired_in_place() {
+fn drifted_identity_is_repaired_in_place() {
     for policy in POLICIES {
         let mut w = running(2, policy);
-        if let Some(p) = w.pods.get_mut("web-1") {
-            if let Some(l) = p.metadata.labels.as_mut() {
-                l.remove("statefulset.kubernetes.io/pod-name");
-            }
-            if let Some(s) = p.spec.as_mut() {
-                s.volumes = None;
-            }
+        if let Some(p) = w.pods.get_mut("web-1")
+            && let Some(l) = p.metadata.labels.as_mut()
+        {
+            l.remove("statefulset.kubernetes.io/pod-name");
         }
         let plan = w.sync();
         let updated: Vec<_> = plan
@@ -882,23 +905,164 @@ fn drifted_identity_and_storage_are_repaired_in_place() {
             })
             .collect();
         assert_eq!(updated.len(), 1, "{policy:?}");
-        let pod = w.pod("web-1");
         assert_eq!(
-            pod.metadata
+            w.pod("web-1")
+                .metadata
                 .labels
                 .as_ref()
                 .and_then(|l| l.get("statefulset.kubernetes.io/pod-name"))
                 .map(String::as_str),
             Some("web-1")
         );
-        assert!(
-            pod.spec
-                .as_ref()
-                .and_then(|s| s.volumes.as_ref())
-                .is_some_and(|v| v.len() == 1)
-        );
         assert!(w.sync().is_idle(), "{policy:?}");
     }
+}
+
+/// The claim volumes of a pod, by volume name.
+fn claim_volumes(w: &World, pod: &str) -> Vec<(String, String)> {
+    w.pod(pod)
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let claim = v.persistent_volume_claim.as_ref()?;
+            Some((v.name.clone(), claim.claim_name.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_pod_lacking_its_claim_volume_is_replaced_not_patched() {
+    // A pod's volumes cannot change: the rolling update replaces it.
+    for policy in POLICIES {
+        let mut w = running(2, policy);
+        if let Some(s) = w.pods.get_mut("web-1").and_then(|p| p.spec.as_mut()) {
+            s.volumes = None;
+        }
+        let plan = w.sync();
+        assert!(
+            !plan.actions().any(|a| matches!(a, Action::UpdatePod(_))),
+            "{policy:?}"
+        );
+        assert_eq!(deleted(&plan), ["web-1"], "{policy:?}");
+        assert_eq!(w.status().updated_replicas, Some(1), "{policy:?}");
+        assert!(w.settle(10), "{policy:?}");
+        assert_eq!(
+            claim_volumes(&w, "web-1"),
+            [("data".to_string(), "data-web-1".to_string())]
+        );
+        assert_eq!(w.status().updated_replicas, Some(2), "{policy:?}");
+    }
+}
+
+#[test]
+fn an_added_claim_template_gets_claims_and_reaches_every_pod_by_rolling_update() {
+    for policy in POLICIES {
+        let mut w = running(3, policy);
+        let revision = w.update_revision();
+        w.edit(|s| {
+            let mut logs = s.volume_claim_templates.as_ref().unwrap()[0].clone();
+            logs.metadata.name = Some("logs".into());
+            s.volume_claim_templates.as_mut().unwrap().push(logs);
+        });
+        let plan = w.sync();
+        // Every existing pod gets its claim at once; the highest pod goes
+        // first, as in any rolling update.
+        let made: Vec<String> = plan
+            .actions()
+            .filter_map(|a| match a {
+                Action::CreateClaims { claims, .. } => Some(claims.iter()),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect();
+        assert_eq!(
+            made,
+            ["logs-web-0", "logs-web-1", "logs-web-2"],
+            "{policy:?}"
+        );
+        assert_eq!(deleted(&plan), ["web-2"], "{policy:?}");
+        assert_eq!(w.status().updated_replicas, Some(0), "{policy:?}");
+        let order = roll(&mut w);
+        assert_eq!(order, ["web-1", "web-0"], "{policy:?}");
+        for (i, pod) in w.live_pods().iter().enumerate() {
+            assert_eq!(
+                claim_volumes(&w, pod),
+                [
+                    ("data".to_string(), format!("data-web-{i}")),
+                    ("logs".to_string(), format!("logs-web-{i}")),
+                ],
+                "{policy:?}"
+            );
+        }
+        // The pod template did not change, so neither did the revision.
+        assert_eq!(w.update_revision(), revision);
+        assert_eq!(w.status().updated_replicas, Some(3), "{policy:?}");
+    }
+}
+
+#[test]
+fn an_added_claim_template_replaces_pods_even_where_updates_go_in_place() {
+    let mut set = new_set("web", 2, Policy::OrderedReady);
+    set.metadata.annotations = Some(
+        [(
+            ordinal_core::set_policy::POD_UPDATE_POLICY.to_string(),
+            "InPlaceIfPossible".to_string(),
+        )]
+        .into(),
+    );
+    let mut w = World::new(set);
+    assert!(w.settle(20));
+    w.edit(|s| {
+        let mut logs = s.volume_claim_templates.as_ref().unwrap()[0].clone();
+        logs.metadata.name = Some("logs".into());
+        s.volume_claim_templates.as_mut().unwrap().push(logs);
+    });
+    // An in-place update cannot add a volume: both pods are recreated.
+    assert_eq!(roll(&mut w), ["web-1", "web-0"]);
+    for (i, pod) in w.live_pods().iter().enumerate() {
+        assert_eq!(claim_volumes(&w, pod).len(), 2, "web-{i}");
+    }
+}
+
+#[test]
+fn template_labels_reach_existing_claims() {
+    let mut w = running(2, Policy::OrderedReady);
+    if let Some(c) = w.claims.get_mut("data-web-1") {
+        c.metadata
+            .labels
+            .get_or_insert_default()
+            .insert("owner".into(), "team-a".into());
+    }
+    w.edit(|s| {
+        let template = &mut s.volume_claim_templates.as_mut().unwrap()[0];
+        template.metadata.labels = Some([("tier".to_string(), "db".to_string())].into());
+        template.metadata.annotations = Some([("note".to_string(), "x".to_string())].into());
+    });
+    let plan = w.sync();
+    let updated: Vec<&str> = plan
+        .claims
+        .iter()
+        .filter_map(|a| match a {
+            Action::UpdateClaim { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updated, ["data-web-0", "data-web-1"]);
+    for claim in ["data-web-0", "data-web-1"] {
+        let meta = &w.claims[claim].metadata;
+        assert_eq!(meta.labels.as_ref().unwrap()["tier"], "db");
+        assert_eq!(meta.labels.as_ref().unwrap()["app"], "web");
+        assert_eq!(meta.annotations.as_ref().unwrap()["note"], "x");
+    }
+    assert_eq!(
+        w.claims["data-web-1"].metadata.labels.as_ref().unwrap()["owner"],
+        "team-a"
+    );
+    assert!(w.sync().is_idle());
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! An in-memory cluster for driving the planner: it executes plans the way
-//! the driver will (waves, stop after a failed wave, status, history), plays
-//! the API server (UIDs, resourceVersions, preconditions, AlreadyExists), the
-//! kubelet (phases, readiness), users (deleting pods, editing the set) and
-//! the garbage collector (claims whose owners are gone).
+//! the driver will (waves, stop after a failed wave, claim updates, status,
+//! history), plays the API server (UIDs, resourceVersions, preconditions,
+//! AlreadyExists), the kubelet (phases, readiness), users (deleting pods,
+//! editing the set) and the garbage collector (claims whose owners are
+//! gone).
 
 use std::collections::BTreeMap;
 
@@ -11,8 +12,8 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{
-    Container, PersistentVolumeClaim, PersistentVolumeClaimSpec, Pod, PodCondition, PodSpec,
-    PodStatus, PodTemplateSpec,
+    Container, ContainerState, ContainerStateRunning, ContainerStatus, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 
@@ -213,6 +214,9 @@ impl World {
                 break;
             }
         }
+        for action in &plan.claims {
+            let _ = self.call(action, &mut fails);
+        }
         if let Some(status) = &plan.status {
             self.set.status = Some(status.clone());
         }
@@ -354,6 +358,85 @@ impl World {
                 self.claims.insert(name, claim);
                 Ok(())
             }
+            Action::UpdateClaim {
+                name,
+                uid,
+                labels,
+                annotations,
+                expand_to,
+            } => {
+                let version = self.bump();
+                let claim = match self.claims.get_mut(name) {
+                    None => return Ok(()),
+                    Some(c) if c.metadata.uid.as_deref() != Some(uid.as_str()) => {
+                        return Err(ApiError::Conflict(name.clone()));
+                    }
+                    Some(c) => c,
+                };
+                let meta = &mut claim.metadata;
+                meta.labels.get_or_insert_default().extend(labels.clone());
+                if !annotations.is_empty() {
+                    meta.annotations
+                        .get_or_insert_default()
+                        .extend(annotations.clone());
+                }
+                if let Some(size) = expand_to {
+                    claim
+                        .spec
+                        .get_or_insert_default()
+                        .resources
+                        .get_or_insert_default()
+                        .requests
+                        .get_or_insert_default()
+                        .insert("storage".into(), size.clone());
+                }
+                claim.metadata.resource_version = Some(version);
+                Ok(())
+            }
+            Action::UpdatePodInPlace {
+                name,
+                uid,
+                images,
+                labels,
+                annotations,
+            } => {
+                self.pod_with_uid(name, uid)?;
+                self.set_condition(name, super::super::IN_PLACE_GATE, false);
+                let version = self.bump();
+                let pod = self.pod_with_uid(name, uid)?;
+                pod.metadata
+                    .labels
+                    .get_or_insert_default()
+                    .extend(labels.clone());
+                pod.metadata
+                    .annotations
+                    .get_or_insert_default()
+                    .extend(annotations.clone());
+                for (container, image) in images {
+                    if let Some(c) = pod
+                        .spec
+                        .iter_mut()
+                        .flat_map(|s| s.containers.iter_mut())
+                        .find(|c| &c.name == container)
+                    {
+                        c.image = Some(image.clone());
+                    }
+                }
+                pod.metadata.resource_version = Some(version);
+                let name = name.clone();
+                self.resync(&name, !images.is_empty());
+                Ok(())
+            }
+            Action::OpenGate { name, uid, unmark } => {
+                let pod = self.pod_with_uid(name, uid)?;
+                if *unmark && let Some(a) = &mut pod.metadata.annotations {
+                    a.remove(super::super::IN_PLACE_MARKER);
+                }
+                let name = name.clone();
+                self.set_condition(&name, super::super::IN_PLACE_GATE, true);
+                self.resync(&name, false);
+                Ok(())
+            }
             Action::DeletePod { name, uid, .. } => match self.pods.get_mut(name) {
                 None => Ok(()),
                 Some(pod) if pod.metadata.uid.as_deref() != Some(uid.as_str()) => {
@@ -395,11 +478,49 @@ impl World {
         Some(pod.status.get_or_insert_with(PodStatus::default))
     }
 
+    /// The kubelet reports `phase`; the containers run the spec's images
+    /// and are `ready`; the pod is Ready when they are and its readiness
+    /// gates are open.
     fn set_phase(&mut self, pod: &str, phase: &str, ready: bool) {
         let now = self.now;
+        let (gates, containers) = match self.pods.get(pod).and_then(|p| p.spec.as_ref()) {
+            Some(spec) => (
+                spec.readiness_gates.clone().unwrap_or_default(),
+                spec.containers.clone(),
+            ),
+            None => return,
+        };
         let Some(status) = self.status_of(pod) else {
             return;
         };
+        let others: Vec<PodCondition> = status
+            .conditions
+            .iter()
+            .flatten()
+            .filter(|c| c.type_ != "Ready")
+            .cloned()
+            .collect();
+        let gates_open = gates.iter().all(|g| {
+            others
+                .iter()
+                .any(|c| c.type_ == g.condition_type && c.status == "True")
+        });
+        status.container_statuses = (phase == "Running").then(|| {
+            containers
+                .iter()
+                .map(|c| ContainerStatus {
+                    name: c.name.clone(),
+                    image: c.image.clone().unwrap_or_default(),
+                    ready,
+                    state: Some(ContainerState {
+                        running: Some(ContainerStateRunning::default()),
+                        ..ContainerState::default()
+                    }),
+                    ..ContainerStatus::default()
+                })
+                .collect()
+        });
+        let ready = ready && gates_open;
         let was_ready = status
             .conditions
             .iter()
@@ -412,7 +533,8 @@ impl World {
             .find(|c| c.type_ == "Ready")
             .and_then(|c| c.last_transition_time.clone());
         status.phase = Some(phase.into());
-        status.conditions = Some(vec![PodCondition {
+        let mut conditions = others;
+        conditions.push(PodCondition {
             type_: "Ready".into(),
             status: if ready { "True" } else { "False" }.into(),
             last_transition_time: if was_ready == ready {
@@ -421,7 +543,40 @@ impl World {
                 Some(Time(now))
             },
             ..PodCondition::default()
-        }]);
+        });
+        status.conditions = Some(conditions);
+    }
+
+    /// Sets condition `type_` of a pod the way a status patch would.
+    fn set_condition(&mut self, pod: &str, type_: &str, value: bool) {
+        let now = self.now;
+        let Some(status) = self.status_of(pod) else {
+            return;
+        };
+        let conditions = status.conditions.get_or_insert_default();
+        conditions.retain(|c| c.type_ != type_);
+        conditions.push(PodCondition {
+            type_: type_.into(),
+            status: if value { "True" } else { "False" }.into(),
+            last_transition_time: Some(Time(now)),
+            ..PodCondition::default()
+        });
+    }
+
+    /// What the kubelet reports after a change to the pod: the same phase,
+    /// with readiness recomputed (a container whose image changed restarts
+    /// and is not ready until the test readies it).
+    fn resync(&mut self, pod: &str, restarted: bool) {
+        let Some(p) = self.pods.get(pod) else { return };
+        let phase = ordinal_core::pod::phase(p).to_string();
+        let containers_ready = !restarted
+            && p.status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .is_some_and(|cs| cs.iter().all(|c| c.ready));
+        if !phase.is_empty() {
+            self.set_phase(pod, &phase, containers_ready);
+        }
     }
 
     /// Running, not yet Ready.
@@ -510,6 +665,15 @@ impl World {
     pub(crate) fn follow(&mut self, edited: &StatefulSet) {
         self.set.spec = edited.spec.clone();
         self.set.metadata.generation = edited.metadata.generation;
+    }
+
+    /// Sets (or, with `None`, removes) an annotation of the set.
+    pub(crate) fn annotate(&mut self, key: &str, value: Option<&str>) {
+        let annotations = self.set.metadata.annotations.get_or_insert_default();
+        match value {
+            Some(value) => annotations.insert(key.into(), value.into()),
+            None => annotations.remove(key),
+        };
     }
 
     pub(crate) fn scale(&mut self, replicas: i32) {
