@@ -37,6 +37,7 @@ benches=(
   "node ordinal"
   "streams ordinal"
   "volumes ordinal"
+  "beyond ordinal"
   "network ordinal"
   "queries ordinal-dns"
   "image ordinal-image"

@@ -25,8 +25,7 @@
 mod report;
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,70 +79,6 @@ spec:
     )
 }
 
-/// `ordinal up`, stopped as a user stops it (SIGTERM, so its pods, bridge
-/// and rules go with it) even when the benchmark panics; SIGKILL if it
-/// does not exit in time.
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        // SAFETY: a signal to our own child, not yet reaped.
-        unsafe {
-            libc::kill(self.0.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("journey: ordinal did not stop within 90 s of SIGTERM; killing it");
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The real kubectl on this server, with a discovery cache of its own.
-struct Kubectl {
-    kubeconfig: PathBuf,
-    cache: tempfile::TempDir,
-}
-
-impl Kubectl {
-    fn run(&self, args: &[&str]) {
-        let kubectl = std::env::var("KUBECTL")
-            .unwrap_or_else(|_| "/usr/lib/google-cloud-sdk/bin/kubectl.1.33".into());
-        let out = Command::new(kubectl)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .arg("--cache-dir")
-            .arg(self.cache.path())
-            .arg("--request-timeout=30s")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("kubectl runs");
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Runs kubectl off the async workers, so watches keep being read.
-    async fn run_async(self: &Arc<Self>, args: &[&str]) {
-        let kubectl = Arc::clone(self);
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            kubectl.run(&args);
-        })
-        .await
-        .expect("kubectl thread");
-    }
-}
-
 /// When the set `name` first reports `n` ready replicas; None if that
 /// does not happen within LIMIT.
 async fn when_ready(sets: Api<StatefulSet>, name: &'static str, n: usize) -> Option<Instant> {
@@ -190,10 +125,10 @@ async fn main() {
     support::images::prepare(&dir);
     let spawned = Instant::now();
     let (child, to_banner) = support::spawn(&dir);
-    let up = Up(child);
+    let up = support::Up(child);
     let pid = up.0.id();
     let client = support::client(&dir).await;
-    let kubectl = Arc::new(Kubectl {
+    let kubectl = Arc::new(support::Kubectl {
         kubeconfig: dir.join("kubeconfig"),
         cache: tempfile::tempdir().expect("tempdir"),
     });

@@ -1,7 +1,8 @@
 //! End to end: the StatefulSet controller inside `ordinal up`, driven and
-//! observed with the real kubectl. Pods do not run yet, so a stand-in
-//! kubelet (`common::kubelet`) or the test itself marks pods Running and
-//! Ready through the status subresource.
+//! observed with the real kubectl. Most tests run without a node, so a
+//! stand-in kubelet (`common::kubelet`) or the test itself marks pods
+//! Running and Ready through the status subresource; the teardown test
+//! runs its pods on the node, where stopping one takes its grace period.
 //!
 //! Every wait is a bounded poll.
 
@@ -13,8 +14,9 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::images::BUSYBOX;
 use common::kubelet::Kubelet;
-use common::{Ordinal, eventually, peek};
+use common::{Ordinal, apply, eventually, peek};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -106,32 +108,13 @@ struct PodWatch {
 
 impl PodWatch {
     fn start(o: &Ordinal) -> PodWatch {
-        let mut child = o
-            .kubectl()
-            .args([
-                "get",
-                "pods",
-                "--watch",
-                "--output-watch-events",
-                "--request-timeout=0",
+        let watch = PodWatch::spawn(
+            o,
+            &[
                 "-o",
                 r#"jsonpath={.type} {.object.metadata.name} {.object.status.conditions[?(@.type=="Ready")].status}{"\n"}"#,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("kubectl get -w");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let out = BufReader::new(child.stdout.take().expect("stdout"));
-        {
-            let lines = Arc::clone(&lines);
-            std::thread::spawn(move || {
-                for line in out.lines().map_while(Result::ok) {
-                    lines.lock().unwrap().push(line.trim().to_string());
-                }
-            });
-        }
-        let watch = PodWatch { child, lines };
+            ],
+        );
         // A throwaway pod shows when the watch is live.
         o.ok(&[
             "run",
@@ -147,6 +130,36 @@ impl PodWatch {
             !pods(o).contains(&"probe".to_string())
         });
         watch
+    }
+
+    /// `kubectl get pods --watch --output-watch-events ARGS…`, its lines
+    /// collected from the start.
+    fn spawn(o: &Ordinal, args: &[&str]) -> PodWatch {
+        let mut child = o
+            .kubectl()
+            .args([
+                "get",
+                "pods",
+                "--watch",
+                "--output-watch-events",
+                "--request-timeout=0",
+            ])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kubectl get -w");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let out = BufReader::new(child.stdout.take().expect("stdout"));
+        {
+            let lines = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for line in out.lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line.trim().to_string());
+                }
+            });
+        }
+        PodWatch { child, lines }
     }
 
     fn lines(&self) -> Vec<String> {
@@ -557,4 +570,142 @@ fn an_undecodable_stored_pod_stops_no_controller() {
     eventually("a scale-up is carried out", WAIT, || {
         pods(&o) == ["legacy", "web-0", "web-1", "web-2"]
     });
+}
+
+/// A set of 3 `sleep` pods that really run on the node and take their
+/// grace period (2 s) to stop, SIGTERM being ignored; `annotations` are
+/// YAML flow map entries for the set's metadata.
+fn sleepers(name: &str, annotations: &str) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: {name}
+  annotations: {{{annotations}}}
+spec:
+  serviceName: {name}
+  replicas: 3
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: app
+        image: {BUSYBOX}
+        command: [sh, -c, "trap '' TERM; exec sleep 3600"]
+"#
+    )
+}
+
+/// `kubectl delete sts NAME --cascade=foreground --wait=true`, which
+/// returns once the set is gone (bounded by its `--timeout`).
+fn delete_in_foreground(o: &Ordinal, name: &str) {
+    o.ok(&[
+        "delete",
+        "sts",
+        name,
+        "--cascade=foreground",
+        "--wait=true",
+        "--timeout=90s",
+        "--request-timeout=0",
+    ]);
+    let out = o.run(&["get", "sts", name]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("NotFound"),
+        "{name} is still there: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// In a watch of `EVENT name deletionTimestamp` lines from `from` on: the
+/// first line showing `pod` terminating, and its DELETED line.
+fn termination(watch: &PodWatch, pod: &str, from: usize) -> (usize, usize) {
+    let lines = watch.lines();
+    let at = |event: &str| {
+        lines
+            .iter()
+            .enumerate()
+            .skip(from)
+            .find(|(_, l)| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() == 3 && f[0] == event && f[1] == pod
+            })
+            .map(|(i, _)| i)
+    };
+    let terminating = at("MODIFIED").or(at("DELETED"));
+    let deleted = at("DELETED");
+    match (terminating, deleted) {
+        (Some(t), Some(d)) => (t, d),
+        _ => panic!("{pod} did not terminate in the watch: {lines:#?}"),
+    }
+}
+
+#[test]
+fn a_foreground_deletion_removes_pods_highest_first_unless_unordered() {
+    let o = Ordinal::start();
+    apply(&o, &sleepers("web", ""));
+    o.ok(&["rollout", "status", "sts/web", "--timeout=120s"]);
+    let watch = PodWatch::spawn(
+        &o,
+        &[
+            "-l",
+            "app in (web,db)",
+            "-o",
+            r#"jsonpath={.type} {.object.metadata.name} {.object.metadata.deletionTimestamp}{"\n"}"#,
+        ],
+    );
+    eventually("the watch lists web's pods", WAIT, || {
+        (0..3).all(|i| watch.find(&format!("ADDED web-{i}"), 0).is_some())
+    });
+
+    // Ordered (the default): web-2, then web-1 once web-2 is gone, then
+    // web-0; the set goes last.
+    delete_in_foreground(&o, "web");
+    assert!(pods(&o).is_empty(), "{:?}", pods(&o));
+    eventually("the watch saw web-0 go", WAIT, || {
+        watch.find("DELETED web-0", 0).is_some()
+    });
+    for (higher, lower) in [("web-2", "web-1"), ("web-1", "web-0")] {
+        let (_, gone) = termination(&watch, higher, 0);
+        let (terminating, _) = termination(&watch, lower, 0);
+        assert!(
+            gone < terminating,
+            "{lower} was deleted before {higher} was gone: {:#?}",
+            watch.lines()
+        );
+    }
+    assert_eq!(
+        o.ok(&["get", "controllerrevisions", "-l", "app=web", "-o", "name"]),
+        "",
+        "the garbage collector still deletes the set's other dependents"
+    );
+    assert!(
+        events(&o).contains("SuccessfulDelete delete Pod web-2 in StatefulSet web successful"),
+        "{}",
+        events(&o)
+    );
+
+    // Unordered: upstream's garbage collector deletes every pod at once.
+    apply(&o, &sleepers("db", r#""ordinal.dev/teardown": Unordered"#));
+    o.ok(&["rollout", "status", "sts/db", "--timeout=120s"]);
+    let seen = watch.lines().len();
+    delete_in_foreground(&o, "db");
+    assert!(pods(&o).is_empty(), "{:?}", pods(&o));
+    eventually("the watch saw db's pods go", WAIT, || {
+        (0..3).all(|i| watch.find(&format!("DELETED db-{i}"), seen).is_some())
+    });
+    let all: Vec<(usize, usize)> = (0..3)
+        .map(|i| termination(&watch, &format!("db-{i}"), seen))
+        .collect();
+    let last_terminating = all.iter().map(|(t, _)| *t).max().unwrap();
+    let first_gone = all.iter().map(|(_, d)| *d).min().unwrap();
+    assert!(
+        last_terminating < first_gone,
+        "db's pods were not deleted at once: {:#?}",
+        watch.lines()
+    );
 }

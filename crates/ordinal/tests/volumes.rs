@@ -572,6 +572,187 @@ spec:
     );
 }
 
+/// `(name, requested, capacity)` of every claim, by name.
+fn claim_sizes(o: &Ordinal) -> Vec<(String, String, String)> {
+    let out = o.ok(&[
+        "get",
+        "pvc",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.spec.resources.requests.storage} {.status.capacity.storage}{\"\\n\"}{end}",
+    ]);
+    let mut v: Vec<(String, String, String)> = out
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace().map(str::to_string);
+            Some((
+                parts.next()?,
+                parts.next()?,
+                parts.next().unwrap_or_default(),
+            ))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_grown_claim_template_expands_every_claim_one_at_a_time() {
+    let (o, _nodes) = start_with_stand_in_nodes(&["node-1"]);
+    o.ok_stdin(&["apply", "-f", "-"], &web(3, ""));
+    eventually("three ready pods", WAIT, || {
+        peek(&o, "sts/web", "{.status.readyReplicas}") == "3"
+    });
+    let sized = |size: &str| -> Vec<(String, String, String)> {
+        (0..3)
+            .map(|i| (format!("data-web-{i}"), size.to_string(), size.to_string()))
+            .collect()
+    };
+    assert_eq!(claim_sizes(&o), sized("1Gi"));
+    let uids = || -> Vec<String> {
+        (0..3)
+            .map(|i| peek(&o, &format!("pod/web-{i}"), "{.metadata.uid}"))
+            .collect()
+    };
+    let pods = uids();
+
+    o.ok(&[
+        "patch",
+        "sts",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/volumeClaimTemplates/0/spec/resources/requests/storage","value":"2Gi"}]"#,
+    ]);
+    // Whenever we look: the claims asking for 2Gi are the first ones by
+    // ordinal, and at most one of them is still growing.
+    eventually("every claim asks for and has 2Gi", WAIT * 2, || {
+        let now = claim_sizes(&o);
+        let asked: Vec<bool> = now.iter().map(|(_, r, _)| r == "2Gi").collect();
+        let growing = now.iter().filter(|(_, r, c)| r != c).count();
+        assert!(
+            asked.windows(2).all(|w| w[0] || !w[1]) && growing <= 1,
+            "{now:?}"
+        );
+        now == sized("2Gi")
+    });
+    let volumes: Vec<String> = (0..3)
+        .map(|i| peek(&o, &format!("pvc/data-web-{i}"), "{.spec.volumeName}"))
+        .collect();
+    for volume in &volumes {
+        assert_eq!(
+            peek(&o, &format!("pv/{volume}"), "{.spec.capacity.storage}"),
+            "2Gi"
+        );
+    }
+    eventually("an event for each claim", WAIT, || {
+        (0..3).all(|i| {
+            has_event(
+                &o,
+                "web",
+                &format!("SuccessfulExpand: expand Claim data-web-{i} in StatefulSet web to 2Gi successful"),
+            )
+        })
+    });
+
+    // Shrinking is refused with the field and what may change.
+    let out = o.run(&[
+        "patch",
+        "sts",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/volumeClaimTemplates/0/spec/resources/requests/storage","value":"1Gi"}]"#,
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "spec.volumeClaimTemplates[0].spec.resources.requests.storage: Invalid value: \"1Gi\": may not be less than the previous value 2Gi"
+        ),
+        "{err}"
+    );
+    // So is another class.
+    let out = o.run(&[
+        "patch",
+        "sts",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/spec/volumeClaimTemplates/0/spec/storageClassName","value":"fast"}]"#,
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "spec.volumeClaimTemplates[0].spec.storageClassName: Invalid value: \"fast\": field is immutable"
+        ),
+        "{err}"
+    );
+
+    // A label on the template reaches every claim; the user's stay.
+    o.ok(&["label", "pvc", "data-web-1", "owner=team-a"]);
+    o.ok(&[
+        "patch",
+        "sts",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/spec/volumeClaimTemplates/0/metadata/labels","value":{"tier":"db"}}]"#,
+    ]);
+    eventually("the label on every claim", WAIT, || {
+        (0..3).all(|i| peek(&o, &format!("pvc/data-web-{i}"), "{.metadata.labels.tier}") == "db")
+    });
+    assert_eq!(
+        peek(&o, "pvc/data-web-1", "{.metadata.labels.owner}"),
+        "team-a"
+    );
+    // None of this replaced a pod.
+    assert_eq!(uids(), pods);
+}
+
+#[test]
+fn an_added_claim_template_reaches_existing_pods_by_a_rolling_update() {
+    let (o, _nodes) = start_with_stand_in_nodes(&["node-1"]);
+    o.ok_stdin(&["apply", "-f", "-"], &web(2, ""));
+    eventually("two ready pods", WAIT, || {
+        peek(&o, "sts/web", "{.status.readyReplicas}") == "2"
+    });
+    let revision = peek(&o, "sts/web", "{.status.updateRevision}");
+    o.ok(&[
+        "patch",
+        "sts",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/spec/volumeClaimTemplates/-","value":{"metadata":{"name":"logs"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}}]"#,
+    ]);
+    let all = strings(&[
+        "data-web-0=Bound",
+        "data-web-1=Bound",
+        "logs-web-0=Bound",
+        "logs-web-1=Bound",
+    ]);
+    eventually("the new claims bound", WAIT, || claim_phases(&o) == all);
+    let mounts = |pod: &str| {
+        peek(
+            &o,
+            &format!("pod/{pod}"),
+            "{range .spec.volumes[*]}{.persistentVolumeClaim.claimName} {end}",
+        )
+    };
+    eventually(
+        "both pods replaced, mounting both claims, and ready",
+        WAIT * 2,
+        || {
+            mounts("web-0").trim() == "data-web-0 logs-web-0"
+                && mounts("web-1").trim() == "data-web-1 logs-web-1"
+                && peek(&o, "sts/web", "{.status.readyReplicas}") == "2"
+                && peek(&o, "sts/web", "{.status.updatedReplicas}") == "2"
+        },
+    );
+    assert_eq!(peek(&o, "sts/web", "{.status.updateRevision}"), revision);
+}
+
 #[test]
 fn a_claim_naming_a_missing_class_keeps_its_pod_pending_with_events() {
     let (o, _nodes) = start_with_stand_in_nodes(&["node-1"]);

@@ -140,3 +140,79 @@ pub fn node_ready(n: &k8s_openapi::api::core::v1::Node) -> bool {
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
+
+/// The real kubectl (`$KUBECTL`, else kubectl 1.33) for one `ordinal up`,
+/// with its own discovery cache.
+pub struct Kubectl {
+    /// The kubeconfig `ordinal up` wrote.
+    pub kubeconfig: std::path::PathBuf,
+    /// kubectl's cache dir.
+    pub cache: tempfile::TempDir,
+}
+
+impl Kubectl {
+    /// kubectl for the `ordinal up` whose data dir is `dir`.
+    pub fn for_dir(dir: &Path) -> Kubectl {
+        Kubectl {
+            kubeconfig: dir.join("kubeconfig"),
+            cache: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// Runs kubectl; its stdout. Panics when it fails.
+    pub fn run(&self, args: &[&str]) -> String {
+        let kubectl = std::env::var("KUBECTL")
+            .unwrap_or_else(|_| "/usr/lib/google-cloud-sdk/bin/kubectl.1.33".into());
+        let out = Command::new(kubectl)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .arg("--cache-dir")
+            .arg(self.cache.path())
+            .arg("--request-timeout=30s")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs kubectl off the async workers, so watches keep being read.
+    pub async fn run_async(self: &std::sync::Arc<Self>, args: &[&str]) -> String {
+        let kubectl = std::sync::Arc::clone(self);
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            kubectl.run(&args)
+        })
+        .await
+        .expect("kubectl thread")
+    }
+}
+
+/// An `ordinal up` that is stopped with SIGTERM when dropped, so it takes
+/// its pods down and leaves nothing behind; killed after 90 s.
+pub struct Up(pub Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        // SAFETY: a signal to our own child, not yet reaped.
+        unsafe {
+            libc::kill(self.0.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("ordinal did not stop within 90 s of SIGTERM; killing it");
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
