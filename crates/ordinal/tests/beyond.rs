@@ -1,8 +1,9 @@
 //! End to end, with real pods and the real kubectl: where ordinal's
 //! StatefulSet controller goes beyond upstream's — a broken rollout that
 //! recovers after `kubectl rollout undo`, the set's conditions for
-//! `kubectl wait`, reserved ordinals — and the API server refusing a bad
-//! ordinal annotation with its field path.
+//! `kubectl wait`, reserved ordinals, in-place updates — upstream's newer
+//! semantics (`Recreate`, `currentRevision` under `OnDelete`), and the API
+//! server refusing a bad ordinal annotation with its field path.
 //!
 //! Every wait is bounded.
 
@@ -340,4 +341,84 @@ fn an_in_place_image_update_keeps_each_pods_uid_and_ip() {
         get(&o, "sts/web", "{.status.currentRevision}"),
         get(&o, "sts/web", "{.status.updateRevision}")
     );
+}
+
+/// Waits until every replica of `set` is Ready at the update revision and
+/// that revision is the current one (`kubectl rollout status` only reads
+/// RollingUpdate sets).
+fn settled(o: &Ordinal, set: &str, replicas: u32) {
+    let what = format!("sts/{set}");
+    eventually(&format!("{set} settles"), WAIT, || {
+        let n = replicas.to_string();
+        get(o, &what, "{.status.observedGeneration}") == get(o, &what, "{.metadata.generation}")
+            && get(o, &what, "{.status.readyReplicas}") == n
+            && get(o, &what, "{.status.updatedReplicas}") == n
+            && get(o, &what, "{.status.currentRevision}")
+                == get(o, &what, "{.status.updateRevision}")
+    });
+}
+
+#[test]
+fn recreate_and_on_delete_complete_their_updates_as_upstreams_newer_semantics_say() {
+    let o = Ordinal::start();
+    // Recreate (KEP-3541): every pod replaced, none at the new revision
+    // while an old one is still there.
+    apply(
+        &o,
+        &set(
+            "web",
+            3,
+            "",
+            "  podManagementPolicy: Parallel\n  updateStrategy: {type: Recreate}",
+        ),
+    );
+    settled(&o, "web", 3);
+    let before = uids(&o);
+    o.ok(&[
+        "patch",
+        "sts",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"spec": {"template": {"metadata": {"labels": {"v": "2"}}}}}"#,
+    ]);
+    settled(&o, "web", 3);
+    let after = uids(&o);
+    for (old, new) in before.iter().zip(&after) {
+        assert_ne!(old.1, new.1, "{} was recreated", new.0);
+    }
+    assert_eq!(
+        get(&o, "sts/web", "{.status.currentRevision}"),
+        get(&o, "sts/web", "{.status.updateRevision}")
+    );
+
+    // OnDelete (kubernetes/kubernetes#73492): once the user has replaced
+    // every pod, the update revision becomes the current one.
+    apply(&o, &set("db", 2, "", "  updateStrategy: {type: OnDelete}"));
+    settled(&o, "db", 2);
+    o.ok(&[
+        "patch",
+        "sts",
+        "db",
+        "--type=merge",
+        "-p",
+        r#"{"spec": {"template": {"metadata": {"labels": {"v": "2"}}}}}"#,
+    ]);
+    eventually("the update revision is recorded", WAIT, || {
+        get(&o, "sts/db", "{.status.updateRevision}")
+            != get(&o, "sts/db", "{.status.currentRevision}")
+    });
+    o.ok(&[
+        "delete",
+        "pod",
+        "db-0",
+        "db-1",
+        "--wait=true",
+        "--timeout=60s",
+    ]);
+    eventually("currentRevision follows the replaced pods", WAIT, || {
+        get(&o, "sts/db", "{.status.readyReplicas}") == "2"
+            && get(&o, "sts/db", "{.status.currentRevision}")
+                == get(&o, "sts/db", "{.status.updateRevision}")
+    });
 }
