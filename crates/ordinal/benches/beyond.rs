@@ -40,16 +40,20 @@ const MANY: i32 = 100;
 /// The tag the in-place comparison moves to.
 const NEXT: &str = "busybox:1.37";
 
-fn manifest(name: &str, recovery: &str) -> String {
+/// A busybox set whose pods are Ready once their readiness file exists (a
+/// container that exits at once never is), with `annotation` and `spec`
+/// lines added.
+fn manifest(name: &str, replicas: i32, annotation: &str, spec: &str) -> String {
     format!(
         r#"apiVersion: apps/v1
 kind: StatefulSet
 metadata:
   name: {name}
-  annotations: {{ordinal.dev/rollout-recovery: {recovery}}}
+  annotations: {{{annotation}}}
 spec:
   serviceName: {name}
-  replicas: 3
+  replicas: {replicas}
+{spec}
   selector:
     matchLabels: {{app: {name}}}
   template:
@@ -122,7 +126,8 @@ async fn round(
     limit: Duration,
 ) -> Option<Duration> {
     let file = dir.join(format!("{name}.yaml"));
-    std::fs::write(&file, manifest(name, recovery)).expect("manifest");
+    let annotation = format!("ordinal.dev/rollout-recovery: {recovery}");
+    std::fs::write(&file, manifest(name, 3, &annotation, "")).expect("manifest");
     let file = file.to_string_lossy().into_owned();
     kubectl.run_async(&["apply", "-f", &file]).await;
     until(sets, name, LIMIT, settled)
@@ -154,38 +159,6 @@ async fn round(
     done
 }
 
-fn many(name: &str, policy: &str) -> String {
-    format!(
-        r#"apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: {name}
-  annotations: {{ordinal.dev/pod-update-policy: {policy}}}
-spec:
-  serviceName: {name}
-  replicas: {MANY}
-  podManagementPolicy: Parallel
-  updateStrategy:
-    rollingUpdate: {{maxUnavailable: 100%}}
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: app
-        image: {image}
-        command: [sh, -c, "touch /tmp/ready; exec sleep 3600"]
-        readinessProbe:
-          exec: {{command: [cat, /tmp/ready]}}
-          periodSeconds: 1
-"#,
-        image = support::images::BUSYBOX
-    )
-}
-
 /// The time from `kubectl set image` to the set settled at the new image,
 /// for a fresh 100-replica set under `policy`.
 async fn image_update(
@@ -196,7 +169,9 @@ async fn image_update(
     policy: &str,
 ) -> Option<Duration> {
     let file = dir.join(format!("{name}.yaml"));
-    std::fs::write(&file, many(name, policy)).expect("manifest");
+    let annotation = format!("ordinal.dev/pod-update-policy: {policy}");
+    let spec = "  podManagementPolicy: Parallel\n  updateStrategy:\n    rollingUpdate: {maxUnavailable: 100%}";
+    std::fs::write(&file, manifest(name, MANY, &annotation, spec)).expect("manifest");
     let file = file.to_string_lossy().into_owned();
     kubectl.run_async(&["apply", "-f", &file]).await;
     until(sets, name, LIMIT, settled)

@@ -124,9 +124,7 @@ fn a_broken_rollout_recovers_after_rollout_undo_with_no_pod_deleted_by_hand() {
     break_it(&o);
     let message = condition(&o, "web", "Progressing", "message");
     assert!(
-        message.starts_with(
-            "Pod web-2 is not progressing: container app is waiting: CrashLoopBackOff"
-        ),
+        message.starts_with("Pod web-2 is not progressing: container app is in CrashLoopBackOff"),
         "{message}"
     );
     // Available needs every replica: the wait times out, and says so.

@@ -10,10 +10,12 @@
 //!   desired pod exists, runs the update revision and is available; True
 //!   with `RolloutInProgress` while that is on its way; False with
 //!   `RolloutStuck` when a pod of the set cannot get there by itself: a
-//!   container waiting in a back-off or a configuration error, a pod that
-//!   cannot be scheduled, or one not Ready for longer than the progress
-//!   deadline (upstream's default for Deployments, 600 s). The message
-//!   names the pod and what its status says.
+//!   container that crash-loops, cannot pull its image or cannot be
+//!   created, a pod that cannot be scheduled, or one not Ready for longer
+//!   than the progress deadline (upstream's default for Deployments,
+//!   600 s). The message names the pod and why, in words that stay the
+//!   same while the kubelet retries, so a stuck set is not rewritten at
+//!   every back-off step.
 //!
 //! The transition time changes only when a condition's status does.
 
@@ -28,14 +30,18 @@ use super::status::Counts;
 /// How long a pod may stay not Ready before the rollout counts as stuck.
 pub(crate) const PROGRESS_DEADLINE: jiff::SignedDuration = jiff::SignedDuration::from_secs(600);
 
-/// Container waiting reasons the kubelet leaves a container in until
-/// someone changes the pod or its image: nothing will happen by itself.
-const STUCK_WAITING: &[&str] = &[
-    "CrashLoopBackOff",
-    "ImagePullBackOff",
+/// Waiting reasons of a container whose image cannot be had: the kubelet
+/// alternates between them at each attempt, so they read as one.
+const IMAGE_WAITING: &[&str] = &[
     "ErrImagePull",
+    "ImagePullBackOff",
     "ErrImageNeverPull",
     "InvalidImageName",
+];
+
+/// Waiting reasons of a container that cannot be created or started until
+/// its pod or the node changes.
+const START_WAITING: &[&str] = &[
     "CreateContainerConfigError",
     "CreateContainerError",
     "RunContainerError",
@@ -154,7 +160,7 @@ fn stuck(pod: &Pod, now: jiff::Timestamp) -> Option<(&str, String)> {
             .chain(s.container_statuses.iter().flatten())
     });
     for container in containers {
-        if let Some(why) = waiting_stuck(container) {
+        if let Some(why) = container_stuck(container) {
             return Some((name, why));
         }
     }
@@ -175,18 +181,33 @@ fn stuck(pod: &Pod, now: jiff::Timestamp) -> Option<(&str, String)> {
     })
 }
 
-fn waiting_stuck(container: &ContainerStatus) -> Option<String> {
-    let waiting = container.state.as_ref()?.waiting.as_ref()?;
-    let reason = waiting.reason.as_deref()?;
-    if !STUCK_WAITING.contains(&reason) {
-        return None;
+/// Why a container will not become ready by itself, in words that stay
+/// the same while the kubelet retries (its messages and the state between
+/// two attempts change at every step, and each change would be another
+/// status write).
+fn container_stuck(container: &ContainerStatus) -> Option<String> {
+    let name = &container.name;
+    let state = container.state.as_ref();
+    let reason = state
+        .and_then(|s| s.waiting.as_ref())
+        .and_then(|w| w.reason.as_deref())
+        .unwrap_or("");
+    if IMAGE_WAITING.contains(&reason) {
+        return Some(format!(
+            "container {name} cannot pull image {}",
+            container.image
+        ));
     }
-    let mut why = format!("container {} is waiting: {reason}", container.name);
-    if let Some(message) = waiting.message.as_deref().filter(|m| !m.is_empty()) {
-        why.push_str(": ");
-        why.push_str(message);
+    if START_WAITING.contains(&reason) {
+        return Some(format!("container {name} cannot be started: {reason}"));
     }
-    Some(why)
+    let crashed_before = container
+        .last_state
+        .as_ref()
+        .is_some_and(|l| l.terminated.is_some());
+    (reason == "CrashLoopBackOff"
+        || (container.restart_count > 0 && crashed_before && !container.ready))
+        .then(|| format!("container {name} is in CrashLoopBackOff"))
 }
 
 /// Replaces the condition of `type_`; its transition time moves only when
@@ -347,10 +368,35 @@ mod tests {
         );
         assert_eq!(
             p.message.as_deref(),
-            Some(
-                "Pod web-3 is not progressing: container app is waiting: CrashLoopBackOff: back-off 40s restarting failed container=app"
-            )
+            Some("Pod web-3 is not progressing: container app is in CrashLoopBackOff")
         );
+        let pulling = |reason: &str| {
+            pod(
+                "web-3",
+                json!({"phase": "Pending", "containerStatuses": [{"name": "app", "image": "nginx:9", "imageID": "", "ready": false, "restartCount": 0,
+                    "state": {"waiting": {"reason": reason, "message": "back-off pulling image"}}}]}),
+            )
+        };
+        let (a, b) = (pulling("ErrImagePull"), pulling("ImagePullBackOff"));
+        let message = |p: &Pod| {
+            let out = conditions(&s, &[(3, p)], counts(4, 3, 1), "2026-01-01T00:01:00Z");
+            find(&out, "Progressing").message.clone().unwrap()
+        };
+        assert_eq!(
+            message(&a),
+            message(&b),
+            "one message while the kubelet retries"
+        );
+        assert_eq!(
+            message(&a),
+            "Pod web-3 is not progressing: container app cannot pull image nginx:9"
+        );
+        let between_attempts = pod(
+            "web-3",
+            json!({"phase": "Running", "containerStatuses": [{"name": "app", "image": "i", "imageID": "", "ready": false, "restartCount": 4,
+                "state": {"terminated": {"exitCode": 1}}, "lastState": {"terminated": {"exitCode": 1}}}]}),
+        );
+        assert_eq!(message(&between_attempts), message(&crashing));
         let unschedulable = pod(
             "web-1",
             json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes are available"}]}),

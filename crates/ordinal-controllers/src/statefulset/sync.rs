@@ -34,14 +34,13 @@
 //!   template's volume counts as outdated in step 3 whatever its revision
 //!   (its volumes cannot change in place), so the rolling update replaces
 //!   it with one that mounts the claim step 1 created for it.
+//! - In-place updates (`ordinal.dev/pod-update-policy: InPlaceIfPossible`):
+//!   step 3 updates an outdated pod where it is when only its images
+//!   changed (`in_place`); steps 1 and 2 open the pods' readiness gates.
 //!
 //! And where upstream fixed its own behaviour: under Parallel, outdated
 //! pods that are already unavailable do not count against maxUnavailable
 //! (kubernetes/kubernetes#137409), so a broken first revision is replaced.
-//!
-//! - In-place updates (`ordinal.dev/pod-update-policy: InPlaceIfPossible`):
-//!   step 3 updates an outdated pod where it is when only its images
-//!   changed (`in_place`); step 1 opens the pods' readiness gates.
 //!
 //! OrderedReady works one pod at a time. Parallel works on everything at
 //! once, in slow-start batches of 1, 2, 4, … up to 500, and stops after a
