@@ -339,16 +339,7 @@ impl Executor<'_> {
                 self.update_in_place(name, uid, images, labels, annotations)
                     .await
             }
-            Action::OpenGate { name, uid, unmark } => {
-                if *unmark {
-                    let patch = json!({"metadata": {
-                        "uid": uid,
-                        "annotations": {super::IN_PLACE_MARKER: null},
-                    }});
-                    self.patched::<Pod>(name, &Patch::Merge(patch)).await?;
-                }
-                self.set_gate(name, uid, true).await
-            }
+            Action::OpenGate { name, uid } => self.set_gate(name, uid, true).await,
             Action::DeletePod { name, uid, reason } => self.delete_pod(name, uid, *reason).await,
         }
     }
@@ -392,7 +383,7 @@ impl Executor<'_> {
         let (status, reason) = if open {
             ("True", "InPlaceUpdateReady")
         } else {
-            ("False", "InPlaceUpdating")
+            ("False", super::IN_PLACE_UPDATING)
         };
         let now = jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -10,12 +10,15 @@
 //! creation), and the controller opens it (condition True) once the pod
 //! exists. An in-place update then
 //!
-//! 1. closes the gate (condition False, reason `InPlaceUpdating`), so the
-//!    pod stops being Ready before anything changes;
-//! 2. patches the images, the template's labels and annotations, the
-//!    revision label, and the annotation [`MARKER`];
+//! 1. closes the gate (condition False, reason [`UPDATING`]), so the pod
+//!    stops being Ready before anything changes;
+//! 2. patches the images, the template's labels and annotations and the
+//!    revision label;
 //! 3. once every container runs the image its spec names and is ready,
-//!    removes the marker and opens the gate again.
+//!    opens the gate again.
+//!
+//! The closed gate is the only record of an update under way: a gate
+//! closed for another reason, or never set, is opened at once.
 //!
 //! A pod created without the gate, or at a revision other than the
 //! current one, or a revision that changes anything else, is deleted and
@@ -32,9 +35,8 @@ use super::Action;
 
 /// The readiness gate's condition type.
 pub const GATE: &str = "ordinal.dev/InPlaceUpdateReady";
-/// The annotation a pod carries while its in-place update is under way;
-/// its value is the revision being rolled out.
-pub const MARKER: &str = "ordinal.dev/in-place-update";
+/// The reason of the gate's condition while an update is under way.
+pub const UPDATING: &str = "InPlaceUpdating";
 
 /// The containers whose image differs between `from` and `to`, as
 /// (name, new image), when nothing else of the pod spec differs; None when
@@ -77,15 +79,10 @@ pub(crate) fn has_gate(pod: &Pod) -> bool {
         .is_some_and(|gates| gates.iter().any(|g| g.condition_type == GATE))
 }
 
-fn gate_open(pod: &Pod) -> bool {
-    condition(pod, GATE).is_some_and(|c| c.status == "True")
-}
-
-fn marked(pod: &Pod) -> bool {
-    pod.metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(MARKER))
+/// Whether the pod's gate is closed for an update under way.
+fn updating(pod: &Pod) -> bool {
+    condition(pod, GATE)
+        .is_some_and(|c| c.status != "True" && c.reason.as_deref() == Some(UPDATING))
 }
 
 /// Every container runs the image its spec names, and is ready.
@@ -117,17 +114,13 @@ pub(crate) fn gate_action(pod: &Pod) -> Option<Action> {
     if !has_gate(pod) || is_terminating(pod) {
         return None;
     }
-    let marked = marked(pod);
-    if gate_open(pod) && !marked {
-        return None;
-    }
-    if marked && !caught_up(pod) {
+    let open = condition(pod, GATE).is_some_and(|c| c.status == "True");
+    if open || (updating(pod) && !caught_up(pod)) {
         return None;
     }
     Some(Action::OpenGate {
         name: pod.metadata.name.clone().unwrap_or_default(),
         uid: pod.metadata.uid.clone().unwrap_or_default(),
-        unmark: marked,
     })
 }
 
@@ -147,9 +140,8 @@ pub(crate) fn update(
     let mut labels: BTreeMap<String, String> =
         meta.and_then(|m| m.labels.clone()).unwrap_or_default();
     labels.insert(super::REVISION_LABEL.into(), revision.into());
-    let mut annotations: BTreeMap<String, String> =
+    let annotations: BTreeMap<String, String> =
         meta.and_then(|m| m.annotations.clone()).unwrap_or_default();
-    annotations.insert(MARKER.into(), revision.into());
     Some(Action::UpdatePodInPlace {
         name: pod.metadata.name.clone().unwrap_or_default(),
         uid: pod.metadata.uid.clone().unwrap_or_default(),
@@ -176,6 +168,7 @@ mod tests {
     }
 
     fn pod(gated: bool, status: Value, annotations: Value) -> Pod {
+        // Annotations do not matter to the gate; they are kept to show it.
         serde_json::from_value(json!({
             "metadata": {"name": "web-0", "uid": "u0", "annotations": annotations},
             "spec": {
@@ -236,7 +229,7 @@ mod tests {
             }) => {
                 assert_eq!(images, [("app".to_string(), "app:2".to_string())]);
                 assert_eq!(labels[super::super::REVISION_LABEL], "web-2");
-                assert_eq!(annotations[MARKER], "web-2");
+                assert!(annotations.is_empty(), "{annotations:?}");
             }
             other => panic!("{other:?}"),
         }
@@ -247,7 +240,7 @@ mod tests {
         let created = pod(true, json!({"phase": "Pending"}), json!({}));
         assert!(matches!(
             gate_action(&created),
-            Some(Action::OpenGate { unmark: false, .. })
+            Some(Action::OpenGate { .. })
         ));
         let open = pod(
             true,
@@ -255,30 +248,30 @@ mod tests {
             json!({}),
         );
         assert_eq!(gate_action(&open), None);
-        let running = |image: &str, ready: bool| {
-            json!({"phase": "Running", "conditions": [{"type": GATE, "status": "False"}],
+        let running = |image: &str, ready: bool, reason: &str| {
+            json!({"phase": "Running", "conditions": [{"type": GATE, "status": "False", "reason": reason}],
                 "containerStatuses": [{"name": "app", "image": image, "imageID": "", "ready": ready,
                     "restartCount": 1, "state": {"running": {}}}]})
         };
-        let marker = json!({MARKER: "web-2"});
+        let updating =
+            |image: &str, ready: bool| pod(true, running(image, ready, UPDATING), json!({}));
         assert_eq!(
-            gate_action(&pod(true, running("busybox:1.36", true), marker.clone())),
+            gate_action(&updating("busybox:1.36", true)),
             None,
             "old image"
         );
         assert_eq!(
-            gate_action(&pod(true, running("busybox:1.37", false), marker.clone())),
+            gate_action(&updating("busybox:1.37", false)),
             None,
             "not ready"
         );
         assert!(matches!(
-            gate_action(&pod(
-                true,
-                running("docker.io/library/busybox:1.37", true),
-                marker
-            )),
-            Some(Action::OpenGate { unmark: true, .. })
+            gate_action(&updating("docker.io/library/busybox:1.37", true)),
+            Some(Action::OpenGate { .. })
         ));
+        // Closed for any other reason (by someone else, say): opened.
+        let other = pod(true, running("busybox:1.36", false, "Other"), json!({}));
+        assert!(matches!(gate_action(&other), Some(Action::OpenGate { .. })));
         assert_eq!(gate_action(&pod(false, json!({}), json!({}))), None);
     }
 }

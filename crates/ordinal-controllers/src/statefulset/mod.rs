@@ -120,7 +120,7 @@ pub use controller::{COMPONENT, WORKERS, run};
 pub use identity::{
     POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_LABEL, claim_name, ordinal_of, pod_name,
 };
-pub use in_place::{GATE as IN_PLACE_GATE, MARKER as IN_PLACE_MARKER};
+pub use in_place::{GATE as IN_PLACE_GATE, UPDATING as IN_PLACE_UPDATING};
 pub use revision::{HASH_LABEL, revision_data, revision_hash, revision_name};
 pub use sync::MAX_CREATIONS_PER_SYNC;
 pub(crate) use teardown::tears_down_in_order;
@@ -292,18 +292,15 @@ pub enum Action {
         images: Vec<(String, String)>,
         /// Labels to set: the template's and the revision label.
         labels: BTreeMap<String, String>,
-        /// Annotations to set: the template's and the in-place marker.
+        /// Annotations to set: the template's.
         annotations: BTreeMap<String, String>,
     },
-    /// Open a pod's in-place readiness gate (condition True); `unmark`
-    /// first removes the in-place marker of a finished update.
+    /// Open a pod's in-place readiness gate (condition True).
     OpenGate {
         /// The pod.
         name: String,
-        /// Its UID, the patches' precondition.
+        /// Its UID, the patch's precondition.
         uid: String,
-        /// Remove the in-place marker annotation.
-        unmark: bool,
     },
     /// Delete a pod, with its UID as precondition.
     DeletePod {

@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use ordinal_core::set_policy::{POD_UPDATE_POLICY, RESERVED_ORDINALS, ROLLOUT_RECOVERY};
 
-use super::super::{Action, DeleteReason, Failure, IN_PLACE_GATE, IN_PLACE_MARKER, Plan};
+use super::super::{Action, DeleteReason, Failure, IN_PLACE_GATE, Plan};
 use super::sim::{POLICIES, Policy, World, created, deleted, new_set};
 
 fn running(replicas: i32, policy: Policy) -> World {
@@ -342,8 +342,8 @@ fn an_image_only_revision_updates_each_pod_in_place_highest_first() {
         for pod in w.live_pods() {
             assert_eq!(image_of(&w, &pod), "nginx:2");
             assert_eq!(w.revision_of(&pod), w.update_revision());
-            let marked = w.pod(&pod).metadata.annotations.clone().unwrap_or_default();
-            assert!(!marked.contains_key(IN_PLACE_MARKER), "{pod}");
+            let gate = ordinal_core::pod::condition(w.pod(&pod), IN_PLACE_GATE);
+            assert_eq!(gate.map(|c| c.status.as_str()), Some("True"), "{pod}");
             assert!(ordinal_core::pod::is_ready(w.pod(&pod)));
         }
         assert_eq!(w.current_revision(), w.update_revision());

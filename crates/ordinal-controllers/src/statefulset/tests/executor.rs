@@ -446,7 +446,7 @@ fn shape(plan: &Plan) -> Vec<String> {
             Action::UpdatePodInPlace { name, images, .. } => {
                 format!("update pod {name} in place ({} images)", images.len())
             }
-            Action::OpenGate { name, unmark, .. } => format!("open the gate of {name} ({unmark})"),
+            Action::OpenGate { name, .. } => format!("open the gate of {name}"),
             Action::DeletePod { name, .. } => format!("delete pod {name}"),
         })
         .collect()

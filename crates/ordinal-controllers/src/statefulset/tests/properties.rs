@@ -14,7 +14,7 @@
 //! - reserved ordinals are never created and never count as in range;
 //! - rollout recovery deletes only pods that are neither Running and Ready
 //!   nor at the update revision, and never under `Manual`;
-//! - in-place updates leave no pod marked as updating once settled;
+//! - in-place updates leave no gate closed once settled;
 //! - with maxUnavailable, the pods a rolling update makes unavailable, with
 //!   those already unavailable at the update revision or missing, never
 //!   exceed the budget;
@@ -500,13 +500,17 @@ fn check_converged(w: &World, config: &Config) -> Result<(), String> {
         return Err(format!("{:?} is not ready", p.metadata.name));
     }
     if let Some(p) = w.pods.values().find(|p| {
-        p.metadata
-            .annotations
+        let gated = p
+            .spec
             .as_ref()
-            .is_some_and(|a| a.contains_key(super::super::IN_PLACE_MARKER))
+            .and_then(|s| s.readiness_gates.as_ref())
+            .is_some_and(|g| !g.is_empty());
+        gated
+            && !ordinal_core::pod::condition(p, super::super::IN_PLACE_GATE)
+                .is_some_and(|c| c.status == "True")
     }) {
         return Err(format!(
-            "{:?} is still marked as updating in place",
+            "{:?} still has its in-place gate closed",
             p.metadata.name
         ));
     }

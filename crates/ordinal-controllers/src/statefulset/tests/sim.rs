@@ -401,7 +401,12 @@ impl World {
                 annotations,
             } => {
                 self.pod_with_uid(name, uid)?;
-                self.set_condition(name, super::super::IN_PLACE_GATE, false);
+                self.set_condition(
+                    name,
+                    super::super::IN_PLACE_GATE,
+                    false,
+                    super::super::IN_PLACE_UPDATING,
+                );
                 let version = self.bump();
                 let pod = self.pod_with_uid(name, uid)?;
                 pod.metadata
@@ -427,13 +432,10 @@ impl World {
                 self.resync(&name, !images.is_empty());
                 Ok(())
             }
-            Action::OpenGate { name, uid, unmark } => {
-                let pod = self.pod_with_uid(name, uid)?;
-                if *unmark && let Some(a) = &mut pod.metadata.annotations {
-                    a.remove(super::super::IN_PLACE_MARKER);
-                }
+            Action::OpenGate { name, uid } => {
+                self.pod_with_uid(name, uid)?;
                 let name = name.clone();
-                self.set_condition(&name, super::super::IN_PLACE_GATE, true);
+                self.set_condition(&name, super::super::IN_PLACE_GATE, true, "");
                 self.resync(&name, false);
                 Ok(())
             }
@@ -548,7 +550,7 @@ impl World {
     }
 
     /// Sets condition `type_` of a pod the way a status patch would.
-    fn set_condition(&mut self, pod: &str, type_: &str, value: bool) {
+    fn set_condition(&mut self, pod: &str, type_: &str, value: bool, reason: &str) {
         let now = self.now;
         let Some(status) = self.status_of(pod) else {
             return;
@@ -558,6 +560,7 @@ impl World {
         conditions.push(PodCondition {
             type_: type_.into(),
             status: if value { "True" } else { "False" }.into(),
+            reason: (!reason.is_empty()).then(|| reason.into()),
             last_transition_time: Some(Time(now)),
             ..PodCondition::default()
         });
