@@ -506,8 +506,8 @@ fn check_converged(w: &World, config: &Config) -> Result<(), String> {
             .and_then(|s| s.readiness_gates.as_ref())
             .is_some_and(|g| !g.is_empty());
         gated
-            && !ordinal_core::pod::condition(p, super::super::IN_PLACE_GATE)
-                .is_some_and(|c| c.status == "True")
+            && ordinal_core::pod::condition(p, super::super::IN_PLACE_GATE)
+                .is_none_or(|c| c.status != "True")
     }) {
         return Err(format!(
             "{:?} still has its in-place gate closed",
