@@ -593,26 +593,12 @@ fn max_unavailable_2_with_partition_3_on_6_replicas_deletes_5_and_4_first_and_ne
 #[test]
 fn max_unavailable_percent_rounds_down_and_counts_unavailable_pods() {
     let mut w = running(5, Policy::Parallel);
-    w.edit(|s| {
-        let rolling = s
-            .update_strategy
-            .as_mut()
-            .and_then(|u| u.rolling_update.as_mut())
-            .expect("rolling update");
-        rolling.max_unavailable = Some(IntOrString::String("50%".into()));
-    });
+    w.set_max_unavailable(IntOrString::String("50%".into()));
     w.set_image("nginx:2");
     assert_eq!(deleted(&w.sync()), ["web-4", "web-3"], "50% of 5 is 2");
 
     let mut w = running(5, Policy::Parallel);
-    w.edit(|s| {
-        let rolling = s
-            .update_strategy
-            .as_mut()
-            .and_then(|u| u.rolling_update.as_mut())
-            .expect("rolling update");
-        rolling.max_unavailable = Some(IntOrString::Int(2));
-    });
+    w.set_max_unavailable(IntOrString::Int(2));
     // A missing pod uses one of the two.
     w.delete("web-0");
     w.finish_terminating();
@@ -631,14 +617,7 @@ fn under_parallel_an_outdated_pod_already_unavailable_uses_none_of_the_budget() 
     let mut w = running(5, Policy::Parallel);
     // Upstream's behaviour alone: no rollout recovery.
     w.annotate(ordinal_core::set_policy::ROLLOUT_RECOVERY, Some("Manual"));
-    w.edit(|s| {
-        let rolling = s
-            .update_strategy
-            .as_mut()
-            .and_then(|u| u.rolling_update.as_mut())
-            .expect("rolling update");
-        rolling.max_unavailable = Some(IntOrString::Int(2));
-    });
+    w.set_max_unavailable(IntOrString::Int(2));
     w.unready("web-0");
     w.set_image("nginx:2");
     assert_eq!(

@@ -16,6 +16,7 @@ use k8s_openapi::api::core::v1::{
     PersistentVolumeClaimSpec, Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::super::{Action, Observed, Plan, plan};
 
@@ -703,6 +704,16 @@ impl World {
                 .rolling_update
                 .get_or_insert_with(Default::default)
                 .partition = Some(partition);
+        });
+    }
+
+    pub(crate) fn set_max_unavailable(&mut self, value: IntOrString) {
+        self.edit(|s| {
+            let strategy = s.update_strategy.get_or_insert_with(Default::default);
+            strategy
+                .rolling_update
+                .get_or_insert_with(Default::default)
+                .max_unavailable = Some(value);
         });
     }
 
