@@ -232,6 +232,14 @@ fn validate_spec(spec: &Value, path: &Path, errs: &mut Vec<FieldError>) {
             ));
         }
     }
+    long_running(template, &template_path, "StatefulSet", errs);
+}
+
+/// The pods of a workload controller run for good: restart policy
+/// `Always` and no `activeDeadlineSeconds`. `kind` names the controller in
+/// the message as upstream words it (`ReplicaSet` for Deployments too).
+fn long_running(template: &Value, template_path: &Path, kind: &str, errs: &mut Vec<FieldError>) {
+    let null = Value::Null;
     let pod_spec = template.get("spec").unwrap_or(&null);
     let restart = pod_spec.get("restartPolicy").unwrap_or(&null);
     if restart != "Always" {
@@ -251,7 +259,7 @@ fn validate_spec(spec: &Value, path: &Path, errs: &mut Vec<FieldError>) {
     {
         errs.push(FieldError::forbidden(
             template_path.child("spec").child("activeDeadlineSeconds"),
-            "activeDeadlineSeconds in StatefulSet is not Supported",
+            format!("activeDeadlineSeconds in {kind} is not Supported"),
         ));
     }
 }
@@ -565,29 +573,8 @@ fn selector_and_template(spec: &Value, path: &Path, errs: &mut Vec<FieldError>) 
         ));
     }
     super::batch::pod_template(template, &template_path, errs);
-    let pod_spec = template.get("spec").unwrap_or(&null);
-    let restart = pod_spec.get("restartPolicy").unwrap_or(&null);
-    if restart != "Always" {
-        let value = match restart {
-            Value::Null => BadValue::Str(String::new()),
-            other => BadValue::from_json(other),
-        };
-        errs.push(FieldError::not_supported(
-            template_path.child("spec").child("restartPolicy"),
-            value,
-            &["Always"],
-        ));
-    }
-    if pod_spec
-        .get("activeDeadlineSeconds")
-        .is_some_and(|v| !v.is_null())
-    {
-        // Upstream words it so for Deployments too.
-        errs.push(FieldError::forbidden(
-            template_path.child("spec").child("activeDeadlineSeconds"),
-            "activeDeadlineSeconds in ReplicaSet is not Supported",
-        ));
-    }
+    // Upstream words it so for Deployments too.
+    long_running(template, &template_path, "ReplicaSet", errs);
 }
 
 /// `ValidateDeploymentSpec`.
