@@ -15,6 +15,8 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
 pub use crate::queue::Queue;
 
 /// What a reconcile asks for next.
@@ -150,14 +152,35 @@ pub(crate) fn reference<K: kube::Resource<DynamicType = ()>>(
     }
 }
 
+/// The controller reference of `meta` (the owner reference marked
+/// `controller`), whatever its kind.
+pub(crate) fn controller(meta: &kube::api::ObjectMeta) -> Option<&OwnerReference> {
+    meta.owner_references
+        .as_deref()?
+        .iter()
+        .find(|r| r.controller == Some(true))
+}
+
 /// The controller reference of `meta` when it names an owner of kind `K`
 /// (kind and API version alike): a Job's pod, a CronJob's job.
 pub(crate) fn controller_of<K: kube::Resource<DynamicType = ()>>(
     meta: &kube::api::ObjectMeta,
-) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
-    meta.owner_references.as_deref()?.iter().find(|r| {
-        r.controller == Some(true) && r.kind == K::kind(&()) && r.api_version == K::api_version(&())
-    })
+) -> Option<&OwnerReference> {
+    controller(meta).filter(|r| r.kind == K::kind(&()) && r.api_version == K::api_version(&()))
+}
+
+/// The reference a controller puts on what it makes: `owner` as its
+/// controller, blocking the owner's foreground deletion.
+pub(crate) fn controller_ref<K: kube::Resource<DynamicType = ()>>(owner: &K) -> OwnerReference {
+    let meta = owner.meta();
+    OwnerReference {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+        name: meta.name.clone().unwrap_or_default(),
+        uid: meta.uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
 }
 
 /// Runs `tick` every `period` until the task is dropped (for a

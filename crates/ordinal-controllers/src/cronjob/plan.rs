@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job, JobStatus};
 use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use ordinal_core::cron::{Schedule, load_zone};
 
 /// The annotation with the time a job was scheduled for.
@@ -369,14 +369,7 @@ pub fn job_from_template(cj: &CronJob, name: &str, scheduled: Timestamp, tz: &Ti
             namespace: cj.metadata.namespace.clone(),
             labels: meta.labels,
             annotations: Some(annotations),
-            owner_references: Some(vec![OwnerReference {
-                api_version: "batch/v1".into(),
-                kind: "CronJob".into(),
-                name: cj.metadata.name.clone().unwrap_or_default(),
-                uid: cj.metadata.uid.clone().unwrap_or_default(),
-                controller: Some(true),
-                block_owner_deletion: Some(true),
-            }]),
+            owner_references: Some(vec![crate::runtime::controller_ref(cj)]),
             ..Default::default()
         },
         spec: template.spec,

@@ -16,9 +16,11 @@ use ordinal_core::go_text::quote;
 use ordinal_core::labels::Selector;
 use serde_json::json;
 
-use super::plan::{self, Action, PodRef, controller_ref, plan};
+use super::plan::{self, Action, PodRef, plan};
 use crate::informer::{Informer, Informers, ObjectKey, all_synced, key_of};
-use crate::runtime::{self, Next, Queue, Reconciler, controller_of, error_message, status_code};
+use crate::runtime::{
+    self, Next, Queue, Reconciler, controller_of, controller_ref, error_message, status_code,
+};
 
 /// Deployments synced at the same time (upstream's
 /// `--concurrent-deployment-syncs`).
@@ -43,13 +45,7 @@ pub async fn run(informers: Arc<Informers>, shutdown: impl Future<Output = ()> +
     let (deployments, q) = (Arc::clone(&controller.deployments), Arc::clone(&queue));
     controller.sets.on_change(Box::new(move |old, new| {
         for rs in old.into_iter().chain(new) {
-            let orphan = !rs
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|r| r.controller == Some(true));
-            if !orphan {
+            if runtime::controller(&rs.metadata).is_some() {
                 continue;
             }
             let namespace = rs.metadata.namespace.as_deref().unwrap_or("");

@@ -21,13 +21,13 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
 };
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    LabelSelector, ObjectMeta, OwnerReference, Time,
-};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use ordinal_core::go_text::{GoJson, quote};
 use ordinal_core::labels::Selector;
 use serde_json::Value;
+
+use crate::runtime::{controller, controller_ref};
 
 pub use crate::job::plan::{Event, PodRef};
 
@@ -120,25 +120,6 @@ pub struct Plan {
     pub events: Vec<Event>,
     /// When to look again though nothing changes (the progress deadline).
     pub requeue_after: Option<Duration>,
-}
-
-/// The deployment's controller reference, for its ReplicaSets.
-pub fn controller_ref(d: &Deployment) -> OwnerReference {
-    OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "Deployment".into(),
-        name: d.metadata.name.clone().unwrap_or_default(),
-        uid: d.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
-
-fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
-    meta.owner_references
-        .iter()
-        .flatten()
-        .find(|r| r.controller == Some(true))
 }
 
 /// FNV-1a, 32 bit (Go's `hash/fnv.New32a`).
@@ -487,7 +468,7 @@ impl<'a> Sync<'a> {
                 continue;
             }
             let matches = selector.matches(rs.metadata.labels.as_ref());
-            match controller_of(&rs.metadata) {
+            match controller(&rs.metadata) {
                 Some(r) if r.uid == uid => {
                     if matches {
                         self.sets.push(rs.clone());
@@ -517,7 +498,7 @@ impl<'a> Sync<'a> {
             {
                 continue;
             }
-            if let Some(r) = controller_of(&pod.metadata)
+            if let Some(r) = controller(&pod.metadata)
                 && self
                     .sets
                     .iter()

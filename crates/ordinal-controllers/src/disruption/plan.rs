@@ -33,6 +33,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference, 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use ordinal_core::labels::Selector;
 
+use crate::runtime::controller;
+
 /// How long an eviction's promise to delete a pod holds (upstream's
 /// `DeletionTimeout`): a pod in `disruptedPods` for longer counts again.
 pub const DELETION_TIMEOUT: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
@@ -123,15 +125,6 @@ pub fn selected<'a>(
         .collect())
 }
 
-/// The controller of an object (the owner reference marked `controller`).
-fn controller_of(pod: &Pod) -> Option<&OwnerReference> {
-    pod.metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .find(|r| r.controller == Some(true))
-}
-
 /// Upstream's `GetScaledValueFromIntOrPercent` rounding up.
 fn scaled(value: &IntOrString, total: i32) -> Result<i32, String> {
     match value {
@@ -166,7 +159,7 @@ fn expected_scale(
     let mut scales: BTreeMap<&str, i32> = BTreeMap::new();
     for pod in pods {
         let name = pod.metadata.name.as_deref().unwrap_or("");
-        let Some(owner) = controller_of(pod) else {
+        let Some(owner) = controller(&pod.metadata) else {
             unmanaged.push(name.to_string());
             continue;
         };

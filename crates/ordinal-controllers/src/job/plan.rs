@@ -19,7 +19,7 @@ use k8s_openapi::api::batch::v1::{
     Job, JobCondition, JobSpec, JobStatus, PodFailurePolicy, UncountedTerminatedPods,
 };
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 /// The finalizer that keeps a pod until the job has counted it.
 pub const TRACKING_FINALIZER: &str = "batch.kubernetes.io/job-tracking";
@@ -832,14 +832,7 @@ pub fn new_pod(job: &Job, template: &PodTemplateSpec, index: Option<i32>) -> Pod
             labels: (!labels.is_empty()).then_some(labels),
             annotations: (!annotations.is_empty()).then_some(annotations),
             finalizers: Some(vec![TRACKING_FINALIZER.into()]),
-            owner_references: Some(vec![OwnerReference {
-                api_version: "batch/v1".into(),
-                kind: "Job".into(),
-                name,
-                uid: job.metadata.uid.clone().unwrap_or_default(),
-                controller: Some(true),
-                block_owner_deletion: Some(true),
-            }]),
+            owner_references: Some(vec![crate::runtime::controller_ref(job)]),
             ..Default::default()
         },
         spec: Some(spec),

@@ -14,9 +14,11 @@ use ordinal_core::labels::Selector;
 use serde_json::json;
 
 use super::expectations::Expectations;
-use super::plan::{self, PodRef, controller_ref, plan};
+use super::plan::{self, PodRef, plan};
 use crate::informer::{Informer, Informers, ObjectKey, all_synced, key_of};
-use crate::runtime::{self, Next, Queue, Reconciler, controller_of, error_message, status_code};
+use crate::runtime::{
+    self, Next, Queue, Reconciler, controller_of, controller_ref, error_message, status_code,
+};
 
 /// Sets synced at the same time (upstream's `--concurrent-replicaset-syncs`).
 pub const WORKERS: usize = 5;
@@ -84,11 +86,7 @@ pub async fn run(informers: Arc<Informers>, shutdown: impl Future<Output = ()> +
 }
 
 fn orphan(meta: &kube::api::ObjectMeta) -> bool {
-    !meta
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|r| r.controller == Some(true))
+    runtime::controller(meta).is_none()
 }
 
 struct Controller {

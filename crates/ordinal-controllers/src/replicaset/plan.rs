@@ -11,8 +11,10 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use ordinal_core::labels::Selector;
+
+use crate::runtime::{controller, controller_ref};
 
 pub use crate::job::plan::PodRef;
 
@@ -39,25 +41,6 @@ pub struct Plan {
     pub pod: Option<Pod>,
 }
 
-/// The set's controller reference, for its pods.
-pub fn controller_ref(rs: &ReplicaSet) -> OwnerReference {
-    OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "ReplicaSet".into(),
-        name: rs.metadata.name.clone().unwrap_or_default(),
-        uid: rs.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
-
-fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
-    meta.owner_references
-        .iter()
-        .flatten()
-        .find(|r| r.controller == Some(true))
-}
-
 /// Whether a pod counts toward the replicas: not finished, not being
 /// deleted (upstream's `FilterActivePods`).
 pub fn is_active(pod: &Pod) -> bool {
@@ -79,7 +62,7 @@ pub fn claim<'a>(rs: &ReplicaSet, selector: &Selector, pods: &[&'a Pod]) -> (Vec
             continue;
         }
         let matches = selector.matches(pod.metadata.labels.as_ref());
-        match controller_of(&pod.metadata) {
+        match controller(&pod.metadata) {
             Some(owner) if owner.uid == uid => {
                 if matches {
                     mine.push(pod);

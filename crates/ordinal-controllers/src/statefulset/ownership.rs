@@ -10,19 +10,12 @@
 
 use k8s_openapi::api::apps::v1::ControllerRevision;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use ordinal_core::labels::Selector;
 
 use super::Action;
 use super::identity::{controller_ref, ordinal_of};
 use super::spec::SetSpec;
-
-fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
-    meta.owner_references
-        .iter()
-        .flatten()
-        .find(|r| r.controller == Some(true))
-}
+use crate::runtime::controller;
 
 /// The set's pods after adoption and release, by ordinal.
 pub(crate) struct Members<'a> {
@@ -45,7 +38,7 @@ pub(crate) fn claim_pods<'a>(
         let uid = pod.metadata.uid.as_deref().unwrap_or("");
         let ordinal = ordinal_of(spec.name, name);
         let qualifies = ordinal.is_some() && selector.matches(pod.metadata.labels.as_ref());
-        match controller_of(&pod.metadata) {
+        match controller(&pod.metadata) {
             Some(owner) if owner.uid == spec.uid => match ordinal {
                 Some(ordinal) if qualifies => members.push((ordinal, pod)),
                 _ if spec.deleting => {}
@@ -90,7 +83,7 @@ pub(crate) fn claim_revisions<'a>(
         {
             continue;
         }
-        match controller_of(&revision.metadata) {
+        match controller(&revision.metadata) {
             Some(owner) if owner.uid == spec.uid => owned.push(revision),
             Some(_) => {}
             None => {

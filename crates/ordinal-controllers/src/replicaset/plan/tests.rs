@@ -302,7 +302,7 @@ proptest! {
         }
         for a in &planned.adopt {
             let pod = pods.iter().find(|p| p.metadata.name.as_deref() == Some(&a.name)).unwrap();
-            prop_assert!(controller_of(&pod.metadata).is_none());
+            prop_assert!(crate::runtime::controller(&pod.metadata).is_none());
         }
     }
 
