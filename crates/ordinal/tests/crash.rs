@@ -489,28 +489,6 @@ async fn garbage_in_the_wal_is_never_served() {
     serves_only_acknowledged(tmp.path(), &acked).await;
 }
 
-/// `ordinal node` (the node agent alone) against `server`, on `dir`; its
-/// banner read so it is up. The busybox image is in its store first.
-fn start_node_agent(server: &Ordinal, dir: &Path) -> Child {
-    common::images::import_into_node(dir, "busybox", common::images::busybox_archive());
-    let mut child = Command::new(common::binary())
-        .args(["node", "--node-name", "agent", "--kubeconfig"])
-        .arg(server.kubeconfig())
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("ordinal node starts");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
-    assert!(banner.starts_with("ordinal node:"), "{banner}");
-    // Its later lines (the shutdown's) are read, never a broken pipe.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    child
-}
-
 /// The fault suite's node agent killed mid-rollout: SIGKILL takes the
 /// agent and, with it, the pods' processes; the API server and the
 /// controllers keep running. A new agent on the same directory runs the
@@ -522,7 +500,7 @@ fn a_node_agent_killed_mid_rollout_resumes_it_when_it_comes_back() {
     let tmp = tempfile::tempdir().unwrap();
     let node_dir = tmp.path().join("node");
     std::fs::create_dir_all(&node_dir).unwrap();
-    let mut agent = start_node_agent(&server, &node_dir);
+    let mut agent = common::node_agent(&server, "agent", &node_dir);
     let marker = format!("86402.{}", std::process::id());
     let set = |version: u32| {
         format!(
@@ -564,7 +542,7 @@ spec:
         Duration::from_secs(10),
         || common::processes_with(&marker).is_empty(),
     );
-    let mut agent = start_node_agent(&server, &node_dir);
+    let mut agent = common::node_agent(&server, "agent", &node_dir);
     common::eventually("the rollout completes", Duration::from_secs(90), || {
         let status = common::peek(
             &server,

@@ -378,28 +378,6 @@ fn priority_classes_set_pod_priority_and_a_higher_priority_pod_preempts() {
     );
 }
 
-/// `ordinal node` named `name` against `server`, on `dir`, with busybox in
-/// its image store; its banner read so it is up.
-fn node_agent(server: &Ordinal, name: &str, dir: &std::path::Path) -> std::process::Child {
-    use std::io::BufRead;
-    common::images::import_into_node(dir, "busybox", common::images::busybox_archive());
-    let mut child = std::process::Command::new(common::binary())
-        .args(["node", "--node-name", name, "--kubeconfig"])
-        .arg(server.kubeconfig())
-        .arg("--dir")
-        .arg(dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("ordinal node starts");
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    stdout.read_line(&mut banner).unwrap();
-    assert!(banner.starts_with("ordinal node:"), "{banner}");
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    child
-}
-
 /// Two real node agents join one `ordinal up`: a set with a required
 /// anti-affinity runs one replica on each, and a third waits.
 #[test]
@@ -410,7 +388,7 @@ fn node_agents_join_and_anti_affinity_puts_one_replica_on_each() {
     for name in ["agent-1", "agent-2"] {
         let dir = tmp.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        agents.push(node_agent(&o, name, &dir));
+        agents.push(common::node_agent(&o, name, &dir));
     }
     eventually("both nodes are Ready", WAIT, || {
         o.ok(&[
@@ -530,7 +508,7 @@ fn a_lost_node_keeps_its_pod_until_it_is_tainted_out_of_service() {
         agents.insert(
             name.to_string(),
             Agent {
-                child: node_agent(&o, name, &dir),
+                child: common::node_agent(&o, name, &dir),
             },
         );
     }

@@ -279,6 +279,29 @@ pub fn up_args(dir: &Path, extra: &[&str]) -> Vec<std::ffi::OsString> {
     args
 }
 
+/// `ordinal node` (the node agent alone) named `name` against `server`, on
+/// `dir`, with busybox in its image store; its banner read so it is up.
+#[allow(dead_code)]
+pub fn node_agent(server: &Ordinal, name: &str, dir: &Path) -> Child {
+    images::import_into_node(dir, "busybox", images::busybox_archive());
+    let mut child = Command::new(binary())
+        .args(["node", "--node-name", name, "--kubeconfig"])
+        .arg(server.kubeconfig())
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("ordinal node starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).unwrap();
+    assert!(banner.starts_with("ordinal node:"), "{banner}");
+    // Its later lines (the shutdown's) are read, never a broken pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    child
+}
+
 /// Spawns a command that runs `ordinal up` (directly, or through a
 /// wrapper that execs it) and waits for the banner.
 pub fn spawn_command(mut command: Command) -> Result<(Child, String), String> {
