@@ -1485,19 +1485,13 @@ impl<R: Runtime> Worker<R> {
         self.ctx.registry.set_status(&key, status.clone());
         // The UID is a precondition: a pod deleted and made again under
         // its name (elsewhere, while this node was cut off) is not ours.
-        // Conditions merge by type, and only the node's own are sent: a
-        // readiness gate's condition another controller set since this
-        // node last saw the pod is not written back over.
-        let patch = serde_json::json!({
-            "metadata": {"uid": self.uid},
-            "status": status::as_patch(&status),
-        });
+        let patch = serde_json::json!({ "metadata": {"uid": self.uid}, "status": status });
         match self
             .api()
             .patch_status(
                 self.pod.metadata.name.as_deref().unwrap_or_default(),
                 &PatchParams::default(),
-                &Patch::Strategic(patch),
+                &Patch::Merge(patch),
             )
             .await
         {
