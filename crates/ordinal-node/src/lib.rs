@@ -124,7 +124,12 @@ pub enum NodeError {
 
 impl Node {
     /// Chooses the isolation and, with namespaces, makes the bridge.
-    pub async fn prepare(config: Config) -> Result<Node, NodeError> {
+    pub async fn prepare(mut config: Config) -> Result<Node, NodeError> {
+        // Absolute once and for all: a container's root is mounted after
+        // the runtime has moved into the image's layers, where a path
+        // relative to where ordinal started (`ordinal up`'s default
+        // `.ordinal`) names nothing.
+        config.dir = std::path::absolute(&config.dir)?;
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
         let isolation = config.isolation.unwrap_or(if root {

@@ -136,6 +136,43 @@ fn a_packed_program_runs_as_a_pod_with_the_images_files_only() {
     );
 }
 
+/// The README's way, from a project's directory: `ordinal up` and
+/// `ordinal image pack` on their default data dir, `.ordinal`, a path
+/// relative to where they run — and a pod of the packed program runs.
+#[test]
+fn on_the_default_relative_data_dir_a_packed_program_runs() {
+    let project = tempfile::tempdir().expect("tempdir");
+    let mut up = Command::new(common::binary());
+    up.current_dir(project.path())
+        .env_remove("ORDINAL_DATA_DIR")
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--dns-listen",
+            "127.0.0.1:0",
+        ]);
+    let (child, url) = common::spawn_command(up).expect("ordinal up starts");
+    let o = Ordinal::attach(project.path().join(".ordinal"), child, url);
+
+    let out = Command::new(common::binary())
+        .current_dir(project.path())
+        .env_remove("ORDINAL_DATA_DIR")
+        .args([
+            "image",
+            "pack",
+            "cat:host",
+            "/usr/bin/cat",
+            "--cmd",
+            "/etc/group",
+        ])
+        .output()
+        .expect("ordinal image runs");
+    ok(out);
+    run_pod(&o, "group", "cat:host", &[]);
+    assert_eq!(finished_logs(&o, "group"), "root:x:0:\nnogroup:x:65534:\n");
+}
+
 #[test]
 fn packing_what_is_not_a_program_fails_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
