@@ -437,12 +437,7 @@ impl<R: Runtime> Worker<R> {
                 if let Some(def) = defs.iter().find(|d| d.name == slot.spec.name)
                     && *def != *slot.spec
                 {
-                    slot.spec = Arc::new(def.clone());
-                    // A new image is looked at afresh.
-                    if !slot.running() {
-                        slot.image = ImageState::Unchecked;
-                        slot.pulled = None;
-                    }
+                    slot.redefine(def.clone());
                 }
             }
         };

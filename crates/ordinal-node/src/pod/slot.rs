@@ -96,6 +96,23 @@ impl Slot {
         }
     }
 
+    /// Takes a changed definition (a new image). The new definition
+    /// starts with a fresh restart back-off, as the kubelet keys its
+    /// back-off by the container's hash: a crash-looping container given
+    /// a fixed image starts at once, and one restarted only because its
+    /// image changed does not wait out the old one's back-off. A new image
+    /// is looked at afresh before the next start.
+    pub fn redefine(&mut self, definition: Container) {
+        self.spec = Arc::new(definition);
+        self.backoff = Backoff::default();
+        self.not_before = None;
+        self.delay = Duration::ZERO;
+        if !self.running() {
+            self.image = ImageState::Unchecked;
+            self.pulled = None;
+        }
+    }
+
     /// What the planner needs to know of this container.
     pub fn observed(&self) -> actions::Container {
         actions::Container {
@@ -158,5 +175,44 @@ impl Slot {
             restart_count: self.restart_count,
             sidecar: self.sidecar,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::backoff;
+    use super::*;
+
+    fn container(image: &str) -> Container {
+        Container {
+            name: "app".into(),
+            image: Some(image.into()),
+            ..Container::default()
+        }
+    }
+
+    #[test]
+    fn a_new_definition_starts_without_the_old_ones_back_off() {
+        let mut slot = Slot::new(container("app:1"), false, "ContainerCreating");
+        // Crash-looping: two quick exits, the second one backed off.
+        let quick = Duration::from_secs(1);
+        assert_eq!(slot.backoff.next(quick), Duration::ZERO);
+        slot.delay = slot.backoff.next(quick);
+        slot.not_before = Some(tokio::time::Instant::now() + slot.delay);
+        slot.image = ImageState::Ready;
+        assert_eq!(slot.delay, backoff::INITIAL);
+
+        slot.redefine(container("app:2"));
+        let seen = slot.observed();
+        assert_eq!(seen.not_before, None, "no back-off left to wait out");
+        assert_eq!(
+            seen.image,
+            ImageState::Unchecked,
+            "the new image is looked at"
+        );
+        assert_eq!(slot.spec.image.as_deref(), Some("app:2"));
+        // Its own first restart is immediate again, the next one backed off.
+        assert_eq!(slot.backoff.next(quick), Duration::ZERO);
+        assert_eq!(slot.backoff.next(quick), backoff::INITIAL);
     }
 }
