@@ -339,6 +339,25 @@ fn an_in_place_image_update_keeps_each_pods_uid_and_ip() {
         get(&o, "sts/web", "{.status.currentRevision}"),
         get(&o, "sts/web", "{.status.updateRevision}")
     );
+
+    // Back again, in place too: a container restarted because its image
+    // changed starts at once each time, never in CrashLoopBackOff.
+    o.ok(&["rollout", "undo", "sts/web"]);
+    o.ok(&["rollout", "status", "sts/web", "--timeout=90s"]);
+    let back = identities(&o);
+    for (old, new) in after.iter().zip(&back) {
+        assert_eq!((&old.0, &old.1), (&new.0, &new.1), "same pod and UID");
+        assert!(new.3.parse::<u32>().unwrap() > old.3.parse::<u32>().unwrap());
+    }
+    let back_offs = o.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "reason=BackOff",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ]);
+    assert_eq!(back_offs, "", "no container waited out a back-off");
 }
 
 /// Waits until every replica of `set` is Ready at the update revision and
