@@ -274,17 +274,29 @@ fn identities(o: &Ordinal) -> Vec<(String, String, String, String)> {
 
 #[test]
 fn an_in_place_image_update_keeps_each_pods_uid_and_ip() {
+    in_place_update(&[]);
+}
+
+/// The same where each container has a private copy of its image instead
+/// of an overlay: the copy is of the new image after the update.
+#[test]
+fn an_in_place_image_update_under_the_copy_snapshotter_runs_the_new_image() {
+    in_place_update(&["--snapshotter", "copy"]);
+}
+
+fn in_place_update(up: &[&str]) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    // A second tag of the test image, for the update to move to.
+    // The image the update moves to: the test image with one more file.
     let image = ordinal_image::build::ImageBuilder::busybox()
         .expect("the busybox image")
+        .add_bytes("/etc/next", b"1.37\n", 0o644)
         .build();
     common::images::import(
         tmp.path(),
         "busybox-next",
         &common::images::archive(&image, "busybox:1.37"),
     );
-    let o = Ordinal::start_on(tmp.path());
+    let o = Ordinal::start_on_with(tmp.path(), up);
     apply(
         &o,
         &set(
@@ -297,10 +309,20 @@ fn an_in_place_image_update_keeps_each_pods_uid_and_ip() {
     o.ok(&["rollout", "status", "sts/web", "--timeout=60s"]);
     let before = identities(&o);
     assert_eq!(before.len(), 3);
+    // Written into the container's own root, which outlives a restart but
+    // not a change of image.
+    o.ok(&["exec", "web-0", "--", "sh", "-c", "echo old > /written"]);
 
     o.ok(&["set", "image", "sts/web", "app=busybox:1.37"]);
     o.ok(&["rollout", "status", "sts/web", "--timeout=90s"]);
     let after = identities(&o);
+    assert_eq!(o.ok(&["exec", "web-0", "--", "cat", "/etc/next"]), "1.37\n");
+    let old = o.run(&["exec", "web-0", "--", "cat", "/written"]);
+    assert!(
+        !old.status.success(),
+        "the new container's root is the new image's alone: {}",
+        String::from_utf8_lossy(&old.stdout)
+    );
     for (old, new) in before.iter().zip(&after) {
         assert_eq!(
             (&old.0, &old.1, &old.2),
@@ -349,6 +371,8 @@ fn an_in_place_image_update_keeps_each_pods_uid_and_ip() {
         assert_eq!((&old.0, &old.1), (&new.0, &new.1), "same pod and UID");
         assert!(new.3.parse::<u32>().unwrap() > old.3.parse::<u32>().unwrap());
     }
+    let gone = o.run(&["exec", "web-0", "--", "cat", "/etc/next"]);
+    assert!(!gone.status.success(), "back on the first image's files");
     let back_offs = o.ok(&[
         "get",
         "events",

@@ -191,6 +191,25 @@ fn pod_label(pod: &Pod) -> String {
     )
 }
 
+/// The container's own root — its writable layer, or its private copy of
+/// the image — removed, so that its next start begins from its image
+/// alone (the next image, after an image change).
+pub fn discard_own_root(pod_dir: &Path, name: &str) {
+    let dir = container_dir(pod_dir, name);
+    for own in OWN_ROOT {
+        let path = dir.join(own);
+        if let Err(e) = std::fs::remove_dir_all(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), error = %e, "removing a container's old root failed");
+        }
+    }
+}
+
+/// What of a container's directory is its own root: overlay's writable
+/// and work directories, or the copy snapshotter's copy.
+const OWN_ROOT: [&str; 3] = ["upper", "work", "copy"];
+
 /// The image's layers and the container's own writable layer (if it ran
 /// before), topmost first: where files are read from for the user lookup.
 fn top_first(root: &RootSpec, pod_dir: &Path, name: &str) -> Vec<PathBuf> {

@@ -1156,6 +1156,20 @@ impl<R: Runtime> Worker<R> {
                 restart_count,
             )
         };
+        let image_id = match (&self.slot(w).pulled, &self.ctx.images) {
+            (Some(image), Some(images)) => {
+                images.used_by(&self.uid, image);
+                image.repo_digests.first().unwrap_or(&image.id).clone()
+            }
+            _ => String::new(),
+        };
+        let previous = &self.slot(w).image_id;
+        if !previous.is_empty() && *previous != image_id {
+            // Another image (an in-place update): a new container, whose
+            // root starts from the new image alone, as the kubelet's
+            // would; what the old one wrote there is not laid over it.
+            container::discard_own_root(&self.dir, &name);
+        }
         let spec = match self.container_spec(w, restart_count).await {
             Ok(s) => s,
             Err((reason, message)) => {
@@ -1167,13 +1181,6 @@ impl<R: Runtime> Worker<R> {
         };
         let Some(sandbox) = self.sandbox.clone() else {
             return;
-        };
-        let image_id = match (&self.slot(w).pulled, &self.ctx.images) {
-            (Some(image), Some(images)) => {
-                images.used_by(&self.uid, image);
-                image.repo_digests.first().unwrap_or(&image.id).clone()
-            }
-            _ => String::new(),
         };
         let reference = self.reference(Some(w));
         let policy = self.restart_policy();
