@@ -166,9 +166,15 @@ impl Slot {
             (None, true) => None,
             _ => self.last.clone(),
         };
+        // A running container reports the image it runs, which is not the
+        // spec's while an image change has yet to restart it.
+        let image = match &self.instance {
+            Some(i) => i.definition.image.clone(),
+            None => self.spec.image.clone(),
+        };
         ContainerView {
             name: self.spec.name.clone(),
-            image: self.spec.image.clone().unwrap_or_default(),
+            image: image.unwrap_or_default(),
             image_id: self.image_id.clone(),
             state,
             last,
