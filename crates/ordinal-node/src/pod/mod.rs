@@ -1487,13 +1487,19 @@ impl<R: Runtime> Worker<R> {
         self.ctx.registry.set_status(&key, status.clone());
         // The UID is a precondition: a pod deleted and made again under
         // its name (elsewhere, while this node was cut off) is not ours.
-        let patch = serde_json::json!({ "metadata": {"uid": self.uid}, "status": status });
+        // Conditions merge by type, and only the node's own are sent: a
+        // readiness gate's condition another controller set since this
+        // node last saw the pod is not written back over.
+        let patch = serde_json::json!({
+            "metadata": {"uid": self.uid},
+            "status": status::as_patch(&status),
+        });
         match self
             .api()
             .patch_status(
                 self.pod.metadata.name.as_deref().unwrap_or_default(),
                 &PatchParams::default(),
-                &Patch::Merge(patch),
+                &Patch::Strategic(patch),
             )
             .await
         {

@@ -256,6 +256,49 @@ fn go_list(names: &[String]) -> String {
     format!("[{}]", names.join(" "))
 }
 
+/// Whether the node sets conditions of this type; the others (readiness
+/// gates', disruption targets…) belong to someone else, and a status write
+/// of the node leaves them to the API server's copy.
+pub fn is_own(condition_type: &str) -> bool {
+    matches!(
+        condition_type,
+        "PodReadyToStartContainers" | "Initialized" | "Ready" | "ContainersReady" | "PodScheduled"
+    )
+}
+
+/// The node's status as a strategic merge patch: conditions merge by
+/// type, so only the node's own are sent, each whole (a field it no longer
+/// has is sent as null), and a condition someone else set since the node
+/// last saw the pod — a readiness gate's — is not written back over.
+pub fn as_patch(status: &PodStatus) -> serde_json::Value {
+    let mut value = serde_json::to_value(status).unwrap_or_default();
+    let own: Vec<serde_json::Value> = status
+        .conditions
+        .iter()
+        .flatten()
+        .filter(|c| is_own(&c.type_))
+        .map(|c| {
+            let mut v = serde_json::to_value(c).unwrap_or_default();
+            if let Some(fields) = v.as_object_mut() {
+                for key in [
+                    "reason",
+                    "message",
+                    "lastProbeTime",
+                    "lastTransitionTime",
+                    "observedGeneration",
+                ] {
+                    fields.entry(key).or_insert(serde_json::Value::Null);
+                }
+            }
+            v
+        })
+        .collect();
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert("conditions".into(), serde_json::Value::Array(own));
+    }
+    value
+}
+
 /// Makes the pod's conditions, keeping each one's transition time while
 /// its status stays.
 struct Conditions<'a> {
@@ -294,16 +337,7 @@ impl Conditions<'_> {
     fn foreign(&self) -> Vec<PodCondition> {
         self.previous
             .iter()
-            .filter(|c| {
-                !matches!(
-                    c.type_.as_str(),
-                    "PodReadyToStartContainers"
-                        | "Initialized"
-                        | "Ready"
-                        | "ContainersReady"
-                        | "PodScheduled"
-                )
-            })
+            .filter(|c| !is_own(&c.type_))
             .cloned()
             .collect()
     }
@@ -482,6 +516,27 @@ pub fn qos_class(spec: &PodSpec) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_status_patch_carries_only_the_nodes_conditions_each_whole() {
+        let status: PodStatus = serde_json::from_value(serde_json::json!({
+            "phase": "Running",
+            "conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+                {"type": "ordinal.dev/InPlaceUpdateReady", "status": "False"}
+            ]
+        }))
+        .unwrap();
+        let patch = as_patch(&status);
+        assert_eq!(patch["phase"], "Running");
+        assert_eq!(
+            patch["conditions"],
+            serde_json::json!([{
+                "type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z",
+                "reason": null, "message": null, "lastProbeTime": null, "observedGeneration": null
+            }])
+        );
+    }
 
     fn spec(policy: &str) -> PodSpec {
         PodSpec {
