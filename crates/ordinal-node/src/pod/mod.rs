@@ -32,6 +32,7 @@ mod probe;
 pub(crate) mod registry;
 mod slot;
 mod status;
+mod status_writer;
 mod volumes;
 
 use std::collections::HashMap;
@@ -42,7 +43,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Container, ObjectReference, Pod, PodStatus};
 use k8s_openapi::api::node::v1::RuntimeClass;
-use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{DeleteParams, Preconditions};
 use kube::{Api, Client};
 use ordinal_core::events::Recorder;
 use ordinal_core::image_reference::Reference;
@@ -54,6 +55,7 @@ use actions::{Action, ImageState, Kill, RestartPolicy, Which};
 use images::{PullPolicy, text};
 use slot::{Instance, Slot};
 use status::{Termination, View};
+use status_writer::StatusWriter;
 
 /// What every worker shares.
 pub(crate) struct Context<R: Runtime> {
@@ -110,6 +112,9 @@ const RETRY: Duration = Duration::from_secs(2);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Grace for containers of a pod that vanished from the API.
 const VANISHED_GRACE: Duration = Duration::from_secs(2);
+/// How long a terminating pod waits for its last status to be written
+/// before it is deleted anyway.
+const FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
 /// Which runtime a pod's containers get (from its RuntimeClass).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,8 +146,10 @@ pub(crate) struct Worker<R: Runtime> {
     terminal: bool,
     /// The next time a sync is due regardless of notes.
     retry_at: Option<Instant>,
-    /// The last status written (or read, at start).
+    /// The last status handed to the writer (or read, at start).
     reported: Option<PodStatus>,
+    /// Writes the pod's status, the newest first.
+    status: StatusWriter,
     /// The last warning per reason, to avoid repeating it every retry.
     warned: HashMap<String, String>,
 }
@@ -235,8 +242,17 @@ impl<R: Runtime> Worker<R> {
             .collect();
         ctx.registry.set_containers(&key_of(&pod, &uid), names);
         let images_changed = ctx.images.as_ref().map(|i| i.subscribe());
+        let status = StatusWriter::spawn(
+            Api::namespaced(
+                ctx.client.clone(),
+                pod.metadata.namespace.as_deref().unwrap_or("default"),
+            ),
+            pod.metadata.name.clone().unwrap_or_default(),
+            uid.clone(),
+        );
         Some(Worker {
             reported: pod.status.clone(),
+            status,
             ctx,
             input,
             pod,
@@ -400,7 +416,7 @@ impl<R: Runtime> Worker<R> {
                     self.sync().await;
                 }
             }
-            self.report().await;
+            self.report();
             let wake = self.next_wake();
             let images_changed = async {
                 match self.images_changed.as_mut() {
@@ -1423,7 +1439,9 @@ impl<R: Runtime> Worker<R> {
                 }
             }
         }
-        self.report().await;
+        // The containers' last states reach the API before the pod goes.
+        self.report();
+        self.status.flush(FLUSH_LIMIT).await;
         let api = self.api();
         let params = DeleteParams {
             grace_period_seconds: Some(0),
@@ -1456,8 +1474,8 @@ impl<R: Runtime> Worker<R> {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
-    /// Writes the status if it changed.
-    async fn report(&mut self) {
+    /// Hands the status to the writer if it changed.
+    fn report(&mut self) {
         let Some(spec) = self.pod.spec.as_ref() else {
             return;
         };
@@ -1483,32 +1501,9 @@ impl<R: Runtime> Worker<R> {
         if self.reported.as_ref() == Some(&status) {
             return;
         }
-        let key = self.key();
-        self.ctx.registry.set_status(&key, status.clone());
-        // The UID is a precondition: a pod deleted and made again under
-        // its name (elsewhere, while this node was cut off) is not ours.
-        // Conditions merge by type, and only the node's own are sent: a
-        // readiness gate's condition another controller set since this
-        // node last saw the pod is not written back over.
-        let patch = serde_json::json!({
-            "metadata": {"uid": self.uid},
-            "status": status::as_patch(&status),
-        });
-        match self
-            .api()
-            .patch_status(
-                self.pod.metadata.name.as_deref().unwrap_or_default(),
-                &PatchParams::default(),
-                &Patch::Strategic(patch),
-            )
-            .await
-        {
-            Ok(_) => self.reported = Some(status),
-            Err(e) => {
-                tracing::debug!(pod = %self.name(), error = %e, "status update failed; will retry");
-                self.retry_at = Some(Instant::now() + Duration::from_millis(500));
-            }
-        }
+        self.ctx.registry.set_status(&self.key(), status.clone());
+        self.status.send(status.clone());
+        self.reported = Some(status);
     }
 }
 
