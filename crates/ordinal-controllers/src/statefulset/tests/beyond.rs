@@ -337,6 +337,15 @@ fn an_image_only_revision_updates_each_pod_in_place_highest_first() {
         );
         // Nothing else moves until web-2 is back.
         assert!(in_place_updates(&w.sync()).is_empty(), "{policy:?}");
+        // Not even while the kubelet still says web-2 is Ready, before it
+        // has seen the gate close: the closed gate is enough.
+        w.stale_ready("web-2");
+        assert!(
+            ordinal_core::pod::condition(w.pod("web-2"), "Ready")
+                .is_some_and(|c| c.status == "True")
+        );
+        let plan = w.sync();
+        assert!(in_place_updates(&plan).is_empty(), "{policy:?}: {plan:#?}");
         assert!(w.settle(20), "{policy:?}");
         assert_eq!(uids(&w), before, "{policy:?}: same pods");
         for pod in w.live_pods() {

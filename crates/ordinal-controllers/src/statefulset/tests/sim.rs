@@ -583,6 +583,12 @@ impl World {
         }
     }
 
+    /// The pod's Ready condition True whatever its gates say: the kubelet's
+    /// last word before it has seen a gate close.
+    pub(crate) fn stale_ready(&mut self, pod: &str) {
+        self.set_condition(pod, "Ready", true, "");
+    }
+
     /// Running, not yet Ready.
     pub(crate) fn run(&mut self, pod: &str) {
         self.set_phase(pod, "Running", false);
