@@ -191,11 +191,37 @@ fn pod_label(pod: &Pod) -> String {
     )
 }
 
-/// The container's own root — its writable layer, or its private copy of
-/// the image — removed, so that its next start begins from its image
-/// alone (the next image, after an image change).
-pub fn discard_own_root(pod_dir: &Path, name: &str) {
+/// Readies the container's own root — its writable layer, or its private
+/// copy of the image — for a start on `image_id`: when the root was made
+/// on another image (an in-place update), it is removed, so the new
+/// container starts from its image alone, as the kubelet's would. Which
+/// image the root belongs to is kept beside it, so an agent that restarts
+/// in between still knows.
+pub fn own_root_for(pod_dir: &Path, name: &str, image_id: &str) {
+    if image_id.is_empty() {
+        return;
+    }
     let dir = container_dir(pod_dir, name);
+    let record = dir.join(ROOT_IMAGE);
+    match std::fs::read_to_string(&record) {
+        Ok(made_on) if made_on == image_id => return,
+        Ok(_) => discard_own_root(&dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(path = %record.display(), error = %e, "reading which image a container's root is of failed");
+            discard_own_root(&dir);
+        }
+    }
+    let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&record, image_id));
+    if let Err(e) = written {
+        tracing::warn!(path = %record.display(), error = %e, "recording which image a container's root is of failed");
+    }
+}
+
+/// The file in a container's directory naming the image its root is of.
+const ROOT_IMAGE: &str = "root-image";
+
+fn discard_own_root(dir: &Path) {
     for own in OWN_ROOT {
         let path = dir.join(own);
         if let Err(e) = std::fs::remove_dir_all(&path)

@@ -1179,13 +1179,9 @@ impl<R: Runtime> Worker<R> {
             }
             _ => String::new(),
         };
-        let previous = &self.slot(w).image_id;
-        if !previous.is_empty() && *previous != image_id {
-            // Another image (an in-place update): a new container, whose
-            // root starts from the new image alone, as the kubelet's
-            // would; what the old one wrote there is not laid over it.
-            container::discard_own_root(&self.dir, &name);
-        }
+        // Another image (an in-place update) is a new container, whose
+        // root starts from the new image alone.
+        container::own_root_for(&self.dir, &name, &image_id);
         let spec = match self.container_spec(w, restart_count).await {
             Ok(s) => s,
             Err((reason, message)) => {

@@ -311,3 +311,30 @@ fn sub_paths_stay_inside_their_volume() {
     assert_eq!(at, volume.join("inside/new/deeper"));
     assert!(!Path::new("/new").exists());
 }
+
+#[test]
+fn a_containers_own_root_is_kept_across_restarts_but_not_across_images() {
+    let pod_dir = tempfile::tempdir().unwrap();
+    let upper = container_dir(pod_dir.path(), "db").join("upper");
+    let written = upper.join("var/lib/data");
+    own_root_for(pod_dir.path(), "db", "sha256:aaa");
+    std::fs::create_dir_all(written.parent().unwrap()).unwrap();
+    std::fs::write(&written, "written by the container").unwrap();
+
+    // A restart on the same image (after an agent restart too: the record
+    // is on disk) keeps what the container wrote.
+    own_root_for(pod_dir.path(), "db", "sha256:aaa");
+    assert!(written.exists());
+
+    // Another image: a root of its own.
+    own_root_for(pod_dir.path(), "db", "sha256:bbb");
+    assert!(!upper.exists(), "the old image's writable layer is gone");
+    std::fs::create_dir_all(written.parent().unwrap()).unwrap();
+    std::fs::write(&written, "written on bbb").unwrap();
+    own_root_for(pod_dir.path(), "db", "sha256:bbb");
+    assert!(written.exists());
+
+    // Host mode has no image: nothing is touched.
+    own_root_for(pod_dir.path(), "db", "");
+    assert!(written.exists());
+}
