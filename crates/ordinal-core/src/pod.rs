@@ -76,24 +76,19 @@ pub fn ready_since(pod: &Pod) -> Option<Option<jiff::Timestamp>> {
         .as_ref()
         .and_then(|s| s.readiness_gates.as_deref())
         .unwrap_or_default();
-    let since = if ready.status == "True" {
-        time(ready)
+    let mut gates_since = None;
+    for gate in gates {
+        let open = condition(pod, &gate.condition_type).filter(|c| c.status == "True")?;
+        gates_since = gates_since.max(time(open));
+    }
+    if ready.status == "True" {
+        Some(time(ready))
     } else if ready.reason.as_deref() == Some(READINESS_GATES_NOT_READY) && !gates.is_empty() {
         let containers = condition(pod, "ContainersReady").filter(|c| c.status == "True")?;
-        let mut since = time(containers);
-        for gate in gates {
-            since = since.max(condition(pod, &gate.condition_type).and_then(time));
-        }
-        since
+        Some(time(containers).max(gates_since))
     } else {
-        return None;
-    };
-    for gate in gates {
-        if condition(pod, &gate.condition_type).is_none_or(|c| c.status != "True") {
-            return None;
-        }
+        None
     }
-    Some(since)
 }
 
 /// The pod has a deletion timestamp: it is going away.
