@@ -414,7 +414,7 @@ impl Conditions<'_> {
             self.make(
                 "Ready",
                 false,
-                Some("ReadinessGatesNotReady"),
+                Some(ordinal_core::pod::READINESS_GATES_NOT_READY),
                 Some(message),
             )
         } else {
