@@ -500,12 +500,7 @@ fn check_converged(w: &World, config: &Config) -> Result<(), String> {
         return Err(format!("{:?} is not ready", p.metadata.name));
     }
     if let Some(p) = w.pods.values().find(|p| {
-        let gated = p
-            .spec
-            .as_ref()
-            .and_then(|s| s.readiness_gates.as_ref())
-            .is_some_and(|g| !g.is_empty());
-        gated
+        super::super::in_place::has_gate(p)
             && ordinal_core::pod::condition(p, super::super::IN_PLACE_GATE)
                 .is_none_or(|c| c.status != "True")
     }) {
