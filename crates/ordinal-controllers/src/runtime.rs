@@ -173,11 +173,22 @@ pub(crate) fn controller_of<K: kube::Resource<DynamicType = ()>>(
 /// controller, blocking the owner's foreground deletion.
 pub(crate) fn controller_ref<K: kube::Resource<DynamicType = ()>>(owner: &K) -> OwnerReference {
     let meta = owner.meta();
+    controller_ref_to::<K>(
+        meta.name.as_deref().unwrap_or_default(),
+        meta.uid.as_deref().unwrap_or_default(),
+    )
+}
+
+/// [`controller_ref`] to an owner of kind `K` known by its name and UID.
+pub(crate) fn controller_ref_to<K: kube::Resource<DynamicType = ()>>(
+    name: &str,
+    uid: &str,
+) -> OwnerReference {
     OwnerReference {
         api_version: K::api_version(&()).into_owned(),
         kind: K::kind(&()).into_owned(),
-        name: meta.name.clone().unwrap_or_default(),
-        uid: meta.uid.clone().unwrap_or_default(),
+        name: name.into(),
+        uid: uid.into(),
         controller: Some(true),
         block_owner_deletion: Some(true),
     }

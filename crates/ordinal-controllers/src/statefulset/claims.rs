@@ -15,12 +15,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::Action;
 use super::identity::{claim_name, claim_ordinal, controller_ref};
 use super::spec::SetSpec;
+use crate::runtime::controller_ref_to;
 
 /// The pod whose claims are looked at. A pod about to be created has an
 /// empty UID.
@@ -165,17 +166,6 @@ fn is_pod_ref(r: &OwnerReference, pod: PodRef<'_>) -> bool {
     r.api_version == "v1" && r.kind == "Pod" && r.name == pod.name
 }
 
-fn pod_controller_ref(pod: PodRef<'_>) -> OwnerReference {
-    OwnerReference {
-        api_version: "v1".into(),
-        kind: "Pod".into(),
-        name: pod.name.into(),
-        uid: pod.uid.into(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
-
 fn has_owner(claim: &PersistentVolumeClaim, uid: &str) -> bool {
     refs(claim).iter().any(|r| r.uid == uid)
 }
@@ -294,7 +284,7 @@ pub(crate) fn fixed_owners(
         owners.push(controller_ref(spec));
     }
     if want_pod && !owners.iter().any(|r| r.uid == pod.uid) {
-        owners.push(pod_controller_ref(pod));
+        owners.push(controller_ref_to::<Pod>(pod.name, pod.uid));
     }
     (owners, false)
 }

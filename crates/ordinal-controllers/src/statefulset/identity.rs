@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
     PersistentVolumeClaimVolumeSource, Pod, PodReadinessGate, PodSpec, PodTemplateSpec, Volume,
 };
@@ -49,14 +50,7 @@ pub fn claim_name(template: &str, set: &str, ordinal: i64) -> String {
 
 /// The controller reference the set puts on its pods and revisions.
 pub fn controller_ref(spec: &SetSpec<'_>) -> OwnerReference {
-    OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "StatefulSet".into(),
-        name: spec.name.into(),
-        uid: spec.uid.into(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
+    crate::runtime::controller_ref_to::<StatefulSet>(spec.name, spec.uid)
 }
 
 /// A new pod for `ordinal`, made from `template` (the template of the
