@@ -192,6 +192,35 @@ fn a_container_over_its_memory_limit_is_oom_killed_and_reported() {
 }
 
 #[test]
+fn a_joined_process_is_in_the_container_in_every_hierarchy() {
+    let mut instance = Instance::new("joined");
+    let pod = instance
+        .cgroups
+        .pod("joined-pod", &PodLimits::default())
+        .unwrap();
+    let app = pod
+        .container("app", 0, &ContainerLimits::default())
+        .unwrap();
+    let pid = instance.start(&app, "exec sleep 600").id();
+    // On v1 the child joins through `tasks`, one thread at a time: the
+    // whole process must be there all the same, in each hierarchy.
+    for dir in app.path() {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+        assert!(
+            procs.lines().any(|l| l == pid.to_string()),
+            "{pid} is not in {}/cgroup.procs: {procs:?}",
+            dir.display()
+        );
+    }
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let inside = own
+        .lines()
+        .filter(|l| l.ends_with("/podjoined-pod/app-0"))
+        .count();
+    assert_eq!(inside, app.path().len(), "{own}");
+}
+
+#[test]
 fn a_pids_limit_stops_a_fork_loop() {
     let mut instance = Instance::new("pids");
     let pod = instance

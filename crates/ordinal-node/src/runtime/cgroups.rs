@@ -24,6 +24,15 @@
 //! per hierarchy), so it is limited before it runs a single instruction of
 //! the container's program.
 //!
+//! On v1 those are the `tasks` files, not `cgroup.procs`. Moving a whole
+//! process takes the kernel's global threadgroup lock for writing, which
+//! waits out an RCU grace period unless another move happened just before:
+//! 7–15 ms on an idle machine, on the critical path of every container
+//! start and exec probe. A single-threaded process moving itself (`"0"` to
+//! `tasks`) skips that lock, and is the whole process all the same
+//! (0.07 ms). v2 has no such file for a process; `CLONE_INTO_CGROUP`
+//! would be its way around the lock.
+//!
 //! Where no controller is usable ([`Cgroups::unavailable`] says why), every
 //! cgroup here is a no-op: no descriptors to join, nothing created, and
 //! pods run without limits. The caller says so once.
@@ -383,16 +392,26 @@ pub struct ContainerCgroup {
 }
 
 impl ContainerCgroup {
-    /// Descriptors of `cgroup.procs` in each hierarchy (one on v2; none
-    /// without cgroups), opened `O_WRONLY | O_CLOEXEC`. A child joins with
-    /// a plain `write(fd, "0", 1)` on each between clone and exec: no
-    /// allocation, so it is safe in a child that shares the agent's memory.
+    /// The file in each hierarchy (one on v2; none without cgroups) a
+    /// single-threaded process joins by writing `"0"` to it: `tasks` on
+    /// v1, which moves the writer without the global lock (see the module
+    /// docs), `cgroup.procs` on v2.
+    pub fn join_files(&self) -> Vec<PathBuf> {
+        let file = match self.group.version {
+            Version::V1 => "tasks",
+            Version::V2 => "cgroup.procs",
+        };
+        self.group.paths.iter().map(|dir| dir.join(file)).collect()
+    }
+
+    /// Descriptors of [`ContainerCgroup::join_files`], opened
+    /// `O_WRONLY | O_CLOEXEC`. A child joins with a plain
+    /// `write(fd, "0", 1)` on each between clone and exec: no allocation,
+    /// so it is safe in a child that shares the agent's memory.
     pub fn join_fds(&self) -> io::Result<Vec<OwnedFd>> {
-        self.group
-            .paths
-            .iter()
-            .map(|dir| {
-                let path = dir.join("cgroup.procs");
+        self.join_files()
+            .into_iter()
+            .map(|path| {
                 // std opens with O_CLOEXEC.
                 std::fs::OpenOptions::new()
                     .write(true)
@@ -401,15 +420,6 @@ impl ContainerCgroup {
                     .map_err(|e| tree::context(e, format_args!("opening {}", path.display())))
             })
             .collect()
-    }
-
-    /// Moves a running process (and its threads) into the container, for
-    /// a process that joins later from outside (`kubectl exec`).
-    pub fn join(&self, pid: u32) -> io::Result<()> {
-        for dir in &self.group.paths {
-            tree::write(dir, "cgroup.procs", &pid.to_string())?;
-        }
-        Ok(())
     }
 
     /// Whether the kernel's OOM killer killed a process of this container
@@ -445,8 +455,7 @@ impl ContainerCgroup {
     }
 
     /// The container's directories, one per hierarchy in use (none without
-    /// cgroups): a process joins by writing its PID to `cgroup.procs` in
-    /// each (see [`ContainerCgroup::join`]).
+    /// cgroups); a process joins through [`ContainerCgroup::join_files`].
     pub fn path(&self) -> &[PathBuf] {
         &self.group.paths
     }

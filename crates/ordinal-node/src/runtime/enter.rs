@@ -48,7 +48,8 @@ pub(crate) struct Request {
     /// The capability bounding set; `None`: unchanged (host-program pods).
     pub capabilities: Option<u64>,
     pub no_new_privs: bool,
-    /// `cgroup.procs` files to join first.
+    /// The files to join first by writing `"0"` to each
+    /// ([`super::cgroups::ContainerCgroup::join_files`]).
     pub cgroups: Vec<PathBuf>,
     pub workdir: String,
     pub tty: bool,
@@ -178,10 +179,11 @@ pub fn main(args: &[String]) -> ! {
     }
     // SAFETY: a fresh descriptor we own.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
-    let me = std::process::id().to_string();
-    for procs in &request.cgroups {
+    // "0": this process, which is single-threaded, so that on v1 it moves
+    // without the kernel's global lock (see `ContainerCgroup::join_files`).
+    for file in &request.cgroups {
         // Best effort: a container without cgroups still runs commands.
-        let _ = std::fs::write(procs, &me);
+        let _ = std::fs::write(file, "0");
     }
     let flags = libc::CLONE_NEWNS
         | libc::CLONE_NEWUTS

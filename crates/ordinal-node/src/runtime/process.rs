@@ -346,7 +346,7 @@ async fn reap(
     let _ = report.send(Some(exit));
 }
 
-/// Joins the cgroups behind these `cgroup.procs` descriptors: one write
+/// Joins the cgroups behind these descriptors ([`ContainerCgroup::join_fds`]): one write
 /// each, no allocation (for a child before `exec`).
 fn join_cgroup(fds: &[OwnedFd]) -> std::io::Result<()> {
     for fd in fds {
@@ -652,7 +652,7 @@ impl Runtime for ProcessRuntime {
                 no_new_privs: spec.security.no_new_privs,
                 cgroups: cgroup
                     .as_ref()
-                    .map(|c| c.path().iter().map(|p| p.join("cgroup.procs")).collect())
+                    .map(ContainerCgroup::join_files)
                     .unwrap_or_default(),
                 workdir,
                 tty: false,

@@ -108,6 +108,9 @@ impl Cgroupfs for Fake {
     fn mkdir(&self, dir: &Path) -> io::Result<()> {
         fs::create_dir(dir)?;
         self.put(dir, "cgroup.procs", "");
+        if !self.v2 {
+            self.put(dir, "tasks", "");
+        }
         if self.v2 {
             let parent = fs::read_to_string(dir.parent().unwrap().join("cgroup.subtree_control"))?;
             let controllers = parent.replace('+', "");
@@ -257,6 +260,9 @@ fn v1_pod_and_container_limits_land_in_their_hierarchies() {
         "no container pids limit"
     );
     assert_eq!(app.join_fds().unwrap().len(), 3);
+    // A process joins each hierarchy through `tasks`, which moves a
+    // single-threaded writer without the kernel's global lock.
+    assert!(app.join_files().iter().all(|f| f.ends_with("tasks")));
 }
 
 #[test]
@@ -461,6 +467,7 @@ fn v2_enables_controllers_down_to_the_instance_and_writes_v2_files() {
         "v2 caps, it does not refuse"
     );
     assert_eq!(app.join_fds().unwrap().len(), 1);
+    assert_eq!(app.join_files(), [c.join("cgroup.procs")]);
 
     assert!(!app.oom_killed());
     fake.put(
