@@ -37,8 +37,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use kube::Client;
+use kube::runtime::WatchStreamExt;
 
 use network::{Ipv4Net, Network};
 use runtime::process::{Isolation, ProcessRuntime};
@@ -277,6 +278,8 @@ impl Node {
             domain: self.config.cluster_domain.clone(),
             host_resolv_conf: std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
         };
+        // Every Service, for containers' service variables.
+        let (services, services_writer) = kube::runtime::reflector::store();
         let ctx = Arc::new(pod::Context {
             client: client.clone(),
             runtime: Arc::new(runtime),
@@ -290,8 +293,24 @@ impl Node {
             registry,
             images: images.clone(),
             pod_pids_limit: self.config.pod_pids_limit,
+            services,
         });
         let shutdown = shutdown.shared();
+        let follow_services = {
+            let shutdown = shutdown.clone();
+            let api: kube::Api<k8s_openapi::api::core::v1::Service> =
+                kube::Api::all(client.clone());
+            let stream = kube::runtime::watcher(api, Default::default())
+                .default_backoff()
+                .reflect(services_writer)
+                .for_each(|_| async {});
+            async move {
+                tokio::select! {
+                    _ = stream => {}
+                    _ = shutdown => {}
+                }
+            }
+        };
         let image_work = async {
             if let Some(images) = &images {
                 if let Some(dir) = &self.config.import_dir {
@@ -310,6 +329,7 @@ impl Node {
             ),
             agent::run(ctx, shutdown.clone()),
             image_work,
+            follow_services,
         );
         server.shutdown().await;
         let _ = tokio::task::spawn_blocking(move || cgroups.teardown()).await;

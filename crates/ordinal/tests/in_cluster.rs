@@ -429,3 +429,60 @@ spec:
         "{log}"
     );
 }
+
+#[test]
+fn containers_get_the_variables_of_their_namespaces_services_unless_links_are_off() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    images::prepare(&dir);
+    let o = Ordinal::start_on(&dir);
+    o.ok(&["create", "namespace", "shop"]);
+    o.ok(&[
+        "-n",
+        "shop",
+        "create",
+        "service",
+        "clusterip",
+        "db",
+        "--tcp=5432:5432",
+    ]);
+    let ip = o.ok(&[
+        "-n",
+        "shop",
+        "get",
+        "service",
+        "db",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ]);
+    let pod = |name: &str, links: bool| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: shop\nspec:\n  enableServiceLinks: {links}\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: busybox:1.36\n    command: [\"sh\", \"-c\", \"echo DB=$DB_SERVICE_HOST:$DB_SERVICE_PORT API=$KUBERNETES_SERVICE_HOST\"]\n"
+        )
+    };
+    o.ok_stdin(&["apply", "-f", "-"], &pod("linked", true));
+    o.ok_stdin(&["apply", "-f", "-"], &pod("unlinked", false));
+    for name in ["linked", "unlinked"] {
+        eventually("the pod finishes", Duration::from_secs(60), || {
+            let out = o.run(&[
+                "-n",
+                "shop",
+                "get",
+                "pod",
+                name,
+                "-o",
+                "jsonpath={.status.phase}",
+            ]);
+            String::from_utf8_lossy(&out.stdout) == "Succeeded"
+        });
+    }
+    assert_eq!(
+        o.ok(&["-n", "shop", "logs", "linked"]).trim(),
+        format!("DB={ip}:5432 API=10.96.0.1")
+    );
+    // Without links, the API server's Service is still there.
+    assert_eq!(
+        o.ok(&["-n", "shop", "logs", "unlinked"]).trim(),
+        "DB=: API=10.96.0.1"
+    );
+}

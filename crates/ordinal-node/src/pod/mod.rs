@@ -41,9 +41,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Container, ObjectReference, Pod, PodStatus};
+use k8s_openapi::api::core::v1::{Container, ObjectReference, Pod, PodStatus, Service};
 use k8s_openapi::api::node::v1::RuntimeClass;
 use kube::api::{DeleteParams, Preconditions};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 use ordinal_core::events::Recorder;
 use ordinal_core::image_reference::Reference;
@@ -76,7 +77,16 @@ pub(crate) struct Context<R: Runtime> {
     pub images: Option<Arc<crate::images::Images>>,
     /// The most tasks a pod may have (`None`: unlimited).
     pub pod_pids_limit: Option<u64>,
+    /// Every Service, as the node's watch last saw them: the source of
+    /// containers' service variables, read from memory as the kubelet's
+    /// service lister is, not asked of the API server at each start.
+    pub services: Store<Service>,
 }
+
+/// How long a container start waits for the node's first list of
+/// Services before it fails with `CreateContainerConfigError` (and is
+/// tried again).
+const SERVICES_LISTED: Duration = Duration::from_secs(10);
 
 /// The worker's input: the latest pod object (None once it is gone from
 /// the API), and whether the node is shutting down.
@@ -1087,17 +1097,32 @@ impl<R: Runtime> Worker<R> {
                 sources.secrets.insert(name, o);
             }
         }
-        // The API server's Service always; the namespace's own unless the
-        // pod turns service links off (the kubelet's order: the
-        // namespace's win over the master's).
-        type Service = k8s_openapi::api::core::v1::Service;
-        let mut services: Vec<Service> =
-            Api::<Service>::namespaced(self.ctx.client.clone(), "default")
-                .get_opt("kubernetes")
-                .await
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .collect();
+        sources.services = env::service_env(&self.services(ns).await?);
+        Ok(sources)
+    }
+
+    /// The Services whose variables a container in `ns` gets: the API
+    /// server's always, the namespace's own (by name) unless the pod turns
+    /// service links off; the kubelet's order, the namespace's winning over
+    /// the master's.
+    async fn services(&self, ns: &str) -> Result<Vec<Service>, String> {
+        let store = &self.ctx.services;
+        if !matches!(
+            tokio::time::timeout(SERVICES_LISTED, store.wait_until_ready()).await,
+            Ok(Ok(()))
+        ) {
+            return Err(
+                "the node has not listed Services yet, so it cannot make the service variables; \
+                 check that it can list and watch services"
+                    .into(),
+            );
+        }
+        let master = ObjectRef::new("kubernetes").within("default");
+        let mut services: Vec<Service> = store
+            .get(&master)
+            .map(|s| (*s).clone())
+            .into_iter()
+            .collect();
         let links = self
             .pod
             .spec
@@ -1105,18 +1130,17 @@ impl<R: Runtime> Worker<R> {
             .and_then(|s| s.enable_service_links)
             .unwrap_or(true);
         if links {
-            let mut listed = Api::<Service>::namespaced(self.ctx.client.clone(), ns)
-                .list(&Default::default())
-                .await
-                .map_err(|e| e.to_string())?
-                .items;
-            listed.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-            services.extend(listed.into_iter().filter(|s| {
-                !(ns == "default" && s.metadata.name.as_deref() == Some("kubernetes"))
-            }));
+            let mut own: Vec<Service> = store
+                .state()
+                .iter()
+                .filter(|s| s.metadata.namespace.as_deref() == Some(ns))
+                .filter(|s| !(ns == "default" && s.metadata.name.as_deref() == Some("kubernetes")))
+                .map(|s| (**s).clone())
+                .collect();
+            own.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+            services.extend(own);
         }
-        sources.services = env::service_env(&services);
-        Ok(sources)
+        Ok(services)
     }
 
     /// What the runtime needs to start a container, or why it cannot.
