@@ -27,7 +27,8 @@ const WAVE_CONCURRENCY: usize = 64;
 pub(crate) struct Report {
     /// Something failed: retry with back-off.
     pub failed: bool,
-    /// The revision name collided: plan again at once.
+    /// Plan again at once: the revision name collided, or a readiness gate
+    /// was opened (see [`Executor::execute`]).
     pub again: bool,
 }
 
@@ -178,12 +179,25 @@ impl Executor<'_> {
                 break;
             }
         }
+        // An opened gate is in the pod cache already (the write's answer is
+        // stored), and the next step may wait on nothing else: the next
+        // pod of an in-place rollout. Plan again at once rather than on the
+        // watch's echo, and leave the status, which the open gate has made
+        // stale, to that plan: one set status write a pod fewer.
+        let opened = !report.failed
+            && plan
+                .waves
+                .iter()
+                .flatten()
+                .any(|a| matches!(a, Action::OpenGate { .. }));
 
         if !self.run_all(&plan.claims).await {
             report.failed = true;
         }
+        // A failure keeps its back-off.
+        report.again = opened && !report.failed;
 
-        if let Some(status) = &plan.status {
+        if let Some(status) = plan.status.as_ref().filter(|_| !opened) {
             match self.write_status(status.clone()).await {
                 Ok(()) => {}
                 Err(e) => {

@@ -233,6 +233,58 @@ fn created_pods(planned: &Plan) -> Vec<String> {
         .collect()
 }
 
+fn opened_gates(planned: &Plan) -> Vec<String> {
+    planned
+        .actions()
+        .filter_map(|a| match a {
+            super::super::Action::OpenGate { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_opened_gate_plans_again_at_once_and_leaves_the_status_to_that_plan() {
+    let cluster = Cluster::start().await;
+    cluster.create_set(1, Policy::OrderedReady).await;
+    cluster.stop_watches().await;
+    let set = cluster
+        .edit(serde_json::json!({"metadata": {"annotations": {
+            "ordinal.dev/pod-update-policy": "InPlaceIfPossible"
+        }}}))
+        .await;
+    let created = cluster.plan(&set);
+    assert_eq!(created_pods(&created), ["web-0"]);
+    let report = cluster.execute(&set, &created).await;
+    assert!(!report.failed && !report.again, "{report:?}");
+    cluster.make_ready("web-0").await;
+    let set = cluster.set();
+    let written = set.status.clone().unwrap_or_default();
+
+    // The pod runs; its gate, never set, is opened.
+    let opening = cluster.plan(&set);
+    assert_eq!(opened_gates(&opening), ["web-0"], "{opening:#?}");
+    let report = cluster.execute(&set, &opening).await;
+    assert!(!report.failed && report.again, "{report:?}");
+    let api: Api<StatefulSet> = Api::namespaced(cluster.client.clone(), NS);
+    let on_server = api.get("web").await.unwrap().status.unwrap_or_default();
+    assert_eq!(
+        on_server, written,
+        "the status waits for the plan made at once"
+    );
+
+    // That plan sees the open gate in the cache, and writes the status:
+    // the pod is ready now.
+    let set = cluster.set();
+    let next = cluster.plan(&set);
+    assert!(opened_gates(&next).is_empty(), "{next:#?}");
+    let report = cluster.execute(&set, &next).await;
+    assert!(!report.failed && !report.again, "{report:?}");
+    let on_server = api.get("web").await.unwrap().status.unwrap_or_default();
+    assert_eq!(on_server.ready_replicas, Some(1), "{on_server:?}");
+    cluster.stop().await;
+}
+
 #[tokio::test]
 async fn a_plan_made_right_after_an_execution_sees_its_writes() {
     let cluster = Cluster::start().await;
