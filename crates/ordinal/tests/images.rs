@@ -258,6 +258,64 @@ spec:
     assert!(!Path::new("/work/sent.txt").exists());
 }
 
+/// An exec probe runs as a runtime's exec does: in the container's
+/// namespaces, cgroup, working directory and user, with its environment;
+/// a command the image lacks fails the probe with the runtime's words.
+#[test]
+fn an_exec_probe_runs_as_the_container_in_its_namespaces_and_cgroup() {
+    let o = Ordinal::start();
+    let facts = "for ns in pid mnt net uts ipc; do readlink /proc/self/ns/$ns; done; \
+        cat /proc/self/cgroup; id -u; pwd; hostname; echo $GREETING";
+    apply(
+        &o,
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: probed}}
+spec:
+  securityContext: {{runAsUser: 1000}}
+  containers:
+  - name: main
+    image: busybox:1.36
+    workingDir: /shared
+    env: [{{name: GREETING, value: hello}}]
+    command: ["sleep", "3600"]
+    readinessProbe:
+      exec: {{command: [sh, -c, {probe:?}]}}
+      periodSeconds: 1
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+  - name: other
+    image: busybox:1.36
+    command: ["sleep", "3600"]
+    readinessProbe:
+      exec: {{command: [no-such-command]}}
+      periodSeconds: 1
+  volumes: [{{name: shared, emptyDir: {{}}}}]
+"#,
+            probe = format!("({facts}) > /shared/probe.txt")
+        ),
+    );
+    eventually(
+        "the probe wrote what it saw",
+        Duration::from_secs(60),
+        || !exec(&o, "probed", "cat /shared/probe.txt 2>/dev/null || true").is_empty(),
+    );
+    // `kubectl exec` enters the same container; what it sees is what the
+    // probe saw.
+    let seen = exec(&o, "probed", "cat /shared/probe.txt");
+    let inside = exec(&o, "probed", facts);
+    assert_eq!(seen, inside);
+    assert!(
+        inside.contains("\n1000\n/shared\nprobed\nhello\n"),
+        "{inside}"
+    );
+    let failed =
+        "Readiness probe failed: exec: \"no-such-command\": executable file not found in $PATH";
+    eventually("the other probe fails", Duration::from_secs(30), || {
+        events_of(&o, "probed").contains(failed)
+    });
+}
+
 #[test]
 fn writes_to_the_root_survive_a_restart_and_go_with_the_pod() {
     let o = Ordinal::start();

@@ -1558,6 +1558,7 @@ fn slot_target<R: Runtime>(
     Some(probe::Target {
         pod_ip: ip,
         container: Arc::clone(&instance.definition),
+        direct: instance.process.direct.clone(),
         exec: Arc::new(move |argv: &[String], tty: bool| {
             runtime.exec_command(&sandbox, &process, &spec, argv, tty)
         }),

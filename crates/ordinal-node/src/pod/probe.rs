@@ -44,6 +44,9 @@ pub struct Target {
     pub pod_ip: IpAddr,
     pub container: Arc<Container>,
     pub exec: ExecFn,
+    /// Where the runtime can start commands straight into the container
+    /// (image pods), exec actions run there instead of through `exec`.
+    pub direct: Option<Arc<crate::runtime::direct::DirectExec>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +100,15 @@ pub async fn exec(target: &Target, action: &ExecAction, timeout: Duration) -> Ou
     if argv.is_empty() {
         return Outcome::Failure("exec probe has no command".into());
     }
+    if let Some(direct) = &target.direct {
+        return match tokio::time::timeout(timeout, direct.run(&argv)).await {
+            Err(_) => timed_out(&argv, timeout),
+            Ok(Err(e)) => {
+                Outcome::Failure(crate::runtime::process::start_error(&argv[0], &e, None))
+            }
+            Ok(Ok(done)) => finished(&argv, done.status, &done.stdout, &done.stderr),
+        };
+    }
     let mut command = tokio::process::Command::from((target.exec)(&argv, false));
     command
         .stdin(std::process::Stdio::null())
@@ -115,25 +127,45 @@ pub async fn exec(target: &Target, action: &ExecAction, timeout: Duration) -> Ou
         Err(e) => return Outcome::Failure(format!("failed to exec {argv:?}: {e}")),
     };
     match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Err(_) => Outcome::Failure(format!(
-            "command {argv:?} timed out after {}s",
-            timeout.as_secs_f64()
-        )),
+        Err(_) => timed_out(&argv, timeout),
         Ok(Err(e)) => Outcome::Failure(e.to_string()),
-        Ok(Ok(out)) if out.status.success() => Outcome::Success,
-        Ok(Ok(out)) => {
-            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&out.stderr));
-            text.truncate(MAX_OUTPUT);
-            if text.trim().is_empty() {
-                Outcome::Failure(format!(
-                    "command {argv:?} exited with {}",
-                    out.status.code().unwrap_or(-1)
-                ))
-            } else {
-                Outcome::Failure(text)
-            }
-        }
+        Ok(Ok(out)) => finished(&argv, out.status, &out.stdout, &out.stderr),
+    }
+}
+
+fn timed_out(argv: &[String], timeout: Duration) -> Outcome {
+    Outcome::Failure(format!(
+        "command {argv:?} timed out after {}s",
+        timeout.as_secs_f64()
+    ))
+}
+
+/// A command's outcome by its exit status; a failure says what it printed
+/// (or its exit code when it printed nothing).
+fn finished(
+    argv: &[String],
+    status: std::process::ExitStatus,
+    stdout: &[u8],
+    stderr: &[u8],
+) -> Outcome {
+    if status.success() {
+        return Outcome::Success;
+    }
+    let mut text = String::from_utf8_lossy(stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(stderr));
+    // Whatever the command printed: cut on a character's boundary.
+    let mut cut = text.len().min(MAX_OUTPUT);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    if text.trim().is_empty() {
+        Outcome::Failure(format!(
+            "command {argv:?} exited with {}",
+            status.code().unwrap_or(-1)
+        ))
+    } else {
+        Outcome::Failure(text)
     }
 }
 
@@ -562,7 +594,26 @@ mod tests {
                 c.args(&argv[1..]);
                 c
             }),
+            direct: None,
         }
+    }
+
+    #[test]
+    fn a_failed_commands_output_is_cut_on_a_character_boundary() {
+        use std::os::unix::process::ExitStatusExt;
+        // 'é' is two bytes: the limit falls inside one of them.
+        let printed = "é".repeat(MAX_OUTPUT);
+        let argv = ["probe".to_string()];
+        let Outcome::Failure(text) = finished(
+            &argv,
+            std::process::ExitStatus::from_raw(1 << 8),
+            b"x",
+            printed.as_bytes(),
+        ) else {
+            panic!("a failure");
+        };
+        assert_eq!(text.len(), MAX_OUTPUT - 1);
+        assert!(text.starts_with("xé"));
     }
 
     async fn http_server(status: u16) -> u16 {

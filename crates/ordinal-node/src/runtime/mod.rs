@@ -9,6 +9,7 @@
 //! (containerd) would be a second implementation of the same trait.
 
 pub mod cgroups;
+pub(crate) mod direct;
 pub mod enter;
 mod launch;
 pub(crate) mod passwd;
@@ -130,6 +131,9 @@ pub(crate) struct Process {
     pub enter: Option<Arc<enter::Request>>,
     /// Its standard streams, for `kubectl attach`.
     pub console: Option<crate::console::Console>,
+    /// How probes and hooks run commands inside it without a helper
+    /// (`None` where there is no pod sandbox to enter).
+    pub direct: Option<Arc<direct::DirectExec>>,
 }
 
 impl std::fmt::Debug for Process {
@@ -159,6 +163,7 @@ impl Process {
             log,
             enter: None,
             console: None,
+            direct: None,
         }
     }
 

@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use super::launch::{Child, Launch, Output};
 
 use super::cgroups::{Cgroups, ContainerCgroup, PodCgroup};
+use super::direct::DirectExec;
 use super::rootfs::{HostRoot, Layout, Plan, Root};
 use super::security::Credentials;
 use super::spawner::{self, PidNamespace, Spawner};
@@ -268,7 +269,7 @@ fn no_ipv6_on_new_links() {
     }
 }
 
-fn check(r: i32) -> std::io::Result<()> {
+pub(super) fn check(r: i32) -> std::io::Result<()> {
     if r < 0 {
         Err(std::io::Error::last_os_error())
     } else {
@@ -278,7 +279,7 @@ fn check(r: i32) -> std::io::Result<()> {
 
 /// What the user sees when a container cannot start: the step that
 /// failed (a mount, the root) and why, or exec's own errors.
-fn start_error(program: &str, e: &std::io::Error, step: Option<&str>) -> String {
+pub(crate) fn start_error(program: &str, e: &std::io::Error, step: Option<&str>) -> String {
     if let Some(step) = step {
         return format!("failed to create the container: {step}: {}", os_text(e));
     }
@@ -348,7 +349,7 @@ async fn reap(
 
 /// Joins the cgroups behind these descriptors ([`ContainerCgroup::join_fds`]): one write
 /// each, no allocation (for a child before `exec`).
-fn join_cgroup(fds: &[OwnedFd]) -> std::io::Result<()> {
+pub(super) fn join_cgroup(fds: &[OwnedFd]) -> std::io::Result<()> {
     for fd in fds {
         // SAFETY: write of a static byte to a descriptor we hold.
         if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {
@@ -633,6 +634,7 @@ impl Runtime for ProcessRuntime {
             log.clone(),
             report,
         ));
+        let container_pidfd = Arc::clone(&pidfd);
         let signaller = Arc::new(move |sig: i32| {
             // Through the pidfd we hold: never to a recycled PID.
             if let Some(fd) = pidfd.as_ref() {
@@ -642,6 +644,20 @@ impl Runtime for ProcessRuntime {
         let mut process = Process::new(container_id(), pid, started_at, exit, signaller, log);
         process.console = Some(console);
         if sandbox.pause_pid.is_some() {
+            process.direct = Some(Arc::new(DirectExec {
+                spawner: self.spawner.clone(),
+                container: container_pidfd,
+                cgroups: cgroup
+                    .as_ref()
+                    .map(ContainerCgroup::join_files)
+                    .unwrap_or_default(),
+                workdir: std::ffi::CString::new(workdir.as_str())
+                    .map_err(|_| RuntimeError::Start("workingDir contains a NUL byte".into()))?,
+                env: spec.env.clone(),
+                security: spec.security,
+                credentials: creds,
+                last_cap: self.last_cap,
+            }));
             process.enter = Some(Arc::new(enter::Request {
                 pid,
                 start_time: enter::start_time(pid).unwrap_or(0),
