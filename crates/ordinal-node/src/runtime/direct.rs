@@ -6,7 +6,7 @@
 //! which relays a terminal and forwards signals. A probe needs neither, and
 //! starting that helper (the whole `ordinal` binary, then a fork inside the
 //! container) cost about 4 ms of CPU a probe: with a hundred pods probed
-//! every second, a fifth of a two-core machine. Here the spawner clones the
+//! every second, a quarter of a two-core machine. Here the spawner clones the
 //! command into the container's PID namespace, and between clone and exec
 //! the child joins the container's cgroups, enters its mount, UTS, IPC and
 //! network namespaces through the container's pidfd (its root and working
