@@ -270,8 +270,17 @@ pub fn is_own(condition_type: &str) -> bool {
 /// type, so only the node's own are sent, each whole (a field it no longer
 /// has is sent as null), and a condition someone else set since the node
 /// last saw the pod — a readiness gate's — is not written back over.
+/// `podIPs` and `hostIPs` merge by address too, but they are the node's
+/// alone: they replace what is stored (`$patch: replace`), so a pod whose
+/// address changed — its node agent restarted on another range — never
+/// has both, which the API server refuses.
 pub fn as_patch(status: &PodStatus) -> serde_json::Value {
     let mut value = serde_json::to_value(status).unwrap_or_default();
+    for key in ["podIPs", "hostIPs"] {
+        if let Some(list) = value.get_mut(key).and_then(|l| l.as_array_mut()) {
+            list.push(serde_json::json!({"$patch": "replace"}));
+        }
+    }
     let own: Vec<serde_json::Value> = status
         .conditions
         .iter()

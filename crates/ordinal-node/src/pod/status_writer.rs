@@ -224,6 +224,45 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_address_replaces_the_old_one() {
+        let (_dir, _running, pods) = server().await;
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-0"},
+            "spec": {"containers": [{"name": "app", "image": "busybox"}]}
+        }))
+        .unwrap();
+        let uid = pods
+            .create(&PostParams::default(), &pod)
+            .await
+            .unwrap()
+            .metadata
+            .uid
+            .unwrap();
+        let writer = StatusWriter::spawn(pods.clone(), "web-0".into(), uid);
+        for ip in ["10.192.0.2", "10.192.16.2"] {
+            writer.send(status(serde_json::json!({
+                "phase": "Running",
+                "podIP": ip,
+                "podIPs": [{"ip": ip}],
+                "hostIP": "127.0.0.1",
+                "hostIPs": [{"ip": "127.0.0.1"}]
+            })));
+            writer.flush(Duration::from_secs(10)).await;
+        }
+        // After an agent restart on another range: the new address alone
+        // (both at once is invalid, and was refused at every retry).
+        let status = pods.get("web-0").await.unwrap().status.unwrap();
+        assert_eq!(status.pod_ip.as_deref(), Some("10.192.16.2"));
+        let ips: Vec<String> = status
+            .pod_ips
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.ip)
+            .collect();
+        assert_eq!(ips, ["10.192.16.2"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_replaced_pod_is_not_written_and_flush_does_not_wait_for_it() {
         let (_dir, _running, pods) = server().await;
         let pod: Pod = serde_json::from_value(serde_json::json!({
