@@ -507,6 +507,10 @@ impl Runtime for ProcessRuntime {
         let io = StdStreams::for_spec(spec, &mut command)?;
         let tty = spec.tty;
         let workdir = spec.working_dir.clone().unwrap_or_else(|| "/".to_string());
+        // Checked before anything is made: the child changes to it (host
+        // mode), and so do commands run in the container.
+        let workdir_c = std::ffi::CString::new(workdir.as_str())
+            .map_err(|_| RuntimeError::Start("workingDir contains a NUL byte".into()))?;
         let creds = Credentials::new(spec.user, spec.group, &spec.supplemental_groups);
         let security = spec.security;
         let last_cap = self.last_cap;
@@ -559,8 +563,7 @@ impl Runtime for ProcessRuntime {
                 PidNamespace::Join(join)
             }
             _ => {
-                let dir = std::ffi::CString::new(workdir.clone())
-                    .map_err(|_| RuntimeError::Start("workingDir contains a NUL byte".into()))?;
+                let dir = workdir_c.clone();
                 // SAFETY: only system calls on prepared data.
                 unsafe {
                     command.pre_exec(move || {
@@ -644,15 +647,15 @@ impl Runtime for ProcessRuntime {
         let mut process = Process::new(container_id(), pid, started_at, exit, signaller, log);
         process.console = Some(console);
         if sandbox.pause_pid.is_some() {
+            let join_files = cgroup
+                .as_ref()
+                .map(ContainerCgroup::join_files)
+                .unwrap_or_default();
             process.direct = Some(Arc::new(DirectExec {
                 spawner: self.spawner.clone(),
                 container: container_pidfd,
-                cgroups: cgroup
-                    .as_ref()
-                    .map(ContainerCgroup::join_files)
-                    .unwrap_or_default(),
-                workdir: std::ffi::CString::new(workdir.as_str())
-                    .map_err(|_| RuntimeError::Start("workingDir contains a NUL byte".into()))?,
+                cgroups: join_files.clone(),
+                workdir: workdir_c,
                 env: spec.env.clone(),
                 security: spec.security,
                 credentials: creds,
@@ -666,10 +669,7 @@ impl Runtime for ProcessRuntime {
                 groups: creds.supplemental().to_vec(),
                 capabilities: Some(spec.security.capabilities.0),
                 no_new_privs: spec.security.no_new_privs,
-                cgroups: cgroup
-                    .as_ref()
-                    .map(ContainerCgroup::join_files)
-                    .unwrap_or_default(),
+                cgroups: join_files,
                 workdir,
                 tty: false,
                 argv: Vec::new(),

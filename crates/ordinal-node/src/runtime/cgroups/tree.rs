@@ -43,8 +43,9 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 const RMDIR_WAIT: Duration = Duration::from_secs(1);
 /// The first pause of those waits, doubling up to 50 ms. A killed process
 /// leaves within a millisecond or so, and a container's exit is reported
-/// only once its cgroup is empty: a first pause of 1 ms made a container
-/// restart wait 5 ms here at the median.
+/// only once its cgroup is empty: from its exit to an empty cgroup took
+/// 5.0 ms at the median with a first pause of 1 ms, 4.1 ms with this (a
+/// 100-pod in-place update with debug logs, which slow every step).
 const FIRST_PAUSE: Duration = Duration::from_micros(100);
 
 /// An error naming the file or directory it happened on.
