@@ -261,7 +261,7 @@ impl<R: Runtime> Worker<R> {
             uid.clone(),
         );
         Some(Worker {
-            reported: pod.status.clone(),
+            reported: pod.status.as_ref().map(status::own_part),
             status,
             ctx,
             input,
@@ -1517,7 +1517,9 @@ impl<R: Runtime> Worker<R> {
             terminal: self.terminal,
             now: jiff::Timestamp::now(),
         };
-        let status = status::pod_status(&view);
+        // Only what the node writes counts: a gate that opened or closed
+        // changes the Ready it computes, not the status on its own.
+        let status = status::own_part(&status::pod_status(&view));
         if self.reported.as_ref() == Some(&status) {
             return;
         }
