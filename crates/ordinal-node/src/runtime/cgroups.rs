@@ -454,6 +454,12 @@ impl ContainerCgroup {
         self.group.destroy()
     }
 
+    /// SIGKILLs whatever is left in the container, without waiting for it
+    /// to go.
+    pub fn kill(&self) -> io::Result<()> {
+        tree::signal(self.group.version, &self.group.paths).map(drop)
+    }
+
     /// The container's directories, one per hierarchy in use (none without
     /// cgroups); a process joins through [`ContainerCgroup::join_files`].
     pub fn path(&self) -> &[PathBuf] {
