@@ -14,8 +14,11 @@
 //!    stops being Ready before anything changes;
 //! 2. patches the images, the template's labels and annotations and the
 //!    revision label;
-//! 3. once every container runs the image its spec names and is ready,
-//!    opens the gate again.
+//! 3. once every container runs the image its spec names, opens the gate
+//!    again, as OpenKruise does once the new containers are reported. The
+//!    pod is Ready once its containers are too: the kubelet's Ready
+//!    condition needs both, so the open write overlaps the containers'
+//!    readiness probes instead of following them.
 //!
 //! The closed gate is the only record of an update under way: a gate
 //! closed for another reason, or never set, is opened at once.
@@ -85,7 +88,9 @@ fn updating(pod: &Pod) -> bool {
         .is_some_and(|c| c.status != "True" && c.reason.as_deref() == Some(UPDATING))
 }
 
-/// Every container runs the image its spec names, and is ready.
+/// Every container runs the image its spec names. Whether it is ready is
+/// the Ready condition's business, which needs the gate and the
+/// containers both.
 fn caught_up(pod: &Pod) -> bool {
     let Some(spec) = &pod.spec else { return false };
     let statuses = pod
@@ -96,7 +101,6 @@ fn caught_up(pod: &Pod) -> bool {
     spec.containers.iter().all(|c| {
         statuses.iter().any(|s| {
             s.name == c.name
-                && s.ready
                 && s.state.as_ref().is_some_and(|st| st.running.is_some())
                 && same_image(c.image.as_deref().unwrap_or(""), &s.image)
         })
@@ -236,7 +240,7 @@ mod tests {
     }
 
     #[test]
-    fn the_gate_opens_after_creation_and_once_an_update_caught_up() {
+    fn the_gate_opens_after_creation_and_once_the_new_containers_run() {
         let created = pod(true, json!({"phase": "Pending"}), json!({}));
         assert!(matches!(
             gate_action(&created),
@@ -260,15 +264,22 @@ mod tests {
             None,
             "old image"
         );
+        // Running the new image is enough: readiness is the Ready
+        // condition's, which also needs the gate.
+        for ready in [false, true] {
+            assert!(matches!(
+                gate_action(&updating("docker.io/library/busybox:1.37", ready)),
+                Some(Action::OpenGate { .. })
+            ));
+        }
+        let waiting = json!({"phase": "Running", "conditions": [{"type": GATE, "status": "False", "reason": UPDATING}],
+            "containerStatuses": [{"name": "app", "image": "busybox:1.37", "imageID": "", "ready": false,
+                "restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]});
         assert_eq!(
-            gate_action(&updating("busybox:1.37", false)),
+            gate_action(&pod(true, waiting, json!({}))),
             None,
-            "not ready"
+            "not running"
         );
-        assert!(matches!(
-            gate_action(&updating("docker.io/library/busybox:1.37", true)),
-            Some(Action::OpenGate { .. })
-        ));
         // Closed for any other reason (by someone else, say): opened.
         let other = pod(true, running("busybox:1.36", false, "Other"), json!({}));
         assert!(matches!(gate_action(&other), Some(Action::OpenGate { .. })));

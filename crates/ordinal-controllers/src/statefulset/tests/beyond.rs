@@ -326,6 +326,7 @@ fn an_image_only_revision_updates_each_pod_in_place_highest_first() {
             assert_eq!(gates.unwrap()[0].condition_type, IN_PLACE_GATE);
         }
         let before = uids(&w);
+        let old = image_of(&w, "web-2");
         w.set_image("nginx:2");
         let plan = w.sync();
         assert_eq!(in_place_updates(&plan), ["web-2"], "{policy:?}: {plan:#?}");
@@ -335,17 +336,33 @@ fn an_image_only_revision_updates_each_pod_in_place_highest_first() {
             !ordinal_core::pod::is_ready(w.pod("web-2")),
             "the gate holds web-2 out of Ready"
         );
-        // Nothing else moves until web-2 is back.
-        assert!(in_place_updates(&w.sync()).is_empty(), "{policy:?}");
-        // Not even while the kubelet still says web-2 is Ready, before it
-        // has seen the gate close: the closed gate is enough.
-        w.stale_ready("web-2");
+        // Nothing else moves while the kubelet still says web-2 is Ready
+        // with its old container, before it has seen the gate close: the
+        // closed gate is enough, and stays closed.
+        w.stale_ready("web-2", &old);
         assert!(
             ordinal_core::pod::condition(w.pod("web-2"), "Ready")
                 .is_some_and(|c| c.status == "True")
         );
         let plan = w.sync();
+        assert!(
+            !plan
+                .actions()
+                .any(|a| matches!(a, Action::OpenGate { .. } | Action::UpdatePodInPlace { .. })),
+            "{policy:?}: {plan:#?}"
+        );
+        // The kubelet restarts the container: the gate opens as it runs the
+        // new image, and nothing else moves until web-2 is Ready.
+        w.run("web-2");
+        let plan = w.sync();
+        assert!(
+            plan.actions()
+                .any(|a| matches!(a, Action::OpenGate { name, .. } if name == "web-2")),
+            "{policy:?}: {plan:#?}"
+        );
         assert!(in_place_updates(&plan).is_empty(), "{policy:?}: {plan:#?}");
+        assert!(in_place_updates(&w.sync()).is_empty(), "{policy:?}");
+        assert!(!ordinal_core::pod::is_ready(w.pod("web-2")));
         assert!(w.settle(20), "{policy:?}");
         assert_eq!(uids(&w), before, "{policy:?}: same pods");
         for pod in w.live_pods() {

@@ -583,9 +583,16 @@ impl World {
         }
     }
 
-    /// The pod's Ready condition True whatever its gates say: the kubelet's
-    /// last word before it has seen a gate close.
-    pub(crate) fn stale_ready(&mut self, pod: &str) {
+    /// The last status of a kubelet that has not yet seen the pod's
+    /// update: Ready True whatever its gates say, its containers running
+    /// `image` and ready.
+    pub(crate) fn stale_ready(&mut self, pod: &str, image: &str) {
+        self.ready(pod);
+        if let Some(status) = self.status_of(pod) {
+            for c in status.container_statuses.iter_mut().flatten() {
+                c.image = image.to_string();
+            }
+        }
         self.set_condition(pod, "Ready", true, "");
     }
 
