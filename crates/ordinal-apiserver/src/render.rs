@@ -49,6 +49,24 @@ pub fn partial_metadata(object: &Value) -> Value {
     })
 }
 
+/// [`partial_metadata`] of a stored object's JSON, building its metadata
+/// alone: the rest is skipped as it is read. Metadata watches (the garbage
+/// collector's, every client's metadata informer) see every write of their
+/// resource; building each whole object for them was a twentieth of a
+/// busy `ordinal up`'s CPU.
+pub fn partial_metadata_of(stored: &[u8]) -> Option<Value> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        metadata: Option<Value>,
+    }
+    let head: Head = serde_json::from_slice(stored).ok()?;
+    Some(json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": head.metadata.unwrap_or_else(|| json!({})),
+    }))
+}
+
 /// One Table row for an object.
 pub fn table_row(resource: &Resource, object: &Value, include: IncludeObject) -> Value {
     let cells = table::cells(resource, object, jiff::Timestamp::now());
@@ -174,10 +192,9 @@ pub fn list(
                 "apiVersion": "meta.k8s.io/v1",
                 "metadata": meta.to_json(),
             });
-            let pieces = items.into_iter().map(|o| {
-                let value: Value = serde_json::from_slice(&o.bytes).ok()?;
-                Some(Bytes::from(partial_metadata(&value).to_string()))
-            });
+            let pieces = items
+                .into_iter()
+                .map(|o| partial_metadata_of(&o.bytes).map(|v| Bytes::from(v.to_string())));
             Ok(json_body(stream_json(&head, "items", pieces).0))
         }
         Output::Table(include) => {
@@ -257,4 +274,30 @@ fn parse_all(resource: &Resource, items: &[Arc<Object>]) -> ApiResult<Vec<Value>
         .iter()
         .map(|o| stored::value(resource, &o.bytes))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metadata_read_alone_is_the_metadata_of_the_whole_object() {
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web-0", "namespace": "default", "resourceVersion": "7",
+                "labels": {"app": "web"}, "ownerReferences": [{"kind": "StatefulSet", "name": "web", "uid": "u"}]},
+            "spec": {"containers": [{"name": "app", "image": "busybox", "args": ["{\"metadata\": 1}"]}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+        });
+        let bytes = pod.to_string();
+        assert_eq!(
+            partial_metadata_of(bytes.as_bytes()),
+            Some(partial_metadata(&pod))
+        );
+        assert_eq!(
+            partial_metadata_of(br#"{"kind": "Pod"}"#),
+            Some(partial_metadata(&json!({"kind": "Pod"})))
+        );
+        assert_eq!(partial_metadata_of(b"{\"metadata\": "), None);
+    }
 }

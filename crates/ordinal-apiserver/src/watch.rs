@@ -60,6 +60,11 @@ impl Plan {
                 out.put_slice(b"}\n");
                 Some(out.freeze())
             }
+            // Metadata that converting would not change: read alone.
+            Output::Metadata if !stored::converts(self.resource) => Some(event_text(
+                kind,
+                &render::partial_metadata_of(&object.bytes)?,
+            )),
             _ => {
                 let value = stored::value(self.resource, &object.bytes).ok()?;
                 Some(self.value_line(kind, &value))
