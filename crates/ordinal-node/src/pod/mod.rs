@@ -1519,7 +1519,7 @@ impl<R: Runtime> Worker<R> {
         };
         // Only what the node writes counts: a gate that opened or closed
         // changes the Ready it computes, not the status on its own.
-        let status = status::own_part(&status::pod_status(&view));
+        let status = status::pod_status(&view);
         if self.reported.as_ref() == Some(&status) {
             return;
         }

@@ -270,8 +270,8 @@ pub fn is_own(condition_type: &str) -> bool {
     )
 }
 
-/// The part of a status the node writes: all of it but the conditions
-/// other components own (a readiness gate's), which it only reads.
+/// The part of a status the node writes (what [`pod_status`] makes):
+/// all of it but the conditions other components own.
 pub fn own_part(status: &PodStatus) -> PodStatus {
     let mut own = status.clone();
     if let Some(conditions) = own.conditions.as_mut() {
@@ -353,16 +353,6 @@ impl Conditions<'_> {
             last_probe_time: None,
             observed_generation: None,
         }
-    }
-
-    /// Conditions others set (readiness gates' and the like), kept as
-    /// they are.
-    fn foreign(&self) -> Vec<PodCondition> {
-        self.previous
-            .iter()
-            .filter(|c| !is_own(&c.type_))
-            .cloned()
-            .collect()
     }
 
     /// Whether every readiness gate's condition, set by someone else, is
@@ -450,7 +440,8 @@ impl Conditions<'_> {
     }
 }
 
-/// The whole status the agent reports.
+/// The status the agent reports: all of it but the conditions other
+/// components own (a readiness gate's), which it only reads.
 pub fn pod_status(view: &View<'_>) -> PodStatus {
     let phase = phase(view);
     let finished = phase == "Succeeded" || phase == "Failed";
@@ -465,13 +456,12 @@ pub fn pod_status(view: &View<'_>) -> PodStatus {
         previous: &previous,
         now: view.now,
     };
-    let mut conditions = make.foreign();
-    conditions.push(make.make(
+    let mut conditions = vec![make.make(
         "PodReadyToStartContainers",
         view.sandbox_ready && !finished,
         None,
         None,
-    ));
+    )];
     let initialized = make.initialized(view, phase);
     let is_initialized = initialized.status == "True";
     conditions.push(initialized);
@@ -660,8 +650,8 @@ mod tests {
         again.previous = Some(&stored);
         again.now = at(700);
         again.start_time = at(100);
-        assert_eq!(own_part(&pod_status(&again)), own_part(&stored));
-        assert_eq!(own_part(&made), own_part(&stored));
+        assert_eq!(pod_status(&again), own_part(&stored));
+        assert_eq!(made, own_part(&stored));
     }
 
     #[test]
