@@ -165,8 +165,8 @@ struct Index {
     /// RoleBindings by namespace.
     bindings: HashMap<String, Vec<Binding>>,
     cluster_roles: HashMap<String, Vec<PolicyRule>>,
-    /// Roles by (namespace, name).
-    roles: HashMap<(String, String), Vec<PolicyRule>>,
+    /// Roles by namespace, then name (looked up with no key to build).
+    roles: HashMap<String, HashMap<String, Vec<PolicyRule>>>,
 }
 
 /// The objects under `prefix`, parsed, with their namespace and name from
@@ -247,7 +247,11 @@ impl Index {
             index.cluster_roles.insert(name, rules_of(&role));
         }
         for (ns, name, role) in parsed(snapshot, roles) {
-            index.roles.insert((ns, name), rules_of(&role));
+            index
+                .roles
+                .entry(ns)
+                .or_default()
+                .insert(name, rules_of(&role));
         }
         index
     }
@@ -257,7 +261,8 @@ impl Index {
             "ClusterRole" => self.cluster_roles.get(&role_ref.name),
             "Role" => self
                 .roles
-                .get(&(namespace.to_string(), role_ref.name.clone())),
+                .get(namespace)
+                .and_then(|roles| roles.get(&role_ref.name)),
             _ => None,
         };
         rules.map(Vec::as_slice).unwrap_or_default()
